@@ -1,0 +1,24 @@
+import type { Config } from 'jest';
+
+// @middy/core 6 ships ESM only; ts-jest transpiles it (and our TS) to CommonJS for Jest.
+const config: Config = {
+  testEnvironment: 'node',
+  roots: ['<rootDir>/test'],
+  testMatch: ['**/*.test.ts'],
+  transform: {
+    '^.+\\.[cm]?[tj]s$': [
+      'ts-jest',
+      {
+        isolatedModules: true,
+        tsconfig: { module: 'commonjs', moduleResolution: 'node', allowJs: true, esModuleInterop: true, target: 'ES2022' },
+      },
+    ],
+  },
+  transformIgnorePatterns: ['/node_modules/(?!(@middy)/)'],
+  setupFiles: ['<rootDir>/test/setup-env.ts'],
+  setupFilesAfterEnv: ['aws-sdk-client-mock-jest'],
+  testTimeout: 60_000,
+  maxWorkers: 2,
+};
+
+export default config;

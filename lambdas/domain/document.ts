@@ -1,0 +1,90 @@
+import type { DeploymentInput } from './input';
+
+/**
+ * The execution document (DESIGN.md section 3). Each task writes only its own key through its
+ * `ResultPath`, so the console shows what each state contributed.
+ */
+
+export interface BlueSnapshot {
+  id: string;
+  arn?: string;
+  endpoint: string;
+  port: number;
+  engineVersion: string;
+  /** The application access groups: every group on blue but the workflow's admin group. */
+  accessSecurityGroupIds: string[];
+  /** Blue's full security-group list as found, restored exactly on rollback. */
+  originalSecurityGroupIds: string[];
+  subnetGroupName?: string;
+  clusterParameterGroupName?: string;
+  kmsKeyId?: string;
+  iamAuth: boolean;
+  logExports: string[];
+  deletionProtection: boolean;
+  writer: {
+    instanceId: string;
+    instanceClass: string;
+    availabilityZone?: string;
+    parameterGroupName?: string;
+    monitoringInterval?: number;
+    monitoringRoleArn?: string;
+    performanceInsights: boolean;
+    performanceInsightsKmsKeyId?: string;
+    performanceInsightsRetentionPeriod?: number;
+  };
+  readerInstanceIds: string[];
+  availabilityZones: string[];
+  upgrade?: { isMajor: boolean; targetFamily?: string };
+  cname: { target: string; ttl: number };
+}
+
+export interface GreenInfo {
+  id: string;
+  writerInstanceId: string;
+  requestedAt: string;
+  reused: boolean;
+}
+
+export interface PollState {
+  done: boolean;
+  polls: number;
+  status: string;
+  checkedAt: string;
+}
+
+export interface ExecutionDocument {
+  input: DeploymentInput;
+  blue?: BlueSnapshot;
+  lock?: { key: string; owner: string; acquiredAt: string };
+  ttl?: { changed: boolean; previousTtl: number; changeId?: string };
+  block?: { changed: boolean; securityGroupIds: string[]; blockedAt: string };
+  fence?: {
+    fencedAt: string;
+    lsn: string;
+    databases: string[];
+    changedDatabases: string[];
+    terminatedSessions: number;
+  };
+  green?: GreenInfo;
+  writer?: { instanceId: string; requestedAt: string; reused: boolean };
+  verify?: { fenceRowFound: boolean; resetDatabases: string[] };
+  migrations?: { applied: { name: string; sha256: string; durationMs: number }[]; skipped: string[] };
+  upgrade?: { requested: boolean; from: string; to: string; isMajor: boolean; requestedAt: string };
+  postUpgrade?: { analyzed: string[]; extensionsUpdated: { database: string; name: string; from: string; to: string }[] };
+  replicas?: { instanceIds: string[]; requestedAt: string };
+  smoke?: { results: { name: string; passed: boolean; value: string; expect: string }[]; rowCounts?: unknown };
+  approval?: { decision: 'approve'; reason?: string; decidedAt: string; sourceIp?: string; userAgent?: string };
+  open?: { securityGroupIds: string[]; openedAt: string };
+  cutover?: { changeId: string; target: string; requestedAt: string };
+  /** Results of poll checks, one key per wait loop. */
+  wait?: Record<string, PollState>;
+  deletion?: { finalSnapshotId: string; requestedAt: string };
+  rollback?: { blueRestored: boolean; blueUnfenced: string[]; greenDeleting: boolean; keptGreen: boolean };
+  release?: { released: boolean };
+  report?: Record<string, unknown>;
+  error?: { Error: string; Cause?: string };
+}
+
+export const EXECUTION_TAG = 'bluegreen:execution';
+export const ROLE_TAG = 'bluegreen:role';
+export const SOURCE_TAG = 'bluegreen:source';

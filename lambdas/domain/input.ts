@@ -1,0 +1,222 @@
+import { z } from 'zod';
+import { PreconditionFailed } from './errors';
+
+/**
+ * The execution input (DESIGN.md section 3): one strict zod schema. Defaults come from the
+ * deployed configuration and reach `ValidateInput` in its task parameters, so a schedule can
+ * pass a tiny input. Every message names the field and the rule.
+ */
+
+export const CLUSTER_ID_RULE =
+  'an RDS cluster identifier is 1 to 63 letters, digits or hyphens, starts with a letter, has no two hyphens in a row and does not end with a hyphen';
+
+export function isClusterId(value: string): boolean {
+  return /^[A-Za-z](?:[A-Za-z0-9]|-(?!-)){0,62}$/.test(value) && !value.endsWith('-') && value.length <= 63;
+}
+
+const clusterId = z.string().refine(isClusterId, { message: CLUSTER_ID_RULE });
+
+/** Defaults taken from the deployed configuration (cdk.json), embedded in the state machine definition. */
+export const defaultsSchema = z.strictObject({
+  pollIntervalSeconds: z.number().int().min(1).max(3600),
+  maxPolls: z.number().int().min(1).max(100_000),
+  approvalTimeoutSeconds: z.number().int().min(60).max(31_536_000),
+  blueRetentionSeconds: z.number().int().min(0).max(31_536_000),
+  cutoverTtlSeconds: z.number().int().min(0).max(86_400),
+  replicaCount: z.number().int().min(0).max(15),
+  lockTimeoutMs: z.number().int().min(0),
+  statementTimeoutMs: z.number().int().min(0),
+  clusterIdPrefix: z.string().min(1),
+  adminSecurityGroupId: z.string().min(1),
+  allowDeletionProtectionOff: z.boolean(),
+  hostedZoneId: z.string().min(1),
+  recordName: z.string().min(1),
+});
+export type Defaults = z.infer<typeof defaultsSchema>;
+
+const smokeExpectation = z
+  .string()
+  .refine((v) => v === 'nonzero' || v === 'zero' || /^equals:.+$/s.test(v), {
+    message: 'expect is one of "nonzero", "zero" or "equals:<value>"',
+  });
+
+export const smokeTestSchema = z.strictObject({
+  name: z.string().min(1, 'a smoke test needs a name').max(200),
+  database: z.string().min(1).max(63),
+  sql: z.string().min(1, 'a smoke test needs its SQL').max(10_000),
+  expect: smokeExpectation,
+});
+export type SmokeTestSpec = z.infer<typeof smokeTestSchema>;
+
+const rawInputSchema = z.strictObject({
+  blueClusterId: clusterId,
+  greenClusterId: clusterId.optional(),
+  targetEngineVersion: z
+    .string()
+    .regex(/^\d+(\.\d+)?$/, 'an Aurora PostgreSQL engine version is MAJOR.MINOR, for example 16.4')
+    .optional(),
+  clusterParameterGroupName: z.string().min(1).max(255).optional(),
+  instanceParameterGroupName: z.string().min(1).max(255).optional(),
+  writerInstanceClass: z
+    .string()
+    .regex(/^db\.[a-z0-9-]+\.[a-z0-9]+$/, 'an instance class looks like db.r6g.large')
+    .optional(),
+  replicaCount: z.number().int('replicaCount is a whole number').min(0).max(15, 'at most 15 replicas').optional(),
+  migrations: z
+    .strictObject({
+      s3Prefix: z
+        .string()
+        .regex(/^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/.*)?$/, 'an S3 prefix looks like s3://bucket/path/'),
+      database: z.string().min(1).max(63),
+      phase: z.enum(['before-upgrade', 'after-upgrade']).default('before-upgrade'),
+      lockTimeoutMs: z.number().int().min(0).optional(),
+      statementTimeoutMs: z.number().int().min(0).optional(),
+    })
+    .optional(),
+  smokeTests: z.array(smokeTestSchema).max(50, 'at most 50 smoke tests').default([]),
+  cname: z
+    .strictObject({
+      hostedZoneId: z.string().min(1).optional(),
+      recordName: z.string().min(1).optional(),
+      cutoverTtlSeconds: z.number().int().min(0).max(86_400).optional(),
+    })
+    .default({}),
+  approval: z
+    .strictObject({ timeoutSeconds: z.number().int().min(60, 'at least 60 seconds').max(31_536_000).optional() })
+    .default({}),
+  blueRetentionSeconds: z.number().int().min(0).max(31_536_000).optional(),
+  pollIntervalSeconds: z.number().int().min(1).max(3600).optional(),
+  maxPolls: z.number().int().min(1).max(100_000).optional(),
+  writeBlock: z.enum(['security-group', 'read-only']).default('security-group'),
+  keepGreenOnFailure: z.boolean().default(false),
+  dryRun: z.boolean().default(false),
+});
+export type RawInput = z.input<typeof rawInputSchema>;
+
+/** The validated input with every default filled in: `$.input` of the execution document. */
+export interface DeploymentInput {
+  executionId: string;
+  executionName: string;
+  startedAt: string;
+  blueClusterId: string;
+  greenClusterId: string;
+  targetEngineVersion?: string;
+  clusterParameterGroupName?: string;
+  instanceParameterGroupName?: string;
+  writerInstanceClass?: string;
+  replicaCount: number;
+  migrations?: {
+    s3Prefix: string;
+    database: string;
+    phase: 'before-upgrade' | 'after-upgrade';
+    lockTimeoutMs: number;
+    statementTimeoutMs: number;
+  };
+  smokeTests: SmokeTestSpec[];
+  cname: { hostedZoneId: string; recordName: string; cutoverTtlSeconds: number };
+  approval: { timeoutSeconds: number };
+  blueRetentionSeconds: number;
+  pollIntervalSeconds: number;
+  maxPolls: number;
+  writeBlock: 'security-group' | 'read-only';
+  keepGreenOnFailure: boolean;
+  dryRun: boolean;
+  adminSecurityGroupId: string;
+  allowDeletionProtectionOff: boolean;
+}
+
+/** Formats zod issues as "field: rule" sentences. */
+export function describeIssues(error: z.ZodError): string {
+  return error.issues
+    .map((issue) => {
+      const field = issue.path.length ? issue.path.join('.') : '(input)';
+      if (issue.code === 'unrecognized_keys') {
+        const where = issue.path.length ? `${field}.` : '';
+        return issue.keys.map((k) => `${where}${k}: unknown field (check the spelling)`).join('; ');
+      }
+      return `${field}: ${issue.message}`;
+    })
+    .join('; ');
+}
+
+/** A green id derived from blue's id and the execution start, never random, at most 63 characters. */
+export function deriveGreenClusterId(blueClusterId: string, startedAt: string): string {
+  const d = new Date(startedAt);
+  const pad = (n: number) => String(n).padStart(2, '0');
+  const stamp = `${String(d.getUTCFullYear()).slice(2)}${pad(d.getUTCMonth() + 1)}${pad(d.getUTCDate())}${pad(d.getUTCHours())}${pad(d.getUTCMinutes())}${pad(d.getUTCSeconds())}`;
+  const suffix = `-g${stamp}`;
+  return `${blueClusterId.slice(0, 63 - suffix.length).replace(/-+$/, '')}${suffix}`;
+}
+
+export interface ValidateRequest {
+  raw: unknown;
+  defaults: unknown;
+  execution: { id: string; name: string; startTime: string };
+}
+
+/** Parses and completes the execution input; throws PreconditionFailed naming every bad field. */
+export function parseInput(request: ValidateRequest): DeploymentInput {
+  const defaultsResult = defaultsSchema.safeParse(request.defaults);
+  if (!defaultsResult.success) {
+    throw new PreconditionFailed(`The deployed configuration is invalid: ${describeIssues(defaultsResult.error)}`);
+  }
+  const defaults = defaultsResult.data;
+  const parsed = rawInputSchema.safeParse(request.raw);
+  if (!parsed.success) throw new PreconditionFailed(`Invalid execution input: ${describeIssues(parsed.error)}`);
+  const raw = parsed.data;
+  const problems: string[] = [];
+  if (!raw.blueClusterId.startsWith(defaults.clusterIdPrefix)) {
+    problems.push(
+      `blueClusterId: must start with the configured prefix "${defaults.clusterIdPrefix}" (the workflow may only touch those clusters)`,
+    );
+  }
+  const greenClusterId = raw.greenClusterId ?? deriveGreenClusterId(raw.blueClusterId, request.execution.startTime);
+  if (greenClusterId === raw.blueClusterId) problems.push('greenClusterId: must differ from blueClusterId');
+  if (!greenClusterId.startsWith(defaults.clusterIdPrefix)) {
+    problems.push(`greenClusterId: must start with the configured prefix "${defaults.clusterIdPrefix}"`);
+  }
+  const hostedZoneId = raw.cname.hostedZoneId ?? defaults.hostedZoneId;
+  const recordName = raw.cname.recordName ?? defaults.recordName;
+  if (hostedZoneId !== defaults.hostedZoneId) {
+    problems.push(`cname.hostedZoneId: must be the configured hosted zone ${defaults.hostedZoneId}`);
+  }
+  if (!raw.targetEngineVersion && (raw.clusterParameterGroupName || raw.instanceParameterGroupName)) {
+    problems.push('clusterParameterGroupName: parameter groups are only used with targetEngineVersion');
+  }
+  if (problems.length) throw new PreconditionFailed(`Invalid execution input: ${problems.join('; ')}`);
+
+  return {
+    executionId: request.execution.id,
+    executionName: request.execution.name,
+    startedAt: request.execution.startTime,
+    blueClusterId: raw.blueClusterId,
+    greenClusterId,
+    ...(raw.targetEngineVersion ? { targetEngineVersion: raw.targetEngineVersion } : {}),
+    ...(raw.clusterParameterGroupName ? { clusterParameterGroupName: raw.clusterParameterGroupName } : {}),
+    ...(raw.instanceParameterGroupName ? { instanceParameterGroupName: raw.instanceParameterGroupName } : {}),
+    ...(raw.writerInstanceClass ? { writerInstanceClass: raw.writerInstanceClass } : {}),
+    replicaCount: raw.replicaCount ?? defaults.replicaCount,
+    ...(raw.migrations
+      ? {
+          migrations: {
+            s3Prefix: raw.migrations.s3Prefix.endsWith('/') ? raw.migrations.s3Prefix : `${raw.migrations.s3Prefix}/`,
+            database: raw.migrations.database,
+            phase: raw.migrations.phase,
+            lockTimeoutMs: raw.migrations.lockTimeoutMs ?? defaults.lockTimeoutMs,
+            statementTimeoutMs: raw.migrations.statementTimeoutMs ?? defaults.statementTimeoutMs,
+          },
+        }
+      : {}),
+    smokeTests: raw.smokeTests,
+    cname: { hostedZoneId, recordName, cutoverTtlSeconds: raw.cname.cutoverTtlSeconds ?? defaults.cutoverTtlSeconds },
+    approval: { timeoutSeconds: raw.approval.timeoutSeconds ?? defaults.approvalTimeoutSeconds },
+    blueRetentionSeconds: raw.blueRetentionSeconds ?? defaults.blueRetentionSeconds,
+    pollIntervalSeconds: raw.pollIntervalSeconds ?? defaults.pollIntervalSeconds,
+    maxPolls: raw.maxPolls ?? defaults.maxPolls,
+    writeBlock: raw.writeBlock,
+    keepGreenOnFailure: raw.keepGreenOnFailure,
+    dryRun: raw.dryRun,
+    adminSecurityGroupId: defaults.adminSecurityGroupId,
+    allowDeletionProtectionOff: defaults.allowDeletionProtectionOff,
+  };
+}

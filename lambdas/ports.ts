@@ -1,0 +1,210 @@
+/**
+ * The interfaces the steps need (DESIGN.md section 2). `aws/` implements them with the AWS SDK
+ * and pg; `local/` implements them on local PostgreSQL processes and TCP proxies. Steps see only
+ * these, so the same step code runs in both.
+ */
+
+export interface SecurityGroupMembership {
+  id: string;
+  /** `active`, `adding`, `removing`, … as RDS reports `VpcSecurityGroups[].Status`. */
+  status: string;
+}
+
+export interface ClusterMember {
+  instanceId: string;
+  isWriter: boolean;
+}
+
+export interface Cluster {
+  id: string;
+  arn?: string;
+  /** `available`, `creating`, `modifying`, `upgrading`, `deleting`, `failed`, … */
+  status: string;
+  engine: string;
+  engineVersion: string;
+  endpoint: string;
+  readerEndpoint?: string;
+  port: number;
+  securityGroups: SecurityGroupMembership[];
+  subnetGroupName?: string;
+  clusterParameterGroupName?: string;
+  kmsKeyId?: string;
+  iamAuth: boolean;
+  logExports: string[];
+  deletionProtection: boolean;
+  members: ClusterMember[];
+  tags: Record<string, string>;
+  latestRestorableTime?: string;
+  /** True while RDS still has modifications pending (PendingModifiedValues not empty). */
+  pendingModifications: boolean;
+  availabilityZones: string[];
+}
+
+export interface Instance {
+  id: string;
+  clusterId: string;
+  status: string;
+  instanceClass: string;
+  availabilityZone?: string;
+  parameterGroupName?: string;
+  monitoringInterval?: number;
+  monitoringRoleArn?: string;
+  performanceInsights: boolean;
+  performanceInsightsKmsKeyId?: string;
+  performanceInsightsRetentionPeriod?: number;
+  tags: Record<string, string>;
+}
+
+export interface CloneRequest {
+  sourceClusterId: string;
+  targetClusterId: string;
+  subnetGroupName?: string;
+  clusterParameterGroupName?: string;
+  kmsKeyId?: string;
+  iamAuth: boolean;
+  logExports: string[];
+  securityGroupIds: string[];
+  tags: Record<string, string>;
+}
+
+export interface CreateInstanceRequest {
+  instanceId: string;
+  clusterId: string;
+  instanceClass: string;
+  availabilityZone?: string;
+  parameterGroupName?: string;
+  monitoringInterval?: number;
+  monitoringRoleArn?: string;
+  performanceInsights: boolean;
+  performanceInsightsKmsKeyId?: string;
+  performanceInsightsRetentionPeriod?: number;
+  tags: Record<string, string>;
+}
+
+export interface UpgradeRequest {
+  clusterId: string;
+  engineVersion: string;
+  allowMajorVersionUpgrade: boolean;
+  clusterParameterGroupName?: string;
+  instanceParameterGroupName?: string;
+}
+
+export interface UpgradeTarget {
+  engineVersion: string;
+  isMajorVersionUpgrade: boolean;
+}
+
+export interface Clusters {
+  describeCluster(id: string): Promise<Cluster | undefined>;
+  describeInstance(id: string): Promise<Instance | undefined>;
+  /** ValidUpgradeTarget of `engineVersion` (aurora-postgresql). */
+  validUpgradeTargets(engineVersion: string): Promise<UpgradeTarget[]>;
+  /** DBParameterGroupFamily of an engine version, e.g. `aurora-postgresql16`; undefined when unknown. */
+  parameterGroupFamilyOf(engineVersion: string): Promise<string | undefined>;
+  /** Family of a parameter group; undefined when the group does not exist. */
+  clusterParameterGroupFamily(name: string): Promise<string | undefined>;
+  instanceParameterGroupFamily(name: string): Promise<string | undefined>;
+  /** RestoreDBClusterToPointInTime, RestoreType copy-on-write, UseLatestRestorableTime. Returns at once. */
+  cloneCopyOnWrite(request: CloneRequest): Promise<void>;
+  createInstance(request: CreateInstanceRequest): Promise<void>;
+  /** Replaces the cluster's VPC security groups (ApplyImmediately). */
+  setSecurityGroups(clusterId: string, securityGroupIds: string[]): Promise<void>;
+  upgradeEngine(request: UpgradeRequest): Promise<void>;
+  setDeletionProtection(clusterId: string, enabled: boolean): Promise<void>;
+  deleteInstance(instanceId: string): Promise<void>;
+  /** Deletes the cluster; with a snapshot id, RDS takes that final snapshot first. */
+  deleteCluster(clusterId: string, finalSnapshotId?: string): Promise<void>;
+  /** Whether a cluster snapshot exists and its status. */
+  describeClusterSnapshot(snapshotId: string): Promise<{ id: string; status: string } | undefined>;
+}
+
+export interface DnsRecord {
+  name: string;
+  type: string;
+  ttl: number;
+  values: string[];
+}
+
+export interface Dns {
+  getRecord(hostedZoneId: string, recordName: string): Promise<DnsRecord | undefined>;
+  /** UPSERT a CNAME; returns the change id. */
+  upsertCname(hostedZoneId: string, recordName: string, target: string, ttl: number, comment: string): Promise<string>;
+  /** `PENDING` or `INSYNC`. */
+  changeStatus(changeId: string): Promise<string>;
+}
+
+/** Where the workflow can reach a cluster's database over its admin path. */
+export interface DbTarget {
+  clusterId: string;
+  host: string;
+  port: number;
+}
+
+export interface QueryResult<Row = Record<string, unknown>> {
+  rows: Row[];
+  rowCount: number;
+}
+
+/** One database session (a single connection). */
+export interface DbSession {
+  query<Row = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<QueryResult<Row>>;
+  /** The server process id of this session (to exempt it from the fence). */
+  readonly pid: number;
+  close(): Promise<void>;
+}
+
+export interface Database {
+  /** Opens a session on `database` of the cluster (credentials, TLS, application_name = bluegreen). */
+  connect(target: DbTarget, database: string): Promise<DbSession>;
+}
+
+export interface MigrationFile {
+  name: string;
+  bytes: Uint8Array;
+}
+
+export interface MigrationSource {
+  /** All objects under the prefix, `.sql` and others; the step decides what is a migration. */
+  list(s3Prefix: string): Promise<MigrationFile[]>;
+}
+
+export interface ApprovalRequestRecord {
+  approvalId: string;
+  taskToken: string;
+  executionArn: string;
+  evidence: Record<string, unknown>;
+  expiresAt: string;
+  nonce: string;
+}
+
+export interface Approvals {
+  /** Stores the pending approval; returns the public link for the approver. */
+  store(record: ApprovalRequestRecord): Promise<{ url: string }>;
+}
+
+export interface Notifier {
+  publish(subject: string, message: string): Promise<void>;
+}
+
+export interface Lock {
+  /** Conditional put: returns `acquired`, or who holds it. Re-acquiring one's own lock is `acquired`. */
+  acquire(key: string, owner: string, expiresAt: string): Promise<{ acquired: true } | { acquired: false; heldBy: string }>;
+  /** Deletes the lock when `owner` holds it; a no-op otherwise. */
+  release(key: string, owner: string): Promise<void>;
+}
+
+export interface Clock {
+  now(): Date;
+  sleep(ms: number): Promise<void>;
+}
+
+export interface Ports {
+  clusters: Clusters;
+  dns: Dns;
+  database: Database;
+  migrations: MigrationSource;
+  approvals: Approvals;
+  notifier: Notifier;
+  lock: Lock;
+  clock: Clock;
+}
