@@ -1,0 +1,303 @@
+import { Duration } from 'aws-cdk-lib';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
+import type { Construct } from 'constructs';
+import type { Defaults } from '../lambdas/domain/input';
+import { TASKS, type TaskSpec, type TaskState } from '../lambdas/steps/catalog';
+
+/**
+ * The state machine graph, built in exactly one place: the stack, the tests and the local
+ * rehearsal all call this function (DESIGN.md section 4). JSONPath only: the local executor
+ * ignores JSONata.
+ */
+
+export interface DefinitionProps {
+  /** The Lambda function that runs a task state's step. */
+  readonly functionFor: (task: TaskSpec) => lambda.IFunction;
+  /** Defaults from the deployed configuration, handed to ValidateInput. */
+  readonly defaults: Defaults;
+}
+
+/** Errors worth retrying: our named transient error and the Lambda runtime's own failures. */
+export const RETRYABLE_ERROR = 'RetryableAwsError';
+export const LAMBDA_RUNTIME_ERRORS = [
+  'Lambda.ServiceException',
+  'Lambda.AWSLambdaException',
+  'Lambda.SdkClientException',
+  'Lambda.TooManyRequestsException',
+  'Sandbox.Timedout',
+];
+
+/** The keys under which a failure is recorded; ReportFailure reads them. */
+export const FAILURE_KEYS = {
+  /** A failure before green was opened: rolled back. */
+  beforeCutover: '$.error',
+  /** A failure once green may have taken writes: nothing rolled back, manual instructions. */
+  duringCutover: '$.cutoverError',
+  /** Cutover done, but retaining or deleting blue failed. */
+  cleanup: '$.cleanupError',
+  /** The rollback itself (or the un-fence) failed. */
+  rollback: '$.rollbackError',
+  unfence: '$.unfenceError',
+  release: '$.releaseError',
+} as const;
+
+export function buildDefinition(scope: Construct, props: DefinitionProps): sfn.IChainable {
+  const task = (name: TaskState, options: { payload?: sfn.TaskInput; retryTimeouts?: boolean } = {}) => {
+    const spec = TASKS[name];
+    const state = new tasks.LambdaInvoke(scope, spec.state, {
+      stateName: spec.state,
+      lambdaFunction: props.functionFor(spec),
+      payloadResponseOnly: true,
+      retryOnServiceExceptions: false,
+      // '$' (ValidateInput) is the default: the result replaces the whole document.
+      ...(spec.resultPath === '$' ? {} : { resultPath: spec.resultPath }),
+      ...(options.payload ? { payload: options.payload } : {}),
+      taskTimeout: sfn.Timeout.duration(Duration.seconds(spec.timeoutSeconds + 30)),
+    });
+    addRetries(state, options.retryTimeouts ?? true);
+    return state;
+  };
+
+  // ---- endings -------------------------------------------------------------------------
+  const failed = new sfn.Fail(scope, 'DeploymentFailed', {
+    errorPath: '$.failureReport.error',
+    causePath: '$.failureReport.cause',
+  });
+  const succeeded = new sfn.Succeed(scope, 'DeploymentSucceeded');
+  const reportFailure = task('ReportFailure');
+  reportFailure.addCatch(
+    new sfn.Fail(scope, 'ReportFailureFailed', { errorPath: '$.error.Error', causePath: '$.error.Cause' }),
+    {
+      errors: ['States.ALL'],
+      resultPath: '$.reportError',
+    },
+  );
+  reportFailure.next(failed);
+  const report = task('Report');
+  report.next(succeeded);
+  report.addCatch(reportFailure, { errors: ['States.ALL'], resultPath: FAILURE_KEYS.cleanup });
+
+  const outcome = new sfn.Choice(scope, 'Outcome')
+    .when(
+      sfn.Condition.or(
+        sfn.Condition.isPresent(FAILURE_KEYS.beforeCutover),
+        sfn.Condition.isPresent(FAILURE_KEYS.duringCutover),
+        sfn.Condition.isPresent(FAILURE_KEYS.cleanup),
+      ),
+      reportFailure,
+    )
+    .otherwise(report);
+  const releaseLock = task('ReleaseLock');
+  releaseLock.addCatch(reportFailure, { errors: ['States.ALL'], resultPath: FAILURE_KEYS.release });
+  releaseLock.next(outcome);
+
+  // ---- poll loops: Wait -> Check -> Choice, bounded by maxPolls inside the check ----------
+  const pollLoop = (
+    label: string,
+    check: TaskState,
+    next: sfn.IChainable,
+    onError?: (s: tasks.LambdaInvoke) => void,
+  ) => {
+    const wait = new sfn.Wait(scope, `WaitFor${label}`, {
+      stateName: `WaitFor${label}`,
+      time: sfn.WaitTime.secondsPath('$.input.pollIntervalSeconds'),
+    });
+    const checkState = task(check);
+    onError?.(checkState);
+    const ready = new sfn.Choice(scope, `Is${label}Done`, { stateName: `Is${label}Done` })
+      .when(sfn.Condition.booleanEquals(`${TASKS[check].resultPath}.done`, true), next)
+      .otherwise(wait);
+    wait.next(checkState);
+    checkState.next(ready);
+    return wait;
+  };
+
+  // ---- rollback (any failure after the lock and before OpenGreen) -------------------------
+  const rollback = task('Rollback');
+  rollback.addCatch(releaseLock, { errors: ['States.ALL'], resultPath: FAILURE_KEYS.rollback });
+  rollback.next(
+    pollLoop('Rollback', 'CheckRollback', releaseLock, (s) =>
+      s.addCatch(releaseLock, { errors: ['States.ALL'], resultPath: FAILURE_KEYS.rollback }),
+    ),
+  );
+  const unfenceBlue = task('UnfenceBlue');
+  unfenceBlue.addCatch(rollback, { errors: ['States.ALL'], resultPath: FAILURE_KEYS.unfence });
+  unfenceBlue.next(rollback);
+
+  const beforeLock = (s: tasks.LambdaInvoke) =>
+    s.addCatch(reportFailure, { errors: ['States.ALL'], resultPath: FAILURE_KEYS.beforeCutover });
+  const rollsBack = (s: tasks.LambdaInvoke) =>
+    s.addCatch(unfenceBlue, { errors: ['States.ALL'], resultPath: FAILURE_KEYS.beforeCutover });
+  const afterOpen = (s: tasks.LambdaInvoke) =>
+    s.addCatch(releaseLock, { errors: ['States.ALL'], resultPath: FAILURE_KEYS.duringCutover });
+  const afterCutover = (s: tasks.LambdaInvoke) =>
+    s.addCatch(releaseLock, { errors: ['States.ALL'], resultPath: FAILURE_KEYS.cleanup });
+
+  // ---- after cutover: retain, then delete blue ---------------------------------------------
+  const deleteBlue = task('DeleteBlue');
+  afterCutover(deleteBlue);
+  deleteBlue.next(pollLoop('BlueDeleted', 'CheckBlueDeleted', releaseLock, afterCutover));
+  const retainBlue = new sfn.Wait(scope, 'RetainBlue', {
+    stateName: 'RetainBlue',
+    time: sfn.WaitTime.secondsPath('$.input.blueRetentionSeconds'),
+  });
+  retainBlue.next(deleteBlue);
+
+  // ---- cutover -------------------------------------------------------------------------------
+  const swapCname = task('SwapCname');
+  afterOpen(swapCname);
+  swapCname.next(pollLoop('Cname', 'CheckCname', retainBlue, afterOpen));
+  const openGreen = task('OpenGreen');
+  afterOpen(openGreen);
+  openGreen.next(pollLoop('GreenOpen', 'CheckGreenOpen', swapCname, afterOpen));
+
+  // ---- approval --------------------------------------------------------------------------------
+  const approvalSpec = TASKS.RequestApproval;
+  const requestApproval = new tasks.LambdaInvoke(scope, approvalSpec.state, {
+    stateName: approvalSpec.state,
+    lambdaFunction: props.functionFor(approvalSpec),
+    integrationPattern: sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
+    payload: sfn.TaskInput.fromObject({
+      document: sfn.JsonPath.entirePayload,
+      taskToken: sfn.JsonPath.taskToken,
+    }),
+    retryOnServiceExceptions: false,
+    resultPath: approvalSpec.resultPath,
+    taskTimeout: sfn.Timeout.at('$.input.approval.timeoutSeconds'),
+  });
+  addRetries(requestApproval, false);
+  // Reject (ApprovalRejected) and timeout (States.Timeout) both roll back, like any other failure.
+  rollsBack(requestApproval);
+  requestApproval.next(openGreen);
+
+  // ---- dry run ending: delete green, report ---------------------------------------------------
+  const discardGreen = task('DiscardGreen');
+  rollsBack(discardGreen);
+  discardGreen.next(pollLoop('GreenDiscarded', 'CheckGreenDiscarded', releaseLock, rollsBack));
+
+  // ---- green: smoke test, then approval (or the dry run's ending) ------------------------------
+  const smokeTest = task('SmokeTest');
+  rollsBack(smokeTest);
+  smokeTest.next(
+    new sfn.Choice(scope, 'IsDryRunEnding')
+      .when(sfn.Condition.booleanEquals('$.input.dryRun', true), discardGreen)
+      .otherwise(requestApproval),
+  );
+
+  const addReplicas = task('AddReplicas');
+  rollsBack(addReplicas);
+  addReplicas.next(pollLoop('Replicas', 'CheckReplicas', smokeTest, rollsBack));
+
+  // ---- SQL and engine upgrade, in the order the input asks for -------------------------------
+  const applySql = task('ApplySql');
+  rollsBack(applySql);
+  const postUpgrade = task('PostUpgrade');
+  rollsBack(postUpgrade);
+  const upgradeEngine = task('UpgradeEngine');
+  rollsBack(upgradeEngine);
+
+  const migrationsAfterUpgrade = sfn.Condition.and(
+    sfn.Condition.isPresent('$.input.migrations'),
+    sfn.Condition.stringEquals('$.input.migrations.phase', 'after-upgrade'),
+  );
+  const migrationsBeforeUpgrade = sfn.Condition.and(
+    sfn.Condition.isPresent('$.input.migrations'),
+    sfn.Condition.stringEquals('$.input.migrations.phase', 'before-upgrade'),
+  );
+  const sqlAfterUpgrade = new sfn.Choice(scope, 'IsSqlAfterUpgrade')
+    .when(migrationsAfterUpgrade, applySql)
+    .otherwise(addReplicas);
+  const upgradeRequested = new sfn.Choice(scope, 'IsUpgradeRequested')
+    .when(sfn.Condition.isPresent('$.input.targetEngineVersion'), upgradeEngine)
+    .otherwise(sqlAfterUpgrade);
+  upgradeEngine.next(pollLoop('Upgrade', 'CheckUpgrade', postUpgrade, rollsBack));
+  postUpgrade.next(sqlAfterUpgrade);
+  applySql.next(
+    new sfn.Choice(scope, 'IsSqlPhaseDone').when(migrationsAfterUpgrade, addReplicas).otherwise(upgradeRequested),
+  );
+  const sqlBeforeUpgrade = new sfn.Choice(scope, 'IsSqlBeforeUpgrade')
+    .when(migrationsBeforeUpgrade, applySql)
+    .otherwise(upgradeRequested);
+
+  // ---- clone ----------------------------------------------------------------------------------
+  const verifyClone = task('VerifyClone');
+  rollsBack(verifyClone);
+  verifyClone.next(sqlBeforeUpgrade);
+  const createGreenWriter = task('CreateGreenWriter');
+  rollsBack(createGreenWriter);
+  createGreenWriter.next(pollLoop('GreenWriter', 'CheckGreenWriter', verifyClone, rollsBack));
+  const createClone = task('CreateClone');
+  rollsBack(createClone);
+  createClone.next(pollLoop('Clone', 'CheckClone', createGreenWriter, rollsBack));
+
+  // ---- write block and fence --------------------------------------------------------------------
+  const fenceWrites = task('FenceWrites');
+  rollsBack(fenceWrites);
+  fenceWrites.next(pollLoop('Restorable', 'CheckRestorable', createClone, rollsBack));
+  const blockWrites = task('BlockWrites');
+  rollsBack(blockWrites);
+  blockWrites.next(pollLoop('WritesBlocked', 'CheckWritesBlocked', fenceWrites, rollsBack));
+  const writeBlockMode = new sfn.Choice(scope, 'IsSecurityGroupBlock')
+    .when(sfn.Condition.stringEquals('$.input.writeBlock', 'security-group'), blockWrites)
+    .otherwise(fenceWrites);
+
+  // ---- start: validate, preflight, lock, lower TTL --------------------------------------------
+  const dryRunStart = new sfn.Choice(scope, 'IsDryRun')
+    .when(sfn.Condition.booleanEquals('$.input.dryRun', true), createClone)
+    .otherwise(writeBlockMode);
+  const lowerTtl = task('LowerCnameTtl');
+  rollsBack(lowerTtl);
+  lowerTtl.next(
+    new sfn.Choice(scope, 'IsCnameTtlChanged')
+      .when(
+        sfn.Condition.booleanEquals('$.ttl.changed', true),
+        pollLoop('CnameTtl', 'CheckCnameTtl', dryRunStart, rollsBack),
+      )
+      .otherwise(dryRunStart),
+  );
+  const lowerTtlUnlessDryRun = new sfn.Choice(scope, 'IsLiveRun')
+    .when(sfn.Condition.booleanEquals('$.input.dryRun', false), lowerTtl)
+    .otherwise(dryRunStart);
+
+  const acquireLock = task('AcquireLock');
+  beforeLock(acquireLock);
+  acquireLock.next(lowerTtlUnlessDryRun);
+  const preflight = task('Preflight');
+  beforeLock(preflight);
+  preflight.next(acquireLock);
+  const validateInput = task('ValidateInput', {
+    payload: sfn.TaskInput.fromObject({
+      raw: sfn.JsonPath.entirePayload,
+      defaults: props.defaults,
+      execution: {
+        id: sfn.JsonPath.stringAt('$$.Execution.Id'),
+        name: sfn.JsonPath.stringAt('$$.Execution.Name'),
+        startTime: sfn.JsonPath.stringAt('$$.Execution.StartTime'),
+      },
+    }),
+  });
+  beforeLock(validateInput);
+  validateInput.next(preflight);
+  return validateInput;
+}
+
+function addRetries(state: tasks.LambdaInvoke, retryTaskTimeout: boolean): void {
+  state.addRetry({
+    errors: [RETRYABLE_ERROR],
+    interval: Duration.seconds(2),
+    maxAttempts: 6,
+    backoffRate: 2,
+    maxDelay: Duration.seconds(60),
+    jitterStrategy: sfn.JitterType.FULL,
+  });
+  state.addRetry({
+    errors: retryTaskTimeout ? [...LAMBDA_RUNTIME_ERRORS, 'States.Timeout'] : LAMBDA_RUNTIME_ERRORS,
+    interval: Duration.seconds(3),
+    maxAttempts: 3,
+    backoffRate: 2,
+    maxDelay: Duration.seconds(30),
+    jitterStrategy: sfn.JitterType.FULL,
+  });
+}
