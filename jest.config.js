@@ -1,7 +1,9 @@
-import type { Config } from 'jest';
-
-// @middy/core 6 ships ESM only; ts-jest transpiles it (and our TS) to CommonJS for Jest.
-const config: Config = {
+/**
+ * Jest configuration. @middy/core 6 ships ESM only, so ts-jest transpiles it (and our TS) to
+ * CommonJS for Jest. Plain JS so Jest needs no ts-node to read it.
+ * @type {import('jest').Config}
+ */
+module.exports = {
   testEnvironment: 'node',
   roots: ['<rootDir>/test'],
   testMatch: ['**/*.test.ts'],
@@ -20,5 +22,3 @@ const config: Config = {
   testTimeout: 60_000,
   maxWorkers: 2,
 };
-
-export default config;

@@ -1,0 +1,319 @@
+import {
+  CreateDBInstanceCommand,
+  DeleteDBClusterCommand,
+  DeleteDBInstanceCommand,
+  DescribeDBClusterParameterGroupsCommand,
+  DescribeDBClustersCommand,
+  DescribeDBInstancesCommand,
+  DescribeDBParameterGroupsCommand,
+  ModifyDBClusterCommand,
+  RestoreDBClusterToPointInTimeCommand,
+  paginateDescribeDBClusterSnapshots,
+  paginateDescribeDBEngineVersions,
+  type DBCluster,
+  type DBInstance,
+  type DBEngineVersion,
+  type RDSClient,
+  type Tag,
+} from '@aws-sdk/client-rds';
+import { awsCall } from '../domain/aws-errors';
+import type {
+  CloneRequest,
+  Cluster,
+  Clusters,
+  CreateInstanceRequest,
+  Instance,
+  UpgradeRequest,
+  UpgradeTarget,
+} from '../ports';
+
+export const ENGINE = 'aurora-postgresql';
+const DEFAULT_POSTGRES_PORT = 5432;
+
+// Not-found errors: the SDK's exception name and, for safety, the code RDS puts on the wire.
+const CLUSTER_NOT_FOUND = ['DBClusterNotFoundFault'];
+const INSTANCE_NOT_FOUND = ['DBInstanceNotFoundFault', 'DBInstanceNotFound'];
+const PARAMETER_GROUP_NOT_FOUND = [
+  'DBParameterGroupNotFoundFault',
+  'DBParameterGroupNotFound',
+  'DBClusterParameterGroupNotFoundFault',
+  'DBClusterParameterGroupNotFound',
+];
+const SNAPSHOT_NOT_FOUND = ['DBClusterSnapshotNotFoundFault'];
+
+function isNamed(error: unknown, names: readonly string[]): boolean {
+  if (!(error instanceof Error)) return false;
+  const code = (error as Error & { Code?: unknown }).Code;
+  return names.includes(error.name) || (typeof code === 'string' && names.includes(code));
+}
+
+/** Runs an RDS call; `notFound` errors become `undefined`, everything else goes through `awsCall`. */
+function orUndefined<T>(action: string, notFound: readonly string[], call: () => Promise<T>): Promise<T | undefined> {
+  return awsCall(action, async () => {
+    try {
+      return await call();
+    } catch (error) {
+      if (isNamed(error, notFound)) return undefined;
+      throw error;
+    }
+  });
+}
+
+function tagsToRecord(tags: Tag[] | undefined): Record<string, string> {
+  const record: Record<string, string> = {};
+  for (const tag of tags ?? []) if (tag.Key !== undefined) record[tag.Key] = tag.Value ?? '';
+  return record;
+}
+
+function recordToTags(tags: Record<string, string>): Tag[] {
+  return Object.entries(tags).map(([Key, Value]) => ({ Key, Value }));
+}
+
+/** True when a PendingModifiedValues structure holds any actual value (empty lists/objects do not count). */
+function hasContent(value: unknown): boolean {
+  if (value === undefined || value === null) return false;
+  if (Array.isArray(value)) return value.some(hasContent);
+  if (value instanceof Date) return true;
+  if (typeof value === 'object') return Object.values(value).some(hasContent);
+  return true;
+}
+
+export function toCluster(c: DBCluster, requestedId: string): Cluster {
+  return {
+    id: c.DBClusterIdentifier ?? requestedId,
+    arn: c.DBClusterArn,
+    status: c.Status ?? 'unknown',
+    engine: c.Engine ?? '',
+    engineVersion: c.EngineVersion ?? '',
+    endpoint: c.Endpoint ?? '',
+    readerEndpoint: c.ReaderEndpoint,
+    port: c.Port ?? DEFAULT_POSTGRES_PORT,
+    securityGroups: (c.VpcSecurityGroups ?? []).flatMap((g) =>
+      g.VpcSecurityGroupId === undefined ? [] : [{ id: g.VpcSecurityGroupId, status: g.Status ?? 'unknown' }],
+    ),
+    subnetGroupName: c.DBSubnetGroup,
+    clusterParameterGroupName: c.DBClusterParameterGroup,
+    kmsKeyId: c.KmsKeyId,
+    iamAuth: c.IAMDatabaseAuthenticationEnabled ?? false,
+    logExports: c.EnabledCloudwatchLogsExports ?? [],
+    deletionProtection: c.DeletionProtection ?? false,
+    members: (c.DBClusterMembers ?? []).flatMap((m) =>
+      m.DBInstanceIdentifier === undefined
+        ? []
+        : [{ instanceId: m.DBInstanceIdentifier, isWriter: m.IsClusterWriter ?? false }],
+    ),
+    tags: tagsToRecord(c.TagList),
+    latestRestorableTime: c.LatestRestorableTime?.toISOString(),
+    pendingModifications: hasContent(c.PendingModifiedValues),
+    availabilityZones: c.AvailabilityZones ?? [],
+  };
+}
+
+export function toInstance(i: DBInstance, requestedId: string): Instance {
+  return {
+    id: i.DBInstanceIdentifier ?? requestedId,
+    clusterId: i.DBClusterIdentifier ?? '',
+    status: i.DBInstanceStatus ?? 'unknown',
+    instanceClass: i.DBInstanceClass ?? '',
+    availabilityZone: i.AvailabilityZone,
+    parameterGroupName: i.DBParameterGroups?.[0]?.DBParameterGroupName,
+    monitoringInterval: i.MonitoringInterval,
+    monitoringRoleArn: i.MonitoringRoleArn,
+    performanceInsights: i.PerformanceInsightsEnabled ?? false,
+    performanceInsightsKmsKeyId: i.PerformanceInsightsKMSKeyId,
+    performanceInsightsRetentionPeriod: i.PerformanceInsightsRetentionPeriod,
+    tags: tagsToRecord(i.TagList),
+  };
+}
+
+/** The `Clusters` port on Amazon RDS (Aurora PostgreSQL). Every call maps its errors through `awsCall`. */
+export class RdsClusters implements Clusters {
+  constructor(private readonly rds: RDSClient) {}
+
+  async describeCluster(id: string): Promise<Cluster | undefined> {
+    const output = await orUndefined(`DescribeDBClusters ${id}`, CLUSTER_NOT_FOUND, () =>
+      this.rds.send(new DescribeDBClustersCommand({ DBClusterIdentifier: id })),
+    );
+    const cluster = output?.DBClusters?.[0];
+    return cluster ? toCluster(cluster, id) : undefined;
+  }
+
+  async describeInstance(id: string): Promise<Instance | undefined> {
+    const output = await orUndefined(`DescribeDBInstances ${id}`, INSTANCE_NOT_FOUND, () =>
+      this.rds.send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: id })),
+    );
+    const instance = output?.DBInstances?.[0];
+    return instance ? toInstance(instance, id) : undefined;
+  }
+
+  private engineVersions(engineVersion: string): Promise<DBEngineVersion[]> {
+    return awsCall(`DescribeDBEngineVersions ${ENGINE} ${engineVersion}`, async () => {
+      const versions: DBEngineVersion[] = [];
+      for await (const page of paginateDescribeDBEngineVersions(
+        { client: this.rds },
+        { Engine: ENGINE, EngineVersion: engineVersion },
+      )) {
+        versions.push(...(page.DBEngineVersions ?? []));
+      }
+      return versions;
+    });
+  }
+
+  async validUpgradeTargets(engineVersion: string): Promise<UpgradeTarget[]> {
+    const targets = new Map<string, UpgradeTarget>();
+    for (const version of await this.engineVersions(engineVersion)) {
+      for (const target of version.ValidUpgradeTarget ?? []) {
+        if (!target.EngineVersion || (target.Engine !== undefined && target.Engine !== ENGINE)) continue;
+        targets.set(target.EngineVersion, {
+          engineVersion: target.EngineVersion,
+          isMajorVersionUpgrade: target.IsMajorVersionUpgrade ?? false,
+        });
+      }
+    }
+    return [...targets.values()];
+  }
+
+  async parameterGroupFamilyOf(engineVersion: string): Promise<string | undefined> {
+    const versions = await this.engineVersions(engineVersion);
+    return versions.find((v) => v.DBParameterGroupFamily)?.DBParameterGroupFamily;
+  }
+
+  async clusterParameterGroupFamily(name: string): Promise<string | undefined> {
+    const output = await orUndefined(`DescribeDBClusterParameterGroups ${name}`, PARAMETER_GROUP_NOT_FOUND, () =>
+      this.rds.send(new DescribeDBClusterParameterGroupsCommand({ DBClusterParameterGroupName: name })),
+    );
+    return output?.DBClusterParameterGroups?.[0]?.DBParameterGroupFamily;
+  }
+
+  async instanceParameterGroupFamily(name: string): Promise<string | undefined> {
+    const output = await orUndefined(`DescribeDBParameterGroups ${name}`, PARAMETER_GROUP_NOT_FOUND, () =>
+      this.rds.send(new DescribeDBParameterGroupsCommand({ DBParameterGroupName: name })),
+    );
+    return output?.DBParameterGroups?.[0]?.DBParameterGroupFamily;
+  }
+
+  async cloneCopyOnWrite(request: CloneRequest): Promise<void> {
+    await awsCall(`RestoreDBClusterToPointInTime ${request.sourceClusterId} -> ${request.targetClusterId}`, () =>
+      this.rds.send(
+        new RestoreDBClusterToPointInTimeCommand({
+          SourceDBClusterIdentifier: request.sourceClusterId,
+          DBClusterIdentifier: request.targetClusterId,
+          RestoreType: 'copy-on-write',
+          UseLatestRestorableTime: true,
+          DBSubnetGroupName: request.subnetGroupName,
+          DBClusterParameterGroupName: request.clusterParameterGroupName,
+          KmsKeyId: request.kmsKeyId,
+          EnableIAMDatabaseAuthentication: request.iamAuth,
+          EnableCloudwatchLogsExports: request.logExports.length > 0 ? request.logExports : undefined,
+          // Only the groups asked for (the workflow's admin group): applications cannot reach green yet.
+          VpcSecurityGroupIds: request.securityGroupIds,
+          DeletionProtection: false,
+          CopyTagsToSnapshot: true,
+          Tags: recordToTags(request.tags),
+        }),
+      ),
+    );
+  }
+
+  async createInstance(request: CreateInstanceRequest): Promise<void> {
+    const monitoring =
+      request.monitoringInterval !== undefined && request.monitoringInterval > 0
+        ? { MonitoringInterval: request.monitoringInterval, MonitoringRoleArn: request.monitoringRoleArn }
+        : {};
+    const performanceInsights = request.performanceInsights
+      ? {
+          PerformanceInsightsKMSKeyId: request.performanceInsightsKmsKeyId,
+          PerformanceInsightsRetentionPeriod: request.performanceInsightsRetentionPeriod,
+        }
+      : {};
+    await awsCall(`CreateDBInstance ${request.instanceId}`, () =>
+      this.rds.send(
+        new CreateDBInstanceCommand({
+          DBInstanceIdentifier: request.instanceId,
+          Engine: ENGINE,
+          DBClusterIdentifier: request.clusterId,
+          DBInstanceClass: request.instanceClass,
+          AvailabilityZone: request.availabilityZone,
+          DBParameterGroupName: request.parameterGroupName,
+          ...monitoring,
+          EnablePerformanceInsights: request.performanceInsights,
+          ...performanceInsights,
+          PubliclyAccessible: false,
+          Tags: recordToTags(request.tags),
+        }),
+      ),
+    );
+  }
+
+  async setSecurityGroups(clusterId: string, securityGroupIds: string[]): Promise<void> {
+    await awsCall(`ModifyDBCluster ${clusterId} VpcSecurityGroupIds`, () =>
+      this.rds.send(
+        new ModifyDBClusterCommand({
+          DBClusterIdentifier: clusterId,
+          VpcSecurityGroupIds: securityGroupIds,
+          ApplyImmediately: true,
+        }),
+      ),
+    );
+  }
+
+  async upgradeEngine(request: UpgradeRequest): Promise<void> {
+    await awsCall(`ModifyDBCluster ${request.clusterId} EngineVersion ${request.engineVersion}`, () =>
+      this.rds.send(
+        new ModifyDBClusterCommand({
+          DBClusterIdentifier: request.clusterId,
+          EngineVersion: request.engineVersion,
+          AllowMajorVersionUpgrade: request.allowMajorVersionUpgrade,
+          DBClusterParameterGroupName: request.clusterParameterGroupName,
+          // RDS accepts DBInstanceParameterGroupName only together with AllowMajorVersionUpgrade.
+          DBInstanceParameterGroupName: request.allowMajorVersionUpgrade
+            ? request.instanceParameterGroupName
+            : undefined,
+          ApplyImmediately: true,
+        }),
+      ),
+    );
+  }
+
+  async setDeletionProtection(clusterId: string, enabled: boolean): Promise<void> {
+    await awsCall(`ModifyDBCluster ${clusterId} DeletionProtection ${enabled}`, () =>
+      this.rds.send(
+        new ModifyDBClusterCommand({
+          DBClusterIdentifier: clusterId,
+          DeletionProtection: enabled,
+          ApplyImmediately: true,
+        }),
+      ),
+    );
+  }
+
+  async deleteInstance(instanceId: string): Promise<void> {
+    // Already gone counts as deleted, so a retried DeleteBlue or Rollback is harmless.
+    await orUndefined(`DeleteDBInstance ${instanceId}`, INSTANCE_NOT_FOUND, () =>
+      this.rds.send(new DeleteDBInstanceCommand({ DBInstanceIdentifier: instanceId })),
+    );
+  }
+
+  async deleteCluster(clusterId: string, finalSnapshotId?: string): Promise<void> {
+    const snapshot =
+      finalSnapshotId !== undefined
+        ? { SkipFinalSnapshot: false, FinalDBSnapshotIdentifier: finalSnapshotId }
+        : { SkipFinalSnapshot: true };
+    await orUndefined(`DeleteDBCluster ${clusterId}`, CLUSTER_NOT_FOUND, () =>
+      this.rds.send(new DeleteDBClusterCommand({ DBClusterIdentifier: clusterId, ...snapshot })),
+    );
+  }
+
+  async describeClusterSnapshot(snapshotId: string): Promise<{ id: string; status: string } | undefined> {
+    return orUndefined(`DescribeDBClusterSnapshots ${snapshotId}`, SNAPSHOT_NOT_FOUND, async () => {
+      for await (const page of paginateDescribeDBClusterSnapshots(
+        { client: this.rds },
+        { DBClusterSnapshotIdentifier: snapshotId },
+      )) {
+        const found = page.DBClusterSnapshots?.find((s) => s.DBClusterSnapshotIdentifier === snapshotId);
+        if (found) return { id: snapshotId, status: found.Status ?? 'unknown' };
+      }
+      return undefined;
+    });
+  }
+}

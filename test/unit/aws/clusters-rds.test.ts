@@ -1,0 +1,511 @@
+import {
+  CreateDBInstanceCommand,
+  DBClusterAlreadyExistsFault,
+  DBClusterNotFoundFault,
+  DBClusterSnapshotNotFoundFault,
+  DBInstanceNotFoundFault,
+  DBParameterGroupNotFoundFault,
+  DeleteDBClusterCommand,
+  DeleteDBInstanceCommand,
+  DescribeDBClusterParameterGroupsCommand,
+  DescribeDBClusterSnapshotsCommand,
+  DescribeDBClustersCommand,
+  DescribeDBEngineVersionsCommand,
+  DescribeDBInstancesCommand,
+  DescribeDBParameterGroupsCommand,
+  InvalidDBClusterStateFault,
+  ModifyDBClusterCommand,
+  RDSClient,
+  RDSServiceException,
+  RestoreDBClusterToPointInTimeCommand,
+} from '@aws-sdk/client-rds';
+import { mockClient } from 'aws-sdk-client-mock';
+import { RdsClusters } from '../../../lambdas/aws/clusters-rds';
+import { PreconditionFailed, RetryableAwsError } from '../../../lambdas/domain/errors';
+
+const rdsMock = mockClient(RDSClient);
+const clusters = new RdsClusters(new RDSClient({ region: 'eu-west-1' }));
+
+beforeEach(() => {
+  rdsMock.reset();
+});
+
+describe('describeCluster', () => {
+  it('maps the RDS cluster to the port shape', async () => {
+    rdsMock.on(DescribeDBClustersCommand, { DBClusterIdentifier: 'blue' }).resolves({
+      DBClusters: [
+        {
+          DBClusterIdentifier: 'blue',
+          DBClusterArn: 'arn:aws:rds:eu-west-1:123456789012:cluster:blue',
+          Status: 'available',
+          Engine: 'aurora-postgresql',
+          EngineVersion: '15.4',
+          Endpoint: 'blue.cluster-abc.eu-west-1.rds.amazonaws.com',
+          ReaderEndpoint: 'blue.cluster-ro-abc.eu-west-1.rds.amazonaws.com',
+          Port: 5433,
+          VpcSecurityGroups: [
+            { VpcSecurityGroupId: 'sg-app', Status: 'active' },
+            { VpcSecurityGroupId: 'sg-admin', Status: 'adding' },
+          ],
+          DBSubnetGroup: 'db-subnets',
+          DBClusterParameterGroup: 'pg15-cluster',
+          KmsKeyId: 'arn:aws:kms:eu-west-1:123456789012:key/k1',
+          IAMDatabaseAuthenticationEnabled: true,
+          EnabledCloudwatchLogsExports: ['postgresql'],
+          DeletionProtection: true,
+          DBClusterMembers: [
+            { DBInstanceIdentifier: 'blue-1', IsClusterWriter: true },
+            { DBInstanceIdentifier: 'blue-2', IsClusterWriter: false },
+          ],
+          TagList: [
+            { Key: 'team', Value: 'db' },
+            { Key: 'bluegreen:role', Value: 'blue' },
+          ],
+          LatestRestorableTime: new Date('2024-05-01T10:00:00Z'),
+          PendingModifiedValues: {},
+          AvailabilityZones: ['eu-west-1a', 'eu-west-1b'],
+        },
+      ],
+    });
+
+    await expect(clusters.describeCluster('blue')).resolves.toEqual({
+      id: 'blue',
+      arn: 'arn:aws:rds:eu-west-1:123456789012:cluster:blue',
+      status: 'available',
+      engine: 'aurora-postgresql',
+      engineVersion: '15.4',
+      endpoint: 'blue.cluster-abc.eu-west-1.rds.amazonaws.com',
+      readerEndpoint: 'blue.cluster-ro-abc.eu-west-1.rds.amazonaws.com',
+      port: 5433,
+      securityGroups: [
+        { id: 'sg-app', status: 'active' },
+        { id: 'sg-admin', status: 'adding' },
+      ],
+      subnetGroupName: 'db-subnets',
+      clusterParameterGroupName: 'pg15-cluster',
+      kmsKeyId: 'arn:aws:kms:eu-west-1:123456789012:key/k1',
+      iamAuth: true,
+      logExports: ['postgresql'],
+      deletionProtection: true,
+      members: [
+        { instanceId: 'blue-1', isWriter: true },
+        { instanceId: 'blue-2', isWriter: false },
+      ],
+      tags: { team: 'db', 'bluegreen:role': 'blue' },
+      latestRestorableTime: '2024-05-01T10:00:00.000Z',
+      pendingModifications: false,
+      availabilityZones: ['eu-west-1a', 'eu-west-1b'],
+    });
+    expect(rdsMock).toHaveReceivedCommandWith(DescribeDBClustersCommand, { DBClusterIdentifier: 'blue' });
+  });
+
+  it('reports pending modifications when PendingModifiedValues holds a value', async () => {
+    rdsMock
+      .on(DescribeDBClustersCommand)
+      .resolves({ DBClusters: [{ DBClusterIdentifier: 'green', PendingModifiedValues: { EngineVersion: '16.2' } }] });
+    await expect(clusters.describeCluster('green')).resolves.toMatchObject({ pendingModifications: true });
+  });
+
+  it('treats PendingModifiedValues with only empty lists as nothing pending', async () => {
+    rdsMock.on(DescribeDBClustersCommand).resolves({
+      DBClusters: [
+        {
+          DBClusterIdentifier: 'green',
+          PendingModifiedValues: { PendingCloudwatchLogsExports: { LogTypesToEnable: [], LogTypesToDisable: [] } },
+        },
+      ],
+    });
+    await expect(clusters.describeCluster('green')).resolves.toMatchObject({ pendingModifications: false });
+  });
+
+  it('returns undefined when the cluster does not exist', async () => {
+    rdsMock
+      .on(DescribeDBClustersCommand)
+      .rejects(new DBClusterNotFoundFault({ message: 'DBCluster green not found.', $metadata: {} }));
+    await expect(clusters.describeCluster('green')).resolves.toBeUndefined();
+  });
+
+  it('maps throttling to RetryableAwsError', async () => {
+    rdsMock.on(DescribeDBClustersCommand).rejects(
+      new RDSServiceException({
+        name: 'ThrottlingException',
+        $fault: 'client',
+        message: 'Rate exceeded',
+        $metadata: { httpStatusCode: 400 },
+      }),
+    );
+    const error = await clusters.describeCluster('blue').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(RetryableAwsError);
+    expect((error as Error).message).toContain('DescribeDBClusters blue');
+  });
+});
+
+describe('describeInstance', () => {
+  it('maps monitoring, Performance Insights, zone, parameter group and tags', async () => {
+    rdsMock.on(DescribeDBInstancesCommand, { DBInstanceIdentifier: 'blue-1' }).resolves({
+      DBInstances: [
+        {
+          DBInstanceIdentifier: 'blue-1',
+          DBClusterIdentifier: 'blue',
+          DBInstanceStatus: 'available',
+          DBInstanceClass: 'db.r6g.large',
+          AvailabilityZone: 'eu-west-1a',
+          DBParameterGroups: [{ DBParameterGroupName: 'pg15-instance', ParameterApplyStatus: 'in-sync' }],
+          MonitoringInterval: 60,
+          MonitoringRoleArn: 'arn:aws:iam::123456789012:role/rds-monitoring',
+          PerformanceInsightsEnabled: true,
+          PerformanceInsightsKMSKeyId: 'arn:aws:kms:eu-west-1:123456789012:key/pi',
+          PerformanceInsightsRetentionPeriod: 7,
+          TagList: [{ Key: 'team', Value: 'db' }],
+        },
+      ],
+    });
+
+    await expect(clusters.describeInstance('blue-1')).resolves.toEqual({
+      id: 'blue-1',
+      clusterId: 'blue',
+      status: 'available',
+      instanceClass: 'db.r6g.large',
+      availabilityZone: 'eu-west-1a',
+      parameterGroupName: 'pg15-instance',
+      monitoringInterval: 60,
+      monitoringRoleArn: 'arn:aws:iam::123456789012:role/rds-monitoring',
+      performanceInsights: true,
+      performanceInsightsKmsKeyId: 'arn:aws:kms:eu-west-1:123456789012:key/pi',
+      performanceInsightsRetentionPeriod: 7,
+      tags: { team: 'db' },
+    });
+  });
+
+  it('returns undefined when the instance does not exist', async () => {
+    rdsMock
+      .on(DescribeDBInstancesCommand)
+      .rejects(new DBInstanceNotFoundFault({ message: 'DBInstance green-1 not found.', $metadata: {} }));
+    await expect(clusters.describeInstance('green-1')).resolves.toBeUndefined();
+  });
+});
+
+describe('engine versions', () => {
+  it('collects ValidUpgradeTarget over every page', async () => {
+    rdsMock
+      .on(DescribeDBEngineVersionsCommand)
+      .resolvesOnce({
+        DBEngineVersions: [
+          {
+            Engine: 'aurora-postgresql',
+            EngineVersion: '15.4',
+            ValidUpgradeTarget: [{ Engine: 'aurora-postgresql', EngineVersion: '15.5', IsMajorVersionUpgrade: false }],
+          },
+        ],
+        Marker: 'page-2',
+      })
+      .resolvesOnce({
+        DBEngineVersions: [
+          {
+            Engine: 'aurora-postgresql',
+            EngineVersion: '15.4',
+            ValidUpgradeTarget: [{ Engine: 'aurora-postgresql', EngineVersion: '16.2', IsMajorVersionUpgrade: true }],
+          },
+        ],
+      });
+
+    await expect(clusters.validUpgradeTargets('15.4')).resolves.toEqual([
+      { engineVersion: '15.5', isMajorVersionUpgrade: false },
+      { engineVersion: '16.2', isMajorVersionUpgrade: true },
+    ]);
+    expect(rdsMock).toHaveReceivedCommandTimes(DescribeDBEngineVersionsCommand, 2);
+    expect(rdsMock).toHaveReceivedNthSpecificCommandWith(1, DescribeDBEngineVersionsCommand, {
+      Engine: 'aurora-postgresql',
+      EngineVersion: '15.4',
+    });
+    expect(rdsMock).toHaveReceivedNthSpecificCommandWith(2, DescribeDBEngineVersionsCommand, {
+      Engine: 'aurora-postgresql',
+      EngineVersion: '15.4',
+      Marker: 'page-2',
+    });
+  });
+
+  it('returns no targets for an unknown version', async () => {
+    rdsMock.on(DescribeDBEngineVersionsCommand).resolves({ DBEngineVersions: [] });
+    await expect(clusters.validUpgradeTargets('9.9')).resolves.toEqual([]);
+  });
+
+  it('reads the parameter group family of a version', async () => {
+    rdsMock.on(DescribeDBEngineVersionsCommand, { Engine: 'aurora-postgresql', EngineVersion: '16.2' }).resolves({
+      DBEngineVersions: [
+        { Engine: 'aurora-postgresql', EngineVersion: '16.2', DBParameterGroupFamily: 'aurora-postgresql16' },
+      ],
+    });
+    await expect(clusters.parameterGroupFamilyOf('16.2')).resolves.toBe('aurora-postgresql16');
+  });
+
+  it('returns undefined for the family of an unknown version', async () => {
+    rdsMock.on(DescribeDBEngineVersionsCommand).resolves({ DBEngineVersions: [] });
+    await expect(clusters.parameterGroupFamilyOf('9.9')).resolves.toBeUndefined();
+  });
+});
+
+describe('parameter group families', () => {
+  it('reads a cluster parameter group family', async () => {
+    rdsMock
+      .on(DescribeDBClusterParameterGroupsCommand, { DBClusterParameterGroupName: 'pg16-cluster' })
+      .resolves({ DBClusterParameterGroups: [{ DBParameterGroupFamily: 'aurora-postgresql16' }] });
+    await expect(clusters.clusterParameterGroupFamily('pg16-cluster')).resolves.toBe('aurora-postgresql16');
+  });
+
+  it('reads an instance parameter group family', async () => {
+    rdsMock
+      .on(DescribeDBParameterGroupsCommand, { DBParameterGroupName: 'pg16-instance' })
+      .resolves({ DBParameterGroups: [{ DBParameterGroupFamily: 'aurora-postgresql16' }] });
+    await expect(clusters.instanceParameterGroupFamily('pg16-instance')).resolves.toBe('aurora-postgresql16');
+  });
+
+  it('returns undefined when a group does not exist', async () => {
+    const notFound = new DBParameterGroupNotFoundFault({ message: 'not found', $metadata: {} });
+    rdsMock.on(DescribeDBClusterParameterGroupsCommand).rejects(notFound);
+    rdsMock.on(DescribeDBParameterGroupsCommand).rejects(notFound);
+    await expect(clusters.clusterParameterGroupFamily('missing')).resolves.toBeUndefined();
+    await expect(clusters.instanceParameterGroupFamily('missing')).resolves.toBeUndefined();
+  });
+});
+
+describe('cloneCopyOnWrite', () => {
+  const request = {
+    sourceClusterId: 'blue',
+    targetClusterId: 'green-exec1',
+    subnetGroupName: 'db-subnets',
+    clusterParameterGroupName: 'pg15-cluster',
+    kmsKeyId: 'arn:aws:kms:eu-west-1:123456789012:key/k1',
+    iamAuth: true,
+    logExports: ['postgresql'],
+    securityGroupIds: ['sg-admin'],
+    tags: { 'bluegreen:execution': 'exec1', 'bluegreen:role': 'green', 'bluegreen:source': 'blue' },
+  };
+
+  it('restores a copy-on-write clone at the latest restorable time with the admin group only', async () => {
+    rdsMock.on(RestoreDBClusterToPointInTimeCommand).resolves({});
+    await clusters.cloneCopyOnWrite(request);
+
+    expect(rdsMock).toHaveReceivedCommandTimes(RestoreDBClusterToPointInTimeCommand, 1);
+    expect(rdsMock).toHaveReceivedCommandWith(RestoreDBClusterToPointInTimeCommand, {
+      SourceDBClusterIdentifier: 'blue',
+      DBClusterIdentifier: 'green-exec1',
+      RestoreType: 'copy-on-write',
+      UseLatestRestorableTime: true,
+      DBSubnetGroupName: 'db-subnets',
+      DBClusterParameterGroupName: 'pg15-cluster',
+      KmsKeyId: 'arn:aws:kms:eu-west-1:123456789012:key/k1',
+      EnableIAMDatabaseAuthentication: true,
+      EnableCloudwatchLogsExports: ['postgresql'],
+      VpcSecurityGroupIds: ['sg-admin'],
+      DeletionProtection: false,
+      CopyTagsToSnapshot: true,
+      Tags: [
+        { Key: 'bluegreen:execution', Value: 'exec1' },
+        { Key: 'bluegreen:role', Value: 'green' },
+        { Key: 'bluegreen:source', Value: 'blue' },
+      ],
+    });
+    const input = rdsMock.commandCalls(RestoreDBClusterToPointInTimeCommand)[0]?.args[0].input;
+    expect(input?.RestoreToTime).toBeUndefined();
+  });
+
+  it('maps DBClusterAlreadyExistsFault to PreconditionFailed', async () => {
+    rdsMock
+      .on(RestoreDBClusterToPointInTimeCommand)
+      .rejects(new DBClusterAlreadyExistsFault({ message: 'DB Cluster already exists', $metadata: {} }));
+    await expect(clusters.cloneCopyOnWrite(request)).rejects.toBeInstanceOf(PreconditionFailed);
+  });
+
+  it('maps InvalidDBClusterStateFault (blue busy) to RetryableAwsError', async () => {
+    rdsMock
+      .on(RestoreDBClusterToPointInTimeCommand)
+      .rejects(new InvalidDBClusterStateFault({ message: 'cluster is modifying', $metadata: {} }));
+    await expect(clusters.cloneCopyOnWrite(request)).rejects.toBeInstanceOf(RetryableAwsError);
+  });
+});
+
+describe('createInstance', () => {
+  const base = {
+    instanceId: 'green-exec1-1',
+    clusterId: 'green-exec1',
+    instanceClass: 'db.r6g.large',
+    availabilityZone: 'eu-west-1a',
+    parameterGroupName: 'pg15-instance',
+    tags: { 'bluegreen:execution': 'exec1' },
+  };
+
+  it('creates an aurora-postgresql writer like blue, with monitoring and Performance Insights', async () => {
+    rdsMock.on(CreateDBInstanceCommand).resolves({});
+    await clusters.createInstance({
+      ...base,
+      monitoringInterval: 30,
+      monitoringRoleArn: 'arn:aws:iam::123456789012:role/rds-monitoring',
+      performanceInsights: true,
+      performanceInsightsKmsKeyId: 'arn:aws:kms:eu-west-1:123456789012:key/pi',
+      performanceInsightsRetentionPeriod: 731,
+    });
+    expect(rdsMock).toHaveReceivedCommandWith(CreateDBInstanceCommand, {
+      DBInstanceIdentifier: 'green-exec1-1',
+      Engine: 'aurora-postgresql',
+      DBClusterIdentifier: 'green-exec1',
+      DBInstanceClass: 'db.r6g.large',
+      AvailabilityZone: 'eu-west-1a',
+      DBParameterGroupName: 'pg15-instance',
+      MonitoringInterval: 30,
+      MonitoringRoleArn: 'arn:aws:iam::123456789012:role/rds-monitoring',
+      EnablePerformanceInsights: true,
+      PerformanceInsightsKMSKeyId: 'arn:aws:kms:eu-west-1:123456789012:key/pi',
+      PerformanceInsightsRetentionPeriod: 731,
+      PubliclyAccessible: false,
+      Tags: [{ Key: 'bluegreen:execution', Value: 'exec1' }],
+    });
+  });
+
+  it('omits monitoring when the interval is 0 and PI settings when PI is off', async () => {
+    rdsMock.on(CreateDBInstanceCommand).resolves({});
+    await clusters.createInstance({
+      ...base,
+      monitoringInterval: 0,
+      monitoringRoleArn: 'arn:aws:iam::123456789012:role/rds-monitoring',
+      performanceInsights: false,
+      performanceInsightsRetentionPeriod: 7,
+    });
+    const input = rdsMock.commandCalls(CreateDBInstanceCommand)[0]?.args[0].input;
+    expect(input).toMatchObject({ EnablePerformanceInsights: false, PubliclyAccessible: false });
+    expect(input).not.toHaveProperty('MonitoringInterval');
+    expect(input).not.toHaveProperty('MonitoringRoleArn');
+    expect(input).not.toHaveProperty('PerformanceInsightsRetentionPeriod');
+  });
+});
+
+describe('modifications', () => {
+  beforeEach(() => {
+    rdsMock.on(ModifyDBClusterCommand).resolves({});
+  });
+
+  it('replaces the security groups immediately', async () => {
+    await clusters.setSecurityGroups('blue', ['sg-admin']);
+    expect(rdsMock).toHaveReceivedCommandWith(ModifyDBClusterCommand, {
+      DBClusterIdentifier: 'blue',
+      VpcSecurityGroupIds: ['sg-admin'],
+      ApplyImmediately: true,
+    });
+  });
+
+  it('upgrades a major version with the new-family parameter groups', async () => {
+    await clusters.upgradeEngine({
+      clusterId: 'green-exec1',
+      engineVersion: '16.2',
+      allowMajorVersionUpgrade: true,
+      clusterParameterGroupName: 'pg16-cluster',
+      instanceParameterGroupName: 'pg16-instance',
+    });
+    expect(rdsMock).toHaveReceivedCommandWith(ModifyDBClusterCommand, {
+      DBClusterIdentifier: 'green-exec1',
+      EngineVersion: '16.2',
+      AllowMajorVersionUpgrade: true,
+      DBClusterParameterGroupName: 'pg16-cluster',
+      DBInstanceParameterGroupName: 'pg16-instance',
+      ApplyImmediately: true,
+    });
+  });
+
+  it('leaves DBInstanceParameterGroupName out of a minor upgrade (RDS rejects it there)', async () => {
+    await clusters.upgradeEngine({
+      clusterId: 'green-exec1',
+      engineVersion: '15.5',
+      allowMajorVersionUpgrade: false,
+      instanceParameterGroupName: 'pg15-instance',
+    });
+    const input = rdsMock.commandCalls(ModifyDBClusterCommand)[0]?.args[0].input;
+    expect(input).toMatchObject({ EngineVersion: '15.5', AllowMajorVersionUpgrade: false, ApplyImmediately: true });
+    expect(input?.DBInstanceParameterGroupName).toBeUndefined();
+  });
+
+  it('turns deletion protection off immediately', async () => {
+    await clusters.setDeletionProtection('blue', false);
+    expect(rdsMock).toHaveReceivedCommandWith(ModifyDBClusterCommand, {
+      DBClusterIdentifier: 'blue',
+      DeletionProtection: false,
+      ApplyImmediately: true,
+    });
+  });
+
+  it('maps InvalidDBClusterStateFault to RetryableAwsError', async () => {
+    rdsMock
+      .on(ModifyDBClusterCommand)
+      .rejects(new InvalidDBClusterStateFault({ message: 'DB cluster is not available', $metadata: {} }));
+    await expect(clusters.setSecurityGroups('blue', ['sg-admin'])).rejects.toBeInstanceOf(RetryableAwsError);
+  });
+});
+
+describe('deletion', () => {
+  it('deletes an instance', async () => {
+    rdsMock.on(DeleteDBInstanceCommand).resolves({});
+    await clusters.deleteInstance('blue-1');
+    expect(rdsMock).toHaveReceivedCommandWith(DeleteDBInstanceCommand, { DBInstanceIdentifier: 'blue-1' });
+  });
+
+  it('treats an instance that is already gone as deleted', async () => {
+    rdsMock
+      .on(DeleteDBInstanceCommand)
+      .rejects(new DBInstanceNotFoundFault({ message: 'DBInstance blue-1 not found.', $metadata: {} }));
+    await expect(clusters.deleteInstance('blue-1')).resolves.toBeUndefined();
+  });
+
+  it('deletes a cluster with a final snapshot', async () => {
+    rdsMock.on(DeleteDBClusterCommand).resolves({});
+    await clusters.deleteCluster('blue', 'blue-final-exec1');
+    expect(rdsMock).toHaveReceivedCommandWith(DeleteDBClusterCommand, {
+      DBClusterIdentifier: 'blue',
+      SkipFinalSnapshot: false,
+      FinalDBSnapshotIdentifier: 'blue-final-exec1',
+    });
+  });
+
+  it('skips the final snapshot when none is asked for (rollback of green)', async () => {
+    rdsMock.on(DeleteDBClusterCommand).resolves({});
+    await clusters.deleteCluster('green-exec1');
+    const input = rdsMock.commandCalls(DeleteDBClusterCommand)[0]?.args[0].input;
+    expect(input).toEqual({ DBClusterIdentifier: 'green-exec1', SkipFinalSnapshot: true });
+  });
+
+  it('treats a cluster that is already gone as deleted', async () => {
+    rdsMock
+      .on(DeleteDBClusterCommand)
+      .rejects(new DBClusterNotFoundFault({ message: 'DBCluster green not found.', $metadata: {} }));
+    await expect(clusters.deleteCluster('green-exec1')).resolves.toBeUndefined();
+  });
+
+  it('does not swallow other errors when deleting', async () => {
+    rdsMock
+      .on(DeleteDBClusterCommand)
+      .rejects(new InvalidDBClusterStateFault({ message: 'cluster is backing-up', $metadata: {} }));
+    await expect(clusters.deleteCluster('blue', 'snap')).rejects.toBeInstanceOf(RetryableAwsError);
+  });
+});
+
+describe('describeClusterSnapshot', () => {
+  it('finds the snapshot across pages', async () => {
+    rdsMock
+      .on(DescribeDBClusterSnapshotsCommand)
+      .resolvesOnce({ DBClusterSnapshots: [], Marker: 'm2' })
+      .resolvesOnce({ DBClusterSnapshots: [{ DBClusterSnapshotIdentifier: 'blue-final-exec1', Status: 'creating' }] });
+    await expect(clusters.describeClusterSnapshot('blue-final-exec1')).resolves.toEqual({
+      id: 'blue-final-exec1',
+      status: 'creating',
+    });
+    expect(rdsMock).toHaveReceivedNthSpecificCommandWith(2, DescribeDBClusterSnapshotsCommand, {
+      DBClusterSnapshotIdentifier: 'blue-final-exec1',
+      Marker: 'm2',
+    });
+  });
+
+  it('returns undefined when the snapshot does not exist', async () => {
+    rdsMock
+      .on(DescribeDBClusterSnapshotsCommand)
+      .rejects(new DBClusterSnapshotNotFoundFault({ message: 'not found', $metadata: {} }));
+    await expect(clusters.describeClusterSnapshot('nope')).resolves.toBeUndefined();
+  });
+});
