@@ -11,7 +11,6 @@ module.exports = {
     '^.+\\.[cm]?[tj]s$': [
       'ts-jest',
       {
-        isolatedModules: true,
         tsconfig: { module: 'commonjs', moduleResolution: 'node', allowJs: true, esModuleInterop: true, target: 'ES2022' },
       },
     ],

@@ -188,7 +188,11 @@ export interface Notifier {
 
 export interface Lock {
   /** Conditional put: returns `acquired`, or who holds it. Re-acquiring one's own lock is `acquired`. */
-  acquire(key: string, owner: string, expiresAt: string): Promise<{ acquired: true } | { acquired: false; heldBy: string }>;
+  acquire(
+    key: string,
+    owner: string,
+    expiresAt: string,
+  ): Promise<{ acquired: true } | { acquired: false; heldBy: string }>;
   /** Deletes the lock when `owner` holds it; a no-op otherwise. */
   release(key: string, owner: string): Promise<void>;
 }

@@ -50,6 +50,8 @@ export interface PollState {
   polls: number;
   status: string;
   checkedAt: string;
+  /** CheckClone records green's cluster endpoint once the clone is available. */
+  endpoint?: string;
 }
 
 export interface ExecutionDocument {
@@ -70,7 +72,10 @@ export interface ExecutionDocument {
   verify?: { fenceRowFound: boolean; resetDatabases: string[] };
   migrations?: { applied: { name: string; sha256: string; durationMs: number }[]; skipped: string[] };
   upgrade?: { requested: boolean; from: string; to: string; isMajor: boolean; requestedAt: string };
-  postUpgrade?: { analyzed: string[]; extensionsUpdated: { database: string; name: string; from: string; to: string }[] };
+  postUpgrade?: {
+    analyzed: string[];
+    extensionsUpdated: { database: string; name: string; from: string; to: string }[];
+  };
   replicas?: { instanceIds: string[]; requestedAt: string };
   smoke?: { results: { name: string; passed: boolean; value: string; expect: string }[]; rowCounts?: unknown };
   approval?: { decision: 'approve'; reason?: string; decidedAt: string; sourceIp?: string; userAgent?: string };

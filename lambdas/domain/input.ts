@@ -34,11 +34,9 @@ export const defaultsSchema = z.strictObject({
 });
 export type Defaults = z.infer<typeof defaultsSchema>;
 
-const smokeExpectation = z
-  .string()
-  .refine((v) => v === 'nonzero' || v === 'zero' || /^equals:.+$/s.test(v), {
-    message: 'expect is one of "nonzero", "zero" or "equals:<value>"',
-  });
+const smokeExpectation = z.string().refine((v) => v === 'nonzero' || v === 'zero' || /^equals:.+$/s.test(v), {
+  message: 'expect is one of "nonzero", "zero" or "equals:<value>"',
+});
 
 export const smokeTestSchema = z.strictObject({
   name: z.string().min(1, 'a smoke test needs a name').max(200),

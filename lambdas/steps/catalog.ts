@@ -96,7 +96,7 @@ export const TASKS = {
   DiscardGreen: control('DiscardGreen', 'discard-green', '$.discard', RW),
   CheckGreenDiscarded: control('CheckGreenDiscarded', 'check-green-discarded', '$.wait.discard', R),
   UnfenceBlue: database('UnfenceBlue', 'unfence-blue', '$.unfence', 120),
-  Rollback: control('Rollback', 'rollback', '$.rollback', RW),
+  Rollback: control('Rollback', 'rollback', '$.rollback', ['rds:read', 'rds:write', 'route53']),
   CheckRollback: control('CheckRollback', 'check-rollback', '$.wait.rollback', R),
   ReleaseLock: bookkeeping('ReleaseLock', 'release-lock', '$.release', ['lock']),
   Report: bookkeeping('Report', 'report', '$.report', ['topic']),

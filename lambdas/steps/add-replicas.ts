@@ -1,0 +1,59 @@
+import type { ExecutionDocument, PollState } from '../domain/document';
+import { PreconditionFailed } from '../domain/errors';
+import type { Ports } from '../ports';
+import { assertNotFailed, greenReaderId, greenTags, isOurs, poll, requireBlue } from './common';
+
+/** AddReplicas: `replicaCount` readers on green, in availability zones other than the writer's. */
+export async function addReplicas(
+  doc: ExecutionDocument,
+  { clusters, clock }: Pick<Ports, 'clusters' | 'clock'>,
+): Promise<NonNullable<ExecutionDocument['replicas']>> {
+  const blue = requireBlue(doc);
+  const writerAz = blue.writer.availabilityZone;
+  const otherAzs = blue.availabilityZones.filter((az) => az !== writerAz);
+  const instanceIds: string[] = [];
+  const parameterGroupName = doc.input.instanceParameterGroupName ?? blue.writer.parameterGroupName;
+  for (let i = 0; i < doc.input.replicaCount; i++) {
+    const instanceId = greenReaderId(doc.input.greenClusterId, i);
+    instanceIds.push(instanceId);
+    const existing = await clusters.describeInstance(instanceId);
+    if (existing) {
+      if (!isOurs(existing.tags, doc)) {
+        throw new PreconditionFailed(`Instance ${instanceId} already exists and was not created by this execution.`);
+      }
+      continue;
+    }
+    const az = otherAzs.length ? otherAzs[i % otherAzs.length] : undefined;
+    await clusters.createInstance({
+      instanceId,
+      clusterId: doc.input.greenClusterId,
+      instanceClass: doc.input.writerInstanceClass ?? blue.writer.instanceClass,
+      ...(az ? { availabilityZone: az } : {}),
+      ...(parameterGroupName ? { parameterGroupName } : {}),
+      ...(blue.writer.monitoringInterval ? { monitoringInterval: blue.writer.monitoringInterval } : {}),
+      ...(blue.writer.monitoringRoleArn ? { monitoringRoleArn: blue.writer.monitoringRoleArn } : {}),
+      performanceInsights: blue.writer.performanceInsights,
+      ...(blue.writer.performanceInsightsKmsKeyId
+        ? { performanceInsightsKmsKeyId: blue.writer.performanceInsightsKmsKeyId }
+        : {}),
+      tags: { ...greenTags(doc), 'bluegreen:instance-role': 'reader' },
+    });
+  }
+  return { instanceIds, requestedAt: clock.now().toISOString() };
+}
+
+export async function checkReplicas(
+  doc: ExecutionDocument,
+  { clusters, clock }: Pick<Ports, 'clusters' | 'clock'>,
+): Promise<PollState> {
+  const ids = doc.replicas?.instanceIds ?? [];
+  const statuses: string[] = [];
+  for (const id of ids) {
+    const instance = await clusters.describeInstance(id);
+    const status = instance?.status ?? 'not-visible-yet';
+    assertNotFailed('Green reader instance', id, status);
+    statuses.push(status);
+  }
+  const done = statuses.every((s) => s === 'available');
+  return poll(doc, 'replicas', clock, { done, status: statuses.join(',') || 'no replicas' }, "green's readers");
+}

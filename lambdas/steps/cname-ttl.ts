@@ -1,0 +1,35 @@
+import type { ExecutionDocument, PollState } from '../domain/document';
+import type { Ports } from '../ports';
+import { poll, requireBlue } from './common';
+
+/**
+ * LowerCnameTtl: early in the run, lower the CNAME's TTL to cutoverTtlSeconds so that the old
+ * TTL has expired in every resolver by cutover time. The target stays blue.
+ */
+export async function lowerCnameTtl(
+  doc: ExecutionDocument,
+  { dns }: Pick<Ports, 'dns'>,
+): Promise<NonNullable<ExecutionDocument['ttl']>> {
+  const blue = requireBlue(doc);
+  const { hostedZoneId, recordName, cutoverTtlSeconds } = doc.input.cname;
+  const record = await dns.getRecord(hostedZoneId, recordName);
+  const currentTtl = record?.ttl ?? blue.cname.ttl;
+  if (currentTtl <= cutoverTtlSeconds) return { changed: false, previousTtl: blue.cname.ttl };
+  const changeId = await dns.upsertCname(
+    hostedZoneId,
+    recordName,
+    blue.cname.target,
+    cutoverTtlSeconds,
+    `bluegreen ${doc.input.executionName}: lower TTL before cutover`,
+  );
+  return { changed: true, previousTtl: blue.cname.ttl, changeId };
+}
+
+export async function checkCnameTtl(
+  doc: ExecutionDocument,
+  { dns, clock }: Pick<Ports, 'dns' | 'clock'>,
+): Promise<PollState> {
+  const changeId = doc.ttl?.changeId;
+  const status = changeId ? await dns.changeStatus(changeId) : 'INSYNC';
+  return poll(doc, 'ttl', clock, { done: status === 'INSYNC', status }, 'the CNAME TTL change to be in sync');
+}

@@ -1,0 +1,124 @@
+import type { BlueSnapshot, ExecutionDocument, GreenInfo, PollState } from '../domain/document';
+import { EXECUTION_TAG, ROLE_TAG, SOURCE_TAG } from '../domain/document';
+import { PollTimeout, PreconditionFailed, ResourceFailed } from '../domain/errors';
+import type { Clock, Cluster, Clusters } from '../ports';
+
+/** Statuses from which a cluster or instance does not come back by itself. */
+const TERMINAL_STATUSES = new Set([
+  'failed',
+  'inaccessible-encryption-credentials',
+  'inaccessible-encryption-credentials-recoverable',
+  'incompatible-parameters',
+  'incompatible-network',
+  'incompatible-restore',
+  'incompatible-option-group',
+  'storage-full',
+  'restore-error',
+]);
+
+export function assertNotFailed(kind: string, id: string, status: string): void {
+  if (TERMINAL_STATUSES.has(status)) {
+    throw new ResourceFailed(`${kind} ${id} is in status "${status}", which it does not leave by itself.`);
+  }
+}
+
+/**
+ * One poll of a bounded Wait → Check → Choice loop. The count lives in the check's own result,
+ * so the loop fails with PollTimeout after `maxPolls` polls instead of spinning forever.
+ */
+export function poll(
+  doc: ExecutionDocument,
+  key: string,
+  clock: Clock,
+  result: { done: boolean; status: string },
+  what: string,
+): PollState {
+  const polls = (doc.wait?.[key]?.polls ?? 0) + 1;
+  if (!result.done && polls >= doc.input.maxPolls) {
+    throw new PollTimeout(
+      `Gave up waiting for ${what} after ${polls} polls every ${doc.input.pollIntervalSeconds} s (last status: ${result.status}).`,
+    );
+  }
+  return { done: result.done, polls, status: result.status, checkedAt: clock.now().toISOString() };
+}
+
+export function requireBlue(doc: ExecutionDocument): BlueSnapshot {
+  if (!doc.blue) throw new Error('The execution document has no $.blue: Preflight did not run.');
+  return doc.blue;
+}
+
+export function requireGreen(doc: ExecutionDocument): GreenInfo {
+  if (!doc.green) throw new Error('The execution document has no $.green: CreateClone did not run.');
+  return doc.green;
+}
+
+export function isOurs(tags: Record<string, string>, doc: ExecutionDocument): boolean {
+  return tags[EXECUTION_TAG] === doc.input.executionId;
+}
+
+export function greenTags(doc: ExecutionDocument): Record<string, string> {
+  return {
+    [EXECUTION_TAG]: doc.input.executionId,
+    [ROLE_TAG]: 'green',
+    [SOURCE_TAG]: doc.input.blueClusterId,
+  };
+}
+
+/** Instance ids derived from green's id (never random), each at most 63 characters. */
+export function greenWriterId(greenClusterId: string): string {
+  return `${greenClusterId.slice(0, 59).replace(/-+$/, '')}-w01`;
+}
+
+export function greenReaderId(greenClusterId: string, index: number): string {
+  return `${greenClusterId.slice(0, 59).replace(/-+$/, '')}-r${String(index + 1).padStart(2, '0')}`;
+}
+
+export function sameSet(a: readonly string[], b: readonly string[]): boolean {
+  const sa = new Set(a);
+  return sa.size === new Set(b).size && [...sa].every((x) => b.includes(x));
+}
+
+export function groupsActive(cluster: Cluster, expected: readonly string[]): boolean {
+  const ids = cluster.securityGroups.map((g) => g.id);
+  return sameSet(ids, expected) && cluster.securityGroups.every((g) => g.status === 'active');
+}
+
+export function normalizeHost(host: string): string {
+  return host.replace(/\.$/, '').toLowerCase();
+}
+
+/**
+ * Advances the deletion of a cluster the workflow owns, one idempotent step per call:
+ * instances first (Aurora refuses to delete a cluster that still has instances), then the
+ * cluster, with a final snapshot when asked. Returns where it stands.
+ */
+export async function advanceClusterDeletion(
+  clusters: Clusters,
+  clusterId: string,
+  options: { finalSnapshotId?: string; mustBeOurs?: ExecutionDocument },
+): Promise<'gone' | 'deleting-instances' | 'deleting-cluster'> {
+  const cluster = await clusters.describeCluster(clusterId);
+  if (!cluster) return 'gone';
+  if (options.mustBeOurs && !isOurs(cluster.tags, options.mustBeOurs)) {
+    throw new PreconditionFailed(
+      `Refusing to delete cluster ${clusterId}: it does not carry this execution's ${EXECUTION_TAG} tag.`,
+    );
+  }
+  if (cluster.status === 'deleting') return 'deleting-cluster';
+  if (cluster.members.length > 0) {
+    for (const member of cluster.members) {
+      const instance = await clusters.describeInstance(member.instanceId);
+      if (instance && instance.status !== 'deleting') await clusters.deleteInstance(member.instanceId);
+    }
+    return 'deleting-instances';
+  }
+  await clusters.deleteCluster(clusterId, options.finalSnapshotId);
+  return 'deleting-cluster';
+}
+
+/** `2026-12-05T02:00:00Z` → `261205020000`. */
+export function stamp(iso: string): string {
+  const d = new Date(iso);
+  const pad = (n: number) => String(n).padStart(2, '0');
+  return `${String(d.getUTCFullYear()).slice(2)}${pad(d.getUTCMonth() + 1)}${pad(d.getUTCDate())}${pad(d.getUTCHours())}${pad(d.getUTCMinutes())}${pad(d.getUTCSeconds())}`;
+}

@@ -1,0 +1,68 @@
+import type { ExecutionDocument, PollState } from '../domain/document';
+import { PreconditionFailed } from '../domain/errors';
+import type { Ports } from '../ports';
+import { groupsActive, poll, requireBlue } from './common';
+
+/** OpenGreen: attach blue's saved access groups to green. From here on nothing rolls back by itself. */
+export async function openGreen(
+  doc: ExecutionDocument,
+  { clusters, clock }: Pick<Ports, 'clusters' | 'clock'>,
+): Promise<NonNullable<ExecutionDocument['open']>> {
+  const blue = requireBlue(doc);
+  const id = doc.input.greenClusterId;
+  const green = await clusters.describeCluster(id);
+  if (!green) throw new PreconditionFailed(`Green cluster ${id} is gone.`);
+  const wanted = [...new Set([doc.input.adminSecurityGroupId, ...blue.accessSecurityGroupIds])];
+  if (!groupsActive(green, wanted)) await clusters.setSecurityGroups(id, wanted);
+  return { securityGroupIds: wanted, openedAt: clock.now().toISOString() };
+}
+
+export async function checkGreenOpen(
+  doc: ExecutionDocument,
+  { clusters, clock }: Pick<Ports, 'clusters' | 'clock'>,
+): Promise<PollState> {
+  const id = doc.input.greenClusterId;
+  const green = await clusters.describeCluster(id);
+  if (!green) throw new PreconditionFailed(`Green cluster ${id} is gone.`);
+  const wanted = doc.open?.securityGroupIds ?? [];
+  const done = groupsActive(green, wanted);
+  const status = green.securityGroups.map((g) => `${g.id}:${g.status}`).join(',');
+  return poll(doc, 'open', clock, { done, status }, "green's security groups");
+}
+
+/** SwapCname: UPSERT the CNAME to green's cluster endpoint. */
+export async function swapCname(
+  doc: ExecutionDocument,
+  { clusters, dns, clock }: Pick<Ports, 'clusters' | 'dns' | 'clock'>,
+): Promise<NonNullable<ExecutionDocument['cutover']>> {
+  const id = doc.input.greenClusterId;
+  const green = await clusters.describeCluster(id);
+  if (!green) throw new PreconditionFailed(`Green cluster ${id} is gone.`);
+  const { hostedZoneId, recordName, cutoverTtlSeconds } = doc.input.cname;
+  const requestedAt = clock.now().toISOString();
+  const changeId = await dns.upsertCname(
+    hostedZoneId,
+    recordName,
+    green.endpoint,
+    cutoverTtlSeconds,
+    `bluegreen ${doc.input.executionName}: cutover to ${id}`,
+  );
+  return { changeId, target: green.endpoint, requestedAt };
+}
+
+/** Done when Route 53 reports INSYNC; records the downtime (fence → in sync). */
+export async function checkCname(
+  doc: ExecutionDocument,
+  { dns, clock }: Pick<Ports, 'dns' | 'clock'>,
+): Promise<PollState & { downtimeMs?: number; inSyncAt?: string }> {
+  if (!doc.cutover) throw new PreconditionFailed('CheckCname ran before SwapCname.');
+  const status = await dns.changeStatus(doc.cutover.changeId);
+  const state = poll(doc, 'cname', clock, { done: status === 'INSYNC', status }, 'the CNAME change to be in sync');
+  if (!state.done) return state;
+  const start = doc.fence?.fencedAt ?? doc.block?.blockedAt;
+  return {
+    ...state,
+    inSyncAt: state.checkedAt,
+    ...(start ? { downtimeMs: Date.parse(state.checkedAt) - Date.parse(start) } : {}),
+  };
+}

@@ -1,0 +1,52 @@
+import type { ExecutionDocument, PollState } from '../domain/document';
+import type { Ports } from '../ports';
+import { advanceClusterDeletion, poll, requireBlue, stamp } from './common';
+
+export function finalSnapshotId(doc: ExecutionDocument): string {
+  return `${doc.input.blueClusterId.slice(0, 40).replace(/-+$/, '')}-final-${stamp(doc.input.startedAt)}`;
+}
+
+/**
+ * DeleteBlue, after RetainBlue: a final snapshot, deletion protection off only when the
+ * configuration allows it, instances first, then the cluster. When blue is protected and the
+ * configuration does not allow turning that off, blue is kept and the report says so.
+ */
+export async function deleteBlue(
+  doc: ExecutionDocument,
+  { clusters, clock }: Pick<Ports, 'clusters' | 'clock'>,
+): Promise<NonNullable<ExecutionDocument['deletion']> & { kept?: string }> {
+  const blue = requireBlue(doc);
+  const snapshotId = finalSnapshotId(doc);
+  const requestedAt = clock.now().toISOString();
+  const current = await clusters.describeCluster(blue.id);
+  if (current?.deletionProtection) {
+    if (!doc.input.allowDeletionProtectionOff) {
+      return {
+        finalSnapshotId: snapshotId,
+        requestedAt,
+        kept: `Blue ${blue.id} has deletion protection on and the configuration does not allow the workflow to turn it off; it was kept. Delete it by hand when you are sure.`,
+      };
+    }
+    await clusters.setDeletionProtection(blue.id, false);
+  }
+  await advanceClusterDeletion(clusters, blue.id, { finalSnapshotId: snapshotId });
+  return { finalSnapshotId: snapshotId, requestedAt };
+}
+
+export async function checkBlueDeleted(
+  doc: ExecutionDocument,
+  { clusters, clock }: Pick<Ports, 'clusters' | 'clock'>,
+): Promise<PollState> {
+  const deletion = doc.deletion as (ExecutionDocument['deletion'] & { kept?: string }) | undefined;
+  if (deletion?.kept) return poll(doc, 'blueDeleted', clock, { done: true, status: 'kept' }, 'blue');
+  const state = await advanceClusterDeletion(clusters, doc.input.blueClusterId, {
+    finalSnapshotId: finalSnapshotId(doc),
+  });
+  return poll(
+    doc,
+    'blueDeleted',
+    clock,
+    { done: state === 'gone', status: state },
+    `blue ${doc.input.blueClusterId} to be deleted`,
+  );
+}

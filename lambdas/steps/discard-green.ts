@@ -1,0 +1,20 @@
+import type { ExecutionDocument, PollState } from '../domain/document';
+import type { Ports } from '../ports';
+import { advanceClusterDeletion, poll } from './common';
+
+/** DiscardGreen, at the end of a dry run: delete the clone (only ever one carrying our tag). */
+export async function discardGreen(
+  doc: ExecutionDocument,
+  { clusters, clock }: Pick<Ports, 'clusters' | 'clock'>,
+): Promise<{ state: string; requestedAt: string }> {
+  const state = await advanceClusterDeletion(clusters, doc.input.greenClusterId, { mustBeOurs: doc });
+  return { state, requestedAt: clock.now().toISOString() };
+}
+
+export async function checkGreenDiscarded(
+  doc: ExecutionDocument,
+  { clusters, clock }: Pick<Ports, 'clusters' | 'clock'>,
+): Promise<PollState> {
+  const state = await advanceClusterDeletion(clusters, doc.input.greenClusterId, { mustBeOurs: doc });
+  return poll(doc, 'discard', clock, { done: state === 'gone', status: state }, 'the dry run clone to be deleted');
+}

@@ -1,0 +1,73 @@
+import type { ExecutionDocument } from '../domain/document';
+import type { ValidateRequest } from '../domain/input';
+import type { Ports } from '../ports';
+import { addReplicas, checkReplicas } from './add-replicas';
+import { blockWrites, checkWritesBlocked } from './block-writes';
+import type { StepId } from './catalog';
+import { checkRestorable } from './check-restorable';
+import { checkCnameTtl, lowerCnameTtl } from './cname-ttl';
+import { checkClone, createClone } from './create-clone';
+import { checkCname, checkGreenOpen, openGreen, swapCname } from './cutover';
+import { checkBlueDeleted, deleteBlue } from './delete-blue';
+import { checkGreenDiscarded, discardGreen } from './discard-green';
+import { fenceWrites } from './fence-writes';
+import { checkGreenWriter, createGreenWriter } from './green-writer';
+import { acquireLock, releaseLock } from './lock';
+import { applySql } from './migrations';
+import { postUpgrade } from './post-upgrade';
+import { preflight } from './preflight';
+import { report, reportFailure } from './report';
+import { requestApproval } from './request-approval';
+import { checkRollback, rollback, unfenceBlue } from './rollback';
+import { smokeTest } from './smoke-test';
+import { checkUpgrade, upgradeEngine } from './upgrade-engine';
+import { validateInput } from './validate-input';
+import { verifyClone } from './verify-clone';
+
+/**
+ * Every step by its id, as one function of (event, ports). The local rehearsal and the workflow
+ * tests run the synthesized definition with these; in AWS each handler imports only its own step
+ * (so a bundle carries only the clients it needs).
+ */
+export type StepFunction = (event: unknown, ports: Ports) => Promise<unknown>;
+
+const doc = (e: unknown) => e as ExecutionDocument;
+
+export const STEPS: Record<StepId, StepFunction> = {
+  'validate-input': (e) => validateInput(e as ValidateRequest),
+  preflight: (e, p) => preflight(doc(e), p),
+  'acquire-lock': (e, p) => acquireLock(doc(e), p),
+  'lower-cname-ttl': (e, p) => lowerCnameTtl(doc(e), p),
+  'check-cname-ttl': (e, p) => checkCnameTtl(doc(e), p),
+  'block-writes': (e, p) => blockWrites(doc(e), p),
+  'check-writes-blocked': (e, p) => checkWritesBlocked(doc(e), p),
+  'fence-writes': (e, p) => fenceWrites(doc(e), p),
+  'check-restorable': (e, p) => checkRestorable(doc(e), p),
+  'create-clone': (e, p) => createClone(doc(e), p),
+  'check-clone': (e, p) => checkClone(doc(e), p),
+  'create-green-writer': (e, p) => createGreenWriter(doc(e), p),
+  'check-green-writer': (e, p) => checkGreenWriter(doc(e), p),
+  'verify-clone': (e, p) => verifyClone(doc(e), p),
+  'apply-sql': (e, p) => applySql(doc(e), p),
+  'upgrade-engine': (e, p) => upgradeEngine(doc(e), p),
+  'check-upgrade': (e, p) => checkUpgrade(doc(e), p),
+  'post-upgrade': (e, p) => postUpgrade(doc(e), p),
+  'add-replicas': (e, p) => addReplicas(doc(e), p),
+  'check-replicas': (e, p) => checkReplicas(doc(e), p),
+  'smoke-test': (e, p) => smokeTest(doc(e), p),
+  'request-approval': (e, p) => requestApproval(e as Parameters<typeof requestApproval>[0], p),
+  'open-green': (e, p) => openGreen(doc(e), p),
+  'check-green-open': (e, p) => checkGreenOpen(doc(e), p),
+  'swap-cname': (e, p) => swapCname(doc(e), p),
+  'check-cname': (e, p) => checkCname(doc(e), p),
+  'delete-blue': (e, p) => deleteBlue(doc(e), p),
+  'check-blue-deleted': (e, p) => checkBlueDeleted(doc(e), p),
+  'discard-green': (e, p) => discardGreen(doc(e), p),
+  'check-green-discarded': (e, p) => checkGreenDiscarded(doc(e), p),
+  'unfence-blue': (e, p) => unfenceBlue(doc(e), p),
+  rollback: (e, p) => rollback(doc(e), p),
+  'check-rollback': (e, p) => checkRollback(doc(e), p),
+  'release-lock': (e, p) => releaseLock(doc(e), p),
+  report: (e, p) => report(doc(e), p),
+  'report-failure': (e, p) => reportFailure(doc(e) as ExecutionDocument & Record<string, unknown>, p),
+};

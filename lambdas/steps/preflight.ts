@@ -1,0 +1,178 @@
+import type { BlueSnapshot, ExecutionDocument } from '../domain/document';
+import { EXECUTION_TAG } from '../domain/document';
+import { PreconditionFailed } from '../domain/errors';
+import type { Ports } from '../ports';
+import { normalizeHost } from './common';
+import { loadMigrationSet } from './migrations';
+
+/**
+ * Preflight: the guard rails of DESIGN.md section 10, all checked before any side effect.
+ * Each failure is a PreconditionFailed with a sentence a DBA understands.
+ */
+export async function preflight(
+  doc: ExecutionDocument,
+  { clusters, dns, migrations }: Pick<Ports, 'clusters' | 'dns' | 'migrations'>,
+): Promise<BlueSnapshot> {
+  const { input } = doc;
+  const problems: string[] = [];
+  const blue = await clusters.describeCluster(input.blueClusterId);
+  if (!blue) {
+    throw new PreconditionFailed(`Blue cluster ${input.blueClusterId} does not exist in this account and region.`);
+  }
+  if (blue.engine !== 'aurora-postgresql') {
+    throw new PreconditionFailed(
+      `Blue cluster ${blue.id} runs engine "${blue.engine}"; this workflow deploys aurora-postgresql clusters only.`,
+    );
+  }
+  if (blue.status !== 'available') {
+    throw new PreconditionFailed(
+      `Blue cluster ${blue.id} is "${blue.status}", not "available"; wait until the current operation ends.`,
+    );
+  }
+  const writerMember = blue.members.find((m) => m.isWriter);
+  const writer = writerMember ? await clusters.describeInstance(writerMember.instanceId) : undefined;
+  if (!writer) throw new PreconditionFailed(`Blue cluster ${blue.id} has no writer instance.`);
+
+  const groupIds = blue.securityGroups.map((g) => g.id);
+  if (!groupIds.includes(input.adminSecurityGroupId)) {
+    problems.push(
+      `blue cluster ${blue.id} does not carry the workflow's admin security group ${input.adminSecurityGroupId}; attach it first (it is how the workflow reaches blue once the application groups are detached)`,
+    );
+  }
+  const accessSecurityGroupIds = groupIds.filter((id) => id !== input.adminSecurityGroupId);
+  if (input.writeBlock === 'security-group' && !input.dryRun && accessSecurityGroupIds.length === 0) {
+    problems.push(
+      `blue cluster ${blue.id} has no application security group besides the admin group, so there is nothing to detach; use writeBlock "read-only" or attach the application groups`,
+    );
+  }
+
+  let upgrade: BlueSnapshot['upgrade'];
+  if (input.targetEngineVersion) {
+    const target = input.targetEngineVersion;
+    if (target === blue.engineVersion) {
+      problems.push(`targetEngineVersion: blue already runs ${target}; leave targetEngineVersion out for no upgrade`);
+    } else {
+      const targets = await clusters.validUpgradeTargets(blue.engineVersion);
+      const match = targets.find((t) => t.engineVersion === target);
+      if (!match) {
+        const offered = targets.map((t) => t.engineVersion).join(', ') || 'none';
+        problems.push(
+          `targetEngineVersion: ${target} is not a valid upgrade target of blue's version ${blue.engineVersion} (valid targets: ${offered})`,
+        );
+      } else {
+        const family = await clusters.parameterGroupFamilyOf(target);
+        upgrade = { isMajor: match.isMajorVersionUpgrade, ...(family ? { targetFamily: family } : {}) };
+        if (match.isMajorVersionUpgrade) {
+          if (!input.clusterParameterGroupName) {
+            problems.push(
+              `clusterParameterGroupName: required for a major version upgrade to ${target} (family ${family})`,
+            );
+          }
+          if (!input.instanceParameterGroupName) {
+            problems.push(
+              `instanceParameterGroupName: required for a major version upgrade to ${target} (family ${family})`,
+            );
+          }
+        }
+        if (input.clusterParameterGroupName) {
+          const f = await clusters.clusterParameterGroupFamily(input.clusterParameterGroupName);
+          if (!f)
+            problems.push(
+              `clusterParameterGroupName: cluster parameter group ${input.clusterParameterGroupName} does not exist`,
+            );
+          else if (family && f !== family) {
+            problems.push(
+              `clusterParameterGroupName: ${input.clusterParameterGroupName} is of family ${f}, but ${target} needs ${family}`,
+            );
+          }
+        }
+        if (input.instanceParameterGroupName) {
+          const f = await clusters.instanceParameterGroupFamily(input.instanceParameterGroupName);
+          if (!f)
+            problems.push(
+              `instanceParameterGroupName: parameter group ${input.instanceParameterGroupName} does not exist`,
+            );
+          else if (family && f !== family) {
+            problems.push(
+              `instanceParameterGroupName: ${input.instanceParameterGroupName} is of family ${f}, but ${target} needs ${family}`,
+            );
+          }
+        }
+      }
+    }
+  }
+
+  const record = await dns.getRecord(input.cname.hostedZoneId, input.cname.recordName);
+  let cname: BlueSnapshot['cname'] = { target: '', ttl: 0 };
+  if (!record) {
+    problems.push(
+      `cname.recordName: ${input.cname.recordName} does not exist in hosted zone ${input.cname.hostedZoneId}`,
+    );
+  } else if (record.type !== 'CNAME' || record.values.length !== 1) {
+    problems.push(`cname.recordName: ${input.cname.recordName} is a ${record.type} record, not a single CNAME`);
+  } else {
+    cname = { target: record.values[0] ?? '', ttl: record.ttl };
+    if (!input.dryRun && normalizeHost(cname.target) !== normalizeHost(blue.endpoint)) {
+      problems.push(
+        `cname.recordName: ${input.cname.recordName} points at ${cname.target}, not at blue's endpoint ${blue.endpoint}; applications would not follow the cutover`,
+      );
+    }
+  }
+
+  const green = await clusters.describeCluster(input.greenClusterId);
+  if (green && green.tags[EXECUTION_TAG] !== input.executionId) {
+    problems.push(
+      `greenClusterId: cluster ${input.greenClusterId} already exists and was not created by this execution; choose another id`,
+    );
+  }
+
+  if (input.migrations) {
+    try {
+      await loadMigrationSet(migrations, input.migrations.s3Prefix);
+    } catch (error) {
+      if (error instanceof PreconditionFailed) problems.push(`migrations: ${error.message}`);
+      else throw error;
+    }
+  }
+
+  if (problems.length) {
+    throw new PreconditionFailed(
+      `Preflight found ${problems.length} problem(s), nothing was changed: ${problems.join('; ')}.`,
+    );
+  }
+
+  return {
+    id: blue.id,
+    ...(blue.arn ? { arn: blue.arn } : {}),
+    endpoint: blue.endpoint,
+    port: blue.port,
+    engineVersion: blue.engineVersion,
+    accessSecurityGroupIds,
+    originalSecurityGroupIds: groupIds,
+    ...(blue.subnetGroupName ? { subnetGroupName: blue.subnetGroupName } : {}),
+    ...(blue.clusterParameterGroupName ? { clusterParameterGroupName: blue.clusterParameterGroupName } : {}),
+    ...(blue.kmsKeyId ? { kmsKeyId: blue.kmsKeyId } : {}),
+    iamAuth: blue.iamAuth,
+    logExports: blue.logExports,
+    deletionProtection: blue.deletionProtection,
+    writer: {
+      instanceId: writer.id,
+      instanceClass: writer.instanceClass,
+      ...(writer.availabilityZone ? { availabilityZone: writer.availabilityZone } : {}),
+      ...(writer.parameterGroupName ? { parameterGroupName: writer.parameterGroupName } : {}),
+      ...(writer.monitoringInterval ? { monitoringInterval: writer.monitoringInterval } : {}),
+      ...(writer.monitoringRoleArn ? { monitoringRoleArn: writer.monitoringRoleArn } : {}),
+      performanceInsights: writer.performanceInsights,
+      ...(writer.performanceInsightsKmsKeyId
+        ? { performanceInsightsKmsKeyId: writer.performanceInsightsKmsKeyId }
+        : {}),
+      ...(writer.performanceInsightsRetentionPeriod
+        ? { performanceInsightsRetentionPeriod: writer.performanceInsightsRetentionPeriod }
+        : {}),
+    },
+    readerInstanceIds: blue.members.filter((m) => !m.isWriter).map((m) => m.instanceId),
+    availabilityZones: blue.availabilityZones,
+    ...(upgrade ? { upgrade } : {}),
+    cname,
+  };
+}

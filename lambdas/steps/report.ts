@@ -1,0 +1,157 @@
+import type { ExecutionDocument } from '../domain/document';
+import type { Ports } from '../ports';
+
+/** The facts of a finished run, for the notification and the console. */
+export function summarize(doc: ExecutionDocument) {
+  const cname = doc.wait?.cname as { downtimeMs?: number } | undefined;
+  const deletion = doc.deletion as { finalSnapshotId?: string; kept?: string } | undefined;
+  return {
+    execution: doc.input.executionName,
+    dryRun: doc.input.dryRun,
+    blue: doc.input.blueClusterId,
+    green: doc.input.greenClusterId,
+    from: doc.blue?.engineVersion,
+    to: doc.input.targetEngineVersion ?? doc.blue?.engineVersion,
+    migrationsApplied: doc.migrations?.applied.map((m) => m.name) ?? [],
+    migrationsSkipped: doc.migrations?.skipped ?? [],
+    fenceVerified: doc.verify?.fenceRowFound ?? false,
+    sessionsTerminated: doc.fence?.terminatedSessions ?? 0,
+    smokeTests: doc.smoke?.results ?? [],
+    replicas: doc.replicas?.instanceIds ?? [],
+    downtimeMs: cname?.downtimeMs,
+    blueFinalSnapshot: deletion?.kept ? undefined : deletion?.finalSnapshotId,
+    blueKept: deletion?.kept,
+    approvedBy: doc.approval ? { decidedAt: doc.approval.decidedAt, sourceIp: doc.approval.sourceIp } : undefined,
+    phases: phaseDurations(doc),
+  };
+}
+
+function phaseDurations(doc: ExecutionDocument): Record<string, string> {
+  const at = (iso?: string) => (iso ? Date.parse(iso) : undefined);
+  const span = (a?: string, b?: string) => {
+    const x = at(a);
+    const y = at(b);
+    return x !== undefined && y !== undefined ? `${Math.round((y - x) / 1000)} s` : 'n/a';
+  };
+  return {
+    clone: span(doc.green?.requestedAt, doc.wait?.writer?.checkedAt),
+    upgrade: span(doc.upgrade?.requestedAt, doc.wait?.upgrade?.checkedAt),
+    replicas: span(doc.replicas?.requestedAt, doc.wait?.replicas?.checkedAt),
+    fenceToInSync: span(doc.fence?.fencedAt, doc.wait?.cname?.checkedAt),
+  };
+}
+
+/** Report: the success notification. */
+export async function report(
+  doc: ExecutionDocument,
+  { notifier }: Pick<Ports, 'notifier'>,
+): Promise<Record<string, unknown>> {
+  const summary = { status: doc.input.dryRun ? 'DRY_RUN_SUCCEEDED' : 'SUCCEEDED', ...summarize(doc) };
+  const subject = doc.input.dryRun
+    ? `Dry run on ${doc.input.blueClusterId} succeeded`
+    : `Blue/green deployment of ${doc.input.blueClusterId} succeeded`;
+  const lines = doc.input.dryRun
+    ? [
+        `The dry run cloned ${doc.input.blueClusterId} as ${doc.input.greenClusterId}, ran every step but the write block, approval and cutover, and deleted the clone.`,
+        `Phase durations estimate the downtime of a real run: ${JSON.stringify(summary.phases)}.`,
+      ]
+    : [
+        `Applications now reach ${doc.input.greenClusterId} through ${doc.input.cname.recordName}.`,
+        summary.blueKept
+          ? String(summary.blueKept)
+          : `Blue ${doc.input.blueClusterId} was deleted after ${doc.input.blueRetentionSeconds} s; its final snapshot is ${String(summary.blueFinalSnapshot)}.`,
+      ];
+  await notifier.publish(subject, `${lines.join('\n')}\n\n${JSON.stringify(summary, null, 2)}`);
+  return summary;
+}
+
+interface FailureFacts {
+  Error: string;
+  Cause?: string;
+}
+
+/** Lambda failures arrive with a JSON cause ({ errorType, errorMessage, trace }); keep the message. */
+export function causeMessage(cause: string | undefined): string {
+  if (!cause) return '';
+  try {
+    const parsed = JSON.parse(cause) as { errorMessage?: unknown };
+    if (typeof parsed.errorMessage === 'string') return parsed.errorMessage;
+  } catch {
+    // not JSON: a plain message
+  }
+  return cause;
+}
+
+type Outcome = 'NOTHING_CHANGED' | 'ROLLED_BACK' | 'ROLLBACK_FAILED' | 'CUTOVER_FAILED' | 'CLEANUP_FAILED';
+
+/**
+ * ReportFailure: says what failed, why, what state everything is in, and what to do. Its
+ * result feeds the final Fail state, so the execution ends Failed with the original error.
+ */
+export async function reportFailure(
+  doc: ExecutionDocument & Record<string, unknown>,
+  { notifier }: Pick<Ports, 'notifier'>,
+): Promise<{ outcome: Outcome; error: string; cause: string; message: string }> {
+  const get = (key: string) => doc[key] as FailureFacts | undefined;
+  const cutover = get('cutoverError');
+  const cleanup = get('cleanupError');
+  const primary = doc.error ??
+    cutover ??
+    cleanup ??
+    get('releaseError') ?? { Error: 'Unknown', Cause: 'no error recorded' };
+  const rollbackFailure = get('rollbackError') ?? get('unfenceError');
+  const input = doc.input as ExecutionDocument['input'] | undefined;
+  const blueId = input?.blueClusterId ?? '(unknown)';
+  const greenId = input?.greenClusterId ?? '(unknown)';
+  const zone = input?.cname.hostedZoneId;
+  const record = input?.cname.recordName;
+  const originalGroups = doc.blue?.originalSecurityGroupIds.join(' ') ?? '';
+  const reason = causeMessage(primary.Cause);
+
+  let outcome: Outcome;
+  let situation: string[];
+  if (cutover) {
+    outcome = 'CUTOVER_FAILED';
+    situation = [
+      `The cutover to green failed at ${primary.Error}. Nothing was rolled back automatically: green may already have taken writes.`,
+      `Blue ${blueId} is still fenced (read-only, application security groups detached) and holds every write up to the fence; green ${greenId} has the application groups ${doc.open ? 'attached' : 'possibly partly attached'}.`,
+      `Check where ${record} points: aws route53 list-resource-record-sets --hosted-zone-id ${zone} --query "ResourceRecordSets[?Name=='${record}.']".`,
+      `To finish the cutover: aws route53 change-resource-record-sets --hosted-zone-id ${zone} with an UPSERT of ${record} to green's endpoint.`,
+      `To go back to blue instead (only if green took no writes): detach the application groups from green, then aws rds modify-db-cluster --db-cluster-identifier ${blueId} --vpc-security-group-ids ${originalGroups} --apply-immediately, ALTER DATABASE … RESET default_transaction_read_only on blue, and point ${record} at blue.`,
+    ];
+  } else if (cleanup) {
+    outcome = 'CLEANUP_FAILED';
+    situation = [
+      `The cutover succeeded: applications use green ${greenId} through ${record}.`,
+      `Retaining or deleting blue failed (${primary.Error}). Blue ${blueId} is fenced and kept. When you are sure, take a snapshot and delete it: aws rds delete-db-cluster --db-cluster-identifier ${blueId} --final-db-snapshot-identifier ${blueId}-final (delete its instances first).`,
+    ];
+  } else if (!doc.lock) {
+    outcome = 'NOTHING_CHANGED';
+    situation = ['Nothing was changed: the run stopped before it took the lock or touched any resource.'];
+  } else if (rollbackFailure) {
+    outcome = 'ROLLBACK_FAILED';
+    situation = [
+      `The deployment failed and the automatic rollback did not finish: ${rollbackFailure.Error}: ${causeMessage(rollbackFailure.Cause)}.`,
+      `Restore blue by hand: aws rds modify-db-cluster --db-cluster-identifier ${blueId} --vpc-security-group-ids ${originalGroups} --apply-immediately; then, on each database the fence changed (${doc.fence?.changedDatabases.join(', ') || 'none recorded'}), ALTER DATABASE … RESET default_transaction_read_only.`,
+      `Then delete green ${greenId} if it exists (it carries the tag bluegreen:execution=${input?.executionId}).`,
+    ];
+  } else {
+    outcome = 'ROLLED_BACK';
+    const rb = doc.rollback;
+    situation = [
+      `Rolled back: blue ${blueId} has its original security groups back${doc.fence ? ' and is writable again' : ''}; the CNAME was never changed.`,
+      input?.keepGreenOnFailure || rb?.keptGreen
+        ? `Green ${greenId} was kept for investigation, as the input asked; delete it when done.`
+        : `Green ${greenId} was deleted.`,
+    ];
+  }
+  const message = [`${primary.Error}: ${reason}`, '', ...situation].join('\n');
+  const subject =
+    outcome === 'ROLLED_BACK'
+      ? `Deployment of ${blueId} rolled back: ${primary.Error}`
+      : outcome === 'NOTHING_CHANGED'
+        ? `Deployment of ${blueId} did not start: ${primary.Error}`
+        : `ACTION NEEDED: deployment of ${blueId} ${outcome.toLowerCase().replace('_', ' ')}`;
+  await notifier.publish(subject, message);
+  return { outcome, error: primary.Error, cause: reason || primary.Error, message };
+}

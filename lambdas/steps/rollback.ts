@@ -1,0 +1,88 @@
+import type { ExecutionDocument, PollState } from '../domain/document';
+import type { Ports } from '../ports';
+import { advanceClusterDeletion, groupsActive, isOurs, poll, sameSet } from './common';
+import { unfenceBlue as unfence } from './unfence';
+
+/**
+ * UnfenceBlue: the first rollback state. Blue's databases get their write permission back
+ * (ALTER DATABASE … RESET default_transaction_read_only for the databases the fence changed).
+ */
+export async function unfenceBlue(
+  doc: ExecutionDocument,
+  ports: Pick<Ports, 'database'>,
+): Promise<{ databases: string[] }> {
+  return { databases: await unfence(doc, ports) };
+}
+
+/**
+ * Rollback: from any failure before OpenGreen. Blue gets exactly its original security groups
+ * back; green (only ever a cluster carrying this execution's tag) is deleted unless the input
+ * asks to keep it. Each call is idempotent; CheckRollback finishes what this starts.
+ */
+export async function rollback(
+  doc: ExecutionDocument,
+  { clusters, dns }: Pick<Ports, 'clusters' | 'dns'>,
+): Promise<NonNullable<ExecutionDocument['rollback']>> {
+  let blueRestored = false;
+  // The TTL lowered for the cutover goes back to what it was; the target never left blue.
+  if (doc.ttl?.changed && doc.blue) {
+    const { hostedZoneId, recordName } = doc.input.cname;
+    const record = await dns.getRecord(hostedZoneId, recordName);
+    if (record && record.ttl !== doc.ttl.previousTtl) {
+      await dns.upsertCname(
+        hostedZoneId,
+        recordName,
+        doc.blue.cname.target,
+        doc.ttl.previousTtl,
+        `bluegreen ${doc.input.executionName}: rollback, TTL restored`,
+      );
+    }
+  }
+  if (doc.blue) {
+    const blue = await clusters.describeCluster(doc.blue.id);
+    const current = blue?.securityGroups.map((g) => g.id) ?? [];
+    if (blue && !sameSet(current, doc.blue.originalSecurityGroupIds)) {
+      await clusters.setSecurityGroups(doc.blue.id, doc.blue.originalSecurityGroupIds);
+    }
+    blueRestored = Boolean(blue);
+  }
+  const greenDeleting = await advanceGreenRemoval(doc, clusters);
+  return {
+    blueRestored,
+    blueUnfenced: (doc as { unfence?: { databases: string[] } }).unfence?.databases ?? [],
+    greenDeleting,
+    keptGreen: doc.input.keepGreenOnFailure,
+  };
+}
+
+async function advanceGreenRemoval(doc: ExecutionDocument, clusters: Ports['clusters']): Promise<boolean> {
+  if (doc.input.keepGreenOnFailure) return false;
+  const green = await clusters.describeCluster(doc.input.greenClusterId);
+  // A cluster with green's id that is not ours was there before us: never touch it.
+  if (!green || !isOurs(green.tags, doc)) return false;
+  await advanceClusterDeletion(clusters, green.id, { mustBeOurs: doc });
+  return true;
+}
+
+export async function checkRollback(
+  doc: ExecutionDocument,
+  { clusters, clock }: Pick<Ports, 'clusters' | 'clock'>,
+): Promise<PollState> {
+  let blueDone = true;
+  let blueStatus = 'untouched';
+  if (doc.blue) {
+    const blue = await clusters.describeCluster(doc.blue.id);
+    blueDone = !blue || groupsActive(blue, doc.blue.originalSecurityGroupIds);
+    blueStatus = blue ? blue.securityGroups.map((g) => `${g.id}:${g.status}`).join(',') : 'missing';
+  }
+  let greenState = 'kept';
+  if (!doc.input.keepGreenOnFailure) {
+    const green = await clusters.describeCluster(doc.input.greenClusterId);
+    greenState =
+      !green || !isOurs(green.tags, doc)
+        ? 'gone'
+        : await advanceClusterDeletion(clusters, green.id, { mustBeOurs: doc });
+  }
+  const done = blueDone && (greenState === 'gone' || greenState === 'kept');
+  return poll(doc, 'rollback', clock, { done, status: `blue ${blueStatus}; green ${greenState}` }, 'the rollback');
+}

@@ -1,0 +1,53 @@
+import type { ExecutionDocument, PollState } from '../domain/document';
+import { PreconditionFailed } from '../domain/errors';
+import type { Ports } from '../ports';
+import { assertNotFailed, greenWriterId, poll, requireBlue } from './common';
+
+/** UpgradeEngine: modify-db-cluster to the target version on green (Preflight checked it is a valid target). */
+export async function upgradeEngine(
+  doc: ExecutionDocument,
+  { clusters, clock }: Pick<Ports, 'clusters' | 'clock'>,
+): Promise<NonNullable<ExecutionDocument['upgrade']>> {
+  const blue = requireBlue(doc);
+  const to = doc.input.targetEngineVersion;
+  if (!to) throw new PreconditionFailed('UpgradeEngine ran without targetEngineVersion.');
+  const isMajor = blue.upgrade?.isMajor ?? false;
+  const green = await clusters.describeCluster(doc.input.greenClusterId);
+  if (!green) throw new PreconditionFailed(`Green cluster ${doc.input.greenClusterId} is gone.`);
+  const requestedAt = clock.now().toISOString();
+  // A re-run finds the upgrade already asked for (or done): asking again would fail as "busy".
+  if (green.engineVersion !== to && green.status === 'available') {
+    await clusters.upgradeEngine({
+      clusterId: green.id,
+      engineVersion: to,
+      allowMajorVersionUpgrade: isMajor,
+      ...(doc.input.clusterParameterGroupName
+        ? { clusterParameterGroupName: doc.input.clusterParameterGroupName }
+        : {}),
+      ...(doc.input.instanceParameterGroupName
+        ? { instanceParameterGroupName: doc.input.instanceParameterGroupName }
+        : {}),
+    });
+  }
+  return { requested: true, from: blue.engineVersion, to, isMajor, requestedAt };
+}
+
+/** Done only when green is available, runs the target version and nothing is pending. */
+export async function checkUpgrade(
+  doc: ExecutionDocument,
+  { clusters, clock }: Pick<Ports, 'clusters' | 'clock'>,
+): Promise<PollState> {
+  const id = doc.input.greenClusterId;
+  const green = await clusters.describeCluster(id);
+  if (!green) throw new PreconditionFailed(`Green cluster ${id} is gone.`);
+  assertNotFailed('Green cluster', id, green.status);
+  const writer = await clusters.describeInstance(greenWriterId(id));
+  if (writer) assertNotFailed('Green writer instance', writer.id, writer.status);
+  const done =
+    green.status === 'available' &&
+    green.engineVersion === doc.input.targetEngineVersion &&
+    !green.pendingModifications &&
+    writer?.status === 'available';
+  const status = `${green.status} ${green.engineVersion}${green.pendingModifications ? ' (pending)' : ''}; writer ${writer?.status ?? 'missing'}`;
+  return poll(doc, 'upgrade', clock, { done, status }, `green's upgrade to ${doc.input.targetEngineVersion}`);
+}

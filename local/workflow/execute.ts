@@ -1,0 +1,232 @@
+import '../polyfills';
+import { ExecutionError, StateMachine } from 'aws-local-stepfunctions';
+import { mapAwsError, sdkShapedError } from '../../lambdas/domain/aws-errors';
+import { isWorkflowErrorName, workflowError } from '../../lambdas/domain/errors';
+import type { ExecutionDocument } from '../../lambdas/domain/document';
+import type { Ports } from '../../lambdas/ports';
+import { TASK_LIST, type StepId } from '../../lambdas/steps/catalog';
+import { STEPS, type StepFunction } from '../../lambdas/steps/index';
+import type { AslDefinition } from './asl';
+import { LocalTaskTokens, TaskFailure } from './task-tokens';
+
+/**
+ * Runs the synthesized definition with aws-local-stepfunctions, each Lambda task mapped to its
+ * step wired with the given ports. Used by the workflow tests (in-memory ports) and by the
+ * rehearsal (local PostgreSQL ports). Errors reach Catch/Retry by `name`, as a Lambda's
+ * `errorType` does in AWS, with an AWS-shaped JSON cause.
+ */
+
+/** An entry of aws-local-stepfunctions' event log (its type is not exported). */
+export type EventLog = Awaited<ReturnType<ReturnType<StateMachine['run']>['eventLogs']['next']>>['value'] & {
+  type: string;
+  timestamp: number;
+  state?: { name: string; type: string; input: unknown; output?: unknown };
+  Error?: string;
+  Cause?: unknown;
+};
+
+export interface Fault {
+  /** The task state whose step fails. */
+  state: string;
+  /** An AWS error code (raised as the SDK raises it, through the shared mapping) or a workflow error name. */
+  error: string;
+  /** How many times; undefined = every time. */
+  count?: number;
+}
+
+export interface ExecuteOptions {
+  definition: AslDefinition;
+  ports: Ports;
+  input: unknown;
+  executionName?: string;
+  /** Milliseconds for every Wait state (poll intervals); default: the definition's own. */
+  waitMs?: number;
+  /** Milliseconds for RetainBlue; default: waitMs. */
+  retainBlueMs?: number;
+  /** Milliseconds between retries; default: the definition's backoff. */
+  retryDelayMs?: number;
+  faults?: Fault[];
+  /** States whose step does its side effect, then fails like a Lambda that ran out of time. */
+  crashAfter?: string[];
+  /** Settles the approval's waitForTaskToken task; one is made when absent. */
+  taskTokens?: LocalTaskTokens;
+  /** Replaces steps (tests use it to observe or break one). */
+  stepOverrides?: Partial<Record<StepId, StepFunction>>;
+  onEvent?: (event: EventLog) => void;
+}
+
+export interface ExecutionOutcome {
+  status: 'SUCCEEDED' | 'FAILED';
+  output?: Record<string, unknown>;
+  error?: { name: string; cause: string };
+  events: EventLog[];
+  /** Inputs each task state received, in order (the last one shows the document at that point). */
+  taskInputs: { state: string; input: unknown }[];
+  attempts: Record<string, number>;
+}
+
+/** Turns an injected fault name into the error a real run would see. */
+export function faultError(error: string, state: string): Error {
+  if (isWorkflowErrorName(error)) return workflowError(error, `injected ${error} at ${state}`);
+  if (error === 'Sandbox.Timedout' || error.startsWith('Lambda.') || error.startsWith('States.')) {
+    const e = new Error(`injected ${error} at ${state}`);
+    e.name = error;
+    return e;
+  }
+  return mapAwsError(sdkShapedError(error, `injected ${error} at ${state}`), state);
+}
+
+/** Lambda reports a thrown error as { errorType, errorMessage }; Step Functions puts that JSON in Cause. */
+function asLambdaError(error: unknown): Error {
+  const e = error instanceof Error ? error : new Error(String(error));
+  const out = new Error(JSON.stringify({ errorType: e.name, errorMessage: e.message }));
+  out.name = e.name;
+  return out;
+}
+
+/**
+ * aws-local-stepfunctions evaluates `TimeoutSecondsPath` against the task's *parameters*, where
+ * AWS evaluates it against the state input, so `$.input.approval.timeoutSeconds` would not
+ * resolve locally. The local copy therefore gets a fixed outer bound, and the approval handler
+ * enforces the document's own timeout itself, failing with `States.Timeout` as AWS does.
+ */
+function adaptForLocalExecutor(definition: AslDefinition): AslDefinition {
+  // A JSON copy (not structuredClone): the executor's plain-object check must see this realm's objects.
+  const copy = JSON.parse(JSON.stringify(definition)) as AslDefinition;
+  for (const state of Object.values(copy.States)) {
+    if (state.Type === 'Task' && typeof state.TimeoutSecondsPath === 'string') {
+      delete state.TimeoutSecondsPath;
+      // Below 2^31 ms: a larger setTimeout delay fires at once in Node.
+      state.TimeoutSeconds = 2_000_000;
+    }
+  }
+  return copy;
+}
+
+function waitWithTimeout(
+  tokens: LocalTaskTokens,
+  token: string,
+  timeoutMs: number,
+): { promise: Promise<unknown>; cancel: () => void } {
+  let timer: NodeJS.Timeout | undefined;
+  let cancelTimeout: (error: Error) => void = () => undefined;
+  const timeout = new Promise<never>((_resolve, reject) => {
+    cancelTimeout = reject;
+    timer = setTimeout(() => {
+      tokens.forget(token);
+      reject(new TaskFailure('States.Timeout', 'The approval was not decided within its timeout.'));
+    }, timeoutMs);
+  });
+  const promise = Promise.race([tokens.wait(token), timeout]).finally(() => clearTimeout(timer));
+  promise.catch(() => undefined);
+  return {
+    promise,
+    cancel: () => {
+      tokens.forget(token);
+      clearTimeout(timer);
+      cancelTimeout(new Error('cancelled'));
+    },
+  };
+}
+
+export async function executeDefinition(options: ExecuteOptions): Promise<ExecutionOutcome> {
+  const taskTokens = options.taskTokens ?? new LocalTaskTokens();
+  const faultsLeft = new Map<string, { error: string; left: number }>();
+  for (const f of options.faults ?? [])
+    faultsLeft.set(f.state, { error: f.error, left: f.count ?? Number.POSITIVE_INFINITY });
+  const crashPending = new Set(options.crashAfter ?? []);
+  const attempts: Record<string, number> = {};
+  const taskInputs: ExecutionOutcome['taskInputs'] = [];
+
+  const handlers: Record<string, (input: unknown) => Promise<unknown>> = {};
+  for (const spec of TASK_LIST) {
+    const step = options.stepOverrides?.[spec.step as StepId] ?? STEPS[spec.step as StepId];
+    if (!step) throw new Error(`No step is registered for ${spec.state} (${spec.step}).`);
+    handlers[spec.state] = async (rawInput: unknown) => {
+      attempts[spec.state] = (attempts[spec.state] ?? 0) + 1;
+      // The approval task's parameters are { FunctionName, Payload: { document, taskToken } }.
+      const input = spec.kind === 'approval' ? (rawInput as { Payload: unknown }).Payload : rawInput;
+      taskInputs.push({ state: spec.state, input });
+      try {
+        const fault = faultsLeft.get(spec.state);
+        if (fault && fault.left > 0) {
+          fault.left -= 1;
+          throw faultError(fault.error, spec.state);
+        }
+        // The token exists before the approval's Lambda runs, so a decision can never come "too early".
+        const decision =
+          spec.kind === 'approval'
+            ? waitWithTimeout(
+                taskTokens,
+                (input as { taskToken: string }).taskToken,
+                (input as { document: ExecutionDocument }).document.input.approval.timeoutSeconds * 1000,
+              )
+            : undefined;
+        let result: unknown;
+        try {
+          result = await step(input, options.ports);
+          if (crashPending.delete(spec.state)) throw faultError('Sandbox.Timedout', spec.state);
+        } catch (error) {
+          decision?.cancel();
+          throw error;
+        }
+        if (decision) return await decision.promise;
+        return result ?? {};
+      } catch (error) {
+        throw asLambdaError(error);
+      }
+    };
+  }
+
+  const waitOverrides: Record<string, number> = {};
+  const retryOverrides: Record<string, number> = {};
+  for (const [name, state] of Object.entries(options.definition.States)) {
+    if (state.Type === 'Wait' && options.waitMs !== undefined) {
+      waitOverrides[name] = name === 'RetainBlue' ? (options.retainBlueMs ?? options.waitMs) : options.waitMs;
+    }
+    if (Array.isArray(state.Retry) && options.retryDelayMs !== undefined) retryOverrides[name] = options.retryDelayMs;
+  }
+
+  const machine = new StateMachine(adaptForLocalExecutor(options.definition) as never, { validationOptions: { checkArn: false } });
+  const name = options.executionName ?? `local-${Date.now()}`;
+  const execution = machine.run(options.input as never, {
+    overrides: {
+      taskResourceLocalHandlers: handlers as never,
+      waitTimeOverrides: waitOverrides,
+      retryIntervalOverrides: retryOverrides,
+    },
+    context: {
+      Execution: {
+        Id: `arn:aws:states:eu-west-1:123456789012:execution:local:${name}`,
+        Name: name,
+        StartTime: new Date().toISOString(),
+      },
+      Task: { Token: taskTokens.newToken() },
+    },
+  });
+
+  const events: EventLog[] = [];
+  const collecting = (async () => {
+    for await (const entry of execution.eventLogs) {
+      const event = entry as EventLog;
+      events.push(event);
+      options.onEvent?.(event);
+    }
+  })();
+  try {
+    const output = (await execution.result) as Record<string, unknown>;
+    await collecting;
+    return { status: 'SUCCEEDED', output, events, taskInputs, attempts };
+  } catch (error) {
+    await collecting.catch(() => undefined);
+    const failed = [...events].reverse().find((e) => e.type === 'ExecutionFailed');
+    if (!(error instanceof ExecutionError) && !failed) throw error;
+    return {
+      status: 'FAILED',
+      error: { name: failed?.Error ?? (error as Error).name, cause: String(failed?.Cause ?? (error as Error).message) },
+      events,
+      taskInputs,
+      attempts,
+    };
+  }
+}

@@ -1,0 +1,116 @@
+import type { ExecutionDocument } from '../../lambdas/domain/document';
+import type { StepId } from '../../lambdas/steps/catalog';
+import type { StepFunction } from '../../lambdas/steps/index';
+import type { AslDefinition } from '../../local/workflow/asl';
+import { executeDefinition, type ExecuteOptions, type ExecutionOutcome } from '../../local/workflow/execute';
+import { synthesizeDefinition } from '../../local/workflow/synth';
+import { LocalTaskTokens } from '../../local/workflow/task-tokens';
+import { ADMIN_SG, FakeCloud, RECORD, ZONE } from '../support/fake-cloud';
+
+let cached: AslDefinition | undefined;
+
+/** The definition of the real stack, synthesized once per test file, configured for the fake cloud. */
+export function testDefinition(): AslDefinition {
+  cached ??= synthesizeDefinition({
+    clusterIdPrefix: 'app-',
+    adminSecurityGroupId: ADMIN_SG,
+    hostedZoneId: ZONE,
+    hostedZoneName: 'test.internal',
+    recordName: RECORD,
+    schedule: undefined,
+  });
+  return cached;
+}
+
+export const BASE_INPUT = {
+  blueClusterId: 'app-blue',
+  targetEngineVersion: '16.6',
+  replicaCount: 2,
+  migrations: { s3Prefix: 's3://migrations/2026-12-05/', database: 'app' },
+  smokeTests: [{ name: 'orders readable', database: 'app', sql: 'select count(*) from orders', expect: 'nonzero' }],
+  blueRetentionSeconds: 60,
+  pollIntervalSeconds: 1,
+  maxPolls: 20,
+};
+
+/** The database steps, replaced by recorders: these tests are about the control plane and the graph. */
+export function databaseStepStubs(calls: string[]): Partial<Record<StepId, StepFunction>> {
+  const record = (name: string, result: (doc: ExecutionDocument) => unknown): StepFunction => {
+    return async (event) => {
+      calls.push(name);
+      return result(event as ExecutionDocument);
+    };
+  };
+  return {
+    'fence-writes': record('fence', () => ({
+      fencedAt: new Date(Date.now() - 5).toISOString(),
+      lsn: '0/16B3748',
+      databases: ['app'],
+      changedDatabases: ['app'],
+      terminatedSessions: 3,
+    })),
+    'verify-clone': record('verify', (doc) => ({ fenceRowFound: Boolean(doc.fence), resetDatabases: ['app'] })),
+    'apply-sql': record('apply-sql', () => ({
+      applied: [{ name: '001_orders_status.sql', sha256: 'ab', durationMs: 4 }],
+      skipped: [],
+    })),
+    'post-upgrade': record('post-upgrade', () => ({ analyzed: ['app'], extensionsUpdated: [] })),
+    'smoke-test': record('smoke', () => ({
+      results: [{ name: 'orders readable', passed: true, value: '42', expect: 'nonzero' }],
+      rowCounts: { blue: [], green: [] },
+    })),
+    'unfence-blue': record('unfence', (doc) => ({ databases: doc.fence?.changedDatabases ?? [] })),
+  };
+}
+
+export interface Run {
+  cloud: FakeCloud;
+  outcome: ExecutionOutcome;
+  dbCalls: string[];
+}
+
+export type ApprovalAction = 'approve' | 'reject' | 'timeout' | 'none';
+
+/** Runs the synthesized definition against a fresh fake cloud with blue in place. */
+export async function run(
+  input: Record<string, unknown>,
+  options: Partial<ExecuteOptions> & { approval?: ApprovalAction; prepare?: (cloud: FakeCloud) => void } = {},
+): Promise<Run> {
+  const cloud = new FakeCloud();
+  cloud.addBlue();
+  options.prepare?.(cloud);
+  const dbCalls: string[] = [];
+  const taskTokens = new LocalTaskTokens();
+  const action = options.approval ?? 'approve';
+  cloud.onApproval = (record) => {
+    if (action === 'approve') {
+      void taskTokens.sendSuccess(record.taskToken, {
+        decision: 'approve',
+        decidedAt: new Date().toISOString(),
+        sourceIp: '203.0.113.7',
+        userAgent: 'test',
+      });
+    } else if (action === 'reject') {
+      void taskTokens.sendFailure(record.taskToken, 'ApprovalRejected', 'row counts look wrong');
+    } else if (action === 'timeout') {
+      // What the task's TimeoutSecondsPath produces when nobody decides in time.
+      void taskTokens.sendFailure(record.taskToken, 'States.Timeout', 'the approval timed out');
+    }
+  };
+  const outcome = await executeDefinition({
+    definition: testDefinition(),
+    ports: cloud.ports(),
+    input,
+    waitMs: 0,
+    retryDelayMs: 0,
+    taskTokens,
+    ...options,
+    stepOverrides: { ...databaseStepStubs(dbCalls), ...options.stepOverrides },
+  });
+  return { cloud, outcome, dbCalls };
+}
+
+/** The states entered, in order. */
+export function statesEntered(outcome: ExecutionOutcome): string[] {
+  return outcome.events.filter((e) => e.type === 'StateEntered').map((e) => e.state?.name ?? '');
+}
