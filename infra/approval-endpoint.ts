@@ -1,0 +1,225 @@
+import * as path from 'node:path';
+import { Duration, RemovalPolicy, Token, Validations } from 'aws-cdk-lib';
+import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
+import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
+import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as sns from 'aws-cdk-lib/aws-sns';
+import { Construct } from 'constructs';
+
+export interface ApprovalEndpointProps {
+  /**
+   * ARN of the state machine whose `RequestApproval` task waits for the decision. The endpoint may
+   * send task success/failure to it and nothing else.
+   *
+   * Build it with `Stack.formatArn` from the state machine's fixed name, not from the state
+   * machine object: the state machine references `requestApprovalFunction`, so a reference back
+   * would be a CloudFormation dependency cycle.
+   */
+  readonly stateMachineArn: string;
+
+  /** The topic the approval email is published to (the approvers subscribe to it). */
+  readonly topic: sns.ITopic;
+
+  /**
+   * Steady-state request rate of the approval page, requests per second.
+   * @default 5
+   */
+  readonly throttlingRateLimit?: number;
+
+  /**
+   * Burst of requests the approval page accepts.
+   * @default 10
+   */
+  readonly throttlingBurstLimit?: number;
+
+  /**
+   * Retention of the functions' logs and the API's access logs.
+   * @default logs.RetentionDays.ONE_YEAR - the access log is the audit trail of who opened and decided
+   */
+  readonly logRetention?: logs.RetentionDays;
+
+  /**
+   * Customer-managed key for the approvals table.
+   * @default - the AWS managed key for DynamoDB (`aws/dynamodb`)
+   */
+  readonly encryptionKey?: kms.IKey;
+
+  /**
+   * What happens to the approvals table when it leaves the stack.
+   * @default RemovalPolicy.RETAIN - decided approvals record who approved a cutover, and when
+   */
+  readonly removalPolicy?: RemovalPolicy;
+}
+
+/**
+ * The human approval before cutover (DESIGN.md section 8): the approvals table, the
+ * `RequestApproval` function (a `waitForTaskToken` task target) and the approval page behind an
+ * API Gateway HTTP API with throttling and access logs.
+ */
+export class ApprovalEndpoint extends Construct {
+  /** Target of the `RequestApproval` task (`lambda:invoke.waitForTaskToken`). */
+  readonly requestApprovalFunction: lambda.IFunction;
+  /** Serves `GET|POST /approvals/{id}`. */
+  readonly approvalApiFunction: lambda.IFunction;
+  /** Base URL of the approval page; links are `${url}approvals/{id}`. */
+  readonly url: string;
+  readonly table: dynamodb.ITableV2;
+  readonly api: apigwv2.HttpApi;
+  readonly accessLogGroup: logs.ILogGroup;
+
+  constructor(scope: Construct, id: string, props: ApprovalEndpointProps) {
+    super(scope, id);
+    const rateLimit = props.throttlingRateLimit ?? 5;
+    const burstLimit = props.throttlingBurstLimit ?? 10;
+    if (!Token.isUnresolved(props.stateMachineArn) && !/^arn:[\w-]+:states:/.test(props.stateMachineArn)) {
+      throw new Error(`stateMachineArn must be a Step Functions state machine ARN, got ${props.stateMachineArn}`);
+    }
+    if (rateLimit <= 0 || burstLimit <= 0) throw new Error('throttling limits must be positive');
+    const retention = props.logRetention ?? logs.RetentionDays.ONE_YEAR;
+
+    const table = new dynamodb.TableV2(this, 'Table', {
+      partitionKey: { name: 'approvalId', type: dynamodb.AttributeType.STRING },
+      billing: dynamodb.Billing.onDemand(),
+      timeToLiveAttribute: 'expiresAtEpoch',
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      encryption: props.encryptionKey
+        ? dynamodb.TableEncryptionV2.customerManagedKey(props.encryptionKey)
+        : dynamodb.TableEncryptionV2.awsManagedKey(),
+      deletionProtection: (props.removalPolicy ?? RemovalPolicy.RETAIN) === RemovalPolicy.RETAIN,
+      removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
+    });
+    this.table = table;
+
+    const accessLogGroup = new logs.LogGroup(this, 'AccessLogs', { retention });
+    this.accessLogGroup = accessLogGroup;
+
+    const apiFunction = this.nodeFunction('ApiFunction', 'approval-api.ts', retention, {
+      description: 'Approval page: shows the evidence, takes one decision and sends it to Step Functions',
+      environment: { APPROVALS_TABLE: table.tableName },
+    });
+    table.grant(apiFunction, 'dynamodb:GetItem', 'dynamodb:UpdateItem');
+    props.encryptionKey?.grantEncryptDecrypt(apiFunction);
+    apiFunction.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['states:SendTaskSuccess', 'states:SendTaskFailure'],
+        resources: [props.stateMachineArn],
+      }),
+    );
+    this.approvalApiFunction = apiFunction;
+
+    const api = new apigwv2.HttpApi(this, 'Api', {
+      description: 'Approval page of the Aurora blue/green deployment',
+      createDefaultStage: false,
+    });
+    api.addRoutes({
+      path: '/approvals/{id}',
+      methods: [apigwv2.HttpMethod.GET, apigwv2.HttpMethod.HEAD, apigwv2.HttpMethod.POST],
+      integration: new HttpLambdaIntegration('ApprovalPage', apiFunction, {
+        payloadFormatVersion: apigwv2.PayloadFormatVersion.VERSION_2_0,
+      }),
+    });
+    const stage = new apigwv2.HttpStage(this, 'Stage', {
+      httpApi: api,
+      stageName: '$default',
+      autoDeploy: true,
+      throttle: { rateLimit, burstLimit },
+      accessLogSettings: {
+        destination: new apigwv2.LogGroupLogDestination(accessLogGroup),
+        // The route key ("POST /approvals/{id}") instead of the path: no approval id, no query
+        // string and no body ever reach the access log.
+        format: AccessLogFormat.custom(
+          JSON.stringify({
+            requestId: '$context.requestId',
+            requestTime: '$context.requestTime',
+            ip: '$context.identity.sourceIp',
+            userAgent: '$context.identity.userAgent',
+            routeKey: '$context.routeKey',
+            protocol: '$context.protocol',
+            status: '$context.status',
+            responseLength: '$context.responseLength',
+            integrationStatus: '$context.integrationStatus',
+            integrationError: '$context.integrationErrorMessage',
+            latencyMs: '$context.responseLatency',
+          }),
+        ),
+      },
+    });
+    this.api = api;
+    this.url = stage.url;
+
+    const requestFunction = this.nodeFunction('RequestApprovalFunction', 'request-approval.ts', retention, {
+      description: 'RequestApproval: stores the task token under a random approval id and emails the link',
+      environment: {
+        APPROVALS_TABLE: table.tableName,
+        APPROVAL_BASE_URL: stage.url,
+        TOPIC_ARN: props.topic.topicArn,
+      },
+    });
+    table.grant(requestFunction, 'dynamodb:PutItem');
+    props.encryptionKey?.grantEncryptDecrypt(requestFunction);
+    props.topic.grantPublish(requestFunction);
+    this.requestApprovalFunction = requestFunction;
+
+    Validations.of(api).acknowledge({
+      id: 'AwsSolutions-APIG4',
+      reason:
+        'The approval link is a capability URL: a random 192-bit approval id, plus a per-approval nonce in the form for POST. Approvers read the email on a phone with no AWS identity, so IAM, Cognito or a Lambda authorizer would lock them out.',
+    });
+  }
+
+  private nodeFunction(
+    id: string,
+    handlerFile: string,
+    retention: logs.RetentionDays,
+    options: { description: string; environment: Record<string, string> },
+  ): NodejsFunction {
+    const logGroup = new logs.LogGroup(this, `${id}Logs`, { retention });
+    const role = new iam.Role(this, `${id}Role`, {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: `${options.description} (execution role)`,
+    });
+    // Its own log group only, instead of AWSLambdaBasicExecutionRole's logs:* on every group.
+    logGroup.grantWrite(role);
+    const projectRoot = path.join(__dirname, '..');
+    const fn = new NodejsFunction(this, id, {
+      entry: path.join(projectRoot, 'lambdas', 'handlers', handlerFile),
+      handler: 'handler',
+      projectRoot,
+      depsLockFilePath: path.join(projectRoot, 'package-lock.json'),
+      runtime: lambda.Runtime.NODEJS_22_X,
+      architecture: lambda.Architecture.ARM_64,
+      memorySize: 256,
+      timeout: Duration.seconds(15),
+      tracing: lambda.Tracing.ACTIVE,
+      role,
+      logGroup,
+      description: options.description,
+      environment: { ...options.environment, NODE_OPTIONS: '--enable-source-maps', POWERTOOLS_LOG_LEVEL: 'INFO' },
+      bundling: {
+        forceDockerBundling: false,
+        minify: true,
+        sourceMap: true,
+        target: 'node22',
+        // CommonJS output: esbuild bundles the ESM-only @middy/core into it, and no require banner is needed.
+        format: OutputFormat.CJS,
+      },
+    });
+    Validations.of(role).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason:
+        'X-Ray tracing: xray:PutTraceSegments and xray:PutTelemetryRecords support no resource-level permissions.',
+    });
+    Validations.of(fn).acknowledge({
+      id: 'AwsSolutions-L1',
+      reason:
+        'Node.js 22 is the runtime the project targets and tests (esbuild target node22); it is supported by Lambda.',
+    });
+    return fn;
+  }
+}

@@ -1,0 +1,252 @@
+import { createHash } from 'node:crypto';
+import type { ApprovalEvidence, RowCountEvidence, SmokeEvidence } from '../steps/request-approval';
+import { MAX_REASON_LENGTH, type ApprovalRecord } from './model';
+
+/**
+ * The approval pages: plain HTML with one inline stylesheet (allowed by its hash in the CSP), no
+ * script, no external asset. Every value from the store is escaped. The task token is never an
+ * input of any function here.
+ */
+
+export function escapeHtml(value: unknown): string {
+  return String(value ?? '')
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
+    .replace(/"/g, '&quot;')
+    .replace(/'/g, '&#39;');
+}
+
+const STYLE = `
+:root{color-scheme:light dark;--ok:#1a7f37;--bad:#cf222e;--muted:#6e7781}
+*{box-sizing:border-box}
+body{font:16px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;padding:1rem;max-width:46rem;margin-inline:auto}
+h1{font-size:1.4rem;line-height:1.3;margin:.5rem 0 1rem}
+h2{font-size:1.1rem;margin:1.5rem 0 .5rem}
+table{border-collapse:collapse;width:100%;margin:.5rem 0}
+th,td{text-align:left;vertical-align:top;padding:.35rem .5rem;border-bottom:1px solid #8884;overflow-wrap:anywhere}
+th{width:35%;font-weight:600}
+code{font:.9em ui-monospace,SFMono-Regular,Menlo,monospace;overflow-wrap:anywhere}
+.pass{color:var(--ok);font-weight:600}.fail{color:var(--bad);font-weight:600}
+.muted{color:var(--muted)}
+.notice{padding:.75rem 1rem;border-radius:.5rem;border:1px solid #8886;margin:1rem 0}
+.decide{display:grid;gap:1rem;margin:1.5rem 0}
+form{border:1px solid #8886;border-radius:.5rem;padding:1rem;margin:0}
+label{display:block;font-weight:600;margin-bottom:.25rem}
+textarea{width:100%;min-height:5rem;font:inherit;padding:.5rem}
+button{font:inherit;font-weight:600;width:100%;padding:.8rem 1rem;margin-top:.75rem;border:0;border-radius:.5rem;color:#fff;cursor:pointer}
+.approve{background:var(--ok)}.reject{background:var(--bad)}
+ul{padding-left:1.25rem}
+@media (min-width:40rem){.decide{grid-template-columns:1fr 1fr}}
+`.trim();
+
+/** The CSP hash of the one inline stylesheet. */
+export const STYLE_HASH = `sha256-${createHash('sha256').update(STYLE).digest('base64')}`;
+
+export const CONTENT_SECURITY_POLICY = [
+  "default-src 'none'",
+  `style-src '${STYLE_HASH}'`,
+  "form-action 'self'",
+  "frame-ancestors 'none'",
+  "base-uri 'none'",
+].join('; ');
+
+function layout(title: string, body: string): string {
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="referrer" content="no-referrer">
+<meta name="robots" content="noindex, nofollow">
+<title>${escapeHtml(title)}</title>
+<style>${STYLE}</style>
+</head>
+<body>
+${body}
+</body>
+</html>
+`;
+}
+
+function isStringArray(value: unknown): value is string[] {
+  return Array.isArray(value) && value.every((v) => typeof v === 'string');
+}
+
+/** The stored evidence is JSON written by `RequestApproval`; read it defensively all the same. */
+function asEvidence(evidence: Record<string, unknown>): Partial<ApprovalEvidence> {
+  return evidence as Partial<ApprovalEvidence>;
+}
+
+function formatSeconds(seconds: number): string {
+  const h = Math.floor(seconds / 3600);
+  const m = Math.floor((seconds % 3600) / 60);
+  const s = seconds % 60;
+  return h ? `${h} h ${m} min ${s} s` : m ? `${m} min ${s} s` : `${s} s`;
+}
+
+function row(label: string, valueHtml: string): string {
+  return `<tr><th scope="row">${escapeHtml(label)}</th><td>${valueHtml}</td></tr>`;
+}
+
+function list(items: unknown): string {
+  if (!isStringArray(items) || items.length === 0) return '<span class="muted">none</span>';
+  return `<ul>${items.map((i) => `<li>${escapeHtml(i)}</li>`).join('')}</ul>`;
+}
+
+function smokeTable(tests: SmokeEvidence[] | undefined): string {
+  if (!Array.isArray(tests) || tests.length === 0) return '<p class="muted">No smoke tests were configured.</p>';
+  const rows = tests
+    .map(
+      (t) =>
+        `<tr><td>${escapeHtml(t.name)}</td><td class="${t.passed ? 'pass' : 'fail'}">${t.passed ? 'pass' : 'FAIL'}</td><td><code>${escapeHtml(t.value)}</code> <span class="muted">(expected ${escapeHtml(t.expect)})</span></td></tr>`,
+    )
+    .join('');
+  return `<table><thead><tr><th scope="col">Test</th><th scope="col">Result</th><th scope="col">Value</th></tr></thead><tbody>${rows}</tbody></table>`;
+}
+
+function rowCountTable(counts: RowCountEvidence[] | undefined): string {
+  if (!Array.isArray(counts) || counts.length === 0) return '<p class="muted">No row counts were recorded.</p>';
+  const rows = counts
+    .map((c) => {
+      const differs = c.blue !== undefined && c.green !== undefined && c.blue !== c.green;
+      return `<tr><td>${escapeHtml(c.name)}</td><td>${escapeHtml(c.blue ?? '-')}</td><td${differs ? ' class="fail"' : ''}>${escapeHtml(c.green ?? '-')}</td></tr>`;
+    })
+    .join('');
+  return `<table><thead><tr><th scope="col">Table</th><th scope="col">Blue</th><th scope="col">Green</th></tr></thead><tbody>${rows}</tbody></table>`;
+}
+
+export function renderEvidence(record: ApprovalRecord): string {
+  const e = asEvidence(record.evidence);
+  const smokeFailed = Array.isArray(e.smokeTests) ? e.smokeTests.filter((t) => !t.passed).length : 0;
+  const downtime =
+    typeof e.downtimeSoFarSeconds === 'number'
+      ? `${escapeHtml(formatSeconds(e.downtimeSoFarSeconds))} <span class="muted">(blue fenced at ${escapeHtml(e.fencedAt)})</span>`
+      : '<span class="muted">unknown: no fence recorded</span>';
+  const rows = [
+    row(
+      'Blue (current)',
+      `<code>${escapeHtml(e.blue?.clusterId)}</code><br><code>${escapeHtml(e.blue?.endpoint)}</code><br>engine ${escapeHtml(e.blue?.engineVersion)}`,
+    ),
+    row(
+      'Green (new)',
+      `<code>${escapeHtml(e.green?.clusterId)}</code><br><code>${escapeHtml(e.green?.endpoint)}</code><br>engine ${escapeHtml(e.green?.engineVersion)}`,
+    ),
+    row(
+      'CNAME',
+      `<code>${escapeHtml(e.cname?.recordName)}</code> <span class="muted">zone ${escapeHtml(e.cname?.hostedZoneId)}</span>`,
+    ),
+    ...(e.engineUpgrade
+      ? [
+          row(
+            'Engine upgrade',
+            `${escapeHtml(e.engineUpgrade.from)} &rarr; ${escapeHtml(e.engineUpgrade.to)}${e.engineUpgrade.isMajor ? ' (major)' : ''}`,
+          ),
+        ]
+      : []),
+    row(
+      'Write fence verified on green',
+      e.fenceVerified
+        ? '<span class="pass">yes</span>'
+        : '<span class="fail">NO: the clone may be missing writes</span>',
+    ),
+    row('Downtime so far', downtime),
+    row('Migrations applied', list(e.migrationsApplied)),
+    ...(isStringArray(e.migrationsSkipped) && e.migrationsSkipped.length
+      ? [row('Migrations skipped', list(e.migrationsSkipped))]
+      : []),
+    row(
+      'Smoke tests',
+      Array.isArray(e.smokeTests)
+        ? `<span class="${smokeFailed ? 'fail' : 'pass'}">${e.smokeTests.length - smokeFailed} of ${e.smokeTests.length} passed</span>`
+        : '<span class="muted">none</span>',
+    ),
+    row('Decide before', `${escapeHtml(record.expiresAt)} <span class="muted">(then it rolls back)</span>`),
+    row('Execution', `<code>${escapeHtml(record.executionArn)}</code>`),
+  ];
+  return `<table><tbody>${rows.join('')}</tbody></table>
+<h2>Smoke tests on green</h2>
+${smokeTable(e.smokeTests)}
+<h2>Row counts</h2>
+${rowCountTable(e.rowCounts)}
+<h2>If you approve</h2>
+${list(e.onApprove)}
+<h2>If you reject</h2>
+${list(e.onReject)}`;
+}
+
+function title(record: ApprovalRecord): string {
+  const e = asEvidence(record.evidence);
+  return `Cutover of ${e.blue?.clusterId ?? 'blue'} to ${e.green?.clusterId ?? 'green'}`;
+}
+
+/** GET on a pending approval: the evidence and the two forms. Forms post back to this same URL. */
+export function renderPendingPage(record: ApprovalRecord): string {
+  const nonce = escapeHtml(record.nonce);
+  return layout(
+    title(record),
+    `<h1>Approve the cutover of <code>${escapeHtml(asEvidence(record.evidence).blue?.clusterId)}</code>?</h1>
+<p class="notice">Nothing has been decided yet. Review the evidence, then approve or reject below.</p>
+${renderEvidence(record)}
+<div class="decide">
+<form method="post" action="" id="approve-form">
+<input type="hidden" name="nonce" value="${nonce}">
+<input type="hidden" name="decision" value="approve">
+<label for="approve-reason">Comment (optional)</label>
+<textarea id="approve-reason" name="reason" maxlength="${MAX_REASON_LENGTH}"></textarea>
+<button type="submit" class="approve">Approve cutover</button>
+</form>
+<form method="post" action="" id="reject-form">
+<input type="hidden" name="nonce" value="${nonce}">
+<input type="hidden" name="decision" value="reject">
+<label for="reject-reason">Reason for rejecting (required)</label>
+<textarea id="reject-reason" name="reason" required maxlength="${MAX_REASON_LENGTH}"></textarea>
+<button type="submit" class="reject">Reject and roll back</button>
+</form>
+</div>`,
+  );
+}
+
+/** A decided approval (also what the approver sees right after deciding). */
+export function renderDecidedPage(record: ApprovalRecord, note?: string): string {
+  const approved = record.status === 'approved';
+  const headline = approved ? 'This cutover was approved' : 'This cutover was rejected';
+  const who = [
+    record.decidedAt ? `at ${escapeHtml(record.decidedAt)}` : '',
+    record.sourceIp ? `from ${escapeHtml(record.sourceIp)}` : '',
+  ]
+    .filter(Boolean)
+    .join(' ');
+  const e = asEvidence(record.evidence);
+  return layout(
+    headline,
+    `<h1>${escapeHtml(headline)}</h1>
+<p class="notice">Already decided ${who}. This link cannot decide again.</p>
+${note ? `<p>${escapeHtml(note)}</p>` : ''}
+${record.reason ? `<p><strong>${approved ? 'Comment' : 'Reason'}:</strong> ${escapeHtml(record.reason)}</p>` : ''}
+<h2>What happens now</h2>
+${list(approved ? e.onApprove : e.onReject)}
+<h2>Evidence at the time of the decision</h2>
+${renderEvidence(record)}`,
+  );
+}
+
+export function renderExpiredPage(record: ApprovalRecord): string {
+  return layout(
+    'Approval expired',
+    `<h1>This approval has expired</h1>
+<p class="notice">Nobody decided before ${escapeHtml(record.expiresAt)}. The deployment does not wait any more and rolls back as on reject. Start a new execution to try again.</p>`,
+  );
+}
+
+export function renderNotFoundPage(): string {
+  return layout(
+    'Approval not found',
+    `<h1>No such approval</h1>
+<p class="notice">This link does not match any approval request. Check that you opened the whole link from the email; old approvals are removed some days after they expire.</p>`,
+  );
+}
+
+export function renderMessagePage(heading: string, message: string): string {
+  return layout(heading, `<h1>${escapeHtml(heading)}</h1>\n<p class="notice">${escapeHtml(message)}</p>`);
+}

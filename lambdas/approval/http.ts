@@ -1,0 +1,249 @@
+import { timingSafeEqual } from 'node:crypto';
+import type { Clock } from '../ports';
+import {
+  CONTENT_SECURITY_POLICY,
+  renderDecidedPage,
+  renderExpiredPage,
+  renderMessagePage,
+  renderNotFoundPage,
+  renderPendingPage,
+} from './html';
+import {
+  APPROVAL_ID_PATTERN,
+  APPROVAL_REJECTED,
+  MAX_REASON_LENGTH,
+  type ApprovalOutput,
+  type ApprovalRecord,
+  type ApprovalStore,
+  type Decision,
+  type DeliveryResult,
+  type TaskDecisions,
+} from './model';
+
+/**
+ * The approval endpoint, independent of API Gateway or node:http (DESIGN.md section 8).
+ * - GET shows the evidence and the forms; it never decides (mail scanners prefetch links).
+ * - POST decides once, by a conditional update that also checks the per-approval nonce, then
+ *   tells Step Functions through `TaskDecisions`. Used, expired and unknown ids get a clear page.
+ */
+
+export interface ApprovalHttpRequest {
+  method: string;
+  /** The request path, for example `/approvals/{id}` (a query string, if any, is ignored). */
+  path: string;
+  /** Header names in any case. */
+  headers: Record<string, string | undefined>;
+  /** The raw body, already base64-decoded. */
+  body?: string;
+  sourceIp?: string;
+}
+
+export interface ApprovalHttpResponse {
+  statusCode: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+export interface ApprovalHttpPorts {
+  store: ApprovalStore;
+  decisions: TaskDecisions;
+  /** Told about unexpected errors (the caller logs them); the approver sees a 500 page. */
+  onError?: (error: unknown) => void;
+}
+
+export const MAX_BODY_BYTES = 16 * 1024;
+const MAX_USER_AGENT = 512;
+
+export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
+  'content-security-policy': CONTENT_SECURITY_POLICY,
+  'cache-control': 'no-store',
+  pragma: 'no-cache',
+  'referrer-policy': 'no-referrer',
+  'x-content-type-options': 'nosniff',
+  'x-frame-options': 'DENY',
+  'cross-origin-opener-policy': 'same-origin',
+  'cross-origin-resource-policy': 'same-origin',
+  'strict-transport-security': 'max-age=31536000; includeSubDomains',
+  'x-robots-tag': 'noindex, nofollow',
+};
+
+function html(statusCode: number, body: string, extra: Record<string, string> = {}): ApprovalHttpResponse {
+  return {
+    statusCode,
+    headers: { 'content-type': 'text/html; charset=utf-8', ...SECURITY_HEADERS, ...extra },
+    body,
+  };
+}
+
+function header(request: ApprovalHttpRequest, name: string): string | undefined {
+  const wanted = name.toLowerCase();
+  for (const [key, value] of Object.entries(request.headers)) {
+    if (key.toLowerCase() === wanted) return value;
+  }
+  return undefined;
+}
+
+/** The approval id from `/approvals/{id}`, wherever the API's stage puts that path. */
+export function approvalIdFromPath(path: string): string | undefined {
+  const clean = path.split(/[?#]/, 1)[0] ?? '';
+  const match = /(?:^|\/)approvals\/([^/]+)\/?$/.exec(clean);
+  return match?.[1];
+}
+
+function sameSecret(given: string, expected: string): boolean {
+  const a = Buffer.from(given, 'utf8');
+  const b = Buffer.from(expected, 'utf8');
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+function isExpired(record: ApprovalRecord, now: Date): boolean {
+  return now.getTime() >= Date.parse(record.expiresAt);
+}
+
+function pageFor(record: ApprovalRecord, now: Date, note?: string): ApprovalHttpResponse {
+  if (record.status !== 'pending') return html(410, renderDecidedPage(record, note));
+  if (isExpired(record, now)) return html(410, renderExpiredPage(record));
+  return html(200, renderPendingPage(record));
+}
+
+const forbidden = () =>
+  html(
+    403,
+    renderMessagePage(
+      'This form is not valid',
+      'The form did not carry this approval’s security code, so nothing was decided. Open the link from the email again and use the buttons on that page.',
+    ),
+  );
+
+interface ParsedForm {
+  nonce?: string;
+  decision?: string;
+  reason?: string;
+}
+
+function parseForm(body: string): ParsedForm {
+  const params = new URLSearchParams(body);
+  const form: ParsedForm = {};
+  const nonce = params.get('nonce');
+  const decision = params.get('decision');
+  const reason = params.get('reason');
+  if (nonce !== null) form.nonce = nonce;
+  if (decision !== null) form.decision = decision;
+  if (reason !== null) form.reason = reason.replace(/\r\n/g, '\n').trim();
+  return form;
+}
+
+async function handlePost(
+  id: string,
+  request: ApprovalHttpRequest,
+  { store, decisions }: ApprovalHttpPorts,
+  now: Date,
+): Promise<ApprovalHttpResponse> {
+  const contentType = (header(request, 'content-type') ?? '').split(';', 1)[0]?.trim().toLowerCase();
+  if (contentType !== 'application/x-www-form-urlencoded') {
+    return html(415, renderMessagePage('Unsupported form', 'Send the form from the approval page.'));
+  }
+  const body = request.body ?? '';
+  if (Buffer.byteLength(body, 'utf8') > MAX_BODY_BYTES) {
+    return html(413, renderMessagePage('Form too large', 'The form was larger than any approval needs.'));
+  }
+  const form = parseForm(body);
+
+  const record = await store.get(id);
+  if (!record) return html(404, renderNotFoundPage());
+  if (record.status !== 'pending' || isExpired(record, now)) return pageFor(record, now);
+  if (!form.nonce || !sameSecret(form.nonce, record.nonce)) return forbidden();
+
+  if (form.decision !== 'approve' && form.decision !== 'reject') {
+    return html(400, renderMessagePage('No decision', 'Use the Approve or the Reject button on the approval page.'));
+  }
+  const decision: Decision = form.decision;
+  const reason = form.reason ?? '';
+  if (reason.length > MAX_REASON_LENGTH) {
+    return html(400, renderMessagePage('Reason too long', `Keep the reason under ${MAX_REASON_LENGTH} characters.`));
+  }
+  if (decision === 'reject' && !reason) {
+    return html(
+      400,
+      renderMessagePage('A reason is required', 'Go back and say why you reject: the failure notice shows it.'),
+    );
+  }
+
+  const decidedAt = now.toISOString();
+  const userAgent = header(request, 'user-agent')?.slice(0, MAX_USER_AGENT);
+  const result = await store.decide(id, {
+    nonce: form.nonce,
+    decision,
+    ...(reason ? { reason } : {}),
+    decidedAt,
+    ...(request.sourceIp ? { sourceIp: request.sourceIp } : {}),
+    ...(userAgent ? { userAgent } : {}),
+  });
+  if (!result.decided) {
+    // Someone else decided (or it expired) between our read and our write: show what is true now.
+    const current = await store.get(id);
+    return current ? pageFor(current, now) : html(404, renderNotFoundPage());
+  }
+
+  const decided = result.record;
+  let delivery: DeliveryResult;
+  try {
+    if (decision === 'approve') {
+      const output: ApprovalOutput = {
+        decision: 'approve',
+        ...(reason ? { reason } : {}),
+        decidedAt,
+        ...(request.sourceIp ? { sourceIp: request.sourceIp } : {}),
+        ...(userAgent ? { userAgent } : {}),
+      };
+      delivery = await decisions.sendSuccess(decided.taskToken, output);
+    } else {
+      delivery = await decisions.sendFailure(decided.taskToken, APPROVAL_REJECTED, reason);
+    }
+  } catch (error) {
+    // The decision did not reach Step Functions: undo it so that the approver can try again.
+    await store.reopen(id, decidedAt);
+    throw error;
+  }
+  if (delivery === 'task-gone') {
+    return html(
+      410,
+      renderDecidedPage(
+        decided,
+        'The deployment was no longer waiting for a decision (it timed out or was stopped), so this decision changed nothing.',
+      ),
+    );
+  }
+  // Post/Redirect/Get: a reload shows the decided page and never re-posts the form.
+  return html(303, renderDecidedPage(decided), { location: encodeURIComponent(id) });
+}
+
+export async function handleApprovalHttp(
+  request: ApprovalHttpRequest,
+  ports: ApprovalHttpPorts,
+  clock: Pick<Clock, 'now'>,
+): Promise<ApprovalHttpResponse> {
+  const id = approvalIdFromPath(request.path);
+  if (!id || !APPROVAL_ID_PATTERN.test(id)) return html(404, renderNotFoundPage());
+  const method = request.method.toUpperCase();
+  try {
+    if (method === 'GET' || method === 'HEAD') {
+      const record = await ports.store.get(id);
+      const response = record ? pageFor(record, clock.now()) : html(404, renderNotFoundPage());
+      return method === 'HEAD' ? { ...response, body: '' } : response;
+    }
+    if (method === 'POST') return await handlePost(id, request, ports, clock.now());
+    return html(405, renderMessagePage('Method not allowed', 'Open the link from the email.'), {
+      allow: 'GET, HEAD, POST',
+    });
+  } catch (error) {
+    ports.onError?.(error);
+    return html(
+      500,
+      renderMessagePage(
+        'Something went wrong',
+        'Nothing was decided. Wait a minute and open the link from the email again.',
+      ),
+    );
+  }
+}

@@ -1,0 +1,73 @@
+import type { ApprovalRequestRecord } from '../ports';
+
+/**
+ * The approval endpoint's own ports. The endpoint is framework-agnostic: the Lambda handler wires
+ * DynamoDB and Step Functions into it; the local rehearsal wires an in-memory store and its own
+ * waiting task.
+ */
+
+export type ApprovalStatus = 'pending' | 'approved' | 'rejected';
+export type Decision = 'approve' | 'reject';
+
+/** A stored approval: the request as `RequestApproval` stored it, plus the decision once made. */
+export interface ApprovalRecord extends ApprovalRequestRecord {
+  status: ApprovalStatus;
+  decision?: Decision;
+  reason?: string;
+  decidedAt?: string;
+  sourceIp?: string;
+  userAgent?: string;
+}
+
+export interface DecisionRequest {
+  nonce: string;
+  decision: Decision;
+  reason?: string;
+  decidedAt: string;
+  sourceIp?: string;
+  userAgent?: string;
+}
+
+export type DecideResult =
+  | { decided: true; record: ApprovalRecord }
+  /** The condition failed: not pending any more, expired, unknown, or the nonce did not match. */
+  | { decided: false };
+
+export interface ApprovalStore {
+  get(approvalId: string): Promise<ApprovalRecord | undefined>;
+  /**
+   * Records the decision only when the approval is pending, not expired at `decidedAt` and
+   * `nonce` matches, in one conditional write: two concurrent POSTs cannot both decide.
+   */
+  decide(approvalId: string, request: DecisionRequest): Promise<DecideResult>;
+  /**
+   * Puts a decided approval back to pending when its decision could not reach Step Functions,
+   * so that the approver can try again. Conditional on the decision still being `decidedAt`'s.
+   */
+  reopen(approvalId: string, decidedAt: string): Promise<void>;
+}
+
+/** What `$.approval` receives on approve. */
+export interface ApprovalOutput {
+  decision: 'approve';
+  reason?: string;
+  decidedAt: string;
+  sourceIp?: string;
+  userAgent?: string;
+}
+
+/** `delivered`, or `task-gone` when the execution no longer waits (timed out, stopped, or already decided). */
+export type DeliveryResult = 'delivered' | 'task-gone';
+
+export interface TaskDecisions {
+  sendSuccess(taskToken: string, output: ApprovalOutput): Promise<DeliveryResult>;
+  sendFailure(taskToken: string, error: string, cause: string): Promise<DeliveryResult>;
+}
+
+/** The error the state machine's Catch sees on reject. */
+export const APPROVAL_REJECTED = 'ApprovalRejected';
+
+/** Approval ids are base64url, 128 bits or more (22+ characters). Anything else is not looked up. */
+export const APPROVAL_ID_PATTERN = /^[A-Za-z0-9_-]{22,86}$/;
+
+export const MAX_REASON_LENGTH = 1000;

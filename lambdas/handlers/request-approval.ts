@@ -1,0 +1,33 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SNSClient } from '@aws-sdk/client-sns';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import middy from '@middy/core';
+import { DynamoDbApprovals } from '../aws/approvals-dynamodb';
+import { SnsNotifier } from '../aws/notifier-sns';
+import { logger, systemClock as clock } from './runtime';
+import { requestApproval, type RequestApprovalEvent, type RequestApprovalResult } from '../steps/request-approval';
+
+function requireEnv(name: string): string {
+  const value = process.env[name];
+  if (!value) throw new Error(`Environment variable ${name} is not set`);
+  return value;
+}
+
+const approvals = new DynamoDbApprovals(DynamoDBDocumentClient.from(new DynamoDBClient({})), {
+  tableName: requireEnv('APPROVALS_TABLE'),
+  baseUrl: requireEnv('APPROVAL_BASE_URL'),
+});
+const notifier = new SnsNotifier(new SNSClient({}), requireEnv('TOPIC_ARN'));
+
+/**
+ * `RequestApproval` (waitForTaskToken). The event carries the task token: it is never logged,
+ * so `logEvent` is forced off whatever POWERTOOLS_LOGGER_LOG_EVENT says.
+ */
+export const handler = middy<RequestApprovalEvent, RequestApprovalResult>()
+  .use(injectLambdaContext(logger, { logEvent: false }))
+  .handler(async (event) => {
+    const result = await requestApproval(event, { approvals, notifier, clock });
+    logger.info('Approval requested', { executionArn: event.document.input.executionId, expiresAt: result.expiresAt });
+    return result;
+  });

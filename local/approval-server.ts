@@ -1,0 +1,215 @@
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { handleApprovalHttp, MAX_BODY_BYTES } from '../lambdas/approval/http';
+import type {
+  ApprovalRecord,
+  ApprovalStore,
+  DecideResult,
+  DecisionRequest,
+  TaskDecisions,
+} from '../lambdas/approval/model';
+import type { ApprovalRequestRecord, Approvals, Clock } from '../lambdas/ports';
+
+/**
+ * The approval endpoint on localhost for the rehearsal: the same `handleApprovalHttp` the Lambda
+ * serves, over node:http on 127.0.0.1, with an in-memory store. The rehearsal supplies the
+ * `TaskDecisions` that resolve its own waiting task.
+ */
+
+/** An in-memory `ApprovalStore` with the same conditional semantics as the DynamoDB one. */
+export class InMemoryApprovalStore implements ApprovalStore {
+  private readonly items = new Map<string, ApprovalRecord>();
+
+  put(record: ApprovalRequestRecord): void {
+    if (this.items.has(record.approvalId)) throw new Error(`approval ${record.approvalId} already exists`);
+    this.items.set(record.approvalId, structuredClone({ ...record, status: 'pending' }));
+  }
+
+  async get(approvalId: string): Promise<ApprovalRecord | undefined> {
+    const item = this.items.get(approvalId);
+    return item ? structuredClone(item) : undefined;
+  }
+
+  async decide(approvalId: string, request: DecisionRequest): Promise<DecideResult> {
+    const item = this.items.get(approvalId);
+    if (!item || item.status !== 'pending' || item.nonce !== request.nonce || item.expiresAt <= request.decidedAt) {
+      return { decided: false };
+    }
+    const decided: ApprovalRecord = {
+      ...item,
+      status: request.decision === 'approve' ? 'approved' : 'rejected',
+      decision: request.decision,
+      decidedAt: request.decidedAt,
+      ...(request.reason !== undefined ? { reason: request.reason } : {}),
+      ...(request.sourceIp !== undefined ? { sourceIp: request.sourceIp } : {}),
+      ...(request.userAgent !== undefined ? { userAgent: request.userAgent } : {}),
+    };
+    this.items.set(approvalId, decided);
+    return { decided: true, record: structuredClone(decided) };
+  }
+
+  async reopen(approvalId: string, decidedAt: string): Promise<void> {
+    const item = this.items.get(approvalId);
+    if (!item || item.status === 'pending' || item.decidedAt !== decidedAt) return;
+    const { decision: _d, decidedAt: _at, reason: _r, sourceIp: _ip, userAgent: _ua, ...rest } = item;
+    this.items.set(approvalId, { ...rest, status: 'pending' });
+  }
+
+  /** Every stored approval (for the rehearsal's report and tests). */
+  all(): ApprovalRecord[] {
+    return [...this.items.values()].map((item) => structuredClone(item));
+  }
+}
+
+/** The `Approvals` port on the in-memory store; links point at the local server. */
+export class LocalApprovals implements Approvals {
+  constructor(
+    private readonly records: InMemoryApprovalStore,
+    private readonly baseUrl: () => string,
+  ) {}
+
+  async store(record: ApprovalRequestRecord): Promise<{ url: string }> {
+    this.records.put(record);
+    return { url: `${this.baseUrl().replace(/\/+$/, '')}/approvals/${encodeURIComponent(record.approvalId)}` };
+  }
+}
+
+export interface ApprovalServerOptions {
+  decisions: TaskDecisions;
+  store?: InMemoryApprovalStore;
+  clock?: Pick<Clock, 'now'>;
+  /** Default 0: any free port. */
+  port?: number;
+  /** Told about unexpected errors of the handler. */
+  onError?: (error: unknown) => void;
+}
+
+export interface ApprovalServer {
+  /** `http://127.0.0.1:PORT` */
+  url: string;
+  store: InMemoryApprovalStore;
+  approvals: Approvals;
+  close(): Promise<void>;
+}
+
+function readBody(request: IncomingMessage): Promise<string | undefined> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    request.on('data', (chunk: Buffer) => {
+      // Once past the limit, stop buffering (the body is already too large: the handler answers 413).
+      if (size <= MAX_BODY_BYTES) chunks.push(chunk);
+      size += chunk.length;
+    });
+    request.on('end', () => resolve(chunks.length ? Buffer.concat(chunks).toString('utf8') : undefined));
+    request.on('error', reject);
+  });
+}
+
+export async function startApprovalServer(options: ApprovalServerOptions): Promise<ApprovalServer> {
+  const store = options.store ?? new InMemoryApprovalStore();
+  const clock = options.clock ?? { now: () => new Date() };
+  const server: Server = createServer((req, res) => {
+    void (async () => {
+      try {
+        const body = await readBody(req);
+        const headers: Record<string, string | undefined> = {};
+        for (const [name, value] of Object.entries(req.headers)) {
+          headers[name] = Array.isArray(value) ? value.join(', ') : value;
+        }
+        const response = await handleApprovalHttp(
+          {
+            method: req.method ?? 'GET',
+            path: new URL(req.url ?? '/', 'http://127.0.0.1').pathname,
+            headers,
+            ...(body !== undefined ? { body } : {}),
+            ...(req.socket.remoteAddress ? { sourceIp: req.socket.remoteAddress } : {}),
+          },
+          { store, decisions: options.decisions, ...(options.onError ? { onError: options.onError } : {}) },
+          clock,
+        );
+        res.writeHead(response.statusCode, response.headers);
+        res.end(response.body);
+      } catch (error) {
+        options.onError?.(error);
+        if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' });
+        res.end('Internal error');
+      }
+    })();
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  const url = `http://127.0.0.1:${port}`;
+  return {
+    url,
+    store,
+    approvals: new LocalApprovals(store, () => url),
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        server.closeAllConnections();
+        server.close((error) => (error ? reject(error) : resolve()));
+      }),
+  };
+}
+
+export interface SubmittedDecision {
+  /** The POST's status: 303 when the decision was taken. */
+  status: number;
+  /** The page the approver ends on (after following the redirect). */
+  page: string;
+}
+
+function hiddenValue(form: string, name: string): string | undefined {
+  const input = new RegExp(`<input[^>]*name="${name}"[^>]*>`).exec(form)?.[0];
+  const value = input && /value="([^"]*)"/.exec(input)?.[1];
+  return value === undefined ? undefined : decodeEntities(value);
+}
+
+function decodeEntities(text: string): string {
+  return text
+    .replace(/&quot;/g, '"')
+    .replace(/&#39;/g, "'")
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&amp;/g, '&');
+}
+
+/**
+ * Decides like a person: GETs the page, reads the nonce from the chosen form, and POSTs that
+ * form (application/x-www-form-urlencoded) to the same URL. Used by `--auto-approve` / `--reject`.
+ */
+export async function submitDecision(
+  url: string,
+  decision: 'approve' | 'reject',
+  reason?: string,
+): Promise<SubmittedDecision> {
+  const page = await fetch(url, { headers: { accept: 'text/html' } });
+  const html = await page.text();
+  if (page.status !== 200) return { status: page.status, page: html };
+  const form = new RegExp(`<form[^>]*id="${decision}-form"[^>]*>([\\s\\S]*?)</form>`).exec(html)?.[1];
+  if (!form) throw new Error(`the approval page at ${url} has no ${decision} form`);
+  const fields = new URLSearchParams();
+  for (const name of ['nonce', 'decision']) {
+    const value = hiddenValue(form, name);
+    if (value === undefined) throw new Error(`the ${decision} form has no ${name} field`);
+    fields.set(name, value);
+  }
+  const why = reason ?? (decision === 'reject' ? 'rejected by the rehearsal (--reject)' : '');
+  if (why) fields.set('reason', why);
+  const posted = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', 'user-agent': 'aurora-bluegreen-rehearsal' },
+    body: fields.toString(),
+    redirect: 'manual',
+  });
+  const postedBody = await posted.text();
+  if (posted.status === 303) {
+    const location = new URL(posted.headers.get('location') ?? '', url).toString();
+    const after = await fetch(location);
+    return { status: posted.status, page: await after.text() };
+  }
+  return { status: posted.status, page: postedBody };
+}

@@ -1,0 +1,121 @@
+import { App, ArnFormat, Stack, Validations } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { ApprovalEndpoint } from '../../../infra/approval-endpoint';
+
+const STATE_MACHINE_NAME = 'aurora-bluegreen';
+
+function build(withNag: boolean) {
+  const app = new App();
+  const stack = new Stack(app, 'Approval', { env: { account: '123456789012', region: 'eu-west-1' } });
+  const topic = new sns.Topic(stack, 'Topic', { enforceSSL: true });
+  const stateMachineArn = stack.formatArn({
+    service: 'states',
+    resource: 'stateMachine',
+    resourceName: STATE_MACHINE_NAME,
+    arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+  });
+  const endpoint = new ApprovalEndpoint(stack, 'Approval', { topic, stateMachineArn });
+  if (withNag) Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+  return { app, stack, endpoint };
+}
+
+describe('ApprovalEndpoint', () => {
+  let template: Template;
+  let synthError: unknown;
+
+  beforeAll(() => {
+    const { app, stack } = build(true);
+    try {
+      app.synth();
+    } catch (error) {
+      synthError = error;
+    }
+    template = Template.fromStack(stack);
+  });
+
+  it('passes cdk-nag AwsSolutionsChecks with every finding acknowledged', () => {
+    expect(synthError).toBeUndefined();
+  });
+
+  it('keeps approvals in an encrypted table with PITR and the TTL attribute', () => {
+    template.hasResourceProperties('AWS::DynamoDB::GlobalTable', {
+      KeySchema: [{ AttributeName: 'approvalId', KeyType: 'HASH' }],
+      TimeToLiveSpecification: { AttributeName: 'expiresAtEpoch', Enabled: true },
+      SSESpecification: { SSEEnabled: true, SSEType: 'KMS' },
+      Replicas: [Match.objectLike({ PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true } })],
+    });
+  });
+
+  it('runs both functions on Node.js 22, arm64, with their configuration', () => {
+    template.resourcePropertiesCountIs('AWS::Lambda::Function', { Runtime: 'nodejs22.x', Architectures: ['arm64'] }, 2);
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: {
+        Variables: Match.objectLike({
+          APPROVALS_TABLE: Match.anyValue(),
+          APPROVAL_BASE_URL: Match.anyValue(),
+          TOPIC_ARN: Match.anyValue(),
+        }),
+      },
+      TracingConfig: { Mode: 'Active' },
+    });
+  });
+
+  it('throttles the stage and logs access without paths, query strings or bodies', () => {
+    const stages = template.findResources('AWS::ApiGatewayV2::Stage');
+    const [stage] = Object.values(stages) as { Properties: Record<string, unknown> }[];
+    expect(stage!.Properties).toMatchObject({
+      StageName: '$default',
+      AutoDeploy: true,
+      DefaultRouteSettings: { ThrottlingRateLimit: 5, ThrottlingBurstLimit: 10 },
+    });
+    const format = (stage!.Properties.AccessLogSettings as { Format: string }).Format;
+    expect(JSON.parse(format)).toMatchObject({ routeKey: '$context.routeKey', status: '$context.status' });
+    expect(format).not.toMatch(/\$context\.path|querystring|\$input|body/i);
+  });
+
+  it('routes GET, HEAD and POST /approvals/{id} only', () => {
+    const routes = Object.values(template.findResources('AWS::ApiGatewayV2::Route')).map(
+      (r) => (r as { Properties: { RouteKey: string } }).Properties.RouteKey,
+    );
+    expect(routes.sort()).toEqual(['GET /approvals/{id}', 'HEAD /approvals/{id}', 'POST /approvals/{id}']);
+  });
+
+  it('lets the API send task success/failure to the named state machine only', () => {
+    template.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          {
+            Action: ['states:SendTaskSuccess', 'states:SendTaskFailure'],
+            Effect: 'Allow',
+            Resource: {
+              'Fn::Join': [
+                '',
+                [
+                  'arn:',
+                  { Ref: 'AWS::Partition' },
+                  `:states:eu-west-1:123456789012:stateMachine:${STATE_MACHINE_NAME}`,
+                ],
+              ],
+            },
+          },
+        ]),
+      },
+    });
+    const policies = JSON.stringify(template.findResources('AWS::IAM::Policy'));
+    expect(policies).not.toMatch(/"states:\*"|"dynamodb:\*"|"logs:\*"/);
+  });
+
+  it('rejects an ARN that is not a state machine', () => {
+    const app = new App();
+    const stack = new Stack(app, 'Bad');
+    expect(
+      () =>
+        new ApprovalEndpoint(stack, 'Approval', {
+          topic: new sns.Topic(stack, 'Topic'),
+          stateMachineArn: 'arn:aws:lambda:eu-west-1:123456789012:function:x',
+        }),
+    ).toThrow(/stateMachineArn/);
+  });
+});

@@ -1,0 +1,134 @@
+import type { TaskDecisions, ApprovalOutput, DeliveryResult } from '../../../lambdas/approval/model';
+import type { ExecutionDocument } from '../../../lambdas/domain/document';
+
+/** A recognisable token: any leak of it (or of a large piece of it) is easy to find. */
+export const TASK_TOKEN =
+  'AQCEAAAAKgAAAAMAAAAAAAAAAe+SECRET-TASK-TOKEN-7f3c9a1e2b4d6f8091a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f7==';
+
+export const FENCED_AT = '2026-12-05T02:00:00.000Z';
+export const NOW = new Date('2026-12-05T02:07:30.000Z');
+
+export function executionDocument(overrides: Partial<ExecutionDocument> = {}): ExecutionDocument {
+  return {
+    input: {
+      executionId: 'arn:aws:states:eu-west-1:123456789012:execution:bluegreen:run-1',
+      executionName: 'run-1',
+      startedAt: '2026-12-05T01:50:00.000Z',
+      blueClusterId: 'orders-prod',
+      greenClusterId: 'orders-prod-g261205015000',
+      targetEngineVersion: '16.4',
+      replicaCount: 1,
+      migrations: {
+        s3Prefix: 's3://migrations/2026-12-05/',
+        database: 'app',
+        phase: 'before-upgrade',
+        lockTimeoutMs: 5000,
+        statementTimeoutMs: 600000,
+      },
+      smokeTests: [],
+      cname: { hostedZoneId: 'Z123', recordName: 'db.example.internal', cutoverTtlSeconds: 5 },
+      approval: { timeoutSeconds: 3600 },
+      blueRetentionSeconds: 86400,
+      pollIntervalSeconds: 30,
+      maxPolls: 120,
+      writeBlock: 'security-group',
+      keepGreenOnFailure: false,
+      dryRun: false,
+      adminSecurityGroupId: 'sg-admin',
+      allowDeletionProtectionOff: false,
+    },
+    blue: {
+      id: 'orders-prod',
+      endpoint: 'orders-prod.cluster-c9abcdefgh.eu-west-1.rds.amazonaws.com',
+      port: 5432,
+      engineVersion: '15.8',
+      accessSecurityGroupIds: ['sg-app'],
+      originalSecurityGroupIds: ['sg-app', 'sg-admin'],
+      iamAuth: false,
+      logExports: ['postgresql'],
+      deletionProtection: true,
+      writer: { instanceId: 'orders-prod-1', instanceClass: 'db.r6g.large', performanceInsights: false },
+      readerInstanceIds: [],
+      availabilityZones: ['eu-west-1a', 'eu-west-1b'],
+      cname: { target: 'orders-prod.cluster-c9abcdefgh.eu-west-1.rds.amazonaws.com', ttl: 5 },
+    },
+    fence: { fencedAt: FENCED_AT, lsn: '0/3000060', databases: ['app'], changedDatabases: [], terminatedSessions: 2 },
+    green: {
+      id: 'orders-prod-g261205015000',
+      writerInstanceId: 'orders-prod-g261205015000-1',
+      requestedAt: '2026-12-05T02:01:00.000Z',
+      reused: false,
+    },
+    verify: { fenceRowFound: true, resetDatabases: ['app'] },
+    migrations: {
+      applied: [
+        { name: '001_add_status.sql', sha256: 'a'.repeat(64), durationMs: 120 },
+        { name: '002_index.sql', sha256: 'b'.repeat(64), durationMs: 900 },
+      ],
+      skipped: ['README.md'],
+    },
+    upgrade: { requested: true, from: '15.8', to: '16.4', isMajor: true, requestedAt: '2026-12-05T02:03:00.000Z' },
+    smoke: {
+      results: [
+        { name: 'orders readable', passed: true, value: '1204', expect: 'nonzero' },
+        { name: 'no <script>alert(1)</script> orphans', passed: true, value: '0', expect: 'zero' },
+      ],
+      rowCounts: {
+        exactBelowRows: 100_000,
+        exactBelowPages: 12_800,
+        tables: [{ database: 'app', table: 'public.orders', blue: 1204, green: 1204, method: 'exact' }],
+        truncated: false,
+      },
+    },
+    ...overrides,
+  };
+}
+
+export interface RecordedDecision {
+  kind: 'success' | 'failure';
+  taskToken: string;
+  output?: ApprovalOutput;
+  error?: string;
+  cause?: string;
+}
+
+/** TaskDecisions that records what it was asked to send. */
+export class RecordingDecisions implements TaskDecisions {
+  readonly sent: RecordedDecision[] = [];
+  result: DeliveryResult = 'delivered';
+  failNext?: Error;
+
+  async sendSuccess(taskToken: string, output: ApprovalOutput): Promise<DeliveryResult> {
+    this.throwIfAsked();
+    this.sent.push({ kind: 'success', taskToken, output });
+    return this.result;
+  }
+
+  async sendFailure(taskToken: string, error: string, cause: string): Promise<DeliveryResult> {
+    this.throwIfAsked();
+    this.sent.push({ kind: 'failure', taskToken, error, cause });
+    return this.result;
+  }
+
+  private throwIfAsked(): void {
+    const error = this.failNext;
+    if (error) {
+      this.failNext = undefined;
+      throw error;
+    }
+  }
+}
+
+/** A clock the tests move by hand. */
+export class ManualClock {
+  constructor(public current: Date) {}
+  now(): Date {
+    return new Date(this.current.getTime());
+  }
+  async sleep(ms: number): Promise<void> {
+    this.current = new Date(this.current.getTime() + ms);
+  }
+  advance(seconds: number): void {
+    this.current = new Date(this.current.getTime() + seconds * 1000);
+  }
+}

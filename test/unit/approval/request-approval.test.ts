@@ -1,0 +1,171 @@
+import { PreconditionFailed } from '../../../lambdas/domain/errors';
+import type { ApprovalRequestRecord } from '../../../lambdas/ports';
+import {
+  describeDuration,
+  normalizeRowCounts,
+  requestApproval,
+  type ApprovalEvidence,
+} from '../../../lambdas/steps/request-approval';
+import { executionDocument, ManualClock, NOW, TASK_TOKEN } from './fixtures';
+
+function harness() {
+  const stored: ApprovalRequestRecord[] = [];
+  const emails: { subject: string; text: string }[] = [];
+  const ports = {
+    approvals: {
+      store: async (record: ApprovalRequestRecord) => {
+        stored.push(record);
+        return { url: `https://approve.example.com/approvals/${record.approvalId}` };
+      },
+    },
+    notifier: {
+      publish: async (subject: string, text: string) => {
+        emails.push({ subject, text });
+      },
+    },
+    clock: new ManualClock(NOW),
+  };
+  return { stored, emails, ports };
+}
+
+describe('requestApproval', () => {
+  it('stores the token under a random id and emails the evidence with one link, never the token', async () => {
+    // Arrange
+    const { stored, emails, ports } = harness();
+
+    // Act
+    const result = await requestApproval({ document: executionDocument(), taskToken: TASK_TOKEN }, ports);
+
+    // Assert
+    expect(stored).toHaveLength(1);
+    const record = stored[0]!;
+    expect(record.taskToken).toBe(TASK_TOKEN);
+    expect(record.executionArn).toBe('arn:aws:states:eu-west-1:123456789012:execution:bluegreen:run-1');
+    expect(record.approvalId).toBe(result.approvalId);
+    expect(Buffer.from(record.approvalId, 'base64url').length).toBeGreaterThanOrEqual(16);
+    expect(Buffer.from(record.nonce, 'base64url').length).toBeGreaterThanOrEqual(16);
+    expect(record.nonce).not.toBe(record.approvalId);
+    expect(TASK_TOKEN).not.toContain(record.approvalId);
+    expect(result.expiresAt).toBe('2026-12-05T03:07:30.000Z');
+    expect(record.expiresAt).toBe(result.expiresAt);
+
+    expect(emails).toHaveLength(1);
+    const email = emails[0]!;
+    expect(email.subject).toBe('Approve cutover of orders-prod to orders-prod-g261205015000?');
+    const links = email.text.match(/https?:\/\/\S+/g);
+    expect(links).toEqual([`https://approve.example.com/approvals/${record.approvalId}`]);
+    expect(email.text).not.toContain(TASK_TOKEN);
+    expect(email.text).not.toContain(record.nonce);
+    expect(JSON.stringify(result)).not.toContain(TASK_TOKEN);
+    expect(JSON.stringify(record.evidence)).not.toContain(TASK_TOKEN);
+  });
+
+  it('puts what the approver needs into the evidence and the email', async () => {
+    const { stored, emails, ports } = harness();
+
+    await requestApproval({ document: executionDocument(), taskToken: TASK_TOKEN }, ports);
+
+    const evidence = stored[0]!.evidence as unknown as ApprovalEvidence;
+    expect(evidence.blue).toEqual({
+      clusterId: 'orders-prod',
+      endpoint: 'orders-prod.cluster-c9abcdefgh.eu-west-1.rds.amazonaws.com',
+      engineVersion: '15.8',
+    });
+    // Green's endpoint shares blue's account/region suffix; its version is the upgrade target.
+    expect(evidence.green).toEqual({
+      clusterId: 'orders-prod-g261205015000',
+      endpoint: 'orders-prod-g261205015000.cluster-c9abcdefgh.eu-west-1.rds.amazonaws.com',
+      engineVersion: '16.4',
+    });
+    expect(evidence.migrationsApplied).toEqual(['001_add_status.sql', '002_index.sql']);
+    expect(evidence.fenceVerified).toBe(true);
+    expect(evidence.downtimeSoFarSeconds).toBe(450);
+    expect(evidence.smokeTests.map((t) => t.passed)).toEqual([true, true]);
+    expect(evidence.rowCounts).toEqual([{ name: 'app: public.orders', blue: '1204', green: '1204' }]);
+    expect(evidence.onApprove.join(' ')).toMatch(
+      /kept, still fenced, for 24 hours, then deleted with a final snapshot/,
+    );
+    expect(evidence.onApprove.join(' ')).toMatch(/CNAME db\.example\.internal is switched to green/);
+    expect(evidence.onReject.join(' ')).toMatch(/Blue \(orders-prod\) gets its access and write permission back/);
+    expect(evidence.onReject.join(' ')).toMatch(/Green \(orders-prod-g261205015000\) is deleted/);
+
+    const text = emails[0]!.text;
+    expect(text).toContain('Downtime so far: 7m 30s');
+    expect(text).toContain('Write fence verified on green: yes');
+    expect(text).toContain('Migrations applied (2): 001_add_status.sql, 002_index.sql');
+    expect(text).toContain('Smoke tests: 2 of 2 passed');
+    expect(text).toContain('app: public.orders: 1204 / 1204');
+    expect(text).toContain('Engine upgrade: 15.8 -> 16.4 (major)');
+    expect(text).toMatch(/IF YOU APPROVE[\s\S]*IF YOU REJECT/);
+  });
+
+  it('says plainly when the fence was not verified and when green is kept', async () => {
+    const { stored, emails, ports } = harness();
+    const doc = executionDocument({ verify: { fenceRowFound: false, resetDatabases: [] } });
+    doc.input.keepGreenOnFailure = true;
+
+    await requestApproval({ document: doc, taskToken: TASK_TOKEN }, ports);
+
+    expect(emails[0]!.text).toContain('Write fence verified on green: NO');
+    expect((stored[0]!.evidence as unknown as ApprovalEvidence).onReject.join(' ')).toMatch(/is kept for inspection/);
+  });
+
+  it('creates a fresh id and nonce for every request', async () => {
+    const { stored, ports } = harness();
+    await requestApproval({ document: executionDocument(), taskToken: TASK_TOKEN }, ports);
+    await requestApproval({ document: executionDocument(), taskToken: TASK_TOKEN }, ports);
+    expect(stored[0]!.approvalId).not.toBe(stored[1]!.approvalId);
+    expect(stored[0]!.nonce).not.toBe(stored[1]!.nonce);
+  });
+
+  it('refuses without blue or without a token, and the error never carries the token', async () => {
+    const { ports, stored, emails } = harness();
+    const noBlue = executionDocument({ blue: undefined });
+    await expect(requestApproval({ document: noBlue, taskToken: TASK_TOKEN }, ports)).rejects.toThrow(
+      PreconditionFailed,
+    );
+    await expect(requestApproval({ document: noBlue, taskToken: TASK_TOKEN }, ports)).rejects.not.toThrow(TASK_TOKEN);
+    await expect(requestApproval({ document: executionDocument(), taskToken: '' }, ports)).rejects.toThrow(
+      /needs a task token/,
+    );
+    expect(stored).toHaveLength(0);
+    expect(emails).toHaveLength(0);
+  });
+});
+
+describe('evidence helpers', () => {
+  it('describes the retention in words', () => {
+    expect(describeDuration(86400)).toBe('24 hours');
+    expect(describeDuration(3600)).toBe('1 hour');
+    expect(describeDuration(5400)).toBe('90 minutes');
+    expect(describeDuration(0)).toBe('0 seconds');
+    expect(describeDuration(7 * 3600)).toBe('7 hours');
+  });
+
+  it('reads row counts in the shapes the smoke step may record', () => {
+    expect(normalizeRowCounts({ orders: { blue: 3, green: 3 }, users: 7 })).toEqual([
+      { name: 'orders', blue: '3', green: '3' },
+      { name: 'users', green: '7' },
+    ]);
+    expect(normalizeRowCounts([{ name: 'a', blue: '1', green: '2' }, 5])).toEqual([
+      { name: 'a', blue: '1', green: '2' },
+      { name: '#2', green: '5' },
+    ]);
+    expect(normalizeRowCounts(undefined)).toEqual([]);
+    expect(
+      normalizeRowCounts({
+        exactBelowRows: 100_000,
+        exactBelowPages: 12_800,
+        tables: [
+          { database: 'app', table: 'public.orders', blue: 1204, green: 1204, method: 'exact' },
+          { database: 'app', table: 'public.events', blue: null, green: 9_000_000, method: 'estimate' },
+        ],
+        truncated: true,
+      }),
+    ).toEqual([
+      { name: 'app: public.orders', blue: '1204', green: '1204' },
+      { name: 'app: public.events (estimate)', green: '9000000' },
+      { name: '(more tables not shown: the largest are listed)' },
+    ]);
+  });
+});
