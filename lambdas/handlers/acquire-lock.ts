@@ -1,0 +1,15 @@
+/** AcquireLock: wiring only (DESIGN.md section 2); the logic is in the step. */
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DynamoLock } from '../aws/lock-dynamodb';
+import { requireEnv } from '../aws/env';
+import type { ExecutionDocument } from '../domain/document';
+import { acquireLock } from '../steps/lock';
+import { stepHandler, systemClock } from './runtime';
+
+// Clients at module scope: built once per container, reused by warm invocations.
+const lock = new DynamoLock(DynamoDBDocumentClient.from(new DynamoDBClient({})), requireEnv('LOCK_TABLE_NAME'));
+
+export const handler = stepHandler('AcquireLock', (event: ExecutionDocument) =>
+  acquireLock(event, { lock, clock: systemClock }),
+);

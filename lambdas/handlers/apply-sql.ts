@@ -1,0 +1,18 @@
+/** ApplySql: wiring only (DESIGN.md section 2); the logic is in the step. */
+import { databaseFromEnv } from '../aws/database-from-env';
+import { S3Client } from '@aws-sdk/client-s3';
+import { S3MigrationSource } from '../aws/migration-source-s3';
+import { RDSClient } from '@aws-sdk/client-rds';
+import { RdsClusters } from '../aws/clusters-rds';
+import type { ExecutionDocument } from '../domain/document';
+import { applySql } from '../steps/migrations';
+import { stepHandler, systemClock } from './runtime';
+
+// Clients at module scope: built once per container, reused by warm invocations.
+const database = databaseFromEnv();
+const migrations = new S3MigrationSource(new S3Client({}));
+const clusters = new RdsClusters(new RDSClient({}));
+
+export const handler = stepHandler('ApplySql', (event: ExecutionDocument) =>
+  applySql(event, { database, migrations, clusters, clock: systemClock }),
+);

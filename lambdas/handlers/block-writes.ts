@@ -1,0 +1,13 @@
+/** BlockWrites: wiring only (DESIGN.md section 2); the logic is in the step. */
+import { RDSClient } from '@aws-sdk/client-rds';
+import { RdsClusters } from '../aws/clusters-rds';
+import type { ExecutionDocument } from '../domain/document';
+import { blockWrites } from '../steps/block-writes';
+import { stepHandler, systemClock } from './runtime';
+
+// Clients at module scope: built once per container, reused by warm invocations.
+const clusters = new RdsClusters(new RDSClient({}));
+
+export const handler = stepHandler('BlockWrites', (event: ExecutionDocument) =>
+  blockWrites(event, { clusters, clock: systemClock }),
+);

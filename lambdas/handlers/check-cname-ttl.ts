@@ -1,0 +1,13 @@
+/** CheckCnameTtl: wiring only (DESIGN.md section 2); the logic is in the step. */
+import { Route53Client } from '@aws-sdk/client-route-53';
+import { Route53Dns } from '../aws/dns-route53';
+import type { ExecutionDocument } from '../domain/document';
+import { checkCnameTtl } from '../steps/cname-ttl';
+import { stepHandler, systemClock } from './runtime';
+
+// Clients at module scope: built once per container, reused by warm invocations.
+const dns = new Route53Dns(new Route53Client({}));
+
+export const handler = stepHandler('CheckCnameTtl', (event: ExecutionDocument) =>
+  checkCnameTtl(event, { dns, clock: systemClock }),
+);

@@ -1,0 +1,13 @@
+/** CheckGreenDiscarded: wiring only (DESIGN.md section 2); the logic is in the step. */
+import { RDSClient } from '@aws-sdk/client-rds';
+import { RdsClusters } from '../aws/clusters-rds';
+import type { ExecutionDocument } from '../domain/document';
+import { checkGreenDiscarded } from '../steps/discard-green';
+import { stepHandler, systemClock } from './runtime';
+
+// Clients at module scope: built once per container, reused by warm invocations.
+const clusters = new RdsClusters(new RDSClient({}));
+
+export const handler = stepHandler('CheckGreenDiscarded', (event: ExecutionDocument) =>
+  checkGreenDiscarded(event, { clusters, clock: systemClock }),
+);

@@ -1,0 +1,13 @@
+/** CheckReplicas: wiring only (DESIGN.md section 2); the logic is in the step. */
+import { RDSClient } from '@aws-sdk/client-rds';
+import { RdsClusters } from '../aws/clusters-rds';
+import type { ExecutionDocument } from '../domain/document';
+import { checkReplicas } from '../steps/add-replicas';
+import { stepHandler, systemClock } from './runtime';
+
+// Clients at module scope: built once per container, reused by warm invocations.
+const clusters = new RdsClusters(new RDSClient({}));
+
+export const handler = stepHandler('CheckReplicas', (event: ExecutionDocument) =>
+  checkReplicas(event, { clusters, clock: systemClock }),
+);

@@ -1,0 +1,13 @@
+/** CheckRollback: wiring only (DESIGN.md section 2); the logic is in the step. */
+import { RDSClient } from '@aws-sdk/client-rds';
+import { RdsClusters } from '../aws/clusters-rds';
+import type { ExecutionDocument } from '../domain/document';
+import { checkRollback } from '../steps/rollback';
+import { stepHandler, systemClock } from './runtime';
+
+// Clients at module scope: built once per container, reused by warm invocations.
+const clusters = new RdsClusters(new RDSClient({}));
+
+export const handler = stepHandler('CheckRollback', (event: ExecutionDocument) =>
+  checkRollback(event, { clusters, clock: systemClock }),
+);

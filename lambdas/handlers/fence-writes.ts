@@ -1,0 +1,12 @@
+/** FenceWrites: wiring only (DESIGN.md section 2); the logic is in the step. */
+import { databaseFromEnv } from '../aws/database-from-env';
+import type { ExecutionDocument } from '../domain/document';
+import { fenceWrites } from '../steps/fence-writes';
+import { stepHandler, systemClock } from './runtime';
+
+// Clients at module scope: built once per container, reused by warm invocations.
+const database = databaseFromEnv();
+
+export const handler = stepHandler('FenceWrites', (event: ExecutionDocument) =>
+  fenceWrites(event, { database, clock: systemClock }),
+);

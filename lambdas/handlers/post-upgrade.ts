@@ -1,0 +1,15 @@
+/** PostUpgrade: wiring only (DESIGN.md section 2); the logic is in the step. */
+import { databaseFromEnv } from '../aws/database-from-env';
+import { RDSClient } from '@aws-sdk/client-rds';
+import { RdsClusters } from '../aws/clusters-rds';
+import type { ExecutionDocument } from '../domain/document';
+import { postUpgrade } from '../steps/post-upgrade';
+import { stepHandler } from './runtime';
+
+// Clients at module scope: built once per container, reused by warm invocations.
+const database = databaseFromEnv();
+const clusters = new RdsClusters(new RDSClient({}));
+
+export const handler = stepHandler('PostUpgrade', (event: ExecutionDocument) =>
+  postUpgrade(event, { database, clusters }),
+);

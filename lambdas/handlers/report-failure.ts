@@ -1,0 +1,14 @@
+/** ReportFailure: wiring only (DESIGN.md section 2); the logic is in the step. */
+import { SNSClient } from '@aws-sdk/client-sns';
+import { SnsNotifier } from '../aws/notifier-sns';
+import { requireEnv } from '../aws/env';
+import type { ExecutionDocument } from '../domain/document';
+import { reportFailure } from '../steps/report';
+import { stepHandler } from './runtime';
+
+// Clients at module scope: built once per container, reused by warm invocations.
+const notifier = new SnsNotifier(new SNSClient({}), requireEnv('TOPIC_ARN'));
+
+export const handler = stepHandler('ReportFailure', (event: ExecutionDocument & Record<string, unknown>) =>
+  reportFailure(event, { notifier }),
+);

@@ -1,0 +1,10 @@
+/** UnfenceBlue: wiring only (DESIGN.md section 2); the logic is in the step. */
+import { databaseFromEnv } from '../aws/database-from-env';
+import type { ExecutionDocument } from '../domain/document';
+import { unfenceBlue } from '../steps/rollback';
+import { stepHandler } from './runtime';
+
+// Clients at module scope: built once per container, reused by warm invocations.
+const database = databaseFromEnv();
+
+export const handler = stepHandler('UnfenceBlue', (event: ExecutionDocument) => unfenceBlue(event, { database }));
