@@ -1,0 +1,672 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type {
+  CloneRequest,
+  Cluster,
+  Clusters,
+  CreateInstanceRequest,
+  Instance,
+  SecurityGroupMembership,
+  UpgradeRequest,
+  UpgradeTarget,
+} from '../../lambdas/ports';
+import {
+  compareVersions,
+  copyRunningServer,
+  copyStoppedDataDir,
+  createStandby,
+  freePort,
+  installedEngineVersions,
+  majorOf,
+  majorUpgradePlan,
+  PgServer,
+  upgradeMajor,
+  upgradeMinor,
+  type UpgradeMethod,
+} from '../postgres';
+import { startProxy, type TcpProxy } from '../proxy';
+import { awsFault } from './errors';
+
+/**
+ * The Clusters port on local PostgreSQL processes, with Aurora's semantics where the workflow
+ * depends on them: operations return at once and run in the background, serialised per cluster,
+ * so the poll loops see `creating`, `upgrading`, `deleting` before `available` or gone.
+ */
+
+export interface ClusterRecord {
+  id: string;
+  status: string;
+  engineVersion: string;
+  /** The public endpoint: a proxy that accepts new connections only while the access group is attached. */
+  proxy: TcpProxy;
+  securityGroups: SecurityGroupMembership[];
+  clusterParameterGroupName: string;
+  subnetGroupName?: string;
+  kmsKeyId?: string;
+  iamAuth: boolean;
+  logExports: string[];
+  deletionProtection: boolean;
+  tags: Record<string, string>;
+  /** The cluster volume while no writer runs on it (a clone, or after the writer was deleted). */
+  storageDir?: string;
+  instanceIds: string[];
+  pendingModifications: boolean;
+  upgrade?: { from: string; to: string; method: UpgradeMethod; description: string; ms: number };
+  sourceClusterId?: string;
+  lastError?: string;
+  createdAt: string;
+  queue: Promise<void>;
+}
+
+export interface InstanceRecord {
+  request: CreateInstanceRequest;
+  status: string;
+  isWriter: boolean;
+  server?: PgServer;
+  lastError?: string;
+  createdAt: string;
+}
+
+export interface SnapshotRecord {
+  id: string;
+  clusterId: string;
+  status: string;
+  dir: string;
+  engineVersion: string;
+  createdAt: string;
+}
+
+export interface OperationRecord {
+  operation: string;
+  resource: string;
+  startedAt: string;
+  endedAt?: string;
+  ms?: number;
+  error?: string;
+}
+
+export interface LocalClustersOptions {
+  workdir: string;
+  accessSecurityGroupId: string;
+  /** Minimum time an operation shows its intermediate state. */
+  operationDelayMs: number;
+  /** Appends a line to the cloud's log file. */
+  log: (line: string) => void;
+}
+
+const AZS = ['local-1a', 'local-1b', 'local-1c'];
+
+export function familyOf(engineVersion: string): string {
+  return `aurora-postgresql${majorOf(engineVersion)}`;
+}
+
+export function endpointOf(clusterId: string): string {
+  return `${clusterId}.cluster.local`;
+}
+
+export class LocalClusters implements Clusters {
+  readonly clusters = new Map<string, ClusterRecord>();
+  readonly instances = new Map<string, InstanceRecord>();
+  readonly snapshots = new Map<string, SnapshotRecord>();
+  readonly operations: OperationRecord[] = [];
+  readonly clusterParameterGroups = new Map<string, string>();
+  readonly instanceParameterGroups = new Map<string, string>();
+  private stopping = false;
+  private dirCounter = 0;
+
+  constructor(private readonly options: LocalClustersOptions) {
+    for (const major of new Set(installedEngineVersions().map(majorOf))) {
+      this.clusterParameterGroups.set(`default.aurora-postgresql${major}`, `aurora-postgresql${major}`);
+      this.instanceParameterGroups.set(`default.aurora-postgresql${major}`, `aurora-postgresql${major}`);
+    }
+  }
+
+  // ---- the Clusters port -------------------------------------------------------------------
+
+  async describeCluster(id: string): Promise<Cluster | undefined> {
+    const record = this.clusters.get(id);
+    return record ? this.toCluster(record) : undefined;
+  }
+
+  async describeInstance(id: string): Promise<Instance | undefined> {
+    const record = this.instances.get(id);
+    if (!record) return undefined;
+    const r = record.request;
+    return {
+      id: r.instanceId,
+      clusterId: r.clusterId,
+      status: record.status,
+      instanceClass: r.instanceClass,
+      ...(r.availabilityZone ? { availabilityZone: r.availabilityZone } : {}),
+      ...(r.parameterGroupName ? { parameterGroupName: r.parameterGroupName } : {}),
+      ...(r.monitoringInterval !== undefined ? { monitoringInterval: r.monitoringInterval } : {}),
+      ...(r.monitoringRoleArn ? { monitoringRoleArn: r.monitoringRoleArn } : {}),
+      performanceInsights: r.performanceInsights,
+      ...(r.performanceInsightsKmsKeyId ? { performanceInsightsKmsKeyId: r.performanceInsightsKmsKeyId } : {}),
+      ...(r.performanceInsightsRetentionPeriod !== undefined
+        ? { performanceInsightsRetentionPeriod: r.performanceInsightsRetentionPeriod }
+        : {}),
+      tags: { ...r.tags },
+    };
+  }
+
+  async validUpgradeTargets(engineVersion: string): Promise<UpgradeTarget[]> {
+    const installed = installedEngineVersions();
+    if (!installed.includes(engineVersion)) return [];
+    const from = majorOf(engineVersion);
+    return installed
+      .filter((v) => compareVersions(v, engineVersion) > 0)
+      .filter((v) => majorOf(v) === from || majorUpgradePlan(engineVersion, v) !== undefined)
+      .map((v) => ({ engineVersion: v, isMajorVersionUpgrade: majorOf(v) !== from }));
+  }
+
+  async parameterGroupFamilyOf(engineVersion: string): Promise<string | undefined> {
+    return installedEngineVersions().includes(engineVersion) ? familyOf(engineVersion) : undefined;
+  }
+
+  async clusterParameterGroupFamily(name: string): Promise<string | undefined> {
+    return this.clusterParameterGroups.get(name);
+  }
+
+  async instanceParameterGroupFamily(name: string): Promise<string | undefined> {
+    return this.instanceParameterGroups.get(name);
+  }
+
+  async cloneCopyOnWrite(request: CloneRequest): Promise<void> {
+    const action = `RestoreDBClusterToPointInTime ${request.targetClusterId}`;
+    if (this.clusters.has(request.targetClusterId)) {
+      throw awsFault('DBClusterAlreadyExistsFault', `DB Cluster ${request.targetClusterId} already exists`, action);
+    }
+    const source = this.clusters.get(request.sourceClusterId);
+    if (!source) {
+      throw awsFault('DBClusterNotFoundFault', `DBCluster ${request.sourceClusterId} not found.`, action);
+    }
+    if (source.status !== 'available') {
+      throw awsFault('InvalidDBClusterStateFault', `DBCluster ${source.id} is ${source.status}`, action);
+    }
+    const groupName = request.clusterParameterGroupName ?? source.clusterParameterGroupName;
+    this.requireClusterParameterGroup(groupName, source.engineVersion, action);
+    const record = await this.newClusterRecord({
+      id: request.targetClusterId,
+      engineVersion: source.engineVersion,
+      securityGroupIds: request.securityGroupIds,
+      clusterParameterGroupName: groupName,
+      tags: request.tags,
+      iamAuth: request.iamAuth,
+      logExports: request.logExports,
+      ...(request.subnetGroupName ? { subnetGroupName: request.subnetGroupName } : {}),
+      ...(request.kmsKeyId ? { kmsKeyId: request.kmsKeyId } : {}),
+    });
+    record.sourceClusterId = source.id;
+    this.enqueue(record, 'clone', async () => {
+      // The copy reads the source's writer: run it in the source's queue, after its pending changes.
+      const storage = this.newDataDir(record.id);
+      await this.runQueued(source, `copy for ${record.id}`, async () => {
+        const writer = this.writerOf(source);
+        if (!writer?.server?.isRunning) throw new Error(`source cluster ${source.id} has no running writer to clone`);
+        await copyRunningServer(writer.server, storage, `clone ${record.id}`);
+      });
+      record.storageDir = storage;
+      record.status = 'available';
+    });
+  }
+
+  async createInstance(request: CreateInstanceRequest): Promise<void> {
+    const action = `CreateDBInstance ${request.instanceId}`;
+    if (this.instances.has(request.instanceId)) {
+      throw awsFault('DBInstanceAlreadyExistsFault', `DB instance ${request.instanceId} already exists`, action);
+    }
+    const cluster = this.requireCluster(request.clusterId, action);
+    if (cluster.status !== 'available') {
+      throw awsFault('InvalidDBClusterStateFault', `DBCluster ${cluster.id} is ${cluster.status}`, action);
+    }
+    if (request.parameterGroupName) {
+      this.requireInstanceParameterGroup(request.parameterGroupName, cluster.engineVersion, action);
+    }
+    const isWriter = !cluster.instanceIds.some((id) => this.instances.get(id)?.isWriter);
+    const availabilityZone = request.availabilityZone ?? AZS[cluster.instanceIds.length % AZS.length];
+    const record: InstanceRecord = {
+      request: {
+        ...request,
+        tags: { ...request.tags },
+        ...(availabilityZone ? { availabilityZone } : {}),
+        parameterGroupName: request.parameterGroupName ?? `default.${familyOf(cluster.engineVersion)}`,
+      },
+      status: 'creating',
+      isWriter,
+      createdAt: new Date().toISOString(),
+    };
+    this.instances.set(request.instanceId, record);
+    cluster.instanceIds.push(request.instanceId);
+    this.enqueue(
+      cluster,
+      isWriter ? 'create writer' : 'create reader',
+      async () => {
+        record.server = isWriter
+          ? await this.startWriterFromStorage(cluster)
+          : await this.startReader(cluster, request.instanceId);
+        record.status = 'available';
+      },
+      record,
+    );
+  }
+
+  async setSecurityGroups(clusterId: string, securityGroupIds: string[]): Promise<void> {
+    const action = `ModifyDBCluster ${clusterId} VpcSecurityGroupIds`;
+    const cluster = this.requireCluster(clusterId, action);
+    if (cluster.status !== 'available') {
+      throw awsFault('InvalidDBClusterStateFault', `DBCluster ${clusterId} is ${cluster.status}`, action);
+    }
+    const wanted = [...new Set(securityGroupIds)];
+    const current = cluster.securityGroups.map((g) => g.id);
+    cluster.securityGroups = [
+      ...cluster.securityGroups.map((g) => ({ id: g.id, status: wanted.includes(g.id) ? g.status : 'removing' })),
+      ...wanted.filter((id) => !current.includes(id)).map((id) => ({ id, status: 'adding' })),
+    ];
+    this.enqueue(cluster, 'security groups', async () => {
+      // The change takes effect when the groups turn active; established connections are untouched.
+      cluster.securityGroups = wanted.map((id) => ({ id, status: 'active' }));
+      cluster.proxy.setAccepting(wanted.includes(this.options.accessSecurityGroupId));
+    });
+  }
+
+  async upgradeEngine(request: UpgradeRequest): Promise<void> {
+    const action = `ModifyDBCluster ${request.clusterId} EngineVersion`;
+    const cluster = this.requireCluster(request.clusterId, action);
+    if (cluster.status !== 'available') {
+      throw awsFault('InvalidDBClusterStateFault', `DBCluster ${cluster.id} is ${cluster.status}`, action);
+    }
+    const from = cluster.engineVersion;
+    const to = request.engineVersion;
+    const target = (await this.validUpgradeTargets(from)).find((t) => t.engineVersion === to);
+    if (!target) {
+      throw awsFault(
+        'InvalidParameterCombination',
+        `Cannot upgrade aurora-postgresql from ${from} to ${to} (no local method for it on this machine)`,
+        action,
+      );
+    }
+    if (target.isMajorVersionUpgrade && !request.allowMajorVersionUpgrade) {
+      throw awsFault(
+        'InvalidParameterCombination',
+        'The AllowMajorVersionUpgrade flag must be present when upgrading to a new major version.',
+        action,
+      );
+    }
+    const family = familyOf(to);
+    const clusterGroup =
+      request.clusterParameterGroupName ??
+      (target.isMajorVersionUpgrade ? `default.${family}` : cluster.clusterParameterGroupName);
+    this.requireClusterParameterGroup(clusterGroup, to, action);
+    if (request.instanceParameterGroupName) {
+      this.requireInstanceParameterGroup(request.instanceParameterGroupName, to, action);
+    }
+    const writer = this.writerOf(cluster);
+    if (target.isMajorVersionUpgrade && !writer) {
+      throw awsFault('InvalidDBClusterStateFault', `DBCluster ${cluster.id} has no instance to upgrade`, action);
+    }
+    cluster.status = 'upgrading';
+    cluster.pendingModifications = true;
+    const members = cluster.instanceIds.flatMap((id) => this.instances.get(id) ?? []);
+    for (const member of members) member.status = 'upgrading';
+    this.enqueue(cluster, `upgrade ${from} → ${to}`, async () => {
+      const started = Date.now();
+      let method: UpgradeMethod = 'restart-on-new-minor';
+      let description = `restart on PostgreSQL ${to}'s binaries (same data folder)`;
+      const writerRecord = this.writerOf(cluster);
+      const readers = members.filter((m) => !m.isWriter);
+      if (writerRecord?.server) {
+        if (target.isMajorVersionUpgrade) {
+          const old = writerRecord.server;
+          const result = await upgradeMajor(old, to, {
+            newDataDir: this.newDataDir(cluster.id),
+            logFile: this.logFileOf(writerRecord.request.instanceId),
+            scratchDir: path.join(this.options.workdir, 'scratch', `${cluster.id}-upgrade-${++this.dirCounter}`),
+          });
+          writerRecord.server = result.server;
+          method = result.method;
+          description = result.description;
+          await fs.promises.rm(old.dataDir, { recursive: true, force: true });
+          cluster.proxy.setTarget({ host: '127.0.0.1', port: result.server.port });
+          // Standbys cannot follow a new major: rebuild each from the upgraded writer.
+          for (const reader of readers) {
+            await this.stopAndRemove(reader);
+            reader.server = await this.startReader(cluster, reader.request.instanceId, to);
+          }
+        } else {
+          await upgradeMinor(writerRecord.server, to);
+          for (const reader of readers) if (reader.server) await upgradeMinor(reader.server, to);
+        }
+      }
+      cluster.engineVersion = to;
+      cluster.clusterParameterGroupName = clusterGroup;
+      for (const member of members) {
+        if (request.instanceParameterGroupName) member.request.parameterGroupName = request.instanceParameterGroupName;
+        else if (target.isMajorVersionUpgrade) member.request.parameterGroupName = `default.${family}`;
+        member.status = 'available';
+      }
+      cluster.upgrade = { from, to, method, description, ms: Date.now() - started };
+      this.options.log(`upgrade of ${cluster.id} ${from} → ${to}: ${method} (${description})`);
+      cluster.pendingModifications = false;
+      cluster.status = 'available';
+    });
+  }
+
+  async setDeletionProtection(clusterId: string, enabled: boolean): Promise<void> {
+    const cluster = this.requireCluster(clusterId, `ModifyDBCluster ${clusterId} DeletionProtection`);
+    cluster.deletionProtection = enabled;
+  }
+
+  async deleteInstance(instanceId: string): Promise<void> {
+    const action = `DeleteDBInstance ${instanceId}`;
+    const record = this.instances.get(instanceId);
+    if (!record) throw awsFault('DBInstanceNotFoundFault', `DBInstance ${instanceId} not found.`, action);
+    if (record.status === 'deleting') return; // already on its way
+    if (record.status !== 'available' && record.status !== 'failed') {
+      throw awsFault('InvalidDBInstanceStateFault', `DBInstance ${instanceId} is ${record.status}`, action);
+    }
+    const cluster = this.requireCluster(record.request.clusterId, action);
+    record.status = 'deleting';
+    this.enqueue(cluster, `delete instance ${instanceId}`, async () => {
+      if (record.isWriter) await this.retireWriter(cluster, record);
+      else await this.stopAndRemove(record);
+      this.instances.delete(instanceId);
+      cluster.instanceIds = cluster.instanceIds.filter((id) => id !== instanceId);
+    });
+  }
+
+  async deleteCluster(clusterId: string, finalSnapshotId?: string): Promise<void> {
+    const action = `DeleteDBCluster ${clusterId}`;
+    const cluster = this.requireCluster(clusterId, action);
+    if (cluster.status === 'deleting') return;
+    if (cluster.deletionProtection) {
+      throw awsFault(
+        'InvalidParameterCombination',
+        'Cannot delete protected Cluster, please disable deletion protection and try again.',
+        action,
+      );
+    }
+    if (cluster.instanceIds.some((id) => this.instances.get(id)?.status !== 'deleting')) {
+      throw awsFault(
+        'InvalidDBClusterStateFault',
+        'Cluster cannot be deleted, it still contains DB instances in non-deleting state.',
+        action,
+      );
+    }
+    if (finalSnapshotId && this.snapshots.has(finalSnapshotId)) {
+      throw awsFault(
+        'DBClusterSnapshotAlreadyExistsFault',
+        `Cannot create the snapshot because a snapshot with the identifier ${finalSnapshotId} already exists.`,
+        action,
+      );
+    }
+    cluster.status = 'deleting';
+    const snapshot: SnapshotRecord | undefined = finalSnapshotId
+      ? {
+          id: finalSnapshotId,
+          clusterId,
+          status: 'creating',
+          dir: path.join(this.options.workdir, 'snapshots', finalSnapshotId),
+          engineVersion: cluster.engineVersion,
+          createdAt: new Date().toISOString(),
+        }
+      : undefined;
+    if (snapshot) this.snapshots.set(snapshot.id, snapshot);
+    this.enqueue(cluster, `delete cluster ${clusterId}`, async () => {
+      if (snapshot) {
+        if (!cluster.storageDir) throw new Error(`cluster ${clusterId} has no storage to snapshot`);
+        await fs.promises.mkdir(path.dirname(snapshot.dir), { recursive: true });
+        await copyStoppedDataDir(cluster.storageDir, snapshot.dir);
+        snapshot.status = 'available';
+      }
+      if (cluster.storageDir) await fs.promises.rm(cluster.storageDir, { recursive: true, force: true });
+      await cluster.proxy.close();
+      this.clusters.delete(clusterId);
+    });
+  }
+
+  async describeClusterSnapshot(snapshotId: string): Promise<{ id: string; status: string } | undefined> {
+    const snapshot = this.snapshots.get(snapshotId);
+    return snapshot ? { id: snapshot.id, status: snapshot.status } : undefined;
+  }
+
+  // ---- for the local cloud -----------------------------------------------------------------
+
+  /** A new cluster record with its public-endpoint proxy (accepting iff the access group is attached). */
+  async newClusterRecord(spec: {
+    id: string;
+    engineVersion: string;
+    securityGroupIds: string[];
+    clusterParameterGroupName: string;
+    tags: Record<string, string>;
+    iamAuth: boolean;
+    logExports: string[];
+    subnetGroupName?: string;
+    kmsKeyId?: string;
+  }): Promise<ClusterRecord> {
+    const proxy = await startProxy({ accepting: spec.securityGroupIds.includes(this.options.accessSecurityGroupId) });
+    const record: ClusterRecord = {
+      id: spec.id,
+      status: 'creating',
+      engineVersion: spec.engineVersion,
+      proxy,
+      securityGroups: [...new Set(spec.securityGroupIds)].map((id) => ({ id, status: 'active' })),
+      clusterParameterGroupName: spec.clusterParameterGroupName,
+      iamAuth: spec.iamAuth,
+      logExports: [...spec.logExports],
+      deletionProtection: false,
+      tags: { ...spec.tags },
+      instanceIds: [],
+      pendingModifications: false,
+      createdAt: new Date().toISOString(),
+      queue: Promise.resolve(),
+      ...(spec.subnetGroupName ? { subnetGroupName: spec.subnetGroupName } : {}),
+      ...(spec.kmsKeyId ? { kmsKeyId: spec.kmsKeyId } : {}),
+    };
+    this.clusters.set(spec.id, record);
+    return record;
+  }
+
+  writerOf(cluster: ClusterRecord): InstanceRecord | undefined {
+    return cluster.instanceIds.map((id) => this.instances.get(id)).find((i) => i?.isWriter);
+  }
+
+  /** The writer's own port (the admin path), or undefined when no writer runs. */
+  writerPort(clusterId: string): number | undefined {
+    const cluster = this.clusters.get(clusterId);
+    const server = cluster ? this.writerOf(cluster)?.server : undefined;
+    return server?.isRunning ? server.port : undefined;
+  }
+
+  newDataDir(clusterId: string): string {
+    return path.join(this.options.workdir, 'clusters', clusterId, `data-${++this.dirCounter}`);
+  }
+
+  logFileOf(instanceId: string): string {
+    return path.join(this.options.workdir, 'logs', `${instanceId}.log`);
+  }
+
+  /** Waits for every queued operation, then stops every server and proxy. */
+  async stopAll(keep: ReadonlySet<PgServer> = new Set()): Promise<void> {
+    this.stopping = true;
+    await Promise.all([...this.clusters.values()].map((c) => c.queue));
+    const servers = [...this.instances.values()].flatMap((i) => (i.server && !keep.has(i.server) ? [i.server] : []));
+    await Promise.all(servers.map((s) => s.stop('fast').catch(() => s.stop('immediate'))));
+    await Promise.all([...this.clusters.values()].map((c) => c.proxy.close()));
+  }
+
+  toCluster(record: ClusterRecord): Cluster {
+    return {
+      id: record.id,
+      arn: `arn:aws:rds:local:000000000000:cluster:${record.id}`,
+      status: record.status,
+      engine: 'aurora-postgresql',
+      engineVersion: record.engineVersion,
+      endpoint: endpointOf(record.id),
+      readerEndpoint: `${record.id}.cluster-ro.local`,
+      port: record.proxy.port,
+      securityGroups: record.securityGroups.map((g) => ({ ...g })),
+      ...(record.subnetGroupName ? { subnetGroupName: record.subnetGroupName } : {}),
+      clusterParameterGroupName: record.clusterParameterGroupName,
+      ...(record.kmsKeyId ? { kmsKeyId: record.kmsKeyId } : {}),
+      iamAuth: record.iamAuth,
+      logExports: [...record.logExports],
+      deletionProtection: record.deletionProtection,
+      members: record.instanceIds.map((instanceId) => ({
+        instanceId,
+        isWriter: this.instances.get(instanceId)?.isWriter ?? false,
+      })),
+      tags: { ...record.tags },
+      latestRestorableTime: new Date(Date.now() - 1000).toISOString(),
+      pendingModifications: record.pendingModifications,
+      availabilityZones: [...AZS],
+    };
+  }
+
+  // ---- internals ---------------------------------------------------------------------------
+
+  private requireCluster(id: string, action: string): ClusterRecord {
+    const cluster = this.clusters.get(id);
+    if (!cluster) throw awsFault('DBClusterNotFoundFault', `DBCluster ${id} not found.`, action);
+    return cluster;
+  }
+
+  private requireClusterParameterGroup(name: string, engineVersion: string, action: string): void {
+    const family = this.clusterParameterGroups.get(name);
+    if (!family)
+      throw awsFault('DBClusterParameterGroupNotFound', `DBClusterParameterGroup not found: ${name}`, action);
+    if (family !== familyOf(engineVersion)) {
+      throw awsFault(
+        'InvalidParameterCombination',
+        `The parameter group ${name} with DBParameterGroupFamily ${family} cannot be used for this instance. Please use a Parameter Group with DBParameterGroupFamily ${familyOf(engineVersion)}`,
+        action,
+      );
+    }
+  }
+
+  private requireInstanceParameterGroup(name: string, engineVersion: string, action: string): void {
+    const family = this.instanceParameterGroups.get(name);
+    if (!family) throw awsFault('DBParameterGroupNotFound', `DBParameterGroup not found: ${name}`, action);
+    if (family !== familyOf(engineVersion)) {
+      throw awsFault(
+        'InvalidParameterCombination',
+        `The parameter group ${name} with DBParameterGroupFamily ${family} cannot be used for ${familyOf(engineVersion)}`,
+        action,
+      );
+    }
+  }
+
+  private async startWriterFromStorage(cluster: ClusterRecord): Promise<PgServer> {
+    if (!cluster.storageDir) throw new Error(`cluster ${cluster.id} has no storage to start a writer on`);
+    const writer = this.writerOf(cluster);
+    if (!writer) throw new Error(`cluster ${cluster.id} has no writer instance`);
+    const server = new PgServer({
+      dataDir: cluster.storageDir,
+      port: await freePort(),
+      engineVersion: cluster.engineVersion,
+      logFile: this.logFileOf(writer.request.instanceId),
+    });
+    await server.start();
+    delete cluster.storageDir;
+    cluster.proxy.setTarget({ host: '127.0.0.1', port: server.port });
+    return server;
+  }
+
+  private async startReader(cluster: ClusterRecord, instanceId: string, engineVersion?: string): Promise<PgServer> {
+    const writer = this.writerOf(cluster)?.server;
+    if (!writer?.isRunning) throw new Error(`cluster ${cluster.id} has no running writer for reader ${instanceId}`);
+    if (engineVersion && writer.engineVersion !== engineVersion) throw new Error('reader and writer versions differ');
+    return createStandby(writer, {
+      dataDir: this.newDataDir(cluster.id),
+      port: await freePort(),
+      logFile: this.logFileOf(instanceId),
+      name: instanceId.replace(/[^A-Za-z0-9_]/g, '_'),
+    });
+  }
+
+  /**
+   * The writer goes away. A reader that is not itself being deleted takes over (Aurora's
+   * failover); otherwise the writer's data folder stays as the cluster volume.
+   */
+  private async retireWriter(cluster: ClusterRecord, writer: InstanceRecord): Promise<void> {
+    const successor = cluster.instanceIds
+      .map((id) => this.instances.get(id))
+      .find((i): i is InstanceRecord => !!i && !i.isWriter && i.status === 'available' && !!i.server);
+    const server = writer.server;
+    if (server) await server.stop('fast');
+    if (successor?.server) {
+      await successor.server.promote();
+      successor.isWriter = true;
+      writer.isWriter = false;
+      cluster.proxy.setTarget({ host: '127.0.0.1', port: successor.server.port });
+      if (server) await fs.promises.rm(server.dataDir, { recursive: true, force: true });
+      const others = cluster.instanceIds
+        .map((id) => this.instances.get(id))
+        .filter((i): i is InstanceRecord => !!i && i !== successor && i !== writer && i.status === 'available');
+      for (const reader of others) {
+        await this.stopAndRemove(reader);
+        reader.server = await this.startReader(cluster, reader.request.instanceId);
+      }
+      return;
+    }
+    writer.isWriter = false;
+    cluster.proxy.setTarget(undefined);
+    if (server) cluster.storageDir = server.dataDir;
+  }
+
+  private async stopAndRemove(instance: InstanceRecord): Promise<void> {
+    const server = instance.server;
+    if (!server) return;
+    await server.stop('fast');
+    await fs.promises.rm(server.dataDir, { recursive: true, force: true });
+    delete instance.server;
+  }
+
+  /** Runs `work` after the cluster's pending operations; records it; a failure marks the resource `failed`. */
+  private enqueue(
+    cluster: ClusterRecord,
+    operation: string,
+    work: () => Promise<void>,
+    instance?: InstanceRecord,
+  ): void {
+    const resource = instance ? instance.request.instanceId : cluster.id;
+    void this.runQueued(cluster, operation, work, resource).catch((error: unknown) => {
+      const message = error instanceof Error ? error.message : String(error);
+      if (instance) {
+        instance.status = 'failed';
+        instance.lastError = message;
+      } else {
+        cluster.status = 'failed';
+        cluster.lastError = message;
+      }
+    });
+  }
+
+  private runQueued(
+    cluster: ClusterRecord,
+    operation: string,
+    work: () => Promise<void>,
+    resource = cluster.id,
+  ): Promise<void> {
+    const run = cluster.queue.then(async () => {
+      const record: OperationRecord = { operation, resource, startedAt: new Date().toISOString() };
+      this.operations.push(record);
+      this.options.log(`${resource}: ${operation} started`);
+      try {
+        await new Promise((resolve) => setTimeout(resolve, this.options.operationDelayMs));
+        if (this.stopping) throw new Error('the local cloud is stopping');
+        await work();
+      } catch (error) {
+        record.error = error instanceof Error ? error.message : String(error);
+        this.options.log(`${resource}: ${operation} FAILED: ${record.error}`);
+        throw error;
+      } finally {
+        record.endedAt = new Date().toISOString();
+        record.ms = Date.parse(record.endedAt) - Date.parse(record.startedAt);
+      }
+      this.options.log(`${resource}: ${operation} done in ${record.ms} ms`);
+    });
+    cluster.queue = run.catch(() => undefined);
+    return run;
+  }
+}

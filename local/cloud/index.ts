@@ -1,0 +1,410 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { createPgDatabase } from '../../lambdas/aws/pg-database';
+import type { Clock, Cluster, Database, DbTarget, Lock, MigrationSource } from '../../lambdas/ports';
+import {
+  assertServerUserCanUse,
+  createStandby,
+  forgetServer,
+  freePort,
+  makeServerDir,
+  PgServer,
+  serverOsUser,
+  SUPERUSER,
+} from '../postgres';
+import { startProxy, type TcpProxy } from '../proxy';
+import { endpointOf, familyOf, LocalClusters, type OperationRecord } from './clusters';
+import { LocalDns } from './dns';
+import { awsFault } from './errors';
+import {
+  folderMigrationSource,
+  memoryLock,
+  realClock,
+  recordingNotifier,
+  type RecordingNotifier,
+} from './simple-ports';
+
+export { LOCAL_MIGRATIONS_PREFIX } from './simple-ports';
+export { endpointOf, familyOf, LocalClusters } from './clusters';
+export { LocalDns } from './dns';
+
+/**
+ * The local "cloud" the rehearsal runs the real state machine against (DESIGN.md section 12):
+ * clusters of real PostgreSQL processes, a public endpoint per cluster that plays the security
+ * group, a CNAME proxy that plays Route 53, and the other ports. Everything lives in `workdir`;
+ * no process outlives `stopAll()`.
+ */
+
+export interface LocalCloudOptions {
+  /** Work folder for data folders, logs, snapshots (created when missing). */
+  readonly workdir: string;
+  /** The application access security group: a cluster's endpoint accepts new connections only while it is attached. */
+  readonly accessSecurityGroupId: string;
+  /** The workflow's own admin security group (the admin path ignores groups, as a VPC-internal path would). */
+  readonly adminSecurityGroupId: string;
+  readonly hostedZoneId: string;
+  /** The CNAME applications use, e.g. `db.rehearsal.internal`. */
+  readonly recordName: string;
+  /** Folder served as `s3://rehearsal/migrations/`. */
+  readonly migrationsDir: string;
+  /**
+   * Minimum time each operation shows its intermediate state (`creating`, `upgrading`,
+   * `adding`, Route 53 `PENDING`) so the poll loops see it.
+   * @default 300
+   */
+  readonly operationDelayMs?: number;
+  /** Called for each notification (the CLI prints it). @default - kept in `notifier.messages` only */
+  readonly onNotify?: (subject: string, message: string) => void;
+}
+
+export interface CreateBlueOptions {
+  readonly id: string;
+  readonly engineVersion: string;
+  /** Streaming standbys besides the writer. @default 1 */
+  readonly readers?: number;
+  /** Run in `database` after it is created. */
+  readonly schemaSql: string;
+  readonly seedSql?: string;
+  /** @default 'app' */
+  readonly database?: string;
+  /** @default [accessSecurityGroupId, adminSecurityGroupId] */
+  readonly securityGroupIds?: string[];
+  readonly tags?: Record<string, string>;
+  /** @default 'db.r6g.large' */
+  readonly instanceClass?: string;
+  /** Points the CNAME record at this cluster. @default true */
+  readonly pointCname?: boolean;
+  /** TTL of the CNAME record. @default 300 */
+  readonly cnameTtl?: number;
+}
+
+export interface KeptServer {
+  clusterId: string;
+  instanceId: string;
+  role: 'writer' | 'reader';
+  engineVersion: string;
+  port: number;
+  dataDir: string;
+  connect: string;
+  stop: string;
+}
+
+export interface LocalCloudState {
+  clusters: {
+    id: string;
+    status: string;
+    engineVersion: string;
+    endpoint: string;
+    /** The public endpoint proxy (applications; security groups apply). */
+    endpointProxy: { host: string; port: number; accepting: boolean; openConnections: number };
+    securityGroups: { id: string; status: string }[];
+    deletionProtection: boolean;
+    pendingModifications: boolean;
+    tags: Record<string, string>;
+    sourceClusterId?: string;
+    storageDir?: string;
+    upgrade?: { from: string; to: string; method: string; description: string; ms: number };
+    lastError?: string;
+    instances: {
+      id: string;
+      status: string;
+      role: 'writer' | 'reader';
+      instanceClass: string;
+      parameterGroupName?: string;
+      engineVersion: string;
+      port?: number;
+      dataDir?: string;
+      running: boolean;
+      lastError?: string;
+    }[];
+  }[];
+  snapshots: { id: string; clusterId: string; status: string; dir: string; engineVersion: string }[];
+  cname: {
+    recordName: string;
+    value?: string;
+    /** The cluster whose endpoint the CNAME proxy sends new connections to. */
+    targetClusterId?: string;
+    proxy: { host: string; port: number; openConnections: number };
+    pendingChanges: number;
+  };
+  operations: OperationRecord[];
+}
+
+export interface LocalCloud {
+  readonly clusters: LocalClusters;
+  readonly dns: LocalDns;
+  readonly lock: Lock;
+  readonly notifier: RecordingNotifier;
+  readonly migrations: MigrationSource;
+  readonly clock: Clock;
+  /** pg over the admin path: the writer process's own port, static superuser, no TLS. */
+  readonly database: Database;
+  readonly workdir: string;
+  /** Starts a cluster with a writer and `readers` standbys, schema and seed loaded; resolves when available. */
+  createBlue(options: CreateBlueOptions): Promise<Cluster>;
+  /** Adds a parameter group (e.g. the custom `pg16-cluster` an execution input names). */
+  addParameterGroup(kind: 'cluster' | 'instance', name: string, family: string): void;
+  /** The CNAME proxy's address: what applications connect to. */
+  cname(): { host: string; port: number };
+  /** The writer's own address (admin path) of a cluster, or undefined when no writer runs. */
+  writerAddress(clusterId: string): { host: string; port: number } | undefined;
+  /** The cluster whose writer listens on `port` (to attribute a load generator's writes). */
+  clusterOfServerPort(port: number): string | undefined;
+  describeState(): LocalCloudState;
+  /** Time the local operations took (clone, instances, upgrade, deletions). */
+  operations(): OperationRecord[];
+  /**
+   * Leaves the servers running when this process ends (the proxies end with it) and says how to
+   * connect and how to stop them.
+   */
+  keep(): { servers: KeptServer[]; stopAll: string; note: string };
+  /** Waits for queued operations, then stops every server (except those `keep()` handed over) and proxy. */
+  stopAll(): Promise<void>;
+}
+
+export async function createLocalCloud(options: LocalCloudOptions): Promise<LocalCloud> {
+  const workdir = path.resolve(options.workdir);
+  await fs.promises.mkdir(workdir, { recursive: true });
+  // The servers' OS user must reach every folder below the work folder.
+  await makeServerDir(workdir, 0o755);
+  for (const sub of ['clusters', 'logs', 'snapshots', 'scratch']) await makeServerDir(path.join(workdir, sub), 0o755);
+  assertServerUserCanUse(workdir);
+  const cloudLog = path.join(workdir, 'logs', 'cloud.log');
+  const log = (line: string): void => fs.appendFileSync(cloudLog, `${new Date().toISOString()} ${line}\n`);
+  const delay = options.operationDelayMs ?? 300;
+
+  const clusters = new LocalClusters({
+    workdir,
+    accessSecurityGroupId: options.accessSecurityGroupId,
+    operationDelayMs: delay,
+    log,
+  });
+  const cnameProxy: TcpProxy = await startProxy();
+  const clusterOfEndpoint = (value: string): string | undefined =>
+    [...clusters.clusters.keys()].find((id) => endpointOf(id) === value.replace(/\.$/, '').toLowerCase());
+  const dns = new LocalDns({
+    hostedZoneId: options.hostedZoneId,
+    recordName: options.recordName,
+    cnameProxy,
+    propagationDelayMs: delay,
+    log,
+    resolveEndpoint: (value) => {
+      const id = clusterOfEndpoint(value);
+      const record = id ? clusters.clusters.get(id) : undefined;
+      return record ? { host: record.proxy.host, port: record.proxy.port } : undefined;
+    },
+  });
+  const clock = realClock();
+  const database = createPgDatabase({
+    credentials: async () => ({ username: SUPERUSER.username, password: SUPERUSER.password }),
+    ssl: false,
+    resolve: (target: DbTarget) => {
+      const port = clusters.writerPort(target.clusterId);
+      if (port === undefined) {
+        throw awsFault('InvalidDBClusterStateFault', `cluster ${target.clusterId} has no running writer`, 'connect');
+      }
+      return { host: '127.0.0.1', port };
+    },
+  });
+  const keptServers = new Set<PgServer>();
+
+  const cloud: LocalCloud = {
+    clusters,
+    dns,
+    lock: memoryLock(clock),
+    notifier: recordingNotifier(options.onNotify),
+    migrations: folderMigrationSource(options.migrationsDir),
+    clock,
+    database,
+    workdir,
+
+    async createBlue(spec) {
+      const action = `CreateDBCluster ${spec.id}`;
+      if (clusters.clusters.has(spec.id)) {
+        throw awsFault('DBClusterAlreadyExistsFault', `DB Cluster ${spec.id} already exists`, action);
+      }
+      const family = familyOf(spec.engineVersion);
+      const record = await clusters.newClusterRecord({
+        id: spec.id,
+        engineVersion: spec.engineVersion,
+        securityGroupIds: spec.securityGroupIds ?? [options.accessSecurityGroupId, options.adminSecurityGroupId],
+        clusterParameterGroupName: `default.${family}`,
+        tags: spec.tags ?? {},
+        iamAuth: false,
+        logExports: ['postgresql'],
+      });
+      const databaseName = spec.database ?? 'app';
+      const instanceClass = spec.instanceClass ?? 'db.r6g.large';
+      const writerId = `${spec.id}-1`;
+      const writer = await PgServer.initialize({
+        dataDir: clusters.newDataDir(spec.id),
+        port: await freePort(),
+        engineVersion: spec.engineVersion,
+        logFile: clusters.logFileOf(writerId),
+      });
+      const instanceRequest = (instanceId: string, az: string) => ({
+        instanceId,
+        clusterId: spec.id,
+        instanceClass,
+        availabilityZone: az,
+        parameterGroupName: `default.${family}`,
+        performanceInsights: false,
+        tags: { ...(spec.tags ?? {}) },
+      });
+      clusters.instances.set(writerId, {
+        request: instanceRequest(writerId, 'local-1a'),
+        status: 'available',
+        isWriter: true,
+        server: writer,
+        createdAt: new Date().toISOString(),
+      });
+      record.instanceIds.push(writerId);
+      await writer.query(`CREATE DATABASE "${databaseName.replace(/"/g, '""')}"`);
+      await writer.query(spec.schemaSql, undefined, databaseName);
+      if (spec.seedSql) await writer.query(spec.seedSql, undefined, databaseName);
+      record.proxy.setTarget({ host: '127.0.0.1', port: writer.port });
+      for (let i = 0; i < (spec.readers ?? 1); i++) {
+        const readerId = `${spec.id}-${i + 2}`;
+        const reader = await createStandby(writer, {
+          dataDir: clusters.newDataDir(spec.id),
+          port: await freePort(),
+          logFile: clusters.logFileOf(readerId),
+          name: readerId.replace(/[^A-Za-z0-9_]/g, '_'),
+        });
+        clusters.instances.set(readerId, {
+          request: instanceRequest(readerId, ['local-1b', 'local-1c'][i % 2] ?? 'local-1b'),
+          status: 'available',
+          isWriter: false,
+          server: reader,
+          createdAt: new Date().toISOString(),
+        });
+        record.instanceIds.push(readerId);
+      }
+      record.status = 'available';
+      if (spec.pointCname ?? true) dns.setRecordNow(options.recordName, endpointOf(spec.id), spec.cnameTtl ?? 300);
+      log(`${spec.id}: created with PostgreSQL ${spec.engineVersion}, ${spec.readers ?? 1} reader(s)`);
+      return clusters.toCluster(record);
+    },
+
+    addParameterGroup(kind, name, family) {
+      (kind === 'cluster' ? clusters.clusterParameterGroups : clusters.instanceParameterGroups).set(name, family);
+    },
+
+    cname() {
+      return { host: cnameProxy.host, port: cnameProxy.port };
+    },
+
+    writerAddress(clusterId) {
+      const port = clusters.writerPort(clusterId);
+      return port === undefined ? undefined : { host: '127.0.0.1', port };
+    },
+
+    clusterOfServerPort(port) {
+      for (const instance of clusters.instances.values()) {
+        if (instance.server?.port === port) return instance.request.clusterId;
+      }
+      return undefined;
+    },
+
+    describeState() {
+      const value = dns.currentValue();
+      const target = cnameProxy.target;
+      const targetClusterId = target
+        ? [...clusters.clusters.values()].find((c) => c.proxy.port === target.port)?.id
+        : undefined;
+      return {
+        clusters: [...clusters.clusters.values()].map((c) => ({
+          id: c.id,
+          status: c.status,
+          engineVersion: c.engineVersion,
+          endpoint: endpointOf(c.id),
+          endpointProxy: {
+            host: c.proxy.host,
+            port: c.proxy.port,
+            accepting: c.proxy.accepting,
+            openConnections: c.proxy.counts().active,
+          },
+          securityGroups: c.securityGroups.map((g) => ({ ...g })),
+          deletionProtection: c.deletionProtection,
+          pendingModifications: c.pendingModifications,
+          tags: { ...c.tags },
+          ...(c.sourceClusterId ? { sourceClusterId: c.sourceClusterId } : {}),
+          ...(c.storageDir ? { storageDir: c.storageDir } : {}),
+          ...(c.upgrade ? { upgrade: { ...c.upgrade } } : {}),
+          ...(c.lastError ? { lastError: c.lastError } : {}),
+          instances: c.instanceIds.flatMap((id) => {
+            const i = clusters.instances.get(id);
+            if (!i) return [];
+            return [
+              {
+                id,
+                status: i.status,
+                role: i.isWriter ? ('writer' as const) : ('reader' as const),
+                instanceClass: i.request.instanceClass,
+                ...(i.request.parameterGroupName ? { parameterGroupName: i.request.parameterGroupName } : {}),
+                engineVersion: i.server?.engineVersion ?? c.engineVersion,
+                ...(i.server ? { port: i.server.port, dataDir: i.server.dataDir } : {}),
+                running: i.server?.isRunning ?? false,
+                ...(i.lastError ? { lastError: i.lastError } : {}),
+              },
+            ];
+          }),
+        })),
+        snapshots: [...clusters.snapshots.values()].map((s) => ({
+          id: s.id,
+          clusterId: s.clusterId,
+          status: s.status,
+          dir: s.dir,
+          engineVersion: s.engineVersion,
+        })),
+        cname: {
+          recordName: options.recordName,
+          ...(value ? { value } : {}),
+          ...(targetClusterId ? { targetClusterId } : {}),
+          proxy: { host: cnameProxy.host, port: cnameProxy.port, openConnections: cnameProxy.counts().active },
+          pendingChanges: dns.pendingChanges(),
+        },
+        operations: clusters.operations.map((o) => ({ ...o })),
+      };
+    },
+
+    operations() {
+      return clusters.operations.map((o) => ({ ...o }));
+    },
+
+    keep() {
+      const asUser = serverOsUser() ? (cmd: string) => `su postgres -s /bin/sh -c '${cmd}'` : (cmd: string) => cmd;
+      const servers: KeptServer[] = [];
+      for (const instance of clusters.instances.values()) {
+        const server = instance.server;
+        if (!server?.isRunning) continue;
+        forgetServer(server);
+        keptServers.add(server);
+        servers.push({
+          clusterId: instance.request.clusterId,
+          instanceId: instance.request.instanceId,
+          role: instance.isWriter ? 'writer' : 'reader',
+          engineVersion: server.engineVersion,
+          port: server.port,
+          dataDir: server.dataDir,
+          connect: `psql "postgresql://${SUPERUSER.username}:${SUPERUSER.password}@127.0.0.1:${server.port}/postgres"`,
+          stop: asUser(`${path.join(server.binDir, 'pg_ctl')} -D ${server.dataDir} -m fast stop`),
+        });
+      }
+      return {
+        servers,
+        stopAll: servers.map((s) => s.stop).join('; ') || 'true',
+        note:
+          'The endpoint and CNAME proxies lived in the rehearsal process and ended with it; connect to the servers directly. ' +
+          `Server logs: ${path.join(workdir, 'logs')}.`,
+      };
+    },
+
+    async stopAll() {
+      dns.stop();
+      await clusters.stopAll(keptServers).catch((error: unknown) => log(`stopAll: ${String(error)}`));
+      await cnameProxy.close();
+    },
+  };
+  return cloud;
+}

@@ -1,0 +1,81 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Clock, Lock, MigrationFile, MigrationSource, Notifier } from '../../lambdas/ports';
+import { awsFault } from './errors';
+
+/** The S3 prefix the rehearsal's execution input names; it maps to the local migrations folder. */
+export const LOCAL_MIGRATIONS_PREFIX = 's3://rehearsal/migrations/';
+
+/** MigrationSource on a folder: the files directly in it (no sub-folders), in lexical order. */
+export function folderMigrationSource(dir: string, prefix = LOCAL_MIGRATIONS_PREFIX): MigrationSource {
+  return {
+    async list(s3Prefix: string): Promise<MigrationFile[]> {
+      const normalised = s3Prefix.endsWith('/') ? s3Prefix : `${s3Prefix}/`;
+      if (!normalised.startsWith(prefix)) {
+        throw awsFault(
+          'NoSuchBucket',
+          `the local rehearsal serves migrations only under ${prefix}`,
+          `ListObjectsV2 ${s3Prefix}`,
+        );
+      }
+      const folder = path.join(dir, normalised.slice(prefix.length));
+      let entries: fs.Dirent[];
+      try {
+        entries = await fs.promises.readdir(folder, { withFileTypes: true });
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'ENOENT') return []; // an empty S3 prefix
+        throw error;
+      }
+      const names = entries
+        .filter((e) => e.isFile())
+        .map((e) => e.name)
+        .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+      return Promise.all(
+        names.map(async (name) => ({
+          name,
+          bytes: new Uint8Array(await fs.promises.readFile(path.join(folder, name))),
+        })),
+      );
+    },
+  };
+}
+
+/** The Lock port in memory (the DynamoDB conditional put, with expiry). */
+export function memoryLock(clock: Clock = realClock()): Lock {
+  const held = new Map<string, { owner: string; expiresAt: string }>();
+  return {
+    async acquire(key, owner, expiresAt) {
+      const current = held.get(key);
+      const expired = current !== undefined && new Date(current.expiresAt).getTime() <= clock.now().getTime();
+      if (current && current.owner !== owner && !expired) return { acquired: false, heldBy: current.owner };
+      held.set(key, { owner, expiresAt });
+      return { acquired: true };
+    },
+    async release(key, owner) {
+      if (held.get(key)?.owner === owner) held.delete(key);
+    },
+  };
+}
+
+export interface RecordingNotifier extends Notifier {
+  readonly messages: { subject: string; message: string; at: string }[];
+}
+
+/** The Notifier port: keeps every message (the CLI prints them through `onPublish`). */
+export function recordingNotifier(onPublish?: (subject: string, message: string) => void): RecordingNotifier {
+  const messages: { subject: string; message: string; at: string }[] = [];
+  return {
+    messages,
+    async publish(subject, message) {
+      messages.push({ subject, message, at: new Date().toISOString() });
+      onPublish?.(subject, message);
+    },
+  };
+}
+
+export function realClock(): Clock {
+  return {
+    now: () => new Date(),
+    sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+  };
+}

@@ -1,0 +1,14 @@
+import fs from 'node:fs';
+import path from 'node:path';
+
+/** The rehearsal's sample application: schema, seed data and a migration set. */
+export const SAMPLE_DIR = __dirname;
+export const SAMPLE_MIGRATIONS_DIR = path.join(__dirname, 'migrations');
+
+export function sampleSchemaSql(): string {
+  return fs.readFileSync(path.join(__dirname, 'schema.sql'), 'utf8');
+}
+
+export function sampleSeedSql(): string {
+  return fs.readFileSync(path.join(__dirname, 'seed.sql'), 'utf8');
+}
