@@ -1,0 +1,829 @@
+import * as path from 'node:path';
+import { ArnFormat, Duration, RemovalPolicy, Stack, TimeZone, Validations } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import type * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as lambdaNodejs from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as route53 from 'aws-cdk-lib/aws-route53';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as scheduler from 'aws-cdk-lib/aws-scheduler';
+import * as schedulerTargets from 'aws-cdk-lib/aws-scheduler-targets';
+import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import { Construct } from 'constructs';
+import { defaultsSchema, describeIssues, type Defaults } from '../lambdas/domain/input';
+import { TASK_LIST, type Need, type TaskSpec } from '../lambdas/steps/catalog';
+import { ApprovalEndpoint } from './approval-endpoint';
+import { buildDefinition } from './definition';
+
+/** The project root: where package-lock.json and lambdas/ live. */
+const PROJECT_ROOT = path.resolve(__dirname, '..');
+
+/**
+ * esbuild settings of every Lambda, shared with `scripts/bench-lambdas.ts` so that the benchmark
+ * measures exactly what is deployed. Local esbuild only (never Docker); the AWS SDK is bundled
+ * (`externalModules: []`) so each function runs the SDK version this repository pinned and tested,
+ * not whatever the Lambda runtime happens to ship; `module` first lets esbuild tree-shake the SDK's
+ * ES module builds.
+ */
+export const LAMBDA_BUNDLING = {
+  forceDockerBundling: false,
+  minify: true,
+  sourceMap: true,
+  target: 'node22',
+  format: lambdaNodejs.OutputFormat.CJS,
+  mainFields: ['module', 'main'],
+  externalModules: [] as string[],
+} satisfies lambdaNodejs.BundlingOptions;
+
+/** `NODE_OPTIONS` of every Lambda: stack traces point into the TypeScript sources. */
+export const LAMBDA_NODE_OPTIONS = '--enable-source-maps';
+
+/** Tunable defaults of an execution; an execution's input may override each one. */
+export interface ExecutionDefaults {
+  /** Seconds between two polls of an asynchronous AWS operation. */
+  readonly pollIntervalSeconds: number;
+  /** Polls before a wait loop gives up with a named error. */
+  readonly maxPolls: number;
+  /** How long the approval waits for a decision before rolling back. */
+  readonly approvalTimeoutSeconds: number;
+  /** How long blue is kept (stopped from taking traffic) after cutover before it is deleted. */
+  readonly blueRetentionSeconds: number;
+  /** The CNAME's TTL during cutover; a higher TTL is lowered early in the run. */
+  readonly cutoverTtlSeconds: number;
+  /** Readers created on green. */
+  readonly replicaCount: number;
+  /** `lock_timeout` of SQL migrations, in milliseconds. */
+  readonly lockTimeoutMs: number;
+  /** `statement_timeout` of SQL migrations, in milliseconds. */
+  readonly statementTimeoutMs: number;
+}
+
+/** The defaults documented in docs/configuration.md. */
+export const DEFAULT_EXECUTION_DEFAULTS: ExecutionDefaults = {
+  pollIntervalSeconds: 30,
+  maxPolls: 720,
+  approvalTimeoutSeconds: 86_400,
+  blueRetentionSeconds: 86_400,
+  cutoverTtlSeconds: 5,
+  replicaCount: 1,
+  lockTimeoutMs: 5_000,
+  statementTimeoutMs: 600_000,
+};
+
+export const DEFAULT_STATE_MACHINE_NAME = 'aurora-bluegreen';
+export const DEFAULT_DB_CONNECT_TIMEOUT = Duration.seconds(10);
+export const POWERTOOLS_SERVICE_NAME = 'aurora-bluegreen';
+
+/** When and with what input EventBridge Scheduler starts the state machine. */
+export interface DeploymentSchedule {
+  /**
+   * `cron(minutes hours day-of-month month day-of-week year)`, a one-time `at(yyyy-mm-ddThh:mm:ss)`
+   * (a maintenance window) or `rate(value unit)`, in the syntax of EventBridge Scheduler.
+   */
+  readonly expression: string;
+  /**
+   * IANA time zone in which the expression is read.
+   * @default 'UTC'
+   */
+  readonly timeZone?: string;
+  /**
+   * Whether the schedule fires. A disabled schedule is deployed but starts nothing.
+   * @default true
+   */
+  readonly enabled?: boolean;
+  /** The execution input; it must name `blueClusterId`. Defaults fill in the rest. */
+  readonly input: Readonly<Record<string, unknown>>;
+}
+
+/**
+ * Why a schedule expression is invalid, or undefined when it is valid. Checks the three forms
+ * EventBridge Scheduler accepts, including that an `at(...)` timestamp is a real date and that a
+ * cron expression leaves day-of-month or day-of-week as `?`.
+ */
+export function scheduleExpressionProblem(expression: string): string | undefined {
+  const at = /^at\((\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})\)$/.exec(expression);
+  if (at) {
+    const [y, mo, d, h, mi, s] = at.slice(1).map(Number) as [number, number, number, number, number, number];
+    const date = new Date(Date.UTC(y, mo - 1, d, h, mi, s));
+    const real =
+      date.getUTCFullYear() === y &&
+      date.getUTCMonth() === mo - 1 &&
+      date.getUTCDate() === d &&
+      date.getUTCHours() === h &&
+      date.getUTCMinutes() === mi &&
+      date.getUTCSeconds() === s;
+    return real ? undefined : `at(...) names a date and time that does not exist: ${expression}`;
+  }
+  if (expression.startsWith('at('))
+    return 'a one-time schedule is at(yyyy-mm-ddThh:mm:ss), for example at(2026-12-05T02:00:00)';
+  const cron = /^cron\(([^)]*)\)$/.exec(expression);
+  if (cron) {
+    const fields = (cron[1] ?? '').trim().split(/\s+/);
+    if (fields.length !== 6) {
+      return 'a cron expression has six fields: cron(minutes hours day-of-month month day-of-week year)';
+    }
+    if (fields[2] !== '?' && fields[4] !== '?') {
+      return 'a cron expression sets day-of-month or day-of-week to "?" (EventBridge Scheduler does not accept both)';
+    }
+    return undefined;
+  }
+  const rate = /^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$/.exec(expression);
+  if (rate) {
+    const value = Number(rate[1]);
+    const unit = rate[2] ?? '';
+    if (value < 1) return 'a rate is at least 1';
+    if ((value === 1) !== !unit.endsWith('s'))
+      return 'a rate of 1 uses the singular unit (rate(1 day)), more the plural (rate(7 days))';
+    return undefined;
+  }
+  return 'a schedule expression is cron(...), at(yyyy-mm-ddThh:mm:ss) or rate(...)';
+}
+
+/** Whether `name` is an IANA time zone this Node.js knows. */
+export function isTimeZone(name: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: name });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export interface AuroraBlueGreenDeploymentProps {
+  /** The VPC of the Aurora clusters; the database Lambdas run in it. */
+  readonly vpc: ec2.IVpc;
+  /**
+   * Subnets of the database Lambdas. They need a route to the clusters and to the Secrets
+   * Manager, RDS and S3 APIs (NAT gateway or VPC endpoints).
+   * @default - the VPC's private subnets
+   */
+  readonly databaseSubnets?: ec2.SubnetSelection;
+  /**
+   * The workflow's own security group on the clusters: the database Lambdas use it, and it is the
+   * only group left on blue while writes are blocked and the only group on green until cutover.
+   */
+  readonly adminSecurityGroup: ec2.ISecurityGroup;
+  /** The secret with the clusters' admin credentials (RDS-managed shape: username, password). */
+  readonly databaseSecret: secretsmanager.ISecret;
+  /** The hosted zone of the CNAME that applications connect to. */
+  readonly hostedZone: route53.IHostedZone;
+  /** The CNAME (fully qualified, inside `hostedZone`) that cutover moves from blue to green. */
+  readonly recordName: string;
+  /**
+   * The workflow may only touch clusters, instances and snapshots whose identifier starts with this
+   * prefix; IAM enforces it. Blue, green, their instances and final snapshots must all match.
+   */
+  readonly clusterIdPrefix: string;
+  /**
+   * Email addresses subscribed to the topic that carries approval requests.
+   * @default - no approval subscription (subscribe by other means)
+   */
+  readonly approvalEmails?: readonly string[];
+  /**
+   * Email addresses subscribed to the topic for success and failure reports.
+   * @default - none
+   */
+  readonly notificationEmails?: readonly string[];
+  /**
+   * Defaults of every execution; each may be overridden in an execution's input.
+   * @default - DEFAULT_EXECUTION_DEFAULTS (poll 30 s, 720 polls, approval 1 day, blue kept 1 day, TTL 5 s, 1 replica, lock 5 s, statement 10 min)
+   */
+  readonly executionDefaults?: Partial<ExecutionDefaults>;
+  /**
+   * Whether `DeleteBlue` may turn off blue's deletion protection before deleting it.
+   * @default false - a protected blue is kept and the run reports it
+   */
+  readonly allowDeletionProtectionOff?: boolean;
+  /**
+   * Connect timeout of the database Lambdas' PostgreSQL sessions.
+   * @default Duration.seconds(10)
+   */
+  readonly dbConnectTimeout?: Duration;
+  /**
+   * The Enhanced Monitoring role that blue's instances use; green's instances are created with the
+   * same one, so the workflow may pass exactly this role to RDS.
+   * @default - no iam:PassRole (instances without Enhanced Monitoring only)
+   */
+  readonly monitoringRole?: iam.IRole;
+  /**
+   * Customer managed KMS keys that encrypt the clusters; cloning and creating instances need
+   * kms:CreateGrant and kms:DescribeKey on them (through RDS only).
+   * @default - none (clusters encrypted with the AWS managed key `aws/rds`)
+   */
+  readonly clusterEncryptionKeys?: readonly kms.IKey[];
+  /**
+   * An EventBridge Scheduler schedule that starts the state machine.
+   * @default - no schedule
+   */
+  readonly schedule?: DeploymentSchedule;
+  /**
+   * The state machine's name. It is fixed (not generated) so that the approval endpoint can be
+   * given the state machine's ARN without a dependency cycle.
+   * @default 'aurora-bluegreen'
+   */
+  readonly stateMachineName?: string;
+  /**
+   * The Lambda function that runs `RequestApproval`.
+   * @default - an `ApprovalEndpoint` (infra/approval-endpoint.ts) is created and its function used
+   */
+  readonly approvalFunction?: lambda.IFunction;
+  /**
+   * The folder of the Lambda entry files `<step>.ts`. For tests only.
+   * @default - lambdas/handlers of this project
+   */
+  readonly handlersDir?: string;
+}
+
+/**
+ * The deployable blue/green workflow (DESIGN.md section 11): the Step Functions state machine, one
+ * Lambda per step with least-privilege IAM, the lock table, the notification topic, the migrations
+ * bucket, logs, X-Ray, an alarm on failed executions and an optional schedule.
+ */
+export class AuroraBlueGreenDeployment extends Construct {
+  public readonly stateMachine: sfn.StateMachine;
+  /** Notifications: approval requests, success reports, failures with their cause. */
+  public readonly topic: sns.Topic;
+  /** The state machine's execution log. */
+  public readonly logGroup: logs.LogGroup;
+  /** One deployment per blue cluster at a time: partition key `lockKey`, TTL `expiresAtEpoch`. */
+  public readonly lockTable: dynamodb.Table;
+  /** SQL migration sets (`s3://bucket/prefix/NNN_name.sql`). */
+  public readonly migrationsBucket: s3.Bucket;
+  /** In alarm when an execution failed in the last 5 minutes. */
+  public readonly failedExecutionsAlarm: cloudwatch.Alarm;
+  /** The defaults embedded in the definition and handed to `ValidateInput`. */
+  public readonly defaults: Defaults;
+  /** The Lambda function of each task state, by state name. */
+  public readonly functions: ReadonlyMap<string, lambda.IFunction>;
+  /** The schedule, when one was asked for. */
+  public readonly schedule?: scheduler.Schedule;
+  /** The approval endpoint, unless `approvalFunction` was given. */
+  public readonly approvalEndpoint?: ApprovalEndpoint;
+  /** The approval page's base URL, when this construct created the approval endpoint. */
+  public readonly approvalUrl?: string;
+
+  constructor(scope: Construct, id: string, props: AuroraBlueGreenDeploymentProps) {
+    super(scope, id);
+    validateProps(props);
+    const stack = Stack.of(this);
+    const stateMachineName = props.stateMachineName ?? DEFAULT_STATE_MACHINE_NAME;
+    const stateMachineArn = stack.formatArn({
+      service: 'states',
+      resource: 'stateMachine',
+      resourceName: stateMachineName,
+      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+    });
+    this.defaults = definitionDefaults({
+      ...props,
+      hostedZoneId: props.hostedZone.hostedZoneId,
+      adminSecurityGroupId: props.adminSecurityGroup.securityGroupId,
+    });
+
+    // ---- notifications -------------------------------------------------------------------
+    // A customer managed key: CloudWatch alarms cannot publish to a topic encrypted with the AWS
+    // managed key aws/sns, whose key policy cannot be changed.
+    const topicKey = new kms.Key(this, 'TopicKey', {
+      description: 'Encrypts the Aurora blue/green notification topic',
+      enableKeyRotation: true,
+    });
+    topicKey.grant(new iam.ServicePrincipal('cloudwatch.amazonaws.com'), 'kms:Decrypt', 'kms:GenerateDataKey*');
+    this.topic = new sns.Topic(this, 'Topic', {
+      displayName: 'Aurora blue/green deployments',
+      masterKey: topicKey,
+      enforceSSL: true,
+    });
+    for (const email of new Set([...(props.approvalEmails ?? []), ...(props.notificationEmails ?? [])])) {
+      this.topic.addSubscription(new subscriptions.EmailSubscription(email));
+    }
+
+    // ---- lock, migrations ------------------------------------------------------------------
+    this.lockTable = new dynamodb.Table(this, 'LockTable', {
+      partitionKey: { name: 'lockKey', type: dynamodb.AttributeType.STRING },
+      timeToLiveAttribute: 'expiresAtEpoch',
+      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      encryption: dynamodb.TableEncryption.AWS_MANAGED,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+
+    const accessLogs = new s3.Bucket(this, 'MigrationsAccessLogs', {
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      enforceSSL: true,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_PREFERRED,
+      lifecycleRules: [{ expiration: Duration.days(365) }],
+    });
+    // cdk-nag recognises a log-destination bucket and does not ask it to log itself (S1).
+    this.migrationsBucket = new s3.Bucket(this, 'MigrationsBucket', {
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      enforceSSL: true,
+      versioned: true,
+      serverAccessLogsBucket: accessLogs,
+      serverAccessLogsPrefix: 'migrations/',
+    });
+
+    // ---- one Lambda per task -----------------------------------------------------------------
+    const functions = new Map<string, lambda.IFunction>();
+    const handlersDir = props.handlersDir ?? path.join(PROJECT_ROOT, 'lambdas', 'handlers');
+    const dbConnectTimeout = props.dbConnectTimeout ?? DEFAULT_DB_CONNECT_TIMEOUT;
+    const access = new StepAccess(this, props);
+    for (const spec of TASK_LIST) {
+      if (spec.kind === 'approval') continue; // below: the approval endpoint's own function
+      functions.set(spec.state, this.stepFunction(spec, handlersDir, dbConnectTimeout, access, props));
+    }
+
+    // ---- approval ---------------------------------------------------------------------------------
+    let approvalFunction = props.approvalFunction;
+    if (!approvalFunction) {
+      this.approvalEndpoint = new ApprovalEndpoint(this, 'Approval', { topic: this.topic, stateMachineArn });
+      approvalFunction = this.approvalEndpoint.requestApprovalFunction;
+      this.approvalUrl = this.approvalEndpoint.url;
+      Validations.of(this.approvalEndpoint).acknowledge({
+        id: 'AwsSolutions-IAM5[Action::kms:GenerateDataKey*]',
+        reason:
+          "Publishing approval requests to the encrypted topic needs the topic key's GenerateDataKey* (what topic.grantPublish grants)",
+      });
+    }
+    for (const spec of TASK_LIST.filter((t) => t.kind === 'approval')) functions.set(spec.state, approvalFunction);
+    this.functions = functions;
+
+    // ---- the state machine -----------------------------------------------------------------------
+    this.logGroup = new logs.LogGroup(this, 'StateMachineLogs', {
+      // The vended-logs prefix keeps CloudWatch's resource policy small (AWS recommendation).
+      logGroupName: `/aws/vendedlogs/states/${stateMachineName}`,
+      retention: logs.RetentionDays.ONE_YEAR,
+    });
+    this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
+      stateMachineName,
+      stateMachineType: sfn.StateMachineType.STANDARD,
+      comment: 'Aurora PostgreSQL blue/green deployment with fast cloning, a write fence and rollback',
+      definitionBody: sfn.DefinitionBody.fromChainable(
+        buildDefinition(this, {
+          functionFor: (task: TaskSpec) => {
+            const fn = functions.get(task.state);
+            if (!fn) throw new Error(`No Lambda function for task state ${task.state}`);
+            return fn;
+          },
+          defaults: this.defaults,
+        }),
+      ),
+      tracingEnabled: true,
+      logs: { destination: this.logGroup, level: sfn.LogLevel.ALL, includeExecutionData: false },
+    });
+
+    this.failedExecutionsAlarm = new cloudwatch.Alarm(this, 'ExecutionsFailedAlarm', {
+      alarmDescription: `An Aurora blue/green deployment (${stateMachineName}) failed: read the failure email and the execution's history`,
+      metric: this.stateMachine.metricFailed({ period: Duration.minutes(5), statistic: cloudwatch.Stats.SUM }),
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    this.failedExecutionsAlarm.addAlarmAction(new cloudwatchActions.SnsAction(this.topic));
+
+    this.acknowledgeStateMachineFindings(functions);
+
+    // ---- schedule ------------------------------------------------------------------------------
+    if (props.schedule) {
+      this.schedule = new scheduler.Schedule(this, 'Schedule', {
+        description: `Starts the Aurora blue/green deployment of ${String(props.schedule.input['blueClusterId'])}`,
+        schedule: scheduler.ScheduleExpression.expression(
+          props.schedule.expression,
+          TimeZone.of(props.schedule.timeZone ?? 'UTC'),
+        ),
+        target: new schedulerTargets.StepFunctionsStartExecution(this.stateMachine, {
+          input: scheduler.ScheduleTargetInput.fromObject(props.schedule.input),
+          // A maintenance window that has passed is not a time to start a deployment.
+          maxEventAge: Duration.hours(1),
+          retryAttempts: 3,
+        }),
+        enabled: props.schedule.enabled ?? true,
+        timeWindow: scheduler.TimeWindow.off(),
+      });
+    }
+  }
+
+  /** The Lambda of one task: its own role, log group, environment and grants from `spec.needs`. */
+  private stepFunction(
+    spec: TaskSpec,
+    handlersDir: string,
+    dbConnectTimeout: Duration,
+    access: StepAccess,
+    props: AuroraBlueGreenDeploymentProps,
+  ): lambdaNodejs.NodejsFunction {
+    const inVpc = spec.kind === 'database';
+    const logGroup = new logs.LogGroup(this, `${spec.state}Logs`, { retention: logs.RetentionDays.ONE_MONTH });
+    const role = new iam.Role(this, `${spec.state}Role`, {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: `Runs the ${spec.state} step of the Aurora blue/green deployment`,
+    });
+    logGroup.grantWrite(role);
+    const environment: Record<string, string> = {
+      POWERTOOLS_SERVICE_NAME,
+      POWERTOOLS_LOG_LEVEL: 'INFO',
+      NODE_OPTIONS: LAMBDA_NODE_OPTIONS,
+    };
+    if (inVpc) {
+      // The Lambda runtime's CA bundle includes the RDS certificate authorities: pg verifies TLS.
+      environment['NODE_EXTRA_CA_CERTS'] = '/var/runtime/ca-cert.pem';
+      environment['DB_SECRET_ARN'] = props.databaseSecret.secretArn;
+      environment['DB_CONNECT_TIMEOUT_MS'] = String(dbConnectTimeout.toMilliseconds());
+    }
+    const fn = new lambdaNodejs.NodejsFunction(this, `${spec.state}Function`, {
+      description: `Aurora blue/green: ${spec.state}`,
+      entry: path.join(handlersDir, `${spec.step}.ts`),
+      handler: 'handler',
+      projectRoot: commonAncestor(PROJECT_ROOT, handlersDir),
+      depsLockFilePath: path.join(PROJECT_ROOT, 'package-lock.json'),
+      runtime: lambda.Runtime.NODEJS_22_X,
+      architecture: lambda.Architecture.ARM_64,
+      memorySize: 256,
+      timeout: Duration.seconds(spec.timeoutSeconds),
+      tracing: lambda.Tracing.ACTIVE,
+      logGroup,
+      role,
+      environment,
+      bundling: LAMBDA_BUNDLING,
+      ...(inVpc
+        ? {
+            vpc: props.vpc,
+            vpcSubnets: props.databaseSubnets ?? { subnets: props.vpc.privateSubnets },
+            securityGroups: [props.adminSecurityGroup],
+          }
+        : {}),
+    });
+    if (inVpc) access.grantVpcNetworking(role);
+    for (const need of spec.needs) access.grant(need, fn, role);
+    Validations.of(role).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason:
+        'X-Ray PutTraceSegments/PutTelemetryRecords (and, for VPC functions, ENI management and Describe* calls) support no resource-level permissions',
+    });
+    Validations.of(fn).acknowledge({
+      id: 'AwsSolutions-L1',
+      reason:
+        'Node.js 22 is the runtime this project bundles for (esbuild target node22) and tests on; moving to 24 is a deliberate upgrade',
+    });
+    return fn;
+  }
+
+  private acknowledgeStateMachineFindings(functions: ReadonlyMap<string, lambda.IFunction>): void {
+    const stack = Stack.of(this);
+    // On the role, so that they also cover the overflow policies CDK splits a long policy into.
+    const target = this.stateMachine.role;
+    Validations.of(target).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason:
+        'Step Functions log delivery (logs:*LogDelivery*, DescribeLogGroups, …) and X-Ray tracing support no resource-level permissions',
+    });
+    for (const fn of new Set(functions.values())) {
+      const cfn = fn.node.defaultChild;
+      if (!(cfn instanceof lambda.CfnFunction)) continue;
+      Validations.of(target).acknowledge({
+        id: `AwsSolutions-IAM5[Resource::<${stack.getLogicalId(cfn)}.Arn>:*]`,
+        reason: 'lambda:InvokeFunction on the versions and aliases of a function this state machine invokes',
+      });
+    }
+  }
+}
+
+/** The Defaults for buildDefinition, validated with the same schema `ValidateInput` uses. */
+export function definitionDefaults(source: {
+  executionDefaults?: Partial<ExecutionDefaults>;
+  clusterIdPrefix: string;
+  adminSecurityGroupId: string;
+  allowDeletionProtectionOff?: boolean;
+  hostedZoneId: string;
+  recordName: string;
+}): Defaults {
+  const candidate = {
+    ...DEFAULT_EXECUTION_DEFAULTS,
+    ...source.executionDefaults,
+    clusterIdPrefix: source.clusterIdPrefix,
+    adminSecurityGroupId: source.adminSecurityGroupId,
+    allowDeletionProtectionOff: source.allowDeletionProtectionOff ?? false,
+    hostedZoneId: source.hostedZoneId,
+    recordName: source.recordName,
+  };
+  const parsed = defaultsSchema.safeParse(candidate);
+  if (!parsed.success) throw new Error(`AuroraBlueGreenDeployment: invalid defaults: ${describeIssues(parsed.error)}`);
+  return parsed.data;
+}
+
+function validateProps(props: AuroraBlueGreenDeploymentProps): void {
+  const problems: string[] = [];
+  if (!/^[A-Za-z][A-Za-z0-9-]*$/.test(props.clusterIdPrefix) || props.clusterIdPrefix.includes('--')) {
+    problems.push(
+      `clusterIdPrefix "${props.clusterIdPrefix}" is not the start of an RDS identifier (a letter, then letters, digits or single hyphens)`,
+    );
+  }
+  if (props.schedule) {
+    const problem = scheduleExpressionProblem(props.schedule.expression);
+    if (problem) problems.push(`schedule.expression: ${problem}`);
+    const timeZone = props.schedule.timeZone ?? 'UTC';
+    if (!isTimeZone(timeZone)) problems.push(`schedule.timeZone: "${timeZone}" is not an IANA time zone`);
+    const blue = props.schedule.input['blueClusterId'];
+    if (typeof blue !== 'string') {
+      problems.push('schedule.input.blueClusterId: a scheduled execution must name the blue cluster');
+    } else if (!blue.startsWith(props.clusterIdPrefix)) {
+      problems.push(
+        `schedule.input.blueClusterId: "${blue}" does not start with clusterIdPrefix "${props.clusterIdPrefix}"`,
+      );
+    }
+  }
+  if (problems.length) throw new Error(`AuroraBlueGreenDeployment: ${problems.join('; ')}`);
+}
+
+/** The IAM grants and environment each `Need` of the catalog stands for. */
+class StepAccess {
+  private readonly prefix: string;
+  constructor(
+    private readonly owner: AuroraBlueGreenDeployment,
+    private readonly props: AuroraBlueGreenDeploymentProps,
+  ) {
+    this.prefix = props.clusterIdPrefix;
+  }
+
+  private rdsArn(resource: string, name: string): string {
+    return Stack.of(this.owner).formatArn({
+      service: 'rds',
+      resource,
+      resourceName: name,
+      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+    });
+  }
+
+  grant(need: Need, fn: lambda.Function, role: iam.Role): void {
+    const p = this.prefix;
+    switch (need) {
+      case 'rds:read': {
+        role.addToPolicy(
+          new iam.PolicyStatement({
+            sid: 'DescribeOwnClusters',
+            actions: ['rds:DescribeDBClusters', 'rds:DescribeDBInstances', 'rds:DescribeDBClusterSnapshots'],
+            resources: [
+              this.rdsArn('cluster', `${p}*`),
+              this.rdsArn('db', `${p}*`),
+              this.rdsArn('cluster-snapshot', `${p}*`),
+            ],
+          }),
+        );
+        role.addToPolicy(
+          new iam.PolicyStatement({
+            sid: 'DescribeParameterGroups',
+            actions: ['rds:DescribeDBClusterParameterGroups', 'rds:DescribeDBParameterGroups'],
+            resources: [this.rdsArn('cluster-pg', '*'), this.rdsArn('pg', '*')],
+          }),
+        );
+        role.addToPolicy(
+          new iam.PolicyStatement({
+            sid: 'DescribeEngineVersions',
+            actions: ['rds:DescribeDBEngineVersions'],
+            resources: ['*'],
+          }),
+        );
+        this.ack(role, [
+          ['cluster', `${p}*`],
+          ['db', `${p}*`],
+          ['cluster-snapshot', `${p}*`],
+        ]);
+        Validations.of(role).acknowledge(
+          {
+            id: this.nagId(this.rdsArn('cluster-pg', '*')),
+            reason:
+              'Preflight reads the family of whichever cluster parameter group the input names for the upgrade: its name is not known at deploy time',
+          },
+          {
+            id: this.nagId(this.rdsArn('pg', '*')),
+            reason:
+              'Preflight reads the family of whichever instance parameter group the input names for the upgrade: its name is not known at deploy time',
+          },
+        );
+        return;
+      }
+      case 'rds:write': {
+        role.addToPolicy(
+          new iam.PolicyStatement({
+            sid: 'ChangeOwnClusters',
+            actions: [
+              'rds:RestoreDBClusterToPointInTime',
+              'rds:CreateDBInstance',
+              'rds:ModifyDBCluster',
+              'rds:DeleteDBInstance',
+              'rds:DeleteDBCluster',
+              'rds:AddTagsToResource',
+              'rds:CreateDBClusterSnapshot',
+            ],
+            // The restore's source (blue) and target (green) are both clusters of the prefix.
+            resources: [
+              this.rdsArn('cluster', `${p}*`),
+              this.rdsArn('db', `${p}*`),
+              this.rdsArn('cluster-snapshot', `${p}*`),
+            ],
+          }),
+        );
+        role.addToPolicy(
+          new iam.PolicyStatement({
+            sid: 'UseGroupsOfOwnClusters',
+            actions: ['rds:RestoreDBClusterToPointInTime', 'rds:CreateDBInstance', 'rds:ModifyDBCluster'],
+            // A clone reuses blue's subnet group and cluster parameter group, green's writer blue's
+            // instance parameter group, an upgrade the new family's groups named in the input: all
+            // chosen per execution, so not known at deploy time. These actions still only act on
+            // clusters and instances of the prefix (the statement above).
+            resources: [this.rdsArn('subgrp', '*'), this.rdsArn('cluster-pg', '*'), this.rdsArn('pg', '*')],
+          }),
+        );
+        if (this.props.monitoringRole) {
+          role.addToPolicy(
+            new iam.PolicyStatement({
+              sid: 'PassEnhancedMonitoringRole',
+              actions: ['iam:PassRole'],
+              resources: [this.props.monitoringRole.roleArn],
+              conditions: { StringEquals: { 'iam:PassedToService': 'monitoring.rds.amazonaws.com' } },
+            }),
+          );
+        }
+        const keys = this.props.clusterEncryptionKeys ?? [];
+        if (keys.length) {
+          role.addToPolicy(
+            new iam.PolicyStatement({
+              sid: 'UseClusterKeysThroughRds',
+              actions: ['kms:CreateGrant', 'kms:DescribeKey'],
+              resources: keys.map((k) => k.keyArn),
+              conditions: { StringEquals: { 'kms:ViaService': `rds.${this.region()}.amazonaws.com` } },
+            }),
+          );
+        }
+        this.ack(role, [
+          ['cluster', `${p}*`],
+          ['db', `${p}*`],
+          ['cluster-snapshot', `${p}*`],
+        ]);
+        Validations.of(role).acknowledge(
+          {
+            id: this.nagId(this.rdsArn('subgrp', '*')),
+            reason: "A clone is created in blue's DB subnet group, whose name is read from blue at run time",
+          },
+          {
+            id: this.nagId(this.rdsArn('cluster-pg', '*')),
+            reason:
+              "A clone keeps blue's cluster parameter group and an upgrade sets the one named in the input: names known only at run time",
+          },
+          {
+            id: this.nagId(this.rdsArn('pg', '*')),
+            reason:
+              "Green's instances keep blue's instance parameter group and an upgrade sets the one named in the input: names known only at run time",
+          },
+        );
+        return;
+      }
+      case 'route53': {
+        const zone = this.props.hostedZone;
+        const changeArn = Stack.of(this.owner).formatArn({
+          service: 'route53',
+          region: '',
+          account: '',
+          resource: 'change',
+          resourceName: '*',
+          arnFormat: ArnFormat.SLASH_RESOURCE_NAME,
+        });
+        role.addToPolicy(
+          new iam.PolicyStatement({
+            sid: 'ReadTheZone',
+            actions: ['route53:ListResourceRecordSets'],
+            resources: [zone.hostedZoneArn],
+          }),
+        );
+        role.addToPolicy(
+          new iam.PolicyStatement({
+            sid: 'ChangeTheCname',
+            actions: ['route53:ChangeResourceRecordSets'],
+            resources: [zone.hostedZoneArn],
+            conditions: {
+              'ForAllValues:StringEquals': {
+                'route53:ChangeResourceRecordSetsNormalizedRecordNames': [normalizedRecordName(this.props.recordName)],
+                'route53:ChangeResourceRecordSetsRecordTypes': ['CNAME'],
+                'route53:ChangeResourceRecordSetsActions': ['UPSERT'],
+              },
+            },
+          }),
+        );
+        role.addToPolicy(
+          new iam.PolicyStatement({
+            sid: 'FollowChanges',
+            actions: ['route53:GetChange'],
+            resources: [changeArn],
+          }),
+        );
+        Validations.of(role).acknowledge({
+          id: this.nagId(changeArn),
+          reason: 'GetChange takes the id Route 53 returns for each change: change ids cannot be known in advance',
+        });
+        return;
+      }
+      case 'lock':
+        this.owner.lockTable.grantReadWriteData(fn);
+        fn.addEnvironment('LOCK_TABLE_NAME', this.owner.lockTable.tableName);
+        return;
+      case 'topic':
+        this.owner.topic.grantPublish(fn);
+        fn.addEnvironment('TOPIC_ARN', this.owner.topic.topicArn);
+        Validations.of(role).acknowledge({
+          id: 'AwsSolutions-IAM5[Action::kms:GenerateDataKey*]',
+          reason: "Publishing to the encrypted topic needs the topic key's GenerateDataKey* (the grant SNS documents)",
+        });
+        return;
+      case 'migrations':
+        this.owner.migrationsBucket.grantRead(fn);
+        fn.addEnvironment('MIGRATIONS_BUCKET', this.owner.migrationsBucket.bucketName);
+        for (const action of ['s3:GetObject*', 's3:GetBucket*', 's3:List*']) {
+          Validations.of(role).acknowledge({
+            id: `AwsSolutions-IAM5[Action::${action}]`,
+            reason: 'Read-only access to the migrations bucket through bucket.grantRead (list a set, read its files)',
+          });
+        }
+        Validations.of(role).acknowledge({
+          id: `AwsSolutions-IAM5[Resource::<${Stack.of(this.owner).getLogicalId(this.owner.migrationsBucket.node.defaultChild as s3.CfnBucket)}.Arn>/*]`,
+          reason: 'A migration set is any prefix of the migrations bucket, chosen per execution',
+        });
+        return;
+      case 'secret':
+        this.props.databaseSecret.grantRead(fn);
+        return;
+    }
+  }
+
+  /** ENI management of a Lambda in a VPC: what AWSLambdaVPCAccessExecutionRole allows, inline. */
+  grantVpcNetworking(role: iam.Role): void {
+    role.addToPolicy(
+      new iam.PolicyStatement({
+        sid: 'ManageVpcNetworkInterfaces',
+        actions: [
+          'ec2:CreateNetworkInterface',
+          'ec2:DescribeNetworkInterfaces',
+          'ec2:DescribeSubnets',
+          'ec2:DeleteNetworkInterface',
+          'ec2:AssignPrivateIpAddresses',
+          'ec2:UnassignPrivateIpAddresses',
+        ],
+        resources: ['*'],
+      }),
+    );
+  }
+
+  private ack(role: iam.Role, resources: [string, string][]): void {
+    for (const [resource, name] of resources) {
+      Validations.of(role).acknowledge({
+        id: this.nagId(this.rdsArn(resource, name)),
+        reason: `Scoped to the configured cluster-id prefix "${this.prefix}": the workflow's clusters, instances and snapshots are named per execution`,
+      });
+    }
+  }
+
+  /** The id cdk-nag gives the wildcard finding of `arn` (tokens rendered as `<Ref>`). */
+  private nagId(arn: string): string {
+    return `AwsSolutions-IAM5[Resource::${nagString(Stack.of(this.owner).resolve(arn))}]`;
+  }
+
+  private region(): string {
+    return Stack.of(this.owner).region;
+  }
+}
+
+/** A resolved CloudFormation string as cdk-nag prints it: `Ref`s as `<Name>`, `GetAtt`s as `<Name.Attr>`. */
+function nagString(value: unknown): string {
+  if (typeof value === 'string') return value;
+  if (value && typeof value === 'object') {
+    const o = value as Record<string, unknown>;
+    if (Array.isArray(o['Fn::Join'])) {
+      const [sep, parts] = o['Fn::Join'] as [string, unknown[]];
+      return parts.map(nagString).join(sep);
+    }
+    if (typeof o['Ref'] === 'string') return `<${o['Ref']}>`;
+    if (Array.isArray(o['Fn::GetAtt'])) return `<${(o['Fn::GetAtt'] as string[]).join('.')}>`;
+  }
+  throw new Error(`Cannot render ${JSON.stringify(value)} as cdk-nag does`);
+}
+
+/** The deepest folder containing both (NodejsFunction wants every entry under its project root). */
+function commonAncestor(a: string, b: string): string {
+  const left = path.resolve(a).split(path.sep);
+  const right = path.resolve(b).split(path.sep);
+  let i = 0;
+  while (i < left.length && left[i] === right[i]) i++;
+  return left.slice(0, i).join(path.sep) || path.sep;
+}
+
+/** Route 53's normalized form of a record name: lower case, no trailing dot. */
+export function normalizedRecordName(recordName: string): string {
+  return recordName.toLowerCase().replace(/\.$/, '');
+}

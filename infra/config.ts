@@ -1,0 +1,191 @@
+import type { Construct } from 'constructs';
+import { z } from 'zod';
+import { defaultsSchema, type Defaults } from '../lambdas/domain/input';
+import {
+  DEFAULT_DB_CONNECT_TIMEOUT,
+  DEFAULT_EXECUTION_DEFAULTS,
+  DEFAULT_STATE_MACHINE_NAME,
+  definitionDefaults,
+  isTimeZone,
+  scheduleExpressionProblem,
+} from './aurora-blue-green-deployment';
+
+/**
+ * The one place that reads the deployment's configuration: the `bluegreen` object of the CDK
+ * context (cdk.json, or `-c bluegreen='{…}'`). Every key is documented in docs/configuration.md.
+ * A bad configuration fails synth with a message that names the key, e.g. `bluegreen.vpcId: …`.
+ */
+
+export const CONTEXT_KEY = 'bluegreen';
+
+const hex = (prefix: string) =>
+  z.string().regex(new RegExp(`^${prefix}-(?:[0-9a-f]{8}|[0-9a-f]{17})$`), `an id like ${prefix}-0123456789abcdef0`);
+const email = z.email('an email address');
+const d = DEFAULT_EXECUTION_DEFAULTS;
+const tunable = defaultsSchema.shape;
+
+export const configSchema = z
+  .strictObject({
+    account: z.string().regex(/^\d{12}$/, 'a 12-digit AWS account id'),
+    region: z.string().regex(/^[a-z]{2}(?:-gov|-iso[a-z]?)?-[a-z]+-\d$/, 'an AWS region such as eu-west-1'),
+    vpcId: hex('vpc'),
+    availabilityZones: z
+      .array(z.string().regex(/^[a-z]{2}(?:-gov)?-[a-z]+-\d[a-z]$/, 'an availability zone such as eu-west-1a'))
+      .min(1, 'at least one availability zone'),
+    privateSubnetIds: z.array(hex('subnet')).min(1, 'at least one private subnet for the database Lambdas'),
+    adminSecurityGroupId: hex('sg'),
+    clusterIdPrefix: z
+      .string()
+      .regex(
+        /^[A-Za-z](?:[A-Za-z0-9]|-(?!-)){0,39}$/,
+        'the start of an RDS cluster identifier: a letter, then up to 39 letters, digits or single hyphens',
+      ),
+    hostedZoneId: z.string().regex(/^Z[A-Z0-9]{1,31}$/, 'a Route 53 hosted zone id such as Z0123456789EXAMPLE'),
+    hostedZoneName: z
+      .string()
+      .regex(/^(?:[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?\.)+[A-Za-z0-9-]{1,63}\.?$/, 'a DNS zone name'),
+    recordName: z.string().min(1, 'the CNAME that applications connect to'),
+    databaseSecretArn: z
+      .string()
+      .regex(
+        /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+-[A-Za-z0-9]{6}$/,
+        'the complete ARN of a Secrets Manager secret (ending in the 6-character suffix)',
+      ),
+    approvalEmails: z.array(email).min(1, 'at least one approver'),
+    notificationEmails: z.array(email).default([]),
+    schedule: z
+      .strictObject({
+        expression: z.string().superRefine((value, ctx) => {
+          const problem = scheduleExpressionProblem(value);
+          if (problem) ctx.addIssue({ code: 'custom', message: problem });
+        }),
+        timeZone: z.string().refine(isTimeZone, 'an IANA time zone such as Europe/Paris or UTC').default('UTC'),
+        state: z.enum(['ENABLED', 'DISABLED']).default('ENABLED'),
+        input: z.record(z.string(), z.unknown()),
+      })
+      .optional(),
+    defaults: z
+      .strictObject({
+        pollIntervalSeconds: tunable.pollIntervalSeconds.default(d.pollIntervalSeconds),
+        maxPolls: tunable.maxPolls.default(d.maxPolls),
+        approvalTimeoutSeconds: tunable.approvalTimeoutSeconds.default(d.approvalTimeoutSeconds),
+        blueRetentionSeconds: tunable.blueRetentionSeconds.default(d.blueRetentionSeconds),
+        cutoverTtlSeconds: tunable.cutoverTtlSeconds.default(d.cutoverTtlSeconds),
+        replicaCount: tunable.replicaCount.default(d.replicaCount),
+        lockTimeoutMs: tunable.lockTimeoutMs.default(d.lockTimeoutMs),
+        statementTimeoutMs: tunable.statementTimeoutMs.default(d.statementTimeoutMs),
+      })
+      .default({ ...d }),
+    allowDeletionProtectionOff: z.boolean().default(false),
+    dbConnectTimeoutMs: z
+      .number()
+      .int()
+      .min(1000, 'at least 1000 ms')
+      .max(60_000, 'at most 60000 ms')
+      .default(DEFAULT_DB_CONNECT_TIMEOUT.toMilliseconds()),
+    stateMachineName: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{1,80}$/, '1 to 80 letters, digits, hyphens or underscores')
+      .default(DEFAULT_STATE_MACHINE_NAME),
+    monitoringRoleArn: z
+      .string()
+      .regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/[A-Za-z0-9/_+=,.@-]+$/, 'the ARN of an IAM role')
+      .optional(),
+    clusterKmsKeyArns: z
+      .array(z.string().regex(/^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[0-9a-f-]{36}$/, 'the ARN of a KMS key'))
+      .default([]),
+  })
+  .superRefine((config, ctx) => {
+    if (config.privateSubnetIds.length % config.availabilityZones.length !== 0) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['privateSubnetIds'],
+        message: `give the same number of subnets in each availability zone (${config.privateSubnetIds.length} subnets for ${config.availabilityZones.length} zones)`,
+      });
+    }
+    for (const [i, az] of config.availabilityZones.entries()) {
+      if (!az.startsWith(config.region)) {
+        ctx.addIssue({ code: 'custom', path: ['availabilityZones', i], message: `${az} is not in ${config.region}` });
+      }
+    }
+    const zone = config.hostedZoneName.toLowerCase().replace(/\.$/, '');
+    const record = config.recordName.toLowerCase().replace(/\.$/, '');
+    if (!record.endsWith(`.${zone}`)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['recordName'],
+        message: `must be a name inside the hosted zone ${zone}, such as db.${zone}`,
+      });
+    }
+    const secretArn = config.databaseSecretArn.split(':');
+    if (secretArn[3] !== config.region || secretArn[4] !== config.account) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['databaseSecretArn'],
+        message: `must be a secret of account ${config.account} in ${config.region}`,
+      });
+    }
+    const blue = config.schedule?.input['blueClusterId'];
+    if (config.schedule && (typeof blue !== 'string' || !blue.startsWith(config.clusterIdPrefix))) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['schedule', 'input', 'blueClusterId'],
+        message: `a scheduled execution names the blue cluster, which starts with clusterIdPrefix "${config.clusterIdPrefix}"`,
+      });
+    }
+  });
+
+export type BlueGreenConfig = z.output<typeof configSchema>;
+export type BlueGreenConfigInput = z.input<typeof configSchema>;
+
+/** Something that can read CDK context: an App or any construct, or a getter. */
+export type ContextSource = Construct | ((key: string) => unknown);
+
+/** Reads and validates the `bluegreen` context; throws an Error naming each bad key. */
+export function readConfig(source: ContextSource): BlueGreenConfig {
+  const raw = typeof source === 'function' ? source(CONTEXT_KEY) : source.node.tryGetContext(CONTEXT_KEY);
+  if (raw === undefined) {
+    throw new Error(
+      `Missing configuration: set the context key "${CONTEXT_KEY}" in cdk.json (see docs/configuration.md)`,
+    );
+  }
+  // `-c bluegreen='{…}'` on the command line arrives as a string.
+  let value: unknown = raw;
+  if (typeof raw === 'string') {
+    try {
+      value = JSON.parse(raw);
+    } catch {
+      throw new Error(`Invalid configuration: ${CONTEXT_KEY}: is not valid JSON`);
+    }
+  }
+  return parseConfig(value);
+}
+
+/** Validates a configuration object; throws an Error naming each bad key. */
+export function parseConfig(value: unknown): BlueGreenConfig {
+  const parsed = configSchema.safeParse(value);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => {
+      const key = [CONTEXT_KEY, ...issue.path.map(String)].join('.');
+      if (issue.code === 'unrecognized_keys') {
+        return issue.keys.map((k) => `${key}.${k}: unknown key (check the spelling)`).join('; ');
+      }
+      if (issue.code === 'invalid_type' && issue.input === undefined) return `${key}: is required`;
+      return `${key}: ${issue.message}`;
+    });
+    throw new Error(`Invalid configuration in cdk.json context: ${problems.join('; ')}`);
+  }
+  return parsed.data;
+}
+
+/** The defaults that `buildDefinition` embeds and `ValidateInput` applies. */
+export function toDefinitionDefaults(config: BlueGreenConfig): Defaults {
+  return definitionDefaults({
+    executionDefaults: config.defaults,
+    clusterIdPrefix: config.clusterIdPrefix,
+    adminSecurityGroupId: config.adminSecurityGroupId,
+    allowDeletionProtectionOff: config.allowDeletionProtectionOff,
+    hostedZoneId: config.hostedZoneId,
+    recordName: config.recordName,
+  });
+}

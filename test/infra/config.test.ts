@@ -1,0 +1,151 @@
+import { App } from 'aws-cdk-lib';
+import { parseConfig, readConfig, toDefinitionDefaults } from '../../infra/config';
+import { exampleConfigInput } from './fixture';
+
+type Config = Record<string, unknown> & { schedule: Record<string, unknown>; defaults?: Record<string, unknown> };
+const example = () => exampleConfigInput() as Config;
+
+/** The message parseConfig throws for the example configuration changed by `mutate`. */
+function problemWith(mutate: (config: Config) => void): string {
+  const config = example();
+  mutate(config);
+  try {
+    parseConfig(config);
+  } catch (error) {
+    return (error as Error).message;
+  }
+  throw new Error('the configuration was accepted');
+}
+
+describe('readConfig', () => {
+  it('reads the example configuration of cdk.json and fills in the documented defaults', () => {
+    const input = example();
+    delete input.defaults;
+    delete input['allowDeletionProtectionOff'];
+    delete input['dbConnectTimeoutMs'];
+    delete input['notificationEmails'];
+    const config = readConfig(new App({ context: { bluegreen: input } }));
+    expect(config.defaults).toEqual({
+      pollIntervalSeconds: 30,
+      maxPolls: 720,
+      approvalTimeoutSeconds: 86_400,
+      blueRetentionSeconds: 86_400,
+      cutoverTtlSeconds: 5,
+      replicaCount: 1,
+      lockTimeoutMs: 5_000,
+      statementTimeoutMs: 600_000,
+    });
+    expect(config.allowDeletionProtectionOff).toBe(false);
+    expect(config.dbConnectTimeoutMs).toBe(10_000);
+    expect(config.notificationEmails).toEqual([]);
+    expect(config.stateMachineName).toBe('aurora-bluegreen');
+    expect(config.schedule).toMatchObject({ state: 'DISABLED', timeZone: 'Europe/Dublin' });
+  });
+
+  it('accepts a getter and a JSON string (as `-c bluegreen=…` passes it)', () => {
+    const json = JSON.stringify(example());
+    expect(readConfig((key) => (key === 'bluegreen' ? json : undefined)).vpcId).toBe('vpc-0123456789abcdef0');
+  });
+
+  it('fails when the context key is missing, saying where to put it', () => {
+    expect(() => readConfig(new App())).toThrow(/context key "bluegreen" in cdk\.json/);
+  });
+
+  it('produces the Defaults that buildDefinition embeds', () => {
+    const config = parseConfig({ ...example(), allowDeletionProtectionOff: true });
+    expect(toDefinitionDefaults(config)).toEqual({
+      pollIntervalSeconds: 30,
+      maxPolls: 720,
+      approvalTimeoutSeconds: 86_400,
+      blueRetentionSeconds: 86_400,
+      cutoverTtlSeconds: 5,
+      replicaCount: 1,
+      lockTimeoutMs: 5_000,
+      statementTimeoutMs: 600_000,
+      clusterIdPrefix: 'orders-',
+      adminSecurityGroupId: 'sg-0123456789abcdef0',
+      allowDeletionProtectionOff: true,
+      hostedZoneId: 'Z0123456789EXAMPLE',
+      recordName: 'orders.db.example.internal',
+    });
+  });
+});
+
+describe('a bad configuration names the key', () => {
+  it.each<[string, (c: Config) => void, RegExp]>([
+    ['a missing key', (c) => delete c['vpcId'], /bluegreen\.vpcId: is required/],
+    ['a malformed VPC id', (c) => (c['vpcId'] = 'vpc-123'), /bluegreen\.vpcId: an id like vpc-/],
+    ['a misspelt key', (c) => (c['hostedZoneID'] = 'Z1'), /bluegreen\.hostedZoneID: unknown key/],
+    ['a misspelt default', (c) => (c.defaults!['pollInterval'] = 5), /bluegreen\.defaults\.pollInterval: unknown key/],
+    ['too many replicas', (c) => (c.defaults!['replicaCount'] = 16), /bluegreen\.defaults\.replicaCount: .*15/],
+    ['a bad email', (c) => (c['approvalEmails'] = ['dba']), /bluegreen\.approvalEmails\.0: an email address/],
+    ['no approver', (c) => (c['approvalEmails'] = []), /bluegreen\.approvalEmails: at least one approver/],
+    ['a wildcard prefix', (c) => (c['clusterIdPrefix'] = '*'), /bluegreen\.clusterIdPrefix: /],
+    [
+      'a record outside the zone',
+      (c) => (c['recordName'] = 'orders.example.com'),
+      /bluegreen\.recordName: must be a name inside the hosted zone db\.example\.internal/,
+    ],
+    [
+      'a partial secret ARN',
+      (c) => (c['databaseSecretArn'] = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:orders-admin'),
+      /bluegreen\.databaseSecretArn: the complete ARN/,
+    ],
+    [
+      'a secret of another region',
+      (c) => (c['databaseSecretArn'] = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:orders-admin-AbCdEf'),
+      /bluegreen\.databaseSecretArn: must be a secret of account 123456789012 in eu-west-1/,
+    ],
+    [
+      'uneven subnets',
+      (c) => (c['privateSubnetIds'] = ['subnet-0aaaaaaaaaaaaaaa1']),
+      /bluegreen\.privateSubnetIds: give the same number of subnets in each availability zone/,
+    ],
+    [
+      'a date that does not exist',
+      (c) => (c.schedule['expression'] = 'at(2026-02-30T02:00:00)'),
+      /bluegreen\.schedule\.expression: at\(\.\.\.\) names a date and time that does not exist/,
+    ],
+    [
+      'a five-field cron',
+      (c) => (c.schedule['expression'] = 'cron(0 2 * * ?)'),
+      /bluegreen\.schedule\.expression: a cron expression has six fields/,
+    ],
+    [
+      'a cron with both days',
+      (c) => (c.schedule['expression'] = 'cron(0 2 5 12 SUN 2026)'),
+      /bluegreen\.schedule\.expression: a cron expression sets day-of-month or day-of-week to "\?"/,
+    ],
+    ['an unknown time zone', (c) => (c.schedule['timeZone'] = 'Mars/Olympus'), /bluegreen\.schedule\.timeZone: /],
+    ['a bad state', (c) => (c.schedule['state'] = 'PAUSED'), /bluegreen\.schedule\.state: /],
+    [
+      'a scheduled blue outside the prefix',
+      (c) => (c.schedule['input'] = { blueClusterId: 'billing-prod' }),
+      /bluegreen\.schedule\.input\.blueClusterId: .*clusterIdPrefix "orders-"/,
+    ],
+    [
+      'a connect timeout too short',
+      (c) => (c['dbConnectTimeoutMs'] = 10),
+      /bluegreen\.dbConnectTimeoutMs: at least 1000 ms/,
+    ],
+  ])('%s', (_label, mutate, expected) => {
+    expect(problemWith(mutate)).toMatch(expected);
+  });
+
+  it('lists every bad key at once', () => {
+    const message = problemWith((c) => {
+      c['vpcId'] = 'x';
+      c['hostedZoneId'] = 'nope';
+    });
+    expect(message).toMatch(/bluegreen\.vpcId: .*; bluegreen\.hostedZoneId: /);
+  });
+
+  it('accepts cron and rate expressions EventBridge Scheduler accepts', () => {
+    for (const expression of ['cron(0 2 ? * SUN *)', 'cron(30 1 5 12 ? 2026)', 'rate(1 day)', 'rate(7 days)']) {
+      expect(parseConfig({ ...example(), schedule: { ...example().schedule, expression } }).schedule?.expression).toBe(
+        expression,
+      );
+    }
+    expect(problemWith((c) => (c.schedule['expression'] = 'rate(1 days)'))).toMatch(/singular/);
+  });
+});

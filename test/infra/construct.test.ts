@@ -1,0 +1,186 @@
+import { App, Stack } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as route53 from 'aws-cdk-lib/aws-route53';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import {
+  AuroraBlueGreenDeployment,
+  type AuroraBlueGreenDeploymentProps,
+  scheduleExpressionProblem,
+} from '../../infra/aurora-blue-green-deployment';
+import { stubHandlersDir } from './fixture';
+
+const handlersDir = stubHandlersDir();
+const MONITORING_ROLE = 'arn:aws:iam::123456789012:role/rds-monitoring-role';
+const CLUSTER_KEY = 'arn:aws:kms:eu-west-1:123456789012:key/0123abcd-0123-abcd-0123-0123456789ab';
+
+function newStack(): Stack {
+  const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+  return new Stack(app, 'Test', { env: { account: '123456789012', region: 'eu-west-1' } });
+}
+
+function baseProps(stack: Stack): AuroraBlueGreenDeploymentProps {
+  return {
+    vpc: ec2.Vpc.fromVpcAttributes(stack, 'Vpc', {
+      vpcId: 'vpc-0123456789abcdef0',
+      availabilityZones: ['eu-west-1a'],
+      privateSubnetIds: ['subnet-0aaaaaaaaaaaaaaa1'],
+    }),
+    adminSecurityGroup: ec2.SecurityGroup.fromSecurityGroupId(stack, 'Admin', 'sg-0123456789abcdef0', {
+      mutable: false,
+    }),
+    databaseSecret: secretsmanager.Secret.fromSecretCompleteArn(
+      stack,
+      'Secret',
+      'arn:aws:secretsmanager:eu-west-1:123456789012:secret:orders-admin-AbCdEf',
+    ),
+    hostedZone: route53.HostedZone.fromHostedZoneAttributes(stack, 'Zone', {
+      hostedZoneId: 'Z0123456789EXAMPLE',
+      zoneName: 'db.example.internal',
+    }),
+    recordName: 'orders.db.example.internal',
+    clusterIdPrefix: 'orders-',
+    handlersDir,
+  };
+}
+
+describe('AuroraBlueGreenDeployment', () => {
+  let template: Template;
+  let deployment: AuroraBlueGreenDeployment;
+  let approvalFunction: lambda.IFunction;
+
+  beforeAll(() => {
+    const stack = newStack();
+    approvalFunction = lambda.Function.fromFunctionArn(
+      stack,
+      'Approver',
+      'arn:aws:lambda:eu-west-1:123456789012:function:my-approver',
+    );
+    deployment = new AuroraBlueGreenDeployment(stack, 'BlueGreen', {
+      ...baseProps(stack),
+      approvalFunction,
+      monitoringRole: iam.Role.fromRoleArn(stack, 'Monitoring', MONITORING_ROLE, { mutable: false }),
+      clusterEncryptionKeys: [kms.Key.fromKeyArn(stack, 'ClusterKey', CLUSTER_KEY)],
+      executionDefaults: { pollIntervalSeconds: 10, replicaCount: 2 },
+      allowDeletionProtectionOff: true,
+    });
+    template = Template.fromStack(stack);
+  });
+
+  it('uses a given approval function and then creates no approval endpoint', () => {
+    expect(deployment.functions.get('RequestApproval')).toBe(approvalFunction);
+    expect(deployment.approvalEndpoint).toBeUndefined();
+    expect(deployment.approvalUrl).toBeUndefined();
+    template.resourceCountIs('AWS::ApiGatewayV2::Api', 0);
+    const machine = Object.values(template.findResources('AWS::StepFunctions::StateMachine'))[0];
+    expect(JSON.stringify(machine)).toContain('function:my-approver');
+  });
+
+  it('lets the rds:write steps pass exactly the configured monitoring role, to RDS monitoring only', () => {
+    template.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          {
+            Sid: 'PassEnhancedMonitoringRole',
+            Effect: 'Allow',
+            Action: 'iam:PassRole',
+            Resource: MONITORING_ROLE,
+            Condition: { StringEquals: { 'iam:PassedToService': 'monitoring.rds.amazonaws.com' } },
+          },
+        ]),
+      },
+    });
+  });
+
+  it('lets the rds:write steps use the cluster keys through RDS only', () => {
+    template.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          {
+            Sid: 'UseClusterKeysThroughRds',
+            Effect: 'Allow',
+            Action: ['kms:CreateGrant', 'kms:DescribeKey'],
+            Resource: CLUSTER_KEY,
+            Condition: { StringEquals: { 'kms:ViaService': 'rds.eu-west-1.amazonaws.com' } },
+          },
+        ]),
+      },
+    });
+  });
+
+  it('merges the execution defaults over the documented ones', () => {
+    expect(deployment.defaults).toMatchObject({
+      pollIntervalSeconds: 10,
+      replicaCount: 2,
+      maxPolls: 720,
+      allowDeletionProtectionOff: true,
+      clusterIdPrefix: 'orders-',
+      adminSecurityGroupId: 'sg-0123456789abcdef0',
+    });
+  });
+
+  it('creates no schedule unless asked', () => {
+    expect(deployment.schedule).toBeUndefined();
+    template.resourceCountIs('AWS::Scheduler::Schedule', 0);
+  });
+});
+
+describe('invalid combinations are rejected in the constructor', () => {
+  const build = (overrides: Partial<AuroraBlueGreenDeploymentProps>) => () => {
+    const stack = newStack();
+    new AuroraBlueGreenDeployment(stack, 'BlueGreen', { ...baseProps(stack), ...overrides });
+  };
+
+  it('rejects an at(...) schedule with a timestamp that is not a date', () => {
+    expect(
+      build({ schedule: { expression: 'at(2026-13-01T02:00:00)', input: { blueClusterId: 'orders-prod' } } }),
+    ).toThrow(/schedule\.expression: at\(\.\.\.\) names a date and time that does not exist/);
+  });
+
+  it('rejects an at(...) schedule without seconds', () => {
+    expect(
+      build({ schedule: { expression: 'at(2026-12-05T02:00)', input: { blueClusterId: 'orders-prod' } } }),
+    ).toThrow(/schedule\.expression: a one-time schedule is at\(yyyy-mm-ddThh:mm:ss\)/);
+  });
+
+  it('rejects a schedule whose input names no blue cluster, or one outside the prefix', () => {
+    expect(build({ schedule: { expression: 'cron(0 2 ? * SUN *)', input: {} } })).toThrow(
+      /schedule\.input\.blueClusterId: a scheduled execution must name the blue cluster/,
+    );
+    expect(
+      build({ schedule: { expression: 'cron(0 2 ? * SUN *)', input: { blueClusterId: 'billing-prod' } } }),
+    ).toThrow(/does not start with clusterIdPrefix "orders-"/);
+  });
+
+  it('rejects an unknown time zone and a prefix that is not an identifier start', () => {
+    expect(
+      build({
+        schedule: { expression: 'rate(7 days)', timeZone: 'Europe/Atlantis', input: { blueClusterId: 'orders-prod' } },
+      }),
+    ).toThrow(/schedule\.timeZone: "Europe\/Atlantis" is not an IANA time zone/);
+    expect(build({ clusterIdPrefix: 'orders*' })).toThrow(/clusterIdPrefix "orders\*"/);
+  });
+
+  it('rejects defaults the execution input schema would refuse', () => {
+    expect(build({ executionDefaults: { replicaCount: 20 } })).toThrow(/invalid defaults: replicaCount/);
+  });
+});
+
+describe('scheduleExpressionProblem', () => {
+  it.each([
+    ['at(2028-02-29T23:59:59)', undefined],
+    ['at(2027-02-29T00:00:00)', /does not exist/],
+    ['cron(0 2 ? * MON-FRI *)', undefined],
+    ['cron(0 2 * * * *)', /"\?"/],
+    ['rate(5 minutes)', undefined],
+    ['rate(0 minutes)', /at least 1/],
+    ['every sunday', /cron\(\.\.\.\), at\(yyyy-mm-ddThh:mm:ss\) or rate\(\.\.\.\)/],
+  ])('%s', (expression, expected) => {
+    const problem = scheduleExpressionProblem(expression);
+    if (expected === undefined) expect(problem).toBeUndefined();
+    else expect(problem).toMatch(expected);
+  });
+});
