@@ -1,0 +1,234 @@
+import './polyfills';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { parseArgs } from 'node:util';
+import { isWorkflowErrorName } from '../lambdas/domain/errors';
+import { TASKS } from '../lambdas/steps/catalog';
+import { stopAllServersSync } from './postgres';
+import {
+  DEFAULT_FROM,
+  DEFAULT_TO,
+  defaultInput,
+  runRehearsal,
+  type ApprovalMode,
+  type RehearsalReport,
+} from './rehearsal';
+import type { Fault } from './workflow/execute';
+
+export const USAGE = `Usage: npm run rehearse -- [options]
+
+Runs a complete blue/green deployment locally: blue on real PostgreSQL, a live write load
+through the CNAME, the synthesized state machine with the real step code, and a report.
+
+  --migrations DIR        SQL migration set (default: local/sample/migrations)
+  --from VERSION          blue's PostgreSQL version (default ${DEFAULT_FROM})
+  --to VERSION            target version (default ${DEFAULT_TO}); a new major uses the best
+                          real method found on this machine (pg_upgrade, or dump and restore)
+  --input FILE            replaces the default execution input (JSON)
+  --print-input           prints the default execution input and exits
+  --auto-approve          approves over HTTP, as a person would with the emailed link
+  --reject                rejects over HTTP (with a reason); without either, waits for you
+  --load-rate N           application writes per second (default 50)
+  --fault STATE=ERROR[:COUNT]
+                          that state's step fails COUNT times (default: every time) with ERROR:
+                          an AWS error code (ThrottlingException, InvalidDBClusterStateFault, …)
+                          or a workflow error name (PreconditionFailed, MigrationFailed, …)
+  --crash-after STATE     the step's side effect happens, then the task fails with
+                          Sandbox.Timedout like a Lambda out of time (repeatable)
+  --dry-run               clone, migrate, upgrade and test green without blocking blue
+  --workdir DIR           work folder (default .rehearsal/<time>)
+  --report FILE           JSON report (default <workdir>/report.json; HTML beside it)
+  --keep                  leave the servers running and print how to reach and stop them
+  -h, --help              this text
+
+Exit code: 0 deployed, 1 rolled back or failed, 2 bad usage.`;
+
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+export interface CliOptions {
+  migrations?: string;
+  from?: string;
+  to?: string;
+  input?: Record<string, unknown>;
+  printInput: boolean;
+  approval: ApprovalMode;
+  loadRate: number;
+  faults: Fault[];
+  crashAfter: string[];
+  dryRun: boolean;
+  workdir?: string;
+  report?: string;
+  keep: boolean;
+  help: boolean;
+}
+
+const VERSION = /^\d+\.\d+$/;
+
+/** Parses the command line; every mistake is a UsageError naming the option and the rule. */
+export function parseCli(argv: string[]): CliOptions {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        migrations: { type: 'string' },
+        from: { type: 'string' },
+        to: { type: 'string' },
+        input: { type: 'string' },
+        'print-input': { type: 'boolean' },
+        'auto-approve': { type: 'boolean' },
+        reject: { type: 'boolean' },
+        'load-rate': { type: 'string' },
+        fault: { type: 'string', multiple: true },
+        'crash-after': { type: 'string', multiple: true },
+        'dry-run': { type: 'boolean' },
+        workdir: { type: 'string' },
+        report: { type: 'string' },
+        keep: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  const v = parsed.values;
+  if (v['auto-approve'] && v.reject) throw new UsageError('--auto-approve and --reject exclude each other');
+  for (const [name, value] of [
+    ['--from', v.from],
+    ['--to', v.to],
+  ] as const) {
+    if (value !== undefined && !VERSION.test(value))
+      throw new UsageError(`${name}: a version is MAJOR.MINOR, e.g. 16.14`);
+  }
+  let loadRate = 50;
+  if (v['load-rate'] !== undefined) {
+    loadRate = Number(v['load-rate']);
+    if (!Number.isFinite(loadRate) || loadRate <= 0 || loadRate > 2000) {
+      throw new UsageError('--load-rate: a number of writes per second between 1 and 2000');
+    }
+  }
+  const states = new Set<string>(Object.keys(TASKS));
+  const faults = (v.fault ?? []).map((spec) => {
+    const m = /^([A-Za-z]+)=([A-Za-z.]+)(?::(\d+))?$/.exec(spec);
+    if (!m) throw new UsageError(`--fault ${spec}: expected STATE=ERRORNAME[:COUNT]`);
+    const [, state = '', error = '', count] = m;
+    if (!states.has(state))
+      throw new UsageError(`--fault ${spec}: ${state} is not a task state (${[...states].join(', ')})`);
+    if (!/^[A-Z]/.test(error) || (!isWorkflowErrorName(error) && !/^[A-Z][A-Za-z]+(\.[A-Za-z]+)?$/.test(error))) {
+      throw new UsageError(`--fault ${spec}: ${error} is neither an AWS error code nor a workflow error name`);
+    }
+    return { state, error, ...(count ? { count: Number(count) } : {}) };
+  });
+  const crashAfter = v['crash-after'] ?? [];
+  for (const state of crashAfter) {
+    if (!states.has(state)) throw new UsageError(`--crash-after ${state}: not a task state`);
+  }
+  let input: Record<string, unknown> | undefined;
+  if (v.input !== undefined) {
+    try {
+      input = JSON.parse(fs.readFileSync(v.input, 'utf8')) as Record<string, unknown>;
+    } catch (error) {
+      throw new UsageError(`--input ${v.input}: ${(error as Error).message}`);
+    }
+  }
+  if (v.migrations !== undefined && !fs.existsSync(v.migrations)) {
+    throw new UsageError(`--migrations ${v.migrations}: no such folder`);
+  }
+  return {
+    ...(v.migrations !== undefined ? { migrations: v.migrations } : {}),
+    ...(v.from !== undefined ? { from: v.from } : {}),
+    ...(v.to !== undefined ? { to: v.to } : {}),
+    ...(input ? { input } : {}),
+    printInput: Boolean(v['print-input']),
+    approval: v['auto-approve'] ? 'auto-approve' : v.reject ? 'reject' : 'manual',
+    loadRate,
+    faults,
+    crashAfter,
+    dryRun: Boolean(v['dry-run']),
+    ...(v.workdir !== undefined ? { workdir: v.workdir } : {}),
+    ...(v.report !== undefined ? { report: v.report } : {}),
+    keep: Boolean(v.keep),
+    help: Boolean(v.help),
+  };
+}
+
+export function summaryLines(report: RehearsalReport): string[] {
+  const s = (ms: number | null) => (ms === null ? 'n/a' : `${(ms / 1000).toFixed(2)} s`);
+  return [
+    '',
+    `Result: ${report.status}${report.error ? ` (${report.error.name}: ${report.error.cause})` : ''}`,
+    `  PostgreSQL ${report.from} -> ${report.to}, upgrade method: ${report.upgradeMethod}`,
+    `  writes: ${report.writes.acknowledged} acknowledged, ${report.writes.presentBehindCname} behind the CNAME, LOST ${report.writes.lost}, ${report.writes.rejectedDuringDowntime} rejected during the downtime`,
+    `  downtime seen by the application: ${s(report.downtimeMs)} (fence -> CNAME in sync ${s(report.fenceToInSyncMs)}, local operations ${s(report.operationsMs)})`,
+    `  migrations applied: ${report.migrationsApplied.join(', ') || 'none'}`,
+    `  blue: ${report.blue.state}${report.blue.finalSnapshot ? `, final snapshot ${report.blue.finalSnapshot}` : ''}; green: ${report.green ? `${report.green.id} on ${report.green.engineVersion}` : 'none'}; CNAME -> ${report.cname.target ?? 'nothing'}`,
+    `  total ${s(report.totalMs)}; report ${report.reportFile} and ${report.htmlFile}`,
+  ];
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let options: CliOptions;
+  try {
+    options = parseCli(argv);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      process.stderr.write(`error: ${error.message}\n\n${USAGE}\n`);
+      return 2;
+    }
+    throw error;
+  }
+  if (options.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  if (options.printInput) {
+    process.stdout.write(`${JSON.stringify(defaultInput({ ...options }), null, 2)}\n`);
+    return 0;
+  }
+  const workdir = options.workdir ?? path.join('.rehearsal', new Date().toISOString().replace(/[:.]/g, '-'));
+  const onSignal = () => {
+    stopAllServersSync();
+    process.exit(130);
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  const report = await runRehearsal({
+    workdir,
+    ...(options.from ? { from: options.from } : {}),
+    ...(options.to ? { to: options.to } : {}),
+    ...(options.migrations ? { migrationsDir: options.migrations } : {}),
+    ...(options.input ? { input: options.input } : {}),
+    approval: options.approval,
+    loadRate: options.loadRate,
+    faults: options.faults,
+    crashAfter: options.crashAfter,
+    dryRun: options.dryRun,
+    ...(options.report ? { reportFile: options.report } : {}),
+    keep: options.keep,
+    log: (line) => process.stdout.write(`${line}\n`),
+  });
+  for (const line of summaryLines(report)) process.stdout.write(`${line}\n`);
+  if (report.kept) {
+    process.stdout.write(`\nServers kept running (${report.kept.note}):\n`);
+    for (const s of report.kept.servers)
+      process.stdout.write(`  ${s.clusterId} ${s.role}: ${s.connect}\n    stop: ${s.stop}\n`);
+    process.stdout.write(`  stop all: ${report.kept.stopAll}\n`);
+  }
+  return report.status === 'SUCCEEDED' ? 0 : 1;
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (error: unknown) => {
+      process.stderr.write(
+        `rehearsal failed to run: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+      );
+      process.exit(1);
+    },
+  );
+}

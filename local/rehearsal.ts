@@ -1,0 +1,568 @@
+import './polyfills';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Client } from 'pg';
+import type { ExecutionDocument } from '../lambdas/domain/document';
+import type { Approvals, Ports } from '../lambdas/ports';
+import type { StepFunction } from '../lambdas/steps/index';
+import { startApprovalServer, submitDecision, type ApprovalServer } from './approval-server';
+import { createLocalCloud, LOCAL_MIGRATIONS_PREFIX, type LocalCloud } from './cloud';
+import { startLoad, type LoadGenerator } from './load';
+import { SUPERUSER } from './postgres';
+import { renderReportHtml } from './report-html';
+import { SAMPLE_MIGRATIONS_DIR, sampleSchemaSql, sampleSeedSql } from './sample';
+import { executeDefinition, type EventLog, type ExecutionOutcome, type Fault } from './workflow/execute';
+import { synthesizeDefinition } from './workflow/synth';
+import { LocalTaskTokens } from './workflow/task-tokens';
+
+/**
+ * One local rehearsal (DESIGN.md section 12): blue on real PostgreSQL, a live write load through
+ * the CNAME, the synthesized state machine run with the real steps on local adapters, and a
+ * report of what the application saw: lost writes, downtime, the phase timeline.
+ */
+
+export const BLUE_ID = 'app-blue';
+export const ZONE_ID = 'ZLOCAL';
+export const ZONE_NAME = 'rehearsal.internal';
+export const RECORD_NAME = 'db.rehearsal.internal';
+export const ADMIN_SG = 'sg-00000000000000ad0';
+export const ACCESS_SG = 'sg-000000000000000a1';
+export const DEFAULT_FROM = '16.13';
+export const DEFAULT_TO = '16.14';
+
+export type ApprovalMode = 'auto-approve' | 'reject' | 'manual';
+
+export interface RehearsalOptions {
+  workdir: string;
+  from?: string;
+  to?: string;
+  migrationsDir?: string;
+  /** Replaces the default execution input. */
+  input?: Record<string, unknown>;
+  approval?: ApprovalMode;
+  loadRate?: number;
+  faults?: Fault[];
+  crashAfter?: string[];
+  dryRun?: boolean;
+  reportFile?: string;
+  keep?: boolean;
+  /** Seconds between polls (the definition's loops are the real ones). @default 1 */
+  pollIntervalSeconds?: number;
+  /** How long blue is retained after cutover. @default 2 */
+  blueRetentionSeconds?: number;
+  /** Milliseconds between retries instead of the definition's backoff (tests). */
+  retryDelayMs?: number;
+  /** Minimum time each local operation shows its intermediate state. @default 300 */
+  operationDelayMs?: number;
+  /**
+   * TEST ONLY: replaces the fence with a bare fence row, so pooled connections keep writing to
+   * blue after the clone. Proves that the lost-writes detector can fail.
+   */
+  unsafeSkipFence?: boolean;
+  /** One line per event for the terminal. @default silent */
+  log?: (line: string) => void;
+}
+
+export interface RehearsalReport {
+  status: 'SUCCEEDED' | 'ROLLED_BACK' | 'FAILED';
+  error?: { name: string; cause: string };
+  dryRun: boolean;
+  from: string;
+  to: string;
+  upgradeMethod: string;
+  upgradeNote?: string;
+  phases: { state: string; startedAt: string; endedAt?: string; attempts: number }[];
+  downtimeMs: number | null;
+  fenceToInSyncMs: number | null;
+  operationsMs: number;
+  writes: { acknowledged: number; presentBehindCname: number; lost: number; rejectedDuringDowntime: number };
+  lostWriteIds: number[];
+  migrationsApplied: string[];
+  blue: { state: 'deleted' | 'fenced' | 'writable' | 'unreachable'; finalSnapshot?: string };
+  green: { id: string; engineVersion: string } | null;
+  cname: { target: string | null };
+  writesPerSecond: { second: number; at: string; acknowledged: number; rejected: number }[];
+  notifications: { subject: string; at: string }[];
+  /** Every local operation (clone, instances, upgrade, deletions) with its duration. */
+  operations: { operation: string; resource: string; ms: number | null; error?: string }[];
+  startedAt: string;
+  endedAt: string;
+  totalMs: number;
+  workdir: string;
+  reportFile: string;
+  htmlFile: string;
+  kept?: {
+    servers: { clusterId: string; role: string; connect: string; stop: string }[];
+    stopAll: string;
+    note: string;
+  };
+}
+
+export function defaultInput(
+  options: Pick<RehearsalOptions, 'to' | 'from' | 'dryRun' | 'pollIntervalSeconds' | 'blueRetentionSeconds'>,
+) {
+  const from = options.from ?? DEFAULT_FROM;
+  const to = options.to ?? DEFAULT_TO;
+  const major = from.split('.')[0] !== to.split('.')[0];
+  return {
+    blueClusterId: BLUE_ID,
+    ...(to !== from ? { targetEngineVersion: to } : {}),
+    ...(major
+      ? {
+          clusterParameterGroupName: `app-pg${majorOf(to)}-cluster`,
+          instanceParameterGroupName: `app-pg${majorOf(to)}-instance`,
+        }
+      : {}),
+    replicaCount: 1,
+    migrations: { s3Prefix: LOCAL_MIGRATIONS_PREFIX, database: 'app' },
+    smokeTests: [
+      { name: 'customers are there', database: 'app', sql: 'select count(*) from app.customers', expect: 'nonzero' },
+      {
+        name: 'orders have a status',
+        database: 'app',
+        sql: 'select count(*) from app.orders where status is null',
+        expect: 'zero',
+      },
+    ],
+    pollIntervalSeconds: options.pollIntervalSeconds ?? 1,
+    blueRetentionSeconds: options.blueRetentionSeconds ?? 2,
+    approval: { timeoutSeconds: 3600 },
+    maxPolls: 900,
+    ...(options.dryRun ? { dryRun: true } : {}),
+  };
+}
+
+function majorOf(version: string): string {
+  return version.split('.')[0] ?? version;
+}
+
+/** The definition of the real stack, configured for the local cloud's names. */
+export function rehearsalDefinition() {
+  return synthesizeDefinition({
+    clusterIdPrefix: 'app-',
+    adminSecurityGroupId: ADMIN_SG,
+    hostedZoneId: ZONE_ID,
+    hostedZoneName: ZONE_NAME,
+    recordName: RECORD_NAME,
+    schedule: undefined,
+    defaults: { pollIntervalSeconds: 1, blueRetentionSeconds: 2 },
+  });
+}
+
+export async function runRehearsal(options: RehearsalOptions): Promise<RehearsalReport> {
+  const log = options.log ?? (() => undefined);
+  const startedAt = new Date();
+  const workdir = path.resolve(options.workdir);
+  fs.mkdirSync(workdir, { recursive: true });
+  const from = options.from ?? DEFAULT_FROM;
+  const to = options.to ?? DEFAULT_TO;
+  const input = options.input ?? defaultInput(options);
+  const reportFile = path.resolve(options.reportFile ?? path.join(workdir, 'report.json'));
+
+  let cloud: LocalCloud | undefined;
+  let load: LoadGenerator | undefined;
+  let approvals: ApprovalServer | undefined;
+  let kept: RehearsalReport['kept'];
+  try {
+    log(`work folder ${workdir} (server logs go there)`);
+    cloud = await createLocalCloud({
+      workdir,
+      accessSecurityGroupId: ACCESS_SG,
+      adminSecurityGroupId: ADMIN_SG,
+      hostedZoneId: ZONE_ID,
+      recordName: RECORD_NAME,
+      migrationsDir: path.resolve(options.migrationsDir ?? SAMPLE_MIGRATIONS_DIR),
+      ...(options.operationDelayMs !== undefined ? { operationDelayMs: options.operationDelayMs } : {}),
+      onNotify: (subject) => log(`notification: ${subject}`),
+    });
+    const major = majorOf(to);
+    cloud.addParameterGroup('cluster', `app-pg${major}-cluster`, `aurora-postgresql${major}`);
+    cloud.addParameterGroup('instance', `app-pg${major}-instance`, `aurora-postgresql${major}`);
+    log(`starting blue ${BLUE_ID}: PostgreSQL ${from}, a writer and a streaming reader`);
+    await cloud.createBlue({
+      id: BLUE_ID,
+      engineVersion: from,
+      readers: 1,
+      schemaSql: sampleSchemaSql(),
+      seedSql: sampleSeedSql(),
+      securityGroupIds: [ACCESS_SG, ADMIN_SG],
+    });
+    const blueWriterPort = cloud.writerAddress(BLUE_ID)?.port;
+
+    const taskTokens = new LocalTaskTokens();
+    approvals = await startApprovalServer({ decisions: taskTokens });
+    const approvalMode = options.approval ?? 'manual';
+    const server = approvals;
+    const approvalsPort: Approvals = {
+      async store(record) {
+        const { url } = await server.approvals.store(record);
+        log(`approval requested: open ${url}`);
+        if (approvalMode !== 'manual') {
+          setTimeout(() => {
+            void submitDecision(
+              url,
+              approvalMode === 'auto-approve' ? 'approve' : 'reject',
+              'rejected by --reject',
+            ).then(
+              (r) =>
+                log(`approval ${approvalMode === 'auto-approve' ? 'approved' : 'rejected'} over HTTP (${r.status})`),
+              (e: unknown) => log(`approval submission failed: ${String(e)}`),
+            );
+          }, 300);
+        } else {
+          log('waiting for a person to approve or reject at that link');
+        }
+        return { url };
+      },
+    };
+
+    const cname = cloud.cname();
+    load = startLoad({
+      host: cname.host,
+      port: cname.port,
+      ratePerSecond: options.loadRate ?? 50,
+      logFile: path.join(workdir, 'writes.jsonl'),
+    });
+    log(`load: ${options.loadRate ?? 50} writes/s through ${RECORD_NAME} (${cname.host}:${cname.port})`);
+    await sleep(1000);
+
+    const ports: Ports = {
+      clusters: cloud.clusters,
+      dns: cloud.dns,
+      database: cloud.database,
+      migrations: cloud.migrations,
+      approvals: approvalsPort,
+      notifier: cloud.notifier,
+      lock: cloud.lock,
+      clock: cloud.clock,
+    };
+    const t0 = Date.now();
+    const definition = rehearsalDefinition();
+    log(`synthesized the stack in-process (${Date.now() - t0} ms): ${Object.keys(definition.States).length} states`);
+
+    const progress = progressPrinter(
+      log,
+      load,
+      () => fenceStart,
+      () => downtimeEnd,
+    );
+    let fenceStart: number | undefined;
+    let downtimeEnd: number | undefined;
+    const stepOverrides: Partial<Record<string, StepFunction>> = {};
+    if (options.unsafeSkipFence) stepOverrides['fence-writes'] = bareFenceRow;
+    const outcome = await executeDefinition({
+      definition,
+      ports,
+      input,
+      executionName: `rehearsal-${startedAt.toISOString().replace(/[:.]/g, '-')}`,
+      taskTokens,
+      ...(options.faults ? { faults: options.faults } : {}),
+      ...(options.crashAfter ? { crashAfter: options.crashAfter } : {}),
+      ...(options.retryDelayMs !== undefined ? { retryDelayMs: options.retryDelayMs } : {}),
+      stepOverrides,
+      onEvent: (event) => {
+        if (
+          event.type === 'StateEntered' &&
+          (event.state?.name === 'BlockWrites' || event.state?.name === 'FenceWrites')
+        ) {
+          fenceStart ??= event.timestamp;
+        }
+        // The clock stops when green serves (CNAME in sync) or blue is given back (rollback done).
+        if (
+          event.type === 'StateEntered' &&
+          (event.state?.name === 'RetainBlue' || event.state?.name === 'ReleaseLock')
+        ) {
+          downtimeEnd ??= event.timestamp;
+        }
+        progress(event);
+      },
+    });
+    // Let the application reconnect and write on whatever the CNAME now leads to.
+    await sleep(1500);
+    await load.stop();
+
+    const report = await buildReport({
+      outcome,
+      cloud,
+      load,
+      blueWriterPort,
+      from,
+      to,
+      dryRun: Boolean((input as { dryRun?: boolean }).dryRun),
+      startedAt,
+      workdir,
+      reportFile,
+    });
+    if (options.keep) {
+      const k = cloud.keep();
+      kept = {
+        servers: k.servers.map((s) => ({ clusterId: s.clusterId, role: s.role, connect: s.connect, stop: s.stop })),
+        stopAll: k.stopAll,
+        note: k.note,
+      };
+      report.kept = kept;
+    }
+    fs.mkdirSync(path.dirname(reportFile), { recursive: true });
+    fs.writeFileSync(reportFile, `${JSON.stringify(report, null, 2)}\n`);
+    fs.writeFileSync(report.htmlFile, renderReportHtml(report));
+    return report;
+  } finally {
+    await load?.stop().catch(() => undefined);
+    await approvals?.close().catch(() => undefined);
+    await cloud?.stopAll().catch(() => undefined);
+  }
+}
+
+function sleep(ms: number) {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/**
+ * TEST ONLY (`unsafeSkipFence`): writes the fence row and nothing else, as a deployment that
+ * trusted the security group alone would. Established connections keep writing to blue.
+ */
+const bareFenceRow: StepFunction = async (event, ports) => {
+  const doc = event as ExecutionDocument;
+  const blue = doc.blue;
+  if (!blue) throw new Error('no blue');
+  const session = await ports.database.connect(
+    { clusterId: blue.id, host: blue.endpoint, port: blue.port },
+    'postgres',
+  );
+  try {
+    await session.query('CREATE SCHEMA IF NOT EXISTS bluegreen');
+    await session.query(
+      'CREATE TABLE IF NOT EXISTS bluegreen.fence (execution_id text PRIMARY KEY, lsn pg_lsn, fenced_at timestamptz, databases text[], changed_databases text[], terminated_sessions int)',
+    );
+    const r = await session.query<{ lsn: string; fenced_at: Date }>(
+      `INSERT INTO bluegreen.fence (execution_id, lsn, fenced_at, databases, changed_databases, terminated_sessions)
+       VALUES ($1, pg_current_wal_lsn(), clock_timestamp(), '{}', '{}', 0)
+       ON CONFLICT (execution_id) DO UPDATE SET execution_id = EXCLUDED.execution_id RETURNING lsn::text, fenced_at`,
+      [doc.input.executionId],
+    );
+    const row = r.rows[0];
+    return {
+      fencedAt: new Date(row?.fenced_at ?? Date.now()).toISOString(),
+      lsn: row?.lsn ?? '0/0',
+      databases: [],
+      changedDatabases: [],
+      terminatedSessions: 0,
+    };
+  } finally {
+    await session.close();
+  }
+};
+
+function progressPrinter(
+  log: (line: string) => void,
+  load: LoadGenerator,
+  fenceStart: () => number | undefined,
+  downtimeEnd: () => number | undefined,
+) {
+  const t0 = Date.now();
+  const entered = new Map<string, number>();
+  const rate = () => {
+    const series = load.stats().series;
+    const last = series.at(-2) ?? series.at(-1);
+    return last ? last.acknowledged : 0;
+  };
+  const clock = () => {
+    const f = fenceStart();
+    if (!f) return '';
+    const end = downtimeEnd();
+    return ` | downtime ${(((end ?? Date.now()) - f) / 1000).toFixed(1)} s${end ? ' (over)' : ''}`;
+  };
+  const elapsed = () => `${((Date.now() - t0) / 1000).toFixed(1).padStart(6)} s`;
+  return (event: EventLog) => {
+    const name = event.state?.name;
+    if (!name || event.state?.type === 'Choice') return;
+    const quiet = /^(WaitFor|Check)/.test(name);
+    if (event.type === 'StateEntered') {
+      entered.set(name, event.timestamp);
+      if (!quiet) log(`${elapsed()}  ▶ ${name}  | ${rate()} writes/s${clock()}`);
+    } else if (event.type === 'StateExited' && !quiet) {
+      const ms = event.timestamp - (entered.get(name) ?? event.timestamp);
+      log(`${elapsed()}  ✔ ${name} (${ms} ms)  | ${rate()} writes/s${clock()}`);
+    } else if (event.type === 'StateRetried') {
+      log(`${elapsed()}  ↻ ${name} retried`);
+    } else if (event.type === 'StateFailed' || event.type === 'StateCaught') {
+      const err = event.Error ? `: ${event.Error}` : '';
+      log(`${elapsed()}  ✖ ${name} ${event.type === 'StateCaught' ? 'failed, caught' : 'failed'}${err}`);
+    }
+  };
+}
+
+interface BuildReportArgs {
+  outcome: ExecutionOutcome;
+  cloud: LocalCloud;
+  load: LoadGenerator;
+  blueWriterPort: number | undefined;
+  from: string;
+  to: string;
+  dryRun: boolean;
+  startedAt: Date;
+  workdir: string;
+  reportFile: string;
+}
+
+async function buildReport(a: BuildReportArgs): Promise<RehearsalReport> {
+  const { outcome, cloud, load } = a;
+  const state = cloud.describeState();
+  const lastDoc = (outcome.output ??
+    [...outcome.taskInputs].reverse().find((t) => (t.input as ExecutionDocument | undefined)?.input)?.input) as
+    (ExecutionDocument & Record<string, unknown>) | undefined;
+  const docOf = (t: { input: unknown }) => t.input as ExecutionDocument & Record<string, unknown>;
+  const finalDoc =
+    lastDoc ?? (outcome.taskInputs.at(-1) ? docOf(outcome.taskInputs.at(-1) as { input: unknown }) : undefined);
+
+  // Phases: every state that ran, with its attempts.
+  const phases: RehearsalReport['phases'] = [];
+  const open = new Map<string, RehearsalReport['phases'][number]>();
+  for (const e of outcome.events) {
+    const name = e.state?.name;
+    if (!name || e.state?.type === 'Choice') continue;
+    if (e.type === 'StateEntered') {
+      const p = { state: name, startedAt: new Date(e.timestamp).toISOString(), attempts: outcome.attempts[name] ?? 1 };
+      phases.push(p);
+      open.set(name, p);
+    } else if (e.type === 'StateExited' || e.type === 'StateFailed') {
+      const p = open.get(name);
+      if (p) p.endedAt = new Date(e.timestamp).toISOString();
+    }
+  }
+
+  const failureReport = outcome.events
+    .filter((e) => e.type === 'StateExited' && e.state?.name === 'ReportFailure')
+    .map((e) => (e.state?.output as { failureReport?: { outcome?: string } } | undefined)?.failureReport)
+    .at(-1);
+  const status: RehearsalReport['status'] =
+    outcome.status === 'SUCCEEDED' ? 'SUCCEEDED' : failureReport?.outcome === 'ROLLED_BACK' ? 'ROLLED_BACK' : 'FAILED';
+
+  // Where the CNAME leads now, and whether every acknowledged write is there.
+  const targetClusterId = state.cname.targetClusterId ?? null;
+  const behind = targetClusterId ? cloud.writerAddress(targetClusterId) : undefined;
+  const acked = load.acknowledged();
+  let present = 0;
+  let lostIds: number[] = acked.map((w) => w.id);
+  if (behind) {
+    const verified = await load.verify({ host: behind.host, port: behind.port });
+    present = verified.present;
+    lostIds = verified.missing;
+  }
+
+  // Application-observed downtime: the last write acknowledged before the block, to the first
+  // acknowledged on green (after a rollback: on blue again).
+  const blueAcks = acked.filter((w) => w.serverPort === a.blueWriterPort);
+  const greenAcks = acked.filter((w) => w.serverPort !== a.blueWriterPort);
+  const stats = load.stats();
+  let downtimeMs: number | null = null;
+  let window: { from: number; to: number } | undefined;
+  if (greenAcks.length && blueAcks.length) {
+    const firstGreen = Date.parse(greenAcks[0]?.at ?? '');
+    const lastBlue = Math.max(...blueAcks.map((w) => Date.parse(w.at)).filter((t) => t <= firstGreen));
+    window = { from: lastBlue, to: firstGreen };
+  } else if (stats.longestGap && !a.dryRun && stats.longestGap.ms > 1000) {
+    window = { from: Date.parse(stats.longestGap.from), to: Date.parse(stats.longestGap.to) };
+  }
+  if (window) downtimeMs = window.to - window.from;
+  const rejectedDuringDowntime = window
+    ? load.rejected().filter((r) => Date.parse(r.at) >= (window?.from ?? 0) && Date.parse(r.at) <= (window?.to ?? 0))
+        .length
+    : 0;
+
+  // Time the local operations themselves took inside the downtime: clone, instances, upgrade,
+  // migrations, replicas, smoke tests and the approval (states that do work, not orchestration).
+  const workStates = new Set(['FenceWrites', 'VerifyClone', 'ApplySql', 'PostUpgrade', 'SmokeTest', 'RequestApproval']);
+  let operationsMs = 0;
+  const clip = (s: number, e: number) =>
+    window ? Math.max(0, Math.min(e, window.to) - Math.max(s, window.from)) : e - s;
+  for (const p of phases) {
+    if (workStates.has(p.state) && p.endedAt) operationsMs += clip(Date.parse(p.startedAt), Date.parse(p.endedAt));
+  }
+  for (const op of cloud.operations()) {
+    if (op.endedAt) operationsMs += clip(Date.parse(op.startedAt), Date.parse(op.endedAt));
+  }
+
+  const blueCluster = state.clusters.find((c) => c.id === BLUE_ID);
+  const blueState = blueCluster ? await probeBlue(cloud) : 'deleted';
+  const green = state.clusters.find((c) => c.id !== BLUE_ID && c.status !== 'deleting');
+  const upgraded = state.clusters.find((c) => c.upgrade)?.upgrade;
+  const snapshot = state.snapshots.find((s) => s.clusterId === BLUE_ID);
+  const cnameWait = (finalDoc?.wait?.cname as { downtimeMs?: number } | undefined)?.downtimeMs;
+  const endedAt = new Date();
+  return {
+    status,
+    ...(outcome.error ? { error: { name: outcome.error.name, cause: causeText(outcome.error.cause) } } : {}),
+    dryRun: a.dryRun,
+    from: a.from,
+    to: a.to,
+    upgradeMethod: upgraded?.method ?? 'none',
+    ...(upgraded?.description ? { upgradeNote: upgraded.description } : {}),
+    phases,
+    downtimeMs,
+    fenceToInSyncMs: cnameWait ?? null,
+    operationsMs: Math.round(operationsMs),
+    writes: {
+      acknowledged: acked.length,
+      presentBehindCname: present,
+      lost: lostIds.length,
+      rejectedDuringDowntime,
+    },
+    lostWriteIds: lostIds.slice(0, 50),
+    migrationsApplied: finalDoc?.migrations?.applied.map((m) => m.name) ?? [],
+    blue: { state: blueState, ...(snapshot ? { finalSnapshot: snapshot.dir } : {}) },
+    green: green ? { id: green.id, engineVersion: green.engineVersion } : null,
+    cname: { target: targetClusterId },
+    writesPerSecond: stats.series.map((s) => ({
+      second: s.second,
+      at: s.startedAt,
+      acknowledged: s.acknowledged,
+      rejected: s.rejected,
+    })),
+    notifications: cloud.notifier.messages.map((m) => ({ subject: m.subject, at: m.at })),
+    operations: cloud.operations().map((o) => ({
+      operation: o.operation,
+      resource: o.resource,
+      ms: o.ms ?? null,
+      ...(o.error ? { error: o.error } : {}),
+    })),
+    startedAt: a.startedAt.toISOString(),
+    endedAt: endedAt.toISOString(),
+    totalMs: endedAt.getTime() - a.startedAt.getTime(),
+    workdir: a.workdir,
+    reportFile: a.reportFile,
+    htmlFile: a.reportFile.replace(/\.json$/, '') + '.html',
+  };
+}
+
+function causeText(cause: string): string {
+  try {
+    const parsed = JSON.parse(cause) as { errorMessage?: string };
+    return parsed.errorMessage ?? cause;
+  } catch {
+    return cause;
+  }
+}
+
+/** Is blue writable for a new application session? Asked of the server itself. */
+async function probeBlue(cloud: LocalCloud): Promise<'fenced' | 'writable' | 'unreachable'> {
+  const address = cloud.writerAddress(BLUE_ID);
+  if (!address) return 'unreachable';
+  const client = new Client({
+    host: address.host,
+    port: address.port,
+    user: SUPERUSER.username,
+    password: SUPERUSER.password,
+    database: 'app',
+    application_name: 'rehearsal-probe',
+  });
+  try {
+    await client.connect();
+    const r = await client.query<{ ro: string }>(`select current_setting('default_transaction_read_only') as ro`);
+    return r.rows[0]?.ro === 'on' ? 'fenced' : 'writable';
+  } catch {
+    return 'unreachable';
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}

@@ -1,0 +1,90 @@
+import type { RehearsalReport } from './rehearsal';
+
+/**
+ * A self-contained page (inline SVG and CSS, no script, no external asset): the phases as a
+ * timeline and the application's writes per second, so the downtime shows as a gap.
+ */
+
+const esc = (s: unknown) =>
+  String(s).replace(
+    /[&<>"']/g,
+    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c,
+  );
+
+const HIDDEN = /^(WaitFor|Is|Check|Outcome|Deployment)/;
+
+export function renderReportHtml(report: RehearsalReport): string {
+  const t0 = Date.parse(report.startedAt);
+  const t1 = Date.parse(report.endedAt);
+  const span = Math.max(1, t1 - t0);
+  const width = 960;
+  const left = 170;
+  const plot = width - left - 20;
+  const x = (t: number) => left + ((t - t0) / span) * plot;
+
+  const phases = report.phases.filter((p) => !HIDDEN.test(p.state) && p.endedAt);
+  const rowH = 18;
+  const timeline = phases
+    .map((p, i) => {
+      const s = Date.parse(p.startedAt);
+      const e = Date.parse(p.endedAt ?? p.startedAt);
+      const w = Math.max(2, x(e) - x(s));
+      const y = 10 + i * rowH;
+      const label = `${p.state}${p.attempts > 1 ? ` ×${p.attempts}` : ''}`;
+      return `<text x="${left - 6}" y="${y + 12}" text-anchor="end">${esc(label)}</text><rect x="${x(s).toFixed(1)}" y="${y}" width="${w.toFixed(1)}" height="${rowH - 5}" rx="2"><title>${esc(p.state)}: ${e - s} ms</title></rect>`;
+    })
+    .join('');
+  const timelineH = 20 + phases.length * rowH;
+
+  const series = report.writesPerSecond;
+  const maxW = Math.max(1, ...series.map((s) => s.acknowledged + s.rejected));
+  const chartH = 160;
+  const bars = series
+    .map((s) => {
+      const sx = x(Date.parse(s.at));
+      const bw = Math.max(1, (1000 / span) * plot - 1);
+      const ah = (s.acknowledged / maxW) * (chartH - 20);
+      const rh = (s.rejected / maxW) * (chartH - 20);
+      return `<rect class="ack" x="${sx.toFixed(1)}" y="${(chartH - ah).toFixed(1)}" width="${bw.toFixed(1)}" height="${ah.toFixed(1)}"><title>second ${s.second}: ${s.acknowledged} acknowledged</title></rect>${
+        rh > 0
+          ? `<rect class="rej" x="${sx.toFixed(1)}" y="${(chartH - ah - rh).toFixed(1)}" width="${bw.toFixed(1)}" height="${rh.toFixed(1)}"><title>${s.rejected} rejected</title></rect>`
+          : ''
+      }`;
+    })
+    .join('');
+
+  const ok = report.writes.lost === 0;
+  const fmt = (ms: number | null) => (ms === null ? 'n/a' : `${(ms / 1000).toFixed(2)} s`);
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Rehearsal ${esc(report.status)}: ${esc(report.from)} → ${esc(report.to)}</title>
+<style>
+body{font:14px/1.45 system-ui,sans-serif;margin:24px;color:#1b1f24;max-width:1000px}
+h1{font-size:20px;margin:0 0 4px}.status{display:inline-block;padding:2px 8px;border-radius:4px;color:#fff;background:${report.status === 'SUCCEEDED' ? '#1a7f37' : '#b42318'}}
+dl{display:grid;grid-template-columns:220px 1fr;gap:4px 12px}dt{color:#57606a}dd{margin:0}
+svg text{font-size:11px;fill:#1b1f24}rect{fill:#0969da}rect.ack{fill:#2da44e}rect.rej{fill:#cf222e}.lost{color:${ok ? '#1a7f37' : '#b42318'};font-weight:600}
+section{margin-top:24px}
+</style></head><body>
+<h1>Blue/green rehearsal <span class="status">${esc(report.status)}</span></h1>
+<p>PostgreSQL ${esc(report.from)} → ${esc(report.to)} (${esc(report.upgradeMethod)})${report.dryRun ? ', dry run' : ''}; ${esc(new Date(report.startedAt).toUTCString())}</p>
+<dl>
+<dt>Lost writes</dt><dd class="lost">${report.writes.lost} of ${report.writes.acknowledged} acknowledged</dd>
+<dt>Downtime seen by the application</dt><dd>${fmt(report.downtimeMs)}</dd>
+<dt>Fence → CNAME in sync</dt><dd>${fmt(report.fenceToInSyncMs)}</dd>
+<dt>Local operations inside it</dt><dd>${fmt(report.operationsMs)}</dd>
+<dt>Writes rejected during downtime</dt><dd>${report.writes.rejectedDuringDowntime}</dd>
+<dt>Migrations applied</dt><dd>${report.migrationsApplied.map(esc).join(', ') || 'none'}</dd>
+<dt>Blue</dt><dd>${esc(report.blue.state)}${report.blue.finalSnapshot ? ` (final snapshot ${esc(report.blue.finalSnapshot)})` : ''}</dd>
+<dt>Green</dt><dd>${report.green ? `${esc(report.green.id)} on ${esc(report.green.engineVersion)}` : 'none'}</dd>
+<dt>CNAME points at</dt><dd>${esc(report.cname.target ?? 'nothing')}</dd>
+${report.error ? `<dt>Error</dt><dd>${esc(report.error.name)}: ${esc(report.error.cause)}</dd>` : ''}
+${report.upgradeNote ? `<dt>Upgrade method</dt><dd>${esc(report.upgradeNote)}</dd>` : ''}
+</dl>
+<section><h2>Phases</h2>
+<svg width="${width}" height="${timelineH}" role="img" aria-label="phase timeline">${timeline}</svg></section>
+<section><h2>Application writes per second</h2>
+<p>Green: acknowledged, red: rejected. The gap is the downtime.</p>
+<svg width="${width}" height="${chartH + 4}" role="img" aria-label="writes per second">${bars}<line x1="${left}" x2="${width - 20}" y1="${chartH}" y2="${chartH}" stroke="#8c959f"/></svg></section>
+</body></html>
+`;
+}

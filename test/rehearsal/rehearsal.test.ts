@@ -1,0 +1,136 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { runRehearsal, type RehearsalOptions, type RehearsalReport } from '../../local/rehearsal';
+import { SAMPLE_MIGRATIONS_DIR } from '../../local/sample';
+
+/**
+ * The strongest test the project has: the synthesized state machine with the real steps, on
+ * real PostgreSQL servers, under a live write load. Shorter intervals and a small load.
+ */
+
+const FAST: Partial<RehearsalOptions> = {
+  loadRate: 25,
+  blueRetentionSeconds: 1,
+  retryDelayMs: 100,
+  operationDelayMs: 150,
+  approval: 'auto-approve',
+};
+
+const workdirs: string[] = [];
+function workdir(): string {
+  // Under /tmp: the PostgreSQL OS user must be able to traverse every parent folder.
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rehearsal-test-'));
+  fs.chmodSync(dir, 0o755);
+  workdirs.push(dir);
+  return dir;
+}
+
+afterAll(() => {
+  for (const dir of workdirs) fs.rmSync(dir, { recursive: true, force: true });
+});
+
+async function rehearse(options: Partial<RehearsalOptions> = {}): Promise<RehearsalReport> {
+  return runRehearsal({ workdir: workdir(), ...FAST, ...options });
+}
+
+function expectBlueServingAgain(report: RehearsalReport) {
+  expect(report.status).toBe('ROLLED_BACK');
+  expect(report.writes.lost).toBe(0);
+  expect(report.writes.acknowledged).toBeGreaterThan(0);
+  expect(report.cname.target).toBe('app-blue');
+  expect(report.blue.state).toBe('writable');
+  expect(report.green).toBeNull();
+}
+
+jest.setTimeout(240_000);
+
+describe('npm run rehearse, end to end on real PostgreSQL', () => {
+  it('deploys with zero lost writes: CNAME on green, engine upgraded, migrations applied, blue gone', async () => {
+    const report = await rehearse();
+    expect(report.error).toBeUndefined();
+    expect(report.status).toBe('SUCCEEDED');
+    expect(report.writes.lost).toBe(0);
+    expect(report.writes.acknowledged).toBeGreaterThan(50);
+    expect(report.writes.presentBehindCname).toBe(report.writes.acknowledged);
+    expect(report.green?.engineVersion).toBe('16.14');
+    expect(report.cname.target).toBe(report.green?.id);
+    expect(report.upgradeMethod).toBe('restart-on-new-minor');
+    expect(report.migrationsApplied).toEqual(fs.readdirSync(SAMPLE_MIGRATIONS_DIR).sort());
+    expect(report.blue.state).toBe('deleted');
+    expect(report.blue.finalSnapshot && fs.existsSync(report.blue.finalSnapshot)).toBe(true);
+    expect(report.downtimeMs).toBeGreaterThan(0);
+    expect(fs.existsSync(report.reportFile)).toBe(true);
+    expect(fs.readFileSync(report.htmlFile, 'utf8')).toContain('<svg');
+  });
+
+  it('rolls back a failing migration: blue writable again through the CNAME, nothing lost, the file named', async () => {
+    const migrations = fs.mkdtempSync(path.join(os.tmpdir(), 'bad-migrations-'));
+    workdirs.push(migrations);
+    fs.copyFileSync(
+      path.join(SAMPLE_MIGRATIONS_DIR, '001_order_status.sql'),
+      path.join(migrations, '001_order_status.sql'),
+    );
+    fs.writeFileSync(
+      path.join(migrations, '002_broken.sql'),
+      'ALTER TABLE app.orders\n  ADD COLUMN total numeric NOT NULL DEFAULT nonsense();\n',
+    );
+    const report = await rehearse({ migrationsDir: migrations });
+    expectBlueServingAgain(report);
+    expect(report.error?.name).toBe('MigrationFailed');
+    expect(report.error?.cause).toContain('002_broken.sql');
+  });
+
+  it('rolls back when the approver rejects, with nothing lost', async () => {
+    const report = await rehearse({ approval: 'reject' });
+    expectBlueServingAgain(report);
+    expect(report.error?.name).toBe('ApprovalRejected');
+  });
+
+  it('survives transient faults at CreateClone, ApplySql, UpgradeEngine and SwapCname', async () => {
+    const report = await rehearse({
+      faults: [
+        { state: 'CreateClone', error: 'ThrottlingException', count: 1 },
+        { state: 'ApplySql', error: 'RetryableAwsError', count: 1 },
+        { state: 'UpgradeEngine', error: 'InvalidDBClusterStateFault', count: 1 },
+        { state: 'SwapCname', error: 'PriorRequestNotComplete', count: 1 },
+      ],
+    });
+    expect(report.status).toBe('SUCCEEDED');
+    expect(report.writes.lost).toBe(0);
+    const attempts = Object.fromEntries(report.phases.map((p) => [p.state, p.attempts]));
+    expect(attempts).toMatchObject({ CreateClone: 2, ApplySql: 2, UpgradeEngine: 2, SwapCname: 2 });
+  });
+
+  it('survives a Lambda timing out after its side effect at BlockWrites, CreateClone and SwapCname, creating nothing twice', async () => {
+    const report = await rehearse({ crashAfter: ['BlockWrites', 'CreateClone', 'SwapCname'] });
+    expect(report.status).toBe('SUCCEEDED');
+    expect(report.writes.lost).toBe(0);
+    const attempts = Object.fromEntries(report.phases.map((p) => [p.state, p.attempts]));
+    expect(attempts).toMatchObject({ BlockWrites: 2, CreateClone: 2, SwapCname: 2 });
+    // One green, one clone, one writer and one reader created: the retries found their work done.
+    expect(report.green?.id).toMatch(/^app-blue-g\d{12}$/);
+    expect(report.operations.filter((o) => o.operation === 'clone')).toHaveLength(1);
+    const created = report.operations.filter((o) => o.operation.startsWith('create '));
+    expect(created.map((o) => o.operation).sort()).toEqual(['create reader', 'create writer']);
+    expect(report.cname.target).toBe(report.green?.id);
+  });
+
+  it('stops on bad input with PreconditionFailed naming the field, and creates no green', async () => {
+    const report = await rehearse({
+      input: { blueClusterId: 'app-blue', replicaCount: 40 },
+    });
+    expect(report.status).toBe('FAILED');
+    expect(report.error?.name).toBe('PreconditionFailed');
+    expect(report.error?.cause).toContain('replicaCount');
+    expect(report.green).toBeNull();
+    expect(report.blue.state).toBe('writable');
+    expect(report.writes.lost).toBe(0);
+  });
+
+  it('can detect lost writes: without the fence, pooled connections keep writing to blue after the clone', async () => {
+    const report = await rehearse({ unsafeSkipFence: true });
+    expect(report.status).toBe('SUCCEEDED');
+    expect(report.writes.lost).toBeGreaterThan(0);
+  });
+});
