@@ -3,7 +3,11 @@ import tseslint from 'typescript-eslint';
 import prettier from 'eslint-config-prettier';
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'cdk.out/**', '.rehearsal/**', 'coverage/**'] },
+  { ignores: ['node_modules/**', 'cdk.out/**', '.rehearsal/**', '.bench/**', 'coverage/**'] },
+  {
+    files: ['jest.config.js'],
+    languageOptions: { sourceType: 'commonjs', globals: { module: 'readonly', require: 'readonly' } },
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   prettier,

@@ -11,7 +11,13 @@ module.exports = {
     '^.+\\.[cm]?[tj]s$': [
       'ts-jest',
       {
-        tsconfig: { module: 'commonjs', moduleResolution: 'node', allowJs: true, esModuleInterop: true, target: 'ES2022' },
+        tsconfig: {
+          module: 'commonjs',
+          moduleResolution: 'node',
+          allowJs: true,
+          esModuleInterop: true,
+          target: 'ES2022',
+        },
       },
     ],
   },

@@ -43,6 +43,12 @@ export async function checkClone(
   const green = await clusters.describeCluster(id);
   const status = green?.status ?? 'not-visible-yet';
   assertNotFailed('Green cluster', id, status);
-  const state = poll(doc, 'clone', clock, { done: status === 'available', status }, `the clone ${id} to become available`);
+  const state = poll(
+    doc,
+    'clone',
+    clock,
+    { done: status === 'available', status },
+    `the clone ${id} to become available`,
+  );
   return state.done && green ? { ...state, endpoint: green.endpoint } : state;
 }
