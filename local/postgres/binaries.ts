@@ -1,5 +1,8 @@
+import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
+import { serverOsUser } from './os-user';
 
 /**
  * Where the PostgreSQL binaries of each engine version live. The embedded packages are installed
@@ -18,10 +21,35 @@ function packageBinDir(packageName: string): string | undefined {
     // The packages export only dist/index.js (not package.json): resolve it and walk up.
     const entry = require.resolve(packageName);
     const binDir = path.resolve(path.dirname(entry), '..', 'native', 'bin');
-    return fs.existsSync(path.join(binDir, 'postgres')) ? binDir : undefined;
+    return fs.existsSync(path.join(binDir, 'postgres')) ? reachableBinDir(binDir, packageName) : undefined;
   } catch {
     return undefined;
   }
+}
+
+/**
+ * As root, servers run as the `postgres` OS user, which may not be able to reach a checkout
+ * under, say, /root. Then the package's `native` folder (bin, lib, share: the binaries find the
+ * others relative to themselves) is copied once to a folder it can reach.
+ */
+function reachableBinDir(binDir: string, packageName: string): string {
+  const user = serverOsUser();
+  if (!user) return binDir;
+  const postgres = path.join(binDir, 'postgres');
+  const ok = spawnSync('/bin/sh', ['-c', 'test -x "$0"', postgres], { uid: user.uid, gid: user.gid, stdio: 'ignore' });
+  if (ok.status === 0) return binDir;
+  const native = path.dirname(binDir);
+  const stamp = fs.statSync(postgres).size;
+  const target = path.join(os.tmpdir(), 'bluegreen-postgres', `${packageName}-${stamp}`);
+  if (!fs.existsSync(path.join(target, 'bin', 'postgres'))) {
+    fs.mkdirSync(path.dirname(target), { recursive: true, mode: 0o755 });
+    fs.chmodSync(path.dirname(target), 0o755);
+    const partial = `${target}.partial-${process.pid}`;
+    execFileSync('cp', ['-a', native, partial]);
+    execFileSync('chmod', ['-R', 'a+rX', partial]);
+    fs.renameSync(partial, target);
+  }
+  return path.join(target, 'bin');
 }
 
 /** Engine versions whose binaries are installed, oldest first. */

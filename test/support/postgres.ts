@@ -1,8 +1,9 @@
+import { binDirOf } from '../../local/postgres/binaries';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { chownSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { Client } from 'pg';
 
 /**
@@ -12,8 +13,8 @@ import { Client } from 'pg';
  * When the tests run as root, the server runs as the `postgres` OS user, as PostgreSQL requires.
  */
 
-const ROOT = resolve(__dirname, '..', '..');
-export const PG16_BIN = join(ROOT, 'node_modules', 'pg16', 'native', 'bin');
+/** PostgreSQL 16's binaries, copied where the `postgres` OS user can reach them when needed. */
+export const PG16_BIN = binDirOf('16.14');
 
 export interface TestServer {
   readonly host: string;
