@@ -264,9 +264,12 @@ export function buildDefinition(scope: Construct, props: DefinitionProps): sfn.I
   const acquireLock = task('AcquireLock');
   beforeLock(acquireLock);
   acquireLock.next(lowerTtlUnlessDryRun);
+  const validateMigrations = task('ValidateMigrations');
+  beforeLock(validateMigrations);
+  validateMigrations.next(acquireLock);
   const preflight = task('Preflight');
   beforeLock(preflight);
-  preflight.next(acquireLock);
+  preflight.next(validateMigrations);
   const validateInput = task('ValidateInput', {
     payload: sfn.TaskInput.fromObject({
       raw: sfn.JsonPath.entirePayload,

@@ -57,6 +57,7 @@ export interface PollState {
 export interface ExecutionDocument {
   input: DeploymentInput;
   blue?: BlueSnapshot;
+  migrationSet?: { files: string[] };
   lock?: { key: string; owner: string; acquiredAt: string };
   ttl?: { changed: boolean; previousTtl: number; changeId?: string };
   block?: { changed: boolean; securityGroupIds: string[]; blockedAt: string };

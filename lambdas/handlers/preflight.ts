@@ -3,8 +3,6 @@ import { RDSClient } from '@aws-sdk/client-rds';
 import { RdsClusters } from '../aws/clusters-rds';
 import { Route53Client } from '@aws-sdk/client-route-53';
 import { Route53Dns } from '../aws/dns-route53';
-import { S3Client } from '@aws-sdk/client-s3';
-import { S3MigrationSource } from '../aws/migration-source-s3';
 import type { ExecutionDocument } from '../domain/document';
 import { preflight } from '../steps/preflight';
 import { stepHandler } from './runtime';
@@ -12,8 +10,5 @@ import { stepHandler } from './runtime';
 // Clients at module scope: built once per container, reused by warm invocations.
 const clusters = new RdsClusters(new RDSClient({}));
 const dns = new Route53Dns(new Route53Client({}));
-const migrations = new S3MigrationSource(new S3Client({}));
 
-export const handler = stepHandler('Preflight', (event: ExecutionDocument) =>
-  preflight(event, { clusters, dns, migrations }),
-);
+export const handler = stepHandler('Preflight', (event: ExecutionDocument) => preflight(event, { clusters, dns }));

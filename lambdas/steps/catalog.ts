@@ -59,7 +59,8 @@ const RW: Need[] = ['rds:read', 'rds:write'];
 
 export const TASKS = {
   ValidateInput: { ...bookkeeping('ValidateInput', 'validate-input', '$', []), timeoutSeconds: 30 },
-  Preflight: control('Preflight', 'preflight', '$.blue', ['rds:read', 'route53', 'migrations']),
+  Preflight: control('Preflight', 'preflight', '$.blue', ['rds:read', 'route53']),
+  ValidateMigrations: control('ValidateMigrations', 'validate-migrations', '$.migrationSet', ['migrations']),
   AcquireLock: bookkeeping('AcquireLock', 'acquire-lock', '$.lock', ['lock']),
   LowerCnameTtl: control('LowerCnameTtl', 'lower-cname-ttl', '$.ttl', ['route53']),
   CheckCnameTtl: control('CheckCnameTtl', 'check-cname-ttl', '$.wait.ttl', ['route53']),

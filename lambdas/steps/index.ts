@@ -22,6 +22,7 @@ import { checkRollback, rollback, unfenceBlue } from './rollback';
 import { smokeTest } from './smoke-test';
 import { checkUpgrade, upgradeEngine } from './upgrade-engine';
 import { validateInput } from './validate-input';
+import { validateMigrations } from './validate-migrations';
 import { verifyClone } from './verify-clone';
 
 /**
@@ -36,6 +37,7 @@ const doc = (e: unknown) => e as ExecutionDocument;
 export const STEPS: Record<StepId, StepFunction> = {
   'validate-input': (e) => validateInput(e as ValidateRequest),
   preflight: (e, p) => preflight(doc(e), p),
+  'validate-migrations': (e, p) => validateMigrations(doc(e), p),
   'acquire-lock': (e, p) => acquireLock(doc(e), p),
   'lower-cname-ttl': (e, p) => lowerCnameTtl(doc(e), p),
   'check-cname-ttl': (e, p) => checkCnameTtl(doc(e), p),

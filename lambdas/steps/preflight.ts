@@ -3,7 +3,6 @@ import { EXECUTION_TAG } from '../domain/document';
 import { PreconditionFailed } from '../domain/errors';
 import type { Ports } from '../ports';
 import { normalizeHost } from './common';
-import { loadMigrationSet } from './migrations';
 
 /**
  * Preflight: the guard rails of DESIGN.md section 10, all checked before any side effect.
@@ -11,7 +10,7 @@ import { loadMigrationSet } from './migrations';
  */
 export async function preflight(
   doc: ExecutionDocument,
-  { clusters, dns, migrations }: Pick<Ports, 'clusters' | 'dns' | 'migrations'>,
+  { clusters, dns }: Pick<Ports, 'clusters' | 'dns'>,
 ): Promise<BlueSnapshot> {
   const { input } = doc;
   const problems: string[] = [];
@@ -124,15 +123,6 @@ export async function preflight(
     problems.push(
       `greenClusterId: cluster ${input.greenClusterId} already exists and was not created by this execution; choose another id`,
     );
-  }
-
-  if (input.migrations) {
-    try {
-      await loadMigrationSet(migrations, input.migrations.s3Prefix);
-    } catch (error) {
-      if (error instanceof PreconditionFailed) problems.push(`migrations: ${error.message}`);
-      else throw error;
-    }
   }
 
   if (problems.length) {

@@ -51,6 +51,7 @@ describe('the synthesized state machine, run against an in-memory AWS', () => {
     expect(entered).toEqual([
       'ValidateInput',
       'Preflight',
+      'ValidateMigrations',
       'AcquireLock',
       'LowerCnameTtl',
       'BlockWrites',
@@ -151,6 +152,16 @@ describe('the synthesized state machine, run against an in-memory AWS', () => {
     const r = await run({ ...BASE_INPUT, targetEngineVersion: '15.2' });
     expect(r.outcome.error?.name).toBe('PreconditionFailed');
     expect(r.outcome.error?.cause).toContain('targetEngineVersion: 15.2 is not a valid upgrade target');
+    expect(r.cloud.calls).toEqual([]);
+    expect(r.cloud.locks.size).toBe(0);
+  });
+
+  it('stops on a bad migration file before anything is changed, naming the file', async () => {
+    const r = await run(BASE_INPUT, {
+      prepare: (c) => (c.migrationFiles = [{ name: '001_empty.sql', bytes: Buffer.from('   \n') }]),
+    });
+    expect(r.outcome.error?.name).toBe('PreconditionFailed');
+    expect(r.outcome.error?.cause).toContain('001_empty.sql');
     expect(r.cloud.calls).toEqual([]);
     expect(r.cloud.locks.size).toBe(0);
   });
