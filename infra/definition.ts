@@ -68,7 +68,10 @@ export function buildDefinition(scope: Construct, props: DefinitionProps): sfn.I
   const succeeded = new sfn.Succeed(scope, 'DeploymentSucceeded');
   const reportFailure = task('ReportFailure');
   reportFailure.addCatch(
-    new sfn.Fail(scope, 'ReportFailureFailed', { errorPath: '$.error.Error', causePath: '$.error.Cause' }),
+    new sfn.Fail(scope, 'ReportFailureFailed', {
+      errorPath: '$.reportError.Error',
+      causePath: '$.reportError.Cause',
+    }),
     {
       errors: ['States.ALL'],
       resultPath: '$.reportError',
@@ -115,11 +118,16 @@ export function buildDefinition(scope: Construct, props: DefinitionProps): sfn.I
   };
 
   // ---- rollback (any failure after the lock and before OpenGreen) -------------------------
+  // A rollback that could not finish keeps the lock: no other run (a schedule, say) may start on
+  // a half-restored blue. ReportFailure says what to do, including releasing the lock.
+  const rollbackClean = new sfn.Choice(scope, 'IsRollbackClean')
+    .when(sfn.Condition.isPresent(FAILURE_KEYS.unfence), reportFailure)
+    .otherwise(releaseLock);
   const rollback = task('Rollback');
-  rollback.addCatch(releaseLock, { errors: ['States.ALL'], resultPath: FAILURE_KEYS.rollback });
+  rollback.addCatch(reportFailure, { errors: ['States.ALL'], resultPath: FAILURE_KEYS.rollback });
   rollback.next(
-    pollLoop('Rollback', 'CheckRollback', releaseLock, (s) =>
-      s.addCatch(releaseLock, { errors: ['States.ALL'], resultPath: FAILURE_KEYS.rollback }),
+    pollLoop('Rollback', 'CheckRollback', rollbackClean, (s) =>
+      s.addCatch(reportFailure, { errors: ['States.ALL'], resultPath: FAILURE_KEYS.rollback }),
     ),
   );
   const unfenceBlue = task('UnfenceBlue');
@@ -130,8 +138,10 @@ export function buildDefinition(scope: Construct, props: DefinitionProps): sfn.I
     s.addCatch(reportFailure, { errors: ['States.ALL'], resultPath: FAILURE_KEYS.beforeCutover });
   const rollsBack = (s: tasks.LambdaInvoke) =>
     s.addCatch(unfenceBlue, { errors: ['States.ALL'], resultPath: FAILURE_KEYS.beforeCutover });
+  // Once green may have taken writes nothing is undone automatically, and the lock stays held
+  // until a person has looked: ReportFailure sends the exact instructions.
   const afterOpen = (s: tasks.LambdaInvoke) =>
-    s.addCatch(releaseLock, { errors: ['States.ALL'], resultPath: FAILURE_KEYS.duringCutover });
+    s.addCatch(reportFailure, { errors: ['States.ALL'], resultPath: FAILURE_KEYS.duringCutover });
   const afterCutover = (s: tasks.LambdaInvoke) =>
     s.addCatch(releaseLock, { errors: ['States.ALL'], resultPath: FAILURE_KEYS.cleanup });
 
@@ -247,13 +257,20 @@ export function buildDefinition(scope: Construct, props: DefinitionProps): sfn.I
   const dryRunStart = new sfn.Choice(scope, 'IsDryRun')
     .when(sfn.Condition.booleanEquals('$.input.dryRun', true), createClone)
     .otherwise(writeBlockMode);
+  // Resolvers may cache the old TTL: wait it out while blue still serves, before the block,
+  // so that the cutover is seen at once. Usually the timestamp is already past.
+  const oldTtlExpiry = new sfn.Wait(scope, 'WaitForOldTtlExpiry', {
+    stateName: 'WaitForOldTtlExpiry',
+    time: sfn.WaitTime.timestampPath('$.ttl.oldTtlExpiresAt'),
+  });
+  oldTtlExpiry.next(dryRunStart);
   const lowerTtl = task('LowerCnameTtl');
   rollsBack(lowerTtl);
   lowerTtl.next(
     new sfn.Choice(scope, 'IsCnameTtlChanged')
       .when(
         sfn.Condition.booleanEquals('$.ttl.changed', true),
-        pollLoop('CnameTtl', 'CheckCnameTtl', dryRunStart, rollsBack),
+        pollLoop('CnameTtl', 'CheckCnameTtl', oldTtlExpiry, rollsBack),
       )
       .otherwise(dryRunStart),
   );
@@ -262,7 +279,8 @@ export function buildDefinition(scope: Construct, props: DefinitionProps): sfn.I
     .otherwise(dryRunStart);
 
   const acquireLock = task('AcquireLock');
-  beforeLock(acquireLock);
+  // The put may have succeeded before the task failed: release (a no-op unless we hold it).
+  acquireLock.addCatch(releaseLock, { errors: ['States.ALL'], resultPath: FAILURE_KEYS.beforeCutover });
   acquireLock.next(lowerTtlUnlessDryRun);
   const validateMigrations = task('ValidateMigrations');
   beforeLock(validateMigrations);

@@ -218,7 +218,18 @@ export async function main(argv: string[]): Promise<number> {
       process.stdout.write(`  ${s.clusterId} ${s.role}: ${s.connect}\n    stop: ${s.stop}\n`);
     process.stdout.write(`  stop all: ${report.kept.stopAll}\n`);
   }
-  return report.status === 'SUCCEEDED' ? 0 : 1;
+  if (report.writes.lost > 0) {
+    process.stdout.write(`\nLOST WRITES: ${report.writes.lost} acknowledged writes are not behind the CNAME.\n`);
+  }
+  if (report.status === 'ROLLED_BACK' && report.blue.state !== 'writable') {
+    process.stdout.write(`\nBlue is ${report.blue.state} after the rollback: it should be writable.\n`);
+  }
+  return rehearsalExitCode(report);
+}
+
+/** 0 only for a deployment that succeeded without losing a write. */
+export function rehearsalExitCode(report: RehearsalReport): number {
+  return report.status === 'SUCCEEDED' && report.writes.lost === 0 ? 0 : 1;
 }
 
 if (require.main === module) {

@@ -48,6 +48,8 @@ export interface RehearsalOptions {
   keep?: boolean;
   /** Seconds between polls (the definition's loops are the real ones). @default 1 */
   pollIntervalSeconds?: number;
+  /** The CNAME's TTL before the run (lowered to 1 s, then waited out before the block). @default 3 */
+  blueCnameTtlSeconds?: number;
   /** How long blue is retained after cutover. @default 2 */
   blueRetentionSeconds?: number;
   /** Milliseconds between retries instead of the definition's backoff (tests). */
@@ -124,6 +126,7 @@ export function defaultInput(
         expect: 'zero',
       },
     ],
+    cname: { cutoverTtlSeconds: 1 },
     pollIntervalSeconds: options.pollIntervalSeconds ?? 1,
     blueRetentionSeconds: options.blueRetentionSeconds ?? 2,
     approval: { timeoutSeconds: 3600 },
@@ -186,6 +189,8 @@ export async function runRehearsal(options: RehearsalOptions): Promise<Rehearsal
       schemaSql: sampleSchemaSql(),
       seedSql: sampleSeedSql(),
       securityGroupIds: [ACCESS_SG, ADMIN_SG],
+      // Above the input's cutover TTL, so the run lowers it and waits the old TTL out, as in AWS.
+      cnameTtl: options.blueCnameTtlSeconds ?? 3,
     });
     const blueWriterPort = cloud.writerAddress(BLUE_ID)?.port;
 
@@ -415,21 +420,28 @@ async function buildReport(a: BuildReportArgs): Promise<RehearsalReport> {
   const finalDoc =
     lastDoc ?? (outcome.taskInputs.at(-1) ? docOf(outcome.taskInputs.at(-1) as { input: unknown }) : undefined);
 
-  // Phases: every state that ran, with its attempts.
+  // Phases: every task or RetainBlue with the poll loop that follows it (Wait/Check/Is…Done),
+  // so each phase spans from its start to the start of the next: that is where the time went.
+  const loopState = /^(WaitFor|Check|Is|Outcome$)/;
   const phases: RehearsalReport['phases'] = [];
-  const open = new Map<string, RehearsalReport['phases'][number]>();
+  let lastEnd: string | undefined;
   for (const e of outcome.events) {
     const name = e.state?.name;
-    if (!name || e.state?.type === 'Choice') continue;
+    if (!name || e.state?.type === 'Choice' || loopState.test(name)) {
+      if (name && (e.type === 'StateExited' || e.type === 'StateFailed')) lastEnd = new Date(e.timestamp).toISOString();
+      continue;
+    }
     if (e.type === 'StateEntered') {
-      const p = { state: name, startedAt: new Date(e.timestamp).toISOString(), attempts: outcome.attempts[name] ?? 1 };
-      phases.push(p);
-      open.set(name, p);
+      const at = new Date(e.timestamp).toISOString();
+      const previous = phases.at(-1);
+      if (previous && !previous.endedAt) previous.endedAt = at;
+      phases.push({ state: name, startedAt: at, attempts: outcome.attempts[name] ?? 1 });
     } else if (e.type === 'StateExited' || e.type === 'StateFailed') {
-      const p = open.get(name);
-      if (p) p.endedAt = new Date(e.timestamp).toISOString();
+      lastEnd = new Date(e.timestamp).toISOString();
     }
   }
+  const finalPhase = phases.at(-1);
+  if (finalPhase && !finalPhase.endedAt) finalPhase.endedAt = lastEnd ?? finalPhase.startedAt;
 
   const failureReport = outcome.events
     .filter((e) => e.type === 'StateExited' && e.state?.name === 'ReportFailure')
@@ -476,8 +488,15 @@ async function buildReport(a: BuildReportArgs): Promise<RehearsalReport> {
   let operationsMs = 0;
   const clip = (s: number, e: number) =>
     window ? Math.max(0, Math.min(e, window.to) - Math.max(s, window.from)) : e - s;
-  for (const p of phases) {
-    if (workStates.has(p.state) && p.endedAt) operationsMs += clip(Date.parse(p.startedAt), Date.parse(p.endedAt));
+  const entered = new Map<string, number>();
+  for (const e of outcome.events) {
+    const name = e.state?.name;
+    if (!name || !workStates.has(name)) continue;
+    if (e.type === 'StateEntered') entered.set(name, e.timestamp);
+    if ((e.type === 'StateExited' || e.type === 'StateFailed') && entered.has(name)) {
+      operationsMs += clip(entered.get(name) ?? e.timestamp, e.timestamp);
+      entered.delete(name);
+    }
   }
   for (const op of cloud.operations()) {
     if (op.endedAt) operationsMs += clip(Date.parse(op.startedAt), Date.parse(op.endedAt));

@@ -12,6 +12,7 @@ const esc = (s: unknown) =>
   );
 
 const HIDDEN = /^(WaitFor|Is|Check|Outcome|Deployment)/;
+// Phases already include their poll loops (local/rehearsal.ts).
 
 export function renderReportHtml(report: RehearsalReport): string {
   const t0 = Date.parse(report.startedAt);

@@ -59,7 +59,7 @@ export interface ExecutionDocument {
   blue?: BlueSnapshot;
   migrationSet?: { files: string[] };
   lock?: { key: string; owner: string; acquiredAt: string };
-  ttl?: { changed: boolean; previousTtl: number; changeId?: string };
+  ttl?: { changed: boolean; previousTtl: number; changeId?: string; oldTtlExpiresAt?: string };
   block?: { changed: boolean; securityGroupIds: string[]; blockedAt: string };
   fence?: {
     fencedAt: string;
@@ -86,6 +86,7 @@ export interface ExecutionDocument {
   wait?: Record<string, PollState>;
   deletion?: { finalSnapshotId: string; requestedAt: string };
   rollback?: { blueRestored: boolean; blueUnfenced: string[]; greenDeleting: boolean; keptGreen: boolean };
+  unfence?: { databases: string[] };
   release?: { released: boolean };
   report?: Record<string, unknown>;
   error?: { Error: string; Cause?: string };

@@ -1,13 +1,16 @@
 /** DeleteBlue: wiring only (DESIGN.md section 2); the logic is in the step. */
 import { RDSClient } from '@aws-sdk/client-rds';
 import { RdsClusters } from '../aws/clusters-rds';
+import { Route53Client } from '@aws-sdk/client-route-53';
+import { Route53Dns } from '../aws/dns-route53';
 import type { ExecutionDocument } from '../domain/document';
 import { deleteBlue } from '../steps/delete-blue';
 import { stepHandler, systemClock } from './runtime';
 
 // Clients at module scope: built once per container, reused by warm invocations.
 const clusters = new RdsClusters(new RDSClient({}));
+const dns = new Route53Dns(new Route53Client({}));
 
 export const handler = stepHandler('DeleteBlue', (event: ExecutionDocument) =>
-  deleteBlue(event, { clusters, clock: systemClock }),
+  deleteBlue(event, { clusters, dns, clock: systemClock }),
 );

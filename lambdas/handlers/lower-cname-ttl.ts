@@ -3,9 +3,11 @@ import { Route53Client } from '@aws-sdk/client-route-53';
 import { Route53Dns } from '../aws/dns-route53';
 import type { ExecutionDocument } from '../domain/document';
 import { lowerCnameTtl } from '../steps/cname-ttl';
-import { stepHandler } from './runtime';
+import { stepHandler, systemClock } from './runtime';
 
 // Clients at module scope: built once per container, reused by warm invocations.
 const dns = new Route53Dns(new Route53Client({}));
 
-export const handler = stepHandler('LowerCnameTtl', (event: ExecutionDocument) => lowerCnameTtl(event, { dns }));
+export const handler = stepHandler('LowerCnameTtl', (event: ExecutionDocument) =>
+  lowerCnameTtl(event, { dns, clock: systemClock }),
+);

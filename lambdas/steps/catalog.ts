@@ -92,7 +92,7 @@ export const TASKS = {
   CheckGreenOpen: control('CheckGreenOpen', 'check-green-open', '$.wait.open', R),
   SwapCname: control('SwapCname', 'swap-cname', '$.cutover', ['rds:read', 'route53']),
   CheckCname: control('CheckCname', 'check-cname', '$.wait.cname', ['route53']),
-  DeleteBlue: control('DeleteBlue', 'delete-blue', '$.deletion', RW),
+  DeleteBlue: control('DeleteBlue', 'delete-blue', '$.deletion', ['rds:read', 'rds:write', 'route53']),
   CheckBlueDeleted: control('CheckBlueDeleted', 'check-blue-deleted', '$.wait.blueDeleted', R),
   DiscardGreen: control('DiscardGreen', 'discard-green', '$.discard', RW),
   CheckGreenDiscarded: control('CheckGreenDiscarded', 'check-green-discarded', '$.wait.discard', R),

@@ -8,13 +8,19 @@ import { poll, requireBlue } from './common';
  */
 export async function lowerCnameTtl(
   doc: ExecutionDocument,
-  { dns }: Pick<Ports, 'dns'>,
+  { dns, clock }: Pick<Ports, 'dns' | 'clock'>,
 ): Promise<NonNullable<ExecutionDocument['ttl']>> {
   const blue = requireBlue(doc);
   const { hostedZoneId, recordName, cutoverTtlSeconds } = doc.input.cname;
+  const previousTtl = blue.cname.ttl;
+  if (previousTtl <= cutoverTtlSeconds) return { changed: false, previousTtl };
+  // Resolvers that fetched the record just before the change keep it for the old TTL.
+  const oldTtlExpiresAt = new Date(clock.now().getTime() + previousTtl * 1000).toISOString();
   const record = await dns.getRecord(hostedZoneId, recordName);
-  const currentTtl = record?.ttl ?? blue.cname.ttl;
-  if (currentTtl <= cutoverTtlSeconds) return { changed: false, previousTtl: blue.cname.ttl };
+  if (record && record.ttl <= cutoverTtlSeconds) {
+    // A retry after the change went through: changed all the same (rollback restores it).
+    return { changed: true, previousTtl, oldTtlExpiresAt };
+  }
   const changeId = await dns.upsertCname(
     hostedZoneId,
     recordName,
@@ -22,7 +28,7 @@ export async function lowerCnameTtl(
     cutoverTtlSeconds,
     `bluegreen ${doc.input.executionName}: lower TTL before cutover`,
   );
-  return { changed: true, previousTtl: blue.cname.ttl, changeId };
+  return { changed: true, previousTtl, changeId, oldTtlExpiresAt };
 }
 
 export async function checkCnameTtl(

@@ -59,7 +59,8 @@ export async function checkCname(
   const status = await dns.changeStatus(doc.cutover.changeId);
   const state = poll(doc, 'cname', clock, { done: status === 'INSYNC', status }, 'the CNAME change to be in sync');
   if (!state.done) return state;
-  const start = doc.fence?.fencedAt ?? doc.block?.blockedAt;
+  // Downtime starts with the block (the security-group detach) when there was one, else the fence.
+  const start = doc.block?.blockedAt ?? doc.fence?.fencedAt;
   return {
     ...state,
     inSyncAt: state.checkedAt,

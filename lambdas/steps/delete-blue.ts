@@ -1,6 +1,6 @@
 import type { ExecutionDocument, PollState } from '../domain/document';
-import type { Ports } from '../ports';
-import { advanceClusterDeletion, poll, requireBlue, stamp } from './common';
+import type { Cluster, Ports } from '../ports';
+import { advanceClusterDeletion, normalizeHost, poll, requireBlue, stamp } from './common';
 
 export function finalSnapshotId(doc: ExecutionDocument): string {
   return `${doc.input.blueClusterId.slice(0, 40).replace(/-+$/, '')}-final-${stamp(doc.input.startedAt)}`;
@@ -11,15 +11,48 @@ export function finalSnapshotId(doc: ExecutionDocument): string {
  * configuration allows it, instances first, then the cluster. When blue is protected and the
  * configuration does not allow turning that off, blue is kept and the report says so.
  */
+async function whyNotRetired(
+  doc: ExecutionDocument,
+  blue: Cluster,
+  { dns }: Pick<Ports, 'clusters' | 'dns'>,
+): Promise<string | undefined> {
+  const { hostedZoneId, recordName } = doc.input.cname;
+  const record = await dns.getRecord(hostedZoneId, recordName);
+  const target = record?.values[0];
+  const greenEndpoint = doc.cutover?.target;
+  if (!target || !greenEndpoint || normalizeHost(target) !== normalizeHost(greenEndpoint)) {
+    return `${recordName} no longer points at green (${target ?? 'no record'})`;
+  }
+  if (normalizeHost(target) === normalizeHost(blue.endpoint)) return `${recordName} points at blue again`;
+  if (doc.input.writeBlock === 'security-group') {
+    const ids = blue.securityGroups.map((g) => g.id);
+    if (ids.some((id) => id !== doc.input.adminSecurityGroupId)) {
+      return `application security groups are attached to blue again (${ids.join(', ')})`;
+    }
+  }
+  return undefined;
+}
+
 export async function deleteBlue(
   doc: ExecutionDocument,
-  { clusters, clock }: Pick<Ports, 'clusters' | 'clock'>,
+  { clusters, dns, clock }: Pick<Ports, 'clusters' | 'dns' | 'clock'>,
 ): Promise<NonNullable<ExecutionDocument['deletion']> & { kept?: string }> {
   const blue = requireBlue(doc);
   const snapshotId = finalSnapshotId(doc);
   const requestedAt = clock.now().toISOString();
   const current = await clusters.describeCluster(blue.id);
-  if (current?.deletionProtection) {
+  if (!current) return { finalSnapshotId: snapshotId, requestedAt };
+  // Blue is deleted only if it is still retired: a DBA may have fallen back to it by hand
+  // during the retention period. Then it is kept, and the report says why.
+  const notRetired = await whyNotRetired(doc, current, { clusters, dns });
+  if (notRetired) {
+    return {
+      finalSnapshotId: snapshotId,
+      requestedAt,
+      kept: `Blue ${blue.id} was kept, not deleted: ${notRetired}. Delete it by hand when you are sure.`,
+    };
+  }
+  if (current.deletionProtection) {
     if (!doc.input.allowDeletionProtectionOff) {
       return {
         finalSnapshotId: snapshotId,

@@ -1,5 +1,5 @@
 import type { ExecutionDocument } from '../domain/document';
-import { FenceIncomplete } from '../domain/errors';
+import { FenceIncomplete, PreconditionFailed } from '../domain/errors';
 import type { DbSession, Ports } from '../ports';
 import { ADMIN_DATABASE, AWS_INTERNAL_ROLE, blueTarget, openSession, quoteIdent, userDatabases } from './db';
 
@@ -15,6 +15,13 @@ import { ADMIN_DATABASE, AWS_INTERNAL_ROLE, blueTarget, openSession, quoteIdent,
  *    until none is left. Sessions started after step 1 are read-only already, so in `read-only`
  *    write-block mode applications keep reading.
  * 3. Insert the fence row (execution id, `pg_current_wal_lsn()`, time), committed in our own session.
+ *
+ * Before step 1 it refuses (PreconditionFailed, nothing changed) what would let writes through a
+ * database-level default: a role-level `default_transaction_read_only` that is not `on` for a role
+ * that can log in (it overrides the database's setting in every new session), a prepared
+ * transaction (`COMMIT PREPARED` works in a read-only session), and an enabled logical-replication
+ * subscription (its apply worker writes regardless of the default). After step 2 it checks again
+ * (FenceIncomplete if one appeared meanwhile), and it ends logical replication workers too.
  *
  * Idempotent: the row is written first as an intent (with the databases this run changes), so a
  * re-run after a crash still knows which databases rollback must reset; a completed row is
@@ -53,7 +60,9 @@ interface FenceRow {
 /** Client sessions the fence must end: everything but ours, the workflow's admin sessions and AWS's. */
 const OTHER_CLIENT_SESSIONS = `
   FROM pg_stat_activity
- WHERE backend_type = 'client backend'
+ WHERE (backend_type = 'client backend'
+        -- apply/table-sync workers ('logical replication worker' up to 16, '… apply worker' etc. from 17)
+        OR (backend_type LIKE 'logical replication %' AND backend_type <> 'logical replication launcher'))
    AND pid <> pg_backend_pid()
    AND coalesce(usename, '') <> $1
    AND NOT (application_name = 'bluegreen' AND usename = current_user)
@@ -100,6 +109,87 @@ async function alreadyReadOnly(session: DbSession): Promise<Set<string>> {
   return on;
 }
 
+const TRUE_VALUES = ['on', 'true', 'yes', '1'];
+
+function settingOf(setconfig: string[] | null, name: string): string | undefined {
+  for (const entry of setconfig ?? []) {
+    const at = entry.indexOf('=');
+    if (at > 0 && entry.slice(0, at).trim().toLowerCase() === name) return entry.slice(at + 1).trim();
+  }
+  return undefined;
+}
+
+function listed(items: string[]): string {
+  return items.length > 10 ? `${items.slice(0, 10).join('; ')}; and ${items.length - 10} more` : items.join('; ');
+}
+
+/**
+ * What would let writes through the fence's database-level default, each as a sentence saying how
+ * to fix it; empty when nothing does.
+ */
+async function fenceBypasses(session: DbSession): Promise<string[]> {
+  const problems: string[] = [];
+
+  // Role-level settings (ALTER ROLE … [IN DATABASE …] SET) win over ALTER DATABASE … SET.
+  const roleSettings = await session.query<{ rolname: string; datname: string | null; setconfig: string[] | null }>(
+    `SELECT r.rolname, d.datname, s.setconfig
+       FROM pg_db_role_setting s
+       JOIN pg_roles r ON r.oid = s.setrole
+       LEFT JOIN pg_database d ON d.oid = s.setdatabase
+      WHERE s.setrole <> 0 AND r.rolcanlogin AND r.rolname <> $1
+        AND (s.setdatabase = 0 OR (d.datallowconn AND NOT d.datistemplate AND d.datname <> $1))
+      ORDER BY r.rolname, d.datname NULLS FIRST`,
+    [AWS_INTERNAL_ROLE],
+  );
+  const overriding: string[] = [];
+  for (const row of roleSettings.rows) {
+    const value = settingOf(row.setconfig, 'default_transaction_read_only');
+    if (value === undefined || TRUE_VALUES.includes(value.toLowerCase())) continue;
+    const role = quoteIdent(row.rolname);
+    overriding.push(
+      row.datname === null
+        ? `role ${row.rolname} has default_transaction_read_only = ${value} (fix: ALTER ROLE ${role} RESET default_transaction_read_only)`
+        : `role ${row.rolname} has default_transaction_read_only = ${value} in database ${row.datname} (fix: ALTER ROLE ${role} IN DATABASE ${quoteIdent(row.datname)} RESET default_transaction_read_only)`,
+    );
+  }
+  if (overriding.length) {
+    problems.push(
+      `A role-level setting overrides the fence's read-only default for new sessions of a role that can log in: ${listed(overriding)}.`,
+    );
+  }
+
+  // A prepared transaction survives the end of its session and can be committed read-only.
+  const prepared = await session.query<{ gid: string; owner: string; database: string; prepared: string }>(
+    `SELECT gid, owner, database, prepared::text AS prepared FROM pg_prepared_xacts ORDER BY prepared`,
+  );
+  if (prepared.rows.length) {
+    const list = prepared.rows.map(
+      (x) => `'${x.gid}' in database ${x.database} (owner ${x.owner}, prepared ${x.prepared})`,
+    );
+    problems.push(
+      `${prepared.rows.length} prepared transaction(s) could still commit their writes after the fence: ${listed(list)}; finish each with COMMIT PREPARED or ROLLBACK PREPARED '<gid>' in its database (after checking with the application that owns it).`,
+    );
+  }
+
+  // A logical-replication apply worker writes whatever the database default says.
+  const subscriptions = await session.query<{ subname: string; datname: string | null }>(
+    `SELECT s.subname, d.datname
+       FROM pg_subscription s LEFT JOIN pg_database d ON d.oid = s.subdbid
+      WHERE s.subenabled
+      ORDER BY d.datname, s.subname`,
+  );
+  if (subscriptions.rows.length) {
+    const list = subscriptions.rows.map(
+      (x) =>
+        `${x.subname} in database ${x.datname ?? '?'} (fix: ALTER SUBSCRIPTION ${quoteIdent(x.subname)} DISABLE there)`,
+    );
+    problems.push(
+      `${subscriptions.rows.length} enabled logical-replication subscription(s) would keep writing to blue after the fence: ${listed(list)}.`,
+    );
+  }
+  return problems;
+}
+
 export async function fenceWrites(
   doc: ExecutionDocument,
   ports: Pick<Ports, 'database' | 'clock'>,
@@ -115,6 +205,14 @@ export async function fenceWrites(
 
     const existing = await readRow(session, executionId);
     if (existing?.lsn && existing.fenced_at) return toResult(existing);
+
+    // 0. Refuse, before changing anything, what a database-level default would not stop.
+    const bypasses = await fenceBypasses(session);
+    if (bypasses.length) {
+      throw new PreconditionFailed(
+        `Cannot fence writes on blue ${target.clusterId}; nothing was changed. ${bypasses.join(' ')}`,
+      );
+    }
 
     // 1. Record the intent, then make every user database read-only by default.
     const databases = await userDatabases(session);
@@ -175,6 +273,14 @@ export async function fenceWrites(
         );
       }
       await ports.clock.sleep(pollMs);
+    }
+
+    // Nothing may have slipped in between the check above and the end of the sessions.
+    const late = await fenceBypasses(session);
+    if (late.length) {
+      throw new FenceIncomplete(
+        `Writes on blue ${target.clusterId} cannot be ruled out after the fence: ${late.join(' ')}`,
+      );
     }
 
     // 3. The fence row, committed (autocommit) in our own, writable session, durably even where

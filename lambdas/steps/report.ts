@@ -82,7 +82,8 @@ export function causeMessage(cause: string | undefined): string {
   return cause;
 }
 
-type Outcome = 'NOTHING_CHANGED' | 'ROLLED_BACK' | 'ROLLBACK_FAILED' | 'CUTOVER_FAILED' | 'CLEANUP_FAILED';
+type Outcome =
+  'NOTHING_CHANGED' | 'ROLLED_BACK' | 'ROLLBACK_FAILED' | 'CUTOVER_FAILED' | 'CLEANUP_FAILED' | 'RELEASE_FAILED';
 
 /**
  * ReportFailure: says what failed, why, what state everything is in, and what to do. Its
@@ -91,14 +92,12 @@ type Outcome = 'NOTHING_CHANGED' | 'ROLLED_BACK' | 'ROLLBACK_FAILED' | 'CUTOVER_
 export async function reportFailure(
   doc: ExecutionDocument & Record<string, unknown>,
   { notifier }: Pick<Ports, 'notifier'>,
-): Promise<{ outcome: Outcome; error: string; cause: string; message: string }> {
+): Promise<{ outcome: Outcome; error: string; cause: string; message: string; lockHeld: boolean }> {
   const get = (key: string) => doc[key] as FailureFacts | undefined;
   const cutover = get('cutoverError');
   const cleanup = get('cleanupError');
-  const primary = doc.error ??
-    cutover ??
-    cleanup ??
-    get('releaseError') ?? { Error: 'Unknown', Cause: 'no error recorded' };
+  const release = get('releaseError');
+  const primary = doc.error ?? cutover ?? cleanup ?? release ?? { Error: 'Unknown', Cause: 'no error recorded' };
   const rollbackFailure = get('rollbackError') ?? get('unfenceError');
   const input = doc.input as ExecutionDocument['input'] | undefined;
   const blueId = input?.blueClusterId ?? '(unknown)';
@@ -107,6 +106,10 @@ export async function reportFailure(
   const record = input?.cname.recordName;
   const originalGroups = doc.blue?.originalSecurityGroupIds.join(' ') ?? '';
   const reason = causeMessage(primary.Cause);
+  const groupsDetached = Boolean(doc.block);
+  // The lock is kept on purpose when a person must act first, and when releasing it failed.
+  const lockHeld = Boolean(doc.lock) && (Boolean(cutover) || Boolean(rollbackFailure) || Boolean(release));
+  const lockLine = `The deployment lock on ${blueId} is still held, so no other run starts on it: when everything is in order, delete the item with lockKey "${blueId}" from the lock table.`;
 
   let outcome: Outcome;
   let situation: string[];
@@ -114,16 +117,23 @@ export async function reportFailure(
     outcome = 'CUTOVER_FAILED';
     situation = [
       `The cutover to green failed at ${primary.Error}. Nothing was rolled back automatically: green may already have taken writes.`,
-      `Blue ${blueId} is still fenced (read-only, application security groups detached) and holds every write up to the fence; green ${greenId} has the application groups ${doc.open ? 'attached' : 'possibly partly attached'}.`,
+      groupsDetached
+        ? `Blue ${blueId} is still fenced (read-only, application security groups detached) and holds every write up to the fence; green ${greenId} has the application groups ${doc.open ? 'attached' : 'possibly partly attached'}.`
+        : `Blue ${blueId} is still fenced (read-only; its security groups were never changed) and holds every write up to the fence; green ${greenId} has the application groups ${doc.open ? 'attached' : 'possibly partly attached'}.`,
       `Check where ${record} points: aws route53 list-resource-record-sets --hosted-zone-id ${zone} --query "ResourceRecordSets[?Name=='${record}.']".`,
       `To finish the cutover: aws route53 change-resource-record-sets --hosted-zone-id ${zone} with an UPSERT of ${record} to green's endpoint.`,
-      `To go back to blue instead (only if green took no writes): detach the application groups from green, then aws rds modify-db-cluster --db-cluster-identifier ${blueId} --vpc-security-group-ids ${originalGroups} --apply-immediately, ALTER DATABASE … RESET default_transaction_read_only on blue, and point ${record} at blue.`,
+      `To go back to blue instead (only if green took no writes): detach the application groups from green${groupsDetached ? `, aws rds modify-db-cluster --db-cluster-identifier ${blueId} --vpc-security-group-ids ${originalGroups} --apply-immediately` : ''}, ALTER DATABASE … RESET default_transaction_read_only on blue (${doc.fence?.changedDatabases.join(', ') || 'the fenced databases'}), and point ${record} at blue.`,
     ];
   } else if (cleanup) {
     outcome = 'CLEANUP_FAILED';
     situation = [
       `The cutover succeeded: applications use green ${greenId} through ${record}.`,
       `Retaining or deleting blue failed (${primary.Error}). Blue ${blueId} is fenced and kept. When you are sure, take a snapshot and delete it: aws rds delete-db-cluster --db-cluster-identifier ${blueId} --final-db-snapshot-identifier ${blueId}-final (delete its instances first).`,
+    ];
+  } else if (release && !doc.error) {
+    outcome = 'RELEASE_FAILED';
+    situation = [
+      `The deployment itself ${doc.cutover ? `succeeded: applications use green ${greenId} through ${record}` : 'ended'}, but releasing the lock failed (${primary.Error}).`,
     ];
   } else if (!doc.lock) {
     outcome = 'NOTHING_CHANGED';
@@ -132,19 +142,20 @@ export async function reportFailure(
     outcome = 'ROLLBACK_FAILED';
     situation = [
       `The deployment failed and the automatic rollback did not finish: ${rollbackFailure.Error}: ${causeMessage(rollbackFailure.Cause)}.`,
-      `Restore blue by hand: aws rds modify-db-cluster --db-cluster-identifier ${blueId} --vpc-security-group-ids ${originalGroups} --apply-immediately; then, on each database the fence changed (${doc.fence?.changedDatabases.join(', ') || 'none recorded'}), ALTER DATABASE … RESET default_transaction_read_only.`,
+      `Restore blue by hand: ${groupsDetached ? `aws rds modify-db-cluster --db-cluster-identifier ${blueId} --vpc-security-group-ids ${originalGroups} --apply-immediately; then, ` : ''}on each database the fence changed (${doc.fence?.changedDatabases.join(', ') || 'see the changed_databases column of bluegreen.fence in the postgres database on blue'}), ALTER DATABASE … RESET default_transaction_read_only.`,
       `Then delete green ${greenId} if it exists (it carries the tag bluegreen:execution=${input?.executionId}).`,
     ];
   } else {
     outcome = 'ROLLED_BACK';
     const rb = doc.rollback;
     situation = [
-      `Rolled back: blue ${blueId} has its original security groups back${doc.fence ? ' and is writable again' : ''}; the CNAME was never changed.`,
+      `Rolled back: blue ${blueId} ${groupsDetached ? 'has its original security groups back' : 'kept its security groups'}${doc.fence || doc.unfence ? ' and is writable again' : ''}; the CNAME was never changed${doc.ttl?.changed ? ' (its TTL is back to what it was)' : ''}.`,
       input?.keepGreenOnFailure || rb?.keptGreen
         ? `Green ${greenId} was kept for investigation, as the input asked; delete it when done.`
-        : `Green ${greenId} was deleted.`,
+        : `Green ${greenId} was deleted (if it had been created).`,
     ];
   }
+  if (lockHeld) situation.push(lockLine);
   const message = [`${primary.Error}: ${reason}`, '', ...situation].join('\n');
   const subject =
     outcome === 'ROLLED_BACK'
@@ -153,5 +164,5 @@ export async function reportFailure(
         ? `Deployment of ${blueId} did not start: ${primary.Error}`
         : `ACTION NEEDED: deployment of ${blueId} ${outcome.toLowerCase().replace('_', ' ')}`;
   await notifier.publish(subject, message);
-  return { outcome, error: primary.Error, cause: reason || primary.Error, message };
+  return { outcome, error: primary.Error, cause: reason || primary.Error, message, lockHeld };
 }

@@ -70,7 +70,7 @@ export async function checkRollback(
 ): Promise<PollState> {
   let blueDone = true;
   let blueStatus = 'untouched';
-  if (doc.blue) {
+  if (doc.blue && doc.input.writeBlock === 'security-group' && !doc.input.dryRun) {
     const blue = await clusters.describeCluster(doc.blue.id);
     blueDone = !blue || groupsActive(blue, doc.blue.originalSecurityGroupIds);
     blueStatus = blue ? blue.securityGroups.map((g) => `${g.id}:${g.status}`).join(',') : 'missing';

@@ -1,15 +1,35 @@
 import type { ExecutionDocument } from '../domain/document';
-import type { Ports } from '../ports';
+import type { DbSession, Ports } from '../ports';
 import { ADMIN_DATABASE, blueTarget, resetReadOnly, withSession } from './db';
 
 /**
  * Un-fences blue on rollback: `ALTER DATABASE … RESET default_transaction_read_only` for exactly
- * the databases the fence changed (a database that was read-only before stays so). The fence row
- * stays, as a record. Idempotent; a no-op when the execution never fenced (dry run, early failure).
- * Returns the databases reset.
+ * the databases this execution's fence changed (a database that was read-only before stays so).
+ *
+ * The list comes from this execution's intent row in `bluegreen.fence` on blue, which FenceWrites
+ * writes before its first `ALTER DATABASE`: when FenceWrites failed part-way (a session it could
+ * not end, a Lambda timeout), `$.fence` was never set but databases may already be read-only.
+ * `$.fence.changedDatabases`, when present, is added to it. The fence row stays, as a record.
+ * Idempotent; a no-op when the execution never fenced (dry run, failure before FenceWrites, no
+ * `bluegreen.fence` table, or only other executions' rows). Returns the databases reset.
  */
 export async function unfenceBlue(doc: ExecutionDocument, ports: Pick<Ports, 'database'>): Promise<string[]> {
-  const changed = doc.fence?.changedDatabases ?? [];
-  if (!doc.fence || !changed.length) return [];
-  return withSession(ports.database, blueTarget(doc), ADMIN_DATABASE, (session) => resetReadOnly(session, changed));
+  // Without Preflight's record of blue, or in a dry run, FenceWrites cannot have run.
+  if (!doc.blue || (doc.input.dryRun && !doc.fence)) return [];
+  return withSession(ports.database, blueTarget(doc), ADMIN_DATABASE, async (session) => {
+    const intent = await intendedChanges(session, doc.input.executionId);
+    const changed = [...new Set([...(doc.fence?.changedDatabases ?? []), ...intent])].sort();
+    return resetReadOnly(session, changed);
+  });
+}
+
+/** The databases this execution's fence said it would make read-only; none without a row (or table). */
+async function intendedChanges(session: DbSession, executionId: string): Promise<string[]> {
+  const table = await session.query<{ exists: boolean }>("SELECT to_regclass('bluegreen.fence') IS NOT NULL AS exists");
+  if (!table.rows[0]?.exists) return [];
+  const row = await session.query<{ changed_databases: string[] }>(
+    'SELECT changed_databases FROM bluegreen.fence WHERE execution_id = $1',
+    [executionId],
+  );
+  return row.rows[0]?.changed_databases ?? [];
 }

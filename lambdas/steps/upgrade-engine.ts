@@ -1,5 +1,5 @@
 import type { ExecutionDocument, PollState } from '../domain/document';
-import { PreconditionFailed } from '../domain/errors';
+import { PreconditionFailed, RetryableAwsError } from '../domain/errors';
 import type { Ports } from '../ports';
 import { assertNotFailed, greenWriterId, poll, requireBlue } from './common';
 
@@ -16,7 +16,13 @@ export async function upgradeEngine(
   if (!green) throw new PreconditionFailed(`Green cluster ${doc.input.greenClusterId} is gone.`);
   const requestedAt = clock.now().toISOString();
   // A re-run finds the upgrade already asked for (or done): asking again would fail as "busy".
-  if (green.engineVersion !== to && green.status === 'available') {
+  const alreadyAsked = green.status === 'upgrading' || green.pendingModifications;
+  if (green.engineVersion !== to && !alreadyAsked && green.status !== 'available') {
+    throw new RetryableAwsError(
+      `Green cluster ${green.id} is "${green.status}"; the upgrade is asked for once it is available.`,
+    );
+  }
+  if (green.engineVersion !== to && !alreadyAsked) {
     await clusters.upgradeEngine({
       clusterId: green.id,
       engineVersion: to,

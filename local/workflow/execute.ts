@@ -103,6 +103,19 @@ function adaptForLocalExecutor(definition: AslDefinition): AslDefinition {
   return copy;
 }
 
+/** A Lambda that runs past its timeout fails with Sandbox.Timedout (its work may still go on). */
+async function withLambdaTimeout<T>(work: Promise<T>, timeoutMs: number, state: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(faultError('Sandbox.Timedout', state)), timeoutMs);
+  });
+  try {
+    return await Promise.race([work, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 function waitWithTimeout(
   tokens: LocalTaskTokens,
   token: string,
@@ -145,7 +158,12 @@ export async function executeDefinition(options: ExecuteOptions): Promise<Execut
     handlers[spec.state] = async (rawInput: unknown) => {
       attempts[spec.state] = (attempts[spec.state] ?? 0) + 1;
       // The approval task's parameters are { FunctionName, Payload: { document, taskToken } }.
-      const input = spec.kind === 'approval' ? (rawInput as { Payload: unknown }).Payload : rawInput;
+      // Step Functions issues a new token for every attempt: a link from an earlier attempt's
+      // email must find its task gone, as it would in AWS.
+      const input =
+        spec.kind === 'approval'
+          ? { ...(rawInput as { Payload: Record<string, unknown> }).Payload, taskToken: taskTokens.newToken() }
+          : rawInput;
       taskInputs.push({ state: spec.state, input });
       try {
         const fault = faultsLeft.get(spec.state);
@@ -164,7 +182,7 @@ export async function executeDefinition(options: ExecuteOptions): Promise<Execut
             : undefined;
         let result: unknown;
         try {
-          result = await step(input, options.ports);
+          result = await withLambdaTimeout(step(input, options.ports), spec.timeoutSeconds * 1000, spec.state);
           if (crashPending.delete(spec.state)) throw faultError('Sandbox.Timedout', spec.state);
         } catch (error) {
           decision?.cancel();
@@ -187,7 +205,9 @@ export async function executeDefinition(options: ExecuteOptions): Promise<Execut
     if (Array.isArray(state.Retry) && options.retryDelayMs !== undefined) retryOverrides[name] = options.retryDelayMs;
   }
 
-  const machine = new StateMachine(adaptForLocalExecutor(options.definition) as never, { validationOptions: { checkArn: false } });
+  const machine = new StateMachine(adaptForLocalExecutor(options.definition) as never, {
+    validationOptions: { checkArn: false },
+  });
   const name = options.executionName ?? `local-${Date.now()}`;
   const execution = machine.run(options.input as never, {
     overrides: {

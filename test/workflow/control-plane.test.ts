@@ -1,4 +1,5 @@
-import { ADMIN_SG, APP_SGS, RECORD } from '../support/fake-cloud';
+import { STEPS } from '../../lambdas/steps/index';
+import { ADMIN_SG, APP_SGS, FakeCloud, RECORD } from '../support/fake-cloud';
 import type { Run } from './harness';
 import { BASE_INPUT, run, statesEntered } from './harness';
 
@@ -187,8 +188,10 @@ describe('the synthesized state machine, run against an in-memory AWS', () => {
     );
     expect(afterOpen.filter((c) => (c.args as { id?: string }).id === 'app-blue')).toEqual([]);
     expect(greenIds(r)).toHaveLength(1);
-    expect(r.cloud.locks.size).toBe(0);
+    // The lock stays held until a person has looked: no schedule may start on this state.
+    expect(r.cloud.locks.get('app-blue')?.owner).toBeDefined();
     const notice = r.cloud.notifications.at(-1);
+    expect(notice?.message).toContain('lock on app-blue is still held');
     expect(notice?.subject).toContain('ACTION NEEDED');
     expect(notice?.message).toContain('Nothing was rolled back automatically');
     expect(notice?.message).toContain(RECORD);
@@ -226,6 +229,49 @@ describe('the synthesized state machine, run against an in-memory AWS', () => {
     expect(r.cloud.clusters.has('app-blue')).toBe(true);
     expect(r.cloud.mutations()).not.toContain('setDeletionProtection');
     expect(r.cloud.notifications.at(-1)?.message).toContain('deletion protection on');
+  });
+
+  it('keeps the lock and says what to do when the rollback itself fails', async () => {
+    const r = await run(BASE_INPUT, {
+      faults: [
+        { state: 'SmokeTest', error: 'SmokeTestFailed' },
+        { state: 'Rollback', error: 'ResourceFailed' },
+      ],
+    });
+    expect(r.outcome.error?.name).toBe('SmokeTestFailed');
+    expect(r.cloud.locks.size).toBe(1);
+    const notice = r.cloud.notifications.at(-1);
+    expect(notice?.subject).toContain('ACTION NEEDED');
+    expect(notice?.message).toContain('did not finish');
+    expect(notice?.message).toContain('aws rds modify-db-cluster --db-cluster-identifier app-blue');
+  });
+
+  it('waits out the old TTL before blocking writes when it lowered the TTL', async () => {
+    const r = await run(BASE_INPUT);
+    const entered = statesEntered(r.outcome);
+    expect(entered.indexOf('WaitForOldTtlExpiry')).toBeGreaterThan(entered.indexOf('LowerCnameTtl'));
+    expect(entered.indexOf('WaitForOldTtlExpiry')).toBeLessThan(entered.indexOf('BlockWrites'));
+  });
+
+  it('keeps blue after retention when someone pointed the CNAME back at it meanwhile', async () => {
+    let cloudRef: FakeCloud | undefined;
+    const r = await run(BASE_INPUT, {
+      prepare: (c) => (cloudRef = c),
+      stepOverrides: {
+        // A DBA falls back to blue by hand during the retention period.
+        'delete-blue': async (event, ports) => {
+          const blue = cloudRef?.clusters.get('app-blue');
+          if (cloudRef && blue) cloudRef.record.values = [blue.endpoint];
+          const deleteBlue = STEPS['delete-blue'];
+          if (!deleteBlue) throw new Error('delete-blue is not registered');
+          return deleteBlue(event, ports);
+        },
+      },
+    });
+    expect(r.outcome.status).toBe('SUCCEEDED');
+    expect(r.cloud.clusters.has('app-blue')).toBe(true);
+    expect(r.cloud.mutations()).not.toContain('deleteCluster');
+    expect(r.cloud.notifications.at(-1)?.message).toContain('was kept, not deleted');
   });
 
   it('keeps green on failure when asked to, and says so', async () => {
