@@ -18,7 +18,7 @@ export async function addReplicas(
     instanceIds.push(instanceId);
     const existing = await clusters.describeInstance(instanceId);
     if (existing) {
-      if (!isOurs(existing.tags, doc)) {
+      if (!isOurs(existing.tags, doc) || existing.clusterId !== doc.input.greenClusterId) {
         throw new PreconditionFailed(`Instance ${instanceId} already exists and was not created by this execution.`);
       }
       continue;
@@ -35,6 +35,9 @@ export async function addReplicas(
       performanceInsights: blue.writer.performanceInsights,
       ...(blue.writer.performanceInsightsKmsKeyId
         ? { performanceInsightsKmsKeyId: blue.writer.performanceInsightsKmsKeyId }
+        : {}),
+      ...(blue.writer.performanceInsightsRetentionPeriod
+        ? { performanceInsightsRetentionPeriod: blue.writer.performanceInsightsRetentionPeriod }
         : {}),
       tags: { ...greenTags(doc), 'bluegreen:instance-role': 'reader' },
     });

@@ -108,7 +108,7 @@ export async function preflight(
       `cname.recordName: ${input.cname.recordName} does not exist in hosted zone ${input.cname.hostedZoneId}`,
     );
   } else if (record.type !== 'CNAME' || record.values.length !== 1) {
-    problems.push(`cname.recordName: ${input.cname.recordName} is a ${record.type} record, not a single CNAME`);
+    problems.push(`cname.recordName: ${input.cname.recordName} is a record of type ${record.type}, not a single CNAME`);
   } else {
     cname = { target: record.values[0] ?? '', ttl: record.ttl };
     if (!input.dryRun && normalizeHost(cname.target) !== normalizeHost(blue.endpoint)) {

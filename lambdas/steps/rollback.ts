@@ -38,10 +38,18 @@ export async function rollback(
       );
     }
   }
-  if (doc.blue) {
+  // Only a run that may have detached blue's groups puts them back: otherwise a change a DBA
+  // made meanwhile (during a day-long approval, say) would be silently undone.
+  const mayHaveBlocked = doc.input.writeBlock === 'security-group' && !doc.input.dryRun;
+  if (doc.blue && mayHaveBlocked) {
+    const original = doc.blue.originalSecurityGroupIds;
     const blue = await clusters.describeCluster(doc.blue.id);
-    const current = blue?.securityGroups.map((g) => g.id) ?? [];
-    if (blue && !sameSet(current, doc.blue.originalSecurityGroupIds)) {
+    const ids = blue?.securityGroups.map((g) => g.id) ?? [];
+    // Ids alone are not enough: right after the detach RDS still lists the application groups
+    // as `removing`, and the detach would complete after this check. Groups `adding` are our
+    // own restore in flight (a re-run): asking again is not needed.
+    const detachInFlight = blue?.securityGroups.some((g) => original.includes(g.id) && g.status === 'removing');
+    if (blue && (!sameSet(ids, original) || detachInFlight)) {
       await clusters.setSecurityGroups(doc.blue.id, doc.blue.originalSecurityGroupIds);
     }
     blueRestored = Boolean(blue);

@@ -1,0 +1,246 @@
+import type { ExecutionDocument } from '../../../../lambdas/domain/document';
+import { PollTimeout, PreconditionFailed, ResourceFailed } from '../../../../lambdas/domain/errors';
+import { addReplicas, checkReplicas } from '../../../../lambdas/steps/add-replicas';
+import { checkWritesBlocked } from '../../../../lambdas/steps/block-writes';
+import { checkRestorable } from '../../../../lambdas/steps/check-restorable';
+import { checkCnameTtl, lowerCnameTtl } from '../../../../lambdas/steps/cname-ttl';
+import { poll } from '../../../../lambdas/steps/common';
+import { checkClone, createClone } from '../../../../lambdas/steps/create-clone';
+import { checkCname, swapCname } from '../../../../lambdas/steps/cutover';
+import { checkGreenWriter, createGreenWriter } from '../../../../lambdas/steps/green-writer';
+import { checkUpgrade, upgradeEngine } from '../../../../lambdas/steps/upgrade-engine';
+import type { Clock, Cluster, Instance } from '../../../../lambdas/ports';
+import { FakeCloud } from '../../../support/fake-cloud';
+import type { RawOverrides } from '../../../support/step-fixtures';
+import { BLUE, GREEN, failureOf, pollUntilDone, preflighted, stepDocument } from '../../../support/step-fixtures';
+
+const WRITER = `${GREEN}-w01`;
+const fixedClock: Clock = { now: () => new Date('2026-12-05T02:10:00.000Z'), sleep: async () => undefined };
+
+let cloud: FakeCloud;
+
+beforeEach(() => {
+  cloud = new FakeCloud();
+  cloud.addBlue(BLUE, '16.4');
+});
+
+function cluster(id: string): Cluster {
+  const found = cloud.clusters.get(id);
+  if (!found) throw new Error(`no cluster ${id} in the fake cloud`);
+  return found;
+}
+
+function instance(id: string): Instance {
+  const found = cloud.instances.get(id);
+  if (!found) throw new Error(`no instance ${id} in the fake cloud`);
+  return found;
+}
+
+async function withGreenWriter(raw: RawOverrides = {}): Promise<ExecutionDocument> {
+  const doc = await preflighted(cloud, raw);
+  doc.green = await createClone(doc, cloud.ports());
+  await pollUntilDone(doc, 'clone', (d) => checkClone(d, cloud.ports()));
+  doc.writer = await createGreenWriter(doc, cloud.ports());
+  await pollUntilDone(doc, 'writer', (d) => checkGreenWriter(d, cloud.ports()));
+  return doc;
+}
+
+describe('poll', () => {
+  const doc = (polls?: number): ExecutionDocument => {
+    const d = stepDocument({ maxPolls: 3, pollIntervalSeconds: 30 });
+    if (polls !== undefined) d.wait = { clone: { done: false, polls, status: 'creating', checkedAt: 'x' } };
+    return d;
+  };
+
+  it('counts the polls in the check result', () => {
+    expect(poll(doc(), 'clone', fixedClock, { done: false, status: 'creating' }, 'the clone')).toEqual({
+      done: false,
+      polls: 1,
+      status: 'creating',
+      checkedAt: '2026-12-05T02:10:00.000Z',
+    });
+    expect(poll(doc(1), 'clone', fixedClock, { done: false, status: 'creating' }, 'the clone').polls).toBe(2);
+  });
+
+  it('throws PollTimeout at maxPolls, naming what it waited for and the last status', () => {
+    const error = (() => {
+      try {
+        poll(doc(2), 'clone', fixedClock, { done: false, status: 'creating' }, 'the clone');
+      } catch (e) {
+        return e as Error;
+      }
+      throw new Error('poll did not throw');
+    })();
+    expect(error).toBeInstanceOf(PollTimeout);
+    expect(error.name).toBe('PollTimeout');
+    expect(error.message).toBe('Gave up waiting for the clone after 3 polls every 30 s (last status: creating).');
+  });
+
+  it('accepts a done result on the last poll', () => {
+    expect(poll(doc(2), 'clone', fixedClock, { done: true, status: 'available' }, 'the clone')).toMatchObject({
+      done: true,
+      polls: 3,
+    });
+  });
+
+  it('ends a loop that never settles with PollTimeout after exactly maxPolls checks', async () => {
+    cloud.stuck.add('clone');
+    const doc = await preflighted(cloud, { maxPolls: 4 });
+    doc.green = await createClone(doc, cloud.ports());
+    const describe = jest.spyOn(cloud.clustersPort, 'describeCluster');
+    const error = await failureOf(pollUntilDone(doc, 'clone', (d) => checkClone(d, cloud.ports())));
+    expect(error).toBeInstanceOf(PollTimeout);
+    expect(error.message).toContain(`the clone ${GREEN} to become available after 4 polls`);
+    expect(describe).toHaveBeenCalledTimes(4);
+  });
+});
+
+describe('CheckClone', () => {
+  it('is not done while the clone is not visible yet', async () => {
+    const doc = await preflighted(cloud);
+    await expect(checkClone(doc, cloud.ports())).resolves.toMatchObject({ done: false, status: 'not-visible-yet' });
+  });
+
+  it.each(['failed', 'incompatible-parameters', 'inaccessible-encryption-credentials'])(
+    'throws ResourceFailed on status %s',
+    async (status) => {
+      const doc = await preflighted(cloud);
+      doc.green = await createClone(doc, cloud.ports());
+      cluster(GREEN).status = status;
+      const error = await failureOf(checkClone(doc, cloud.ports()));
+      expect(error).toBeInstanceOf(ResourceFailed);
+      expect(error.name).toBe('ResourceFailed');
+      expect(error.message).toBe(`Green cluster ${GREEN} is in status "${status}", which it does not leave by itself.`);
+    },
+  );
+});
+
+describe('CheckGreenWriter and CheckReplicas', () => {
+  it('CheckGreenWriter throws ResourceFailed when the writer failed', async () => {
+    const doc = await withGreenWriter();
+    instance(WRITER).status = 'failed';
+    await expect(checkGreenWriter(doc, cloud.ports())).rejects.toBeInstanceOf(ResourceFailed);
+  });
+
+  it('CheckReplicas is done only when every reader is available, and fails on a failed one', async () => {
+    const doc = await withGreenWriter({ replicaCount: 2 });
+    doc.replicas = await addReplicas(doc, cloud.ports());
+    const states = await pollUntilDone(doc, 'replicas', (d) => checkReplicas(d, cloud.ports()));
+    expect(states[0]).toMatchObject({ done: false, status: 'creating,creating' });
+    expect(states.at(-1)).toMatchObject({ done: true, status: 'available,available' });
+    instance(`${GREEN}-r02`).status = 'storage-full';
+    await expect(checkReplicas(doc, cloud.ports())).rejects.toBeInstanceOf(ResourceFailed);
+  });
+});
+
+describe('CheckUpgrade', () => {
+  async function upgrading(): Promise<ExecutionDocument> {
+    const doc = await withGreenWriter({ targetEngineVersion: '16.6' });
+    doc.upgrade = await upgradeEngine(doc, cloud.ports());
+    return doc;
+  }
+
+  it('finishes once the fake upgrade settles', async () => {
+    const doc = await upgrading();
+    const states = await pollUntilDone(doc, 'upgrade', (d) => checkUpgrade(d, cloud.ports()));
+    expect(states[0]?.done).toBe(false);
+    expect(states.at(-1)).toMatchObject({ done: true, status: 'available 16.6; writer available' });
+  });
+
+  it('is done only when available AND on the target version AND nothing is pending AND the writer is available', async () => {
+    const doc = await upgrading();
+    cloud.stuck.add('upgrade');
+    const green = cluster(GREEN);
+    const set = (s: Partial<Cluster>) => Object.assign(green, s);
+
+    set({ status: 'upgrading', engineVersion: '16.6', pendingModifications: false });
+    await expect(checkUpgrade(doc, cloud.ports())).resolves.toMatchObject({ done: false });
+
+    set({ status: 'available', engineVersion: '16.4', pendingModifications: false });
+    await expect(checkUpgrade(doc, cloud.ports())).resolves.toMatchObject({ done: false });
+
+    set({ status: 'available', engineVersion: '16.6', pendingModifications: true });
+    const pending = await checkUpgrade(doc, cloud.ports());
+    expect(pending).toMatchObject({ done: false });
+    expect(pending.status).toContain('(pending)');
+
+    set({ status: 'available', engineVersion: '16.6', pendingModifications: false });
+    instance(WRITER).status = 'upgrading';
+    await expect(checkUpgrade(doc, cloud.ports())).resolves.toMatchObject({ done: false });
+
+    instance(WRITER).status = 'available';
+    await expect(checkUpgrade(doc, cloud.ports())).resolves.toMatchObject({ done: true });
+  });
+
+  it('throws ResourceFailed when green or its writer lands in a terminal status', async () => {
+    const doc = await upgrading();
+    cluster(GREEN).status = 'incompatible-parameters';
+    await expect(checkUpgrade(doc, cloud.ports())).rejects.toThrow(
+      `Green cluster ${GREEN} is in status "incompatible-parameters"`,
+    );
+    cluster(GREEN).status = 'upgrading';
+    instance(WRITER).status = 'incompatible-parameters';
+    const error = await failureOf(checkUpgrade(doc, cloud.ports()));
+    expect(error).toBeInstanceOf(ResourceFailed);
+    expect(error.message).toContain(`Green writer instance ${WRITER}`);
+  });
+
+  it('throws PreconditionFailed when green is gone', async () => {
+    const doc = await upgrading();
+    cloud.clusters.delete(GREEN);
+    await expect(checkUpgrade(doc, cloud.ports())).rejects.toBeInstanceOf(PreconditionFailed);
+  });
+});
+
+describe('CheckWritesBlocked, CheckRestorable, CheckCnameTtl, CheckCname', () => {
+  it('CheckWritesBlocked throws ResourceFailed when blue is in a terminal status', async () => {
+    const doc = await preflighted(cloud);
+    cluster(BLUE).status = 'inaccessible-encryption-credentials';
+    await expect(checkWritesBlocked(doc, cloud.ports())).rejects.toBeInstanceOf(ResourceFailed);
+  });
+
+  it("CheckRestorable is done only once blue's latest restorable time is after the fence", async () => {
+    const doc = await preflighted(cloud);
+    const now = Date.now();
+    doc.fence = {
+      fencedAt: new Date(now + 60_000).toISOString(),
+      lsn: '0/1',
+      databases: [],
+      changedDatabases: [],
+      terminatedSessions: 0,
+    };
+    await expect(checkRestorable(doc, cloud.ports())).resolves.toMatchObject({ done: false });
+    doc.fence.fencedAt = new Date(now - 60_000).toISOString();
+    await expect(checkRestorable(doc, cloud.ports())).resolves.toMatchObject({ done: true });
+  });
+
+  it('CheckCnameTtl is done at once without a change, and waits for INSYNC with one', async () => {
+    const doc = await preflighted(cloud);
+    await expect(checkCnameTtl(doc, cloud.ports())).resolves.toMatchObject({ done: true, status: 'INSYNC' });
+    doc.ttl = await lowerCnameTtl(doc, cloud.ports());
+    const states = await pollUntilDone(doc, 'ttl', (d) => checkCnameTtl(d, cloud.ports()));
+    expect(states.map((s) => s.status)).toEqual(['PENDING', 'INSYNC']);
+  });
+
+  it('CheckCname records the downtime from the fence to INSYNC', async () => {
+    const doc = await withGreenWriter();
+    doc.fence = {
+      fencedAt: '2026-12-05T02:09:00.000Z',
+      lsn: '0/1',
+      databases: [],
+      changedDatabases: [],
+      terminatedSessions: 0,
+    };
+    await expect(checkCname(doc, cloud.ports())).rejects.toBeInstanceOf(PreconditionFailed);
+    doc.cutover = await swapCname(doc, cloud.ports());
+    jest.spyOn(cloud.clock, 'now').mockReturnValue(new Date('2026-12-05T02:10:00.000Z'));
+    const states = await pollUntilDone(doc, 'cname', (d) => checkCname(d, cloud.ports()));
+    expect(states[0]).toMatchObject({ done: false, status: 'PENDING' });
+    expect(states.at(-1)).toMatchObject({
+      done: true,
+      status: 'INSYNC',
+      inSyncAt: '2026-12-05T02:10:00.000Z',
+      downtimeMs: 60_000,
+    });
+  });
+});

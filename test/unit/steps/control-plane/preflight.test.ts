@@ -1,0 +1,239 @@
+import { EXECUTION_TAG } from '../../../../lambdas/domain/document';
+import { PreconditionFailed } from '../../../../lambdas/domain/errors';
+import { preflight } from '../../../../lambdas/steps/preflight';
+import type { Cluster } from '../../../../lambdas/ports';
+import { ADMIN_SG, APP_SGS, FakeCloud, RECORD, ZONE } from '../../../support/fake-cloud';
+import type { RawOverrides } from '../../../support/step-fixtures';
+import { BLUE, EXECUTION, GREEN, failureOf, stepDocument } from '../../../support/step-fixtures';
+
+let cloud: FakeCloud;
+let blue: Cluster;
+
+beforeEach(() => {
+  cloud = new FakeCloud();
+  blue = cloud.addBlue(BLUE, '16.4');
+});
+
+function blueCluster(): Cluster {
+  const cluster = cloud.clusters.get(BLUE);
+  if (!cluster) throw new Error('no blue in the fake cloud');
+  return cluster;
+}
+
+/** A cluster occupying green's id, with the given tags. */
+function addClusterAtGreenId(tags: Record<string, string>): void {
+  cloud.clusters.set(GREEN, { ...structuredClone(blue), id: GREEN, members: [], tags });
+}
+
+/** Runs Preflight expecting a guard rail: returns the sentence, after checking nothing was changed. */
+async function guardRail(raw: RawOverrides = {}): Promise<string> {
+  const error = await failureOf(preflight(stepDocument(raw), cloud.ports()));
+  expect(error).toBeInstanceOf(PreconditionFailed);
+  expect(error.name).toBe('PreconditionFailed');
+  expect(cloud.calls).toEqual([]);
+  return error.message;
+}
+
+describe('Preflight', () => {
+  it('snapshots blue as found: groups, writer, readers, CNAME, upgrade kind', async () => {
+    const snapshot = await preflight(stepDocument({ targetEngineVersion: '16.6' }), cloud.ports());
+    expect(snapshot).toMatchObject({
+      id: BLUE,
+      endpoint: blue.endpoint,
+      port: 5432,
+      engineVersion: '16.4',
+      accessSecurityGroupIds: APP_SGS,
+      originalSecurityGroupIds: [ADMIN_SG, ...APP_SGS],
+      subnetGroupName: 'db-subnets',
+      clusterParameterGroupName: 'pg16-cluster',
+      kmsKeyId: blue.kmsKeyId,
+      iamAuth: true,
+      logExports: ['postgresql'],
+      deletionProtection: false,
+      writer: {
+        instanceId: `${BLUE}-1`,
+        instanceClass: 'db.r6g.large',
+        availabilityZone: 'eu-west-1a',
+        parameterGroupName: 'pg16-inst',
+        performanceInsights: true,
+      },
+      readerInstanceIds: [`${BLUE}-2`],
+      availabilityZones: ['eu-west-1a', 'eu-west-1b', 'eu-west-1c'],
+      upgrade: { isMajor: false, targetFamily: 'aurora-postgresql16' },
+      cname: { target: blue.endpoint, ttl: 300 },
+    });
+    expect(cloud.calls).toEqual([]);
+  });
+
+  it('accepts a CNAME that differs from the endpoint only by case and a trailing dot', async () => {
+    cloud.record.values = [`${blue.endpoint.toUpperCase()}.`];
+    await expect(preflight(stepDocument(), cloud.ports())).resolves.toMatchObject({ id: BLUE });
+  });
+
+  it('refuses a blue cluster that does not exist', async () => {
+    cloud.clusters.delete(BLUE);
+    expect(await guardRail()).toBe('Blue cluster app-blue does not exist in this account and region.');
+  });
+
+  it('refuses a cluster that is not aurora-postgresql', async () => {
+    blueCluster().engine = 'aurora-mysql';
+    const message = await guardRail();
+    expect(message).toContain('Blue cluster app-blue runs engine "aurora-mysql"');
+    expect(message).toContain('aurora-postgresql clusters only');
+  });
+
+  it('refuses a blue cluster that is not available', async () => {
+    blueCluster().status = 'modifying';
+    const message = await guardRail();
+    expect(message).toContain('Blue cluster app-blue is "modifying", not "available"');
+  });
+
+  it('refuses a blue cluster without a writer', async () => {
+    blueCluster().members = blueCluster().members.map((m) => ({ ...m, isWriter: false }));
+    expect(await guardRail()).toBe('Blue cluster app-blue has no writer instance.');
+  });
+
+  it('refuses a blue cluster whose writer instance cannot be described', async () => {
+    cloud.instances.delete(`${BLUE}-1`);
+    expect(await guardRail()).toBe('Blue cluster app-blue has no writer instance.');
+  });
+
+  it("refuses a blue cluster without the workflow's admin security group", async () => {
+    blueCluster().securityGroups = APP_SGS.map((id) => ({ id, status: 'active' }));
+    const message = await guardRail();
+    expect(message).toContain('Preflight found 1 problem(s), nothing was changed');
+    expect(message).toContain(`blue cluster app-blue does not carry the workflow's admin security group ${ADMIN_SG}`);
+  });
+
+  it('refuses the security-group write block when blue has only the admin group', async () => {
+    blueCluster().securityGroups = [{ id: ADMIN_SG, status: 'active' }];
+    const message = await guardRail();
+    expect(message).toContain('blue cluster app-blue has no application security group besides the admin group');
+    expect(message).toContain('use writeBlock "read-only"');
+  });
+
+  it('accepts a blue cluster with only the admin group when the write block is read-only', async () => {
+    blueCluster().securityGroups = [{ id: ADMIN_SG, status: 'active' }];
+    const snapshot = await preflight(stepDocument({ writeBlock: 'read-only' }), cloud.ports());
+    expect(snapshot.accessSecurityGroupIds).toEqual([]);
+    expect(snapshot.originalSecurityGroupIds).toEqual([ADMIN_SG]);
+  });
+
+  it('refuses a target version equal to the current one', async () => {
+    const message = await guardRail({ targetEngineVersion: '16.4' });
+    expect(message).toContain('targetEngineVersion: blue already runs 16.4');
+  });
+
+  it('refuses a target version that is not a valid upgrade target, listing the valid ones', async () => {
+    const message = await guardRail({ targetEngineVersion: '16.5' });
+    expect(message).toContain(
+      "targetEngineVersion: 16.5 is not a valid upgrade target of blue's version 16.4 (valid targets: 16.6, 17.4)",
+    );
+  });
+
+  it('says "none" when blue has no valid upgrade target at all', async () => {
+    blueCluster().engineVersion = '13.9';
+    const message = await guardRail({ targetEngineVersion: '14.1' });
+    expect(message).toContain('(valid targets: none)');
+  });
+
+  it('refuses a major upgrade without the new-family parameter groups, naming both', async () => {
+    const message = await guardRail({ targetEngineVersion: '17.4' });
+    expect(message).toContain('Preflight found 2 problem(s)');
+    expect(message).toContain(
+      'clusterParameterGroupName: required for a major version upgrade to 17.4 (family aurora-postgresql17)',
+    );
+    expect(message).toContain(
+      'instanceParameterGroupName: required for a major version upgrade to 17.4 (family aurora-postgresql17)',
+    );
+  });
+
+  it('accepts a major upgrade with parameter groups of the target family', async () => {
+    const snapshot = await preflight(
+      stepDocument({
+        targetEngineVersion: '17.4',
+        clusterParameterGroupName: 'pg17-cluster',
+        instanceParameterGroupName: 'pg17-inst',
+      }),
+      cloud.ports(),
+    );
+    expect(snapshot.upgrade).toEqual({ isMajor: true, targetFamily: 'aurora-postgresql17' });
+  });
+
+  it('refuses parameter groups that do not exist', async () => {
+    const message = await guardRail({
+      targetEngineVersion: '17.4',
+      clusterParameterGroupName: 'pg17-nope',
+      instanceParameterGroupName: 'pg17-inst-nope',
+    });
+    expect(message).toContain('clusterParameterGroupName: cluster parameter group pg17-nope does not exist');
+    expect(message).toContain('instanceParameterGroupName: parameter group pg17-inst-nope does not exist');
+  });
+
+  it('refuses parameter groups of the wrong family', async () => {
+    const message = await guardRail({
+      targetEngineVersion: '17.4',
+      clusterParameterGroupName: 'pg16-cluster',
+      instanceParameterGroupName: 'pg16-inst',
+    });
+    expect(message).toContain(
+      'clusterParameterGroupName: pg16-cluster is of family aurora-postgresql16, but 17.4 needs aurora-postgresql17',
+    );
+    expect(message).toContain(
+      'instanceParameterGroupName: pg16-inst is of family aurora-postgresql16, but 17.4 needs aurora-postgresql17',
+    );
+  });
+
+  it('refuses a parameter group of the wrong family on a minor upgrade too', async () => {
+    const message = await guardRail({ targetEngineVersion: '16.6', clusterParameterGroupName: 'pg17-cluster' });
+    expect(message).toContain(
+      'clusterParameterGroupName: pg17-cluster is of family aurora-postgresql17, but 16.6 needs aurora-postgresql16',
+    );
+  });
+
+  it('refuses a CNAME that does not exist', async () => {
+    const message = await guardRail({ cname: { recordName: 'missing.test.internal' } });
+    expect(message).toContain(`cname.recordName: missing.test.internal does not exist in hosted zone ${ZONE}`);
+  });
+
+  it('refuses a record that is not a CNAME', async () => {
+    cloud.record.type = 'A';
+    cloud.record.values = ['10.0.0.1'];
+    const message = await guardRail();
+    expect(message).toContain(`cname.recordName: ${RECORD} is a record of type A, not a single CNAME`);
+  });
+
+  it('refuses a CNAME that points elsewhere', async () => {
+    cloud.record.values = ['other.cluster-abc.eu-west-1.rds.amazonaws.com'];
+    const message = await guardRail();
+    expect(message).toContain(
+      `cname.recordName: ${RECORD} points at other.cluster-abc.eu-west-1.rds.amazonaws.com, not at blue's endpoint ${blue.endpoint}`,
+    );
+  });
+
+  it('refuses a green id taken by a cluster without our execution tag', async () => {
+    addClusterAtGreenId({ [EXECUTION_TAG]: 'arn:aws:states:eu-west-1:123456789012:execution:bluegreen:other' });
+    const message = await guardRail();
+    expect(message).toContain(
+      `greenClusterId: cluster ${GREEN} already exists and was not created by this execution; choose another id`,
+    );
+  });
+
+  it('accepts a green id held by our own clone (a re-run)', async () => {
+    addClusterAtGreenId({ [EXECUTION_TAG]: EXECUTION.id });
+    await expect(preflight(stepDocument(), cloud.ports())).resolves.toMatchObject({ id: BLUE });
+    expect(cloud.calls).toEqual([]);
+  });
+
+  it('reports every problem at once', async () => {
+    blueCluster().securityGroups = APP_SGS.map((id) => ({ id, status: 'active' }));
+    cloud.record.values = ['elsewhere.example.com'];
+    addClusterAtGreenId({});
+    const message = await guardRail({ targetEngineVersion: '16.5' });
+    expect(message).toMatch(/^Preflight found 4 problem\(s\), nothing was changed: /);
+    expect(message).toContain("does not carry the workflow's admin security group");
+    expect(message).toContain('16.5 is not a valid upgrade target');
+    expect(message).toContain('points at elsewhere.example.com');
+    expect(message).toContain(`cluster ${GREEN} already exists`);
+  });
+});
