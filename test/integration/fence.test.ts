@@ -141,9 +141,12 @@ describe('write fence on blue, clone verification and un-fence (real PostgreSQL)
     const archive = await blue.client('archive');
     await expect(archive.query('CREATE TABLE t (x int)')).rejects.toMatchObject({ code: READ_ONLY });
     await archive.end();
-    // Idempotent, and a no-op without a fence.
+    // Idempotent; without $.fence the execution's intent row still names what to reset.
     await expect(unfenceBlue(doc, { database })).resolves.toEqual(['app', 'postgres']);
-    await expect(unfenceBlue({ ...doc, fence: undefined }, { database })).resolves.toEqual([]);
+    await expect(unfenceBlue({ ...doc, fence: undefined }, { database })).resolves.toEqual(['app', 'postgres']);
+    // A no-op for an execution that never fenced.
+    const other = makeDocument(blue, { input: { executionId: 'execution-never-fenced' } });
+    await expect(unfenceBlue(other, { database })).resolves.toEqual([]);
     // The fence row stays on blue as a record.
     expect(
       await blue.sql('SELECT 1 FROM bluegreen.fence WHERE execution_id = $1', [doc.input.executionId]),
