@@ -164,6 +164,11 @@ export function summaryLines(report: RehearsalReport): string[] {
     `  PostgreSQL ${report.from} -> ${report.to}, upgrade method: ${report.upgradeMethod}`,
     `  writes: ${report.writes.acknowledged} acknowledged, ${report.writes.presentBehindCname} behind the CNAME, LOST ${report.writes.lost}, ${report.writes.rejectedDuringDowntime} rejected during the downtime`,
     `  downtime seen by the application: ${s(report.downtimeMs)} (fence -> CNAME in sync ${s(report.fenceToInSyncMs)}, local operations ${s(report.operationsMs)})`,
+    ...(report.dryRunDowntimeEstimateMs !== undefined
+      ? [
+          `  dry run: clone to smoke tests took ${s(report.dryRunDowntimeEstimateMs)}, an estimate of a real run's downtime before approval`,
+        ]
+      : []),
     `  migrations applied: ${report.migrationsApplied.join(', ') || 'none'}`,
     `  blue: ${report.blue.state}${report.blue.finalSnapshot ? `, final snapshot ${report.blue.finalSnapshot}` : ''}; green: ${report.green ? `${report.green.id} on ${report.green.engineVersion}` : 'none'}; CNAME -> ${report.cname.target ?? 'nothing'}`,
     `  total ${s(report.totalMs)}; report ${report.reportFile} and ${report.htmlFile}`,

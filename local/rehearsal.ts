@@ -75,6 +75,8 @@ export interface RehearsalReport {
   upgradeNote?: string;
   phases: { state: string; startedAt: string; endedAt?: string; attempts: number }[];
   downtimeMs: number | null;
+  /** A dry run's estimate of a real run's downtime: clone to smoke tests, as they took here. */
+  dryRunDowntimeEstimateMs?: number;
   fenceToInSyncMs: number | null;
   operationsMs: number;
   writes: { acknowledged: number; presentBehindCname: number; lost: number; rejectedDuringDowntime: number };
@@ -253,6 +255,7 @@ export async function runRehearsal(options: RehearsalOptions): Promise<Rehearsal
     );
     let fenceStart: number | undefined;
     let downtimeEnd: number | undefined;
+    let upgradeSeen: UpgradeSeen | undefined;
     const stepOverrides: Partial<Record<string, StepFunction>> = {};
     if (options.unsafeSkipFence) stepOverrides['fence-writes'] = bareFenceRow;
     const outcome = await executeDefinition({
@@ -279,6 +282,10 @@ export async function runRehearsal(options: RehearsalOptions): Promise<Rehearsal
         ) {
           downtimeEnd ??= event.timestamp;
         }
+        if (event.type === 'StateEntered' && event.state?.name === 'PostUpgrade' && cloud) {
+          // A dry run deletes green afterwards: remember how it was upgraded while it exists.
+          upgradeSeen ??= cloud.describeState().clusters.find((c) => c.upgrade)?.upgrade;
+        }
         progress(event);
       },
     });
@@ -287,6 +294,7 @@ export async function runRehearsal(options: RehearsalOptions): Promise<Rehearsal
     await load.stop();
 
     const report = await buildReport({
+      upgradeSeen,
       outcome,
       cloud,
       load,
@@ -397,7 +405,10 @@ function progressPrinter(
   };
 }
 
+type UpgradeSeen = { method: string; description: string };
+
 interface BuildReportArgs {
+  upgradeSeen: UpgradeSeen | undefined;
   outcome: ExecutionOutcome;
   cloud: LocalCloud;
   load: LoadGenerator;
@@ -505,7 +516,7 @@ async function buildReport(a: BuildReportArgs): Promise<RehearsalReport> {
   const blueCluster = state.clusters.find((c) => c.id === BLUE_ID);
   const blueState = blueCluster ? await probeBlue(cloud) : 'deleted';
   const green = state.clusters.find((c) => c.id !== BLUE_ID && c.status !== 'deleting');
-  const upgraded = state.clusters.find((c) => c.upgrade)?.upgrade;
+  const upgraded = state.clusters.find((c) => c.upgrade)?.upgrade ?? a.upgradeSeen;
   const snapshot = state.snapshots.find((s) => s.clusterId === BLUE_ID);
   const cnameWait = (finalDoc?.wait?.cname as { downtimeMs?: number } | undefined)?.downtimeMs;
   const endedAt = new Date();
@@ -519,6 +530,7 @@ async function buildReport(a: BuildReportArgs): Promise<RehearsalReport> {
     ...(upgraded?.description ? { upgradeNote: upgraded.description } : {}),
     phases,
     downtimeMs,
+    ...(a.dryRun ? dryRunEstimate(phases) : {}),
     fenceToInSyncMs: cnameWait ?? null,
     operationsMs: Math.round(operationsMs),
     writes: {
@@ -552,6 +564,12 @@ async function buildReport(a: BuildReportArgs): Promise<RehearsalReport> {
     reportFile: a.reportFile,
     htmlFile: a.reportFile.replace(/\.json$/, '') + '.html',
   };
+}
+
+function dryRunEstimate(phases: RehearsalReport['phases']): { dryRunDowntimeEstimateMs?: number } {
+  const start = phases.find((p) => p.state === 'CreateClone')?.startedAt;
+  const end = phases.find((p) => p.state === 'SmokeTest')?.endedAt;
+  return start && end ? { dryRunDowntimeEstimateMs: Date.parse(end) - Date.parse(start) } : {};
 }
 
 function causeText(cause: string): string {

@@ -128,6 +128,18 @@ describe('npm run rehearse, end to end on real PostgreSQL', () => {
     expect(report.writes.lost).toBe(0);
   });
 
+  it('does a dry run on a clone of the live blue: the application never stops writing', async () => {
+    const report = await rehearse({ dryRun: true });
+    expect(report.status).toBe('SUCCEEDED');
+    expect(report.writes.rejectedDuringDowntime).toBe(0);
+    expect(report.writes.lost).toBe(0);
+    expect(report.blue.state).toBe('writable');
+    expect(report.green).toBeNull();
+    expect(report.cname.target).toBe('app-blue');
+    expect(report.upgradeMethod).toBe('restart-on-new-minor');
+    expect(report.dryRunDowntimeEstimateMs).toBeGreaterThan(0);
+  });
+
   it('can detect lost writes: without the fence, pooled connections keep writing to blue after the clone', async () => {
     const report = await rehearse({ unsafeSkipFence: true });
     expect(report.status).toBe('SUCCEEDED');
