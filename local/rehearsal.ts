@@ -496,22 +496,23 @@ async function buildReport(a: BuildReportArgs): Promise<RehearsalReport> {
   // Time the local operations themselves took inside the downtime: clone, instances, upgrade,
   // migrations, replicas, smoke tests and the approval (states that do work, not orchestration).
   const workStates = new Set(['FenceWrites', 'VerifyClone', 'ApplySql', 'PostUpgrade', 'SmokeTest', 'RequestApproval']);
-  let operationsMs = 0;
-  const clip = (s: number, e: number) =>
-    window ? Math.max(0, Math.min(e, window.to) - Math.max(s, window.from)) : e - s;
+  // The union of their intervals (operations nest and overlap: a clone's copy runs inside the
+  // clone), clipped to the downtime window: what is left of the downtime is orchestration.
+  const intervals: [number, number][] = [];
   const entered = new Map<string, number>();
   for (const e of outcome.events) {
     const name = e.state?.name;
     if (!name || !workStates.has(name)) continue;
     if (e.type === 'StateEntered') entered.set(name, e.timestamp);
     if ((e.type === 'StateExited' || e.type === 'StateFailed') && entered.has(name)) {
-      operationsMs += clip(entered.get(name) ?? e.timestamp, e.timestamp);
+      intervals.push([entered.get(name) ?? e.timestamp, e.timestamp]);
       entered.delete(name);
     }
   }
   for (const op of cloud.operations()) {
-    if (op.endedAt) operationsMs += clip(Date.parse(op.startedAt), Date.parse(op.endedAt));
+    if (op.endedAt) intervals.push([Date.parse(op.startedAt), Date.parse(op.endedAt)]);
   }
+  const operationsMs = unionMs(intervals, window);
 
   const blueCluster = state.clusters.find((c) => c.id === BLUE_ID);
   const blueState = blueCluster ? await probeBlue(cloud) : 'deleted';
@@ -564,6 +565,25 @@ async function buildReport(a: BuildReportArgs): Promise<RehearsalReport> {
     reportFile: a.reportFile,
     htmlFile: a.reportFile.replace(/\.json$/, '') + '.html',
   };
+}
+
+/** Total length of the union of intervals, clipped to `window` when there is one. */
+export function unionMs(intervals: [number, number][], window?: { from: number; to: number }): number {
+  const clipped = intervals
+    .map(([s, e]): [number, number] => (window ? [Math.max(s, window.from), Math.min(e, window.to)] : [s, e]))
+    .filter(([s, e]) => e > s)
+    .sort((x, y) => x[0] - y[0]);
+  let total = 0;
+  let current: [number, number] | undefined;
+  for (const [s, e] of clipped) {
+    if (current && s <= current[1]) current[1] = Math.max(current[1], e);
+    else {
+      if (current) total += current[1] - current[0];
+      current = [s, e];
+    }
+  }
+  if (current) total += current[1] - current[0];
+  return total;
 }
 
 function dryRunEstimate(phases: RehearsalReport['phases']): { dryRunDowntimeEstimateMs?: number } {

@@ -85,3 +85,26 @@ describe('npm run rehearse: the command line', () => {
     expect(rehearsalExitCode(report('FAILED', 0))).toBe(1);
   });
 });
+
+describe('the rehearsal report: time the local operations took', () => {
+  it('counts overlapping and nested operations once, clipped to the downtime window', () => {
+    const { unionMs } = jest.requireActual<typeof import('../../local/rehearsal')>('../../local/rehearsal');
+    expect(
+      unionMs([
+        [0, 10],
+        [5, 15],
+        [20, 30],
+      ]),
+    ).toBe(25);
+    expect(
+      unionMs(
+        [
+          [0, 100],
+          [10, 20],
+        ],
+        { from: 50, to: 80 },
+      ),
+    ).toBe(30);
+    expect(unionMs([[0, 10]], { from: 20, to: 30 })).toBe(0);
+  });
+});
