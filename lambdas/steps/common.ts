@@ -52,6 +52,16 @@ export function requireGreen(doc: ExecutionDocument): GreenInfo {
   return doc.green;
 }
 
+/** Describes green; it must exist (a step after CreateClone). Green vanishing is not retryable. */
+export async function describeGreen(
+  clusters: Pick<Clusters, 'describeCluster'>,
+  doc: ExecutionDocument,
+): Promise<Cluster> {
+  const green = await clusters.describeCluster(doc.input.greenClusterId);
+  if (!green) throw new PreconditionFailed(`Green cluster ${doc.input.greenClusterId} is gone.`);
+  return green;
+}
+
 export function isOurs(tags: Record<string, string>, doc: ExecutionDocument): boolean {
   return tags[EXECUTION_TAG] === doc.input.executionId;
 }

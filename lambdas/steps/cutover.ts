@@ -1,7 +1,7 @@
 import type { ExecutionDocument, PollState } from '../domain/document';
 import { PreconditionFailed } from '../domain/errors';
 import type { Ports } from '../ports';
-import { groupsActive, poll, requireBlue } from './common';
+import { describeGreen, groupsActive, poll, requireBlue } from './common';
 
 /** OpenGreen: attach blue's saved access groups to green. From here on nothing rolls back by itself. */
 export async function openGreen(
@@ -10,8 +10,7 @@ export async function openGreen(
 ): Promise<NonNullable<ExecutionDocument['open']>> {
   const blue = requireBlue(doc);
   const id = doc.input.greenClusterId;
-  const green = await clusters.describeCluster(id);
-  if (!green) throw new PreconditionFailed(`Green cluster ${id} is gone.`);
+  const green = await describeGreen(clusters, doc);
   const wanted = [...new Set([doc.input.adminSecurityGroupId, ...blue.accessSecurityGroupIds])];
   if (!groupsActive(green, wanted)) await clusters.setSecurityGroups(id, wanted);
   return { securityGroupIds: wanted, openedAt: clock.now().toISOString() };
@@ -21,9 +20,7 @@ export async function checkGreenOpen(
   doc: ExecutionDocument,
   { clusters, clock }: Pick<Ports, 'clusters' | 'clock'>,
 ): Promise<PollState> {
-  const id = doc.input.greenClusterId;
-  const green = await clusters.describeCluster(id);
-  if (!green) throw new PreconditionFailed(`Green cluster ${id} is gone.`);
+  const green = await describeGreen(clusters, doc);
   const wanted = doc.open?.securityGroupIds ?? [];
   const done = groupsActive(green, wanted);
   const status = green.securityGroups.map((g) => `${g.id}:${g.status}`).join(',');
@@ -36,8 +33,7 @@ export async function swapCname(
   { clusters, dns, clock }: Pick<Ports, 'clusters' | 'dns' | 'clock'>,
 ): Promise<NonNullable<ExecutionDocument['cutover']>> {
   const id = doc.input.greenClusterId;
-  const green = await clusters.describeCluster(id);
-  if (!green) throw new PreconditionFailed(`Green cluster ${id} is gone.`);
+  const green = await describeGreen(clusters, doc);
   const { hostedZoneId, recordName, cutoverTtlSeconds } = doc.input.cname;
   const requestedAt = clock.now().toISOString();
   const changeId = await dns.upsertCname(

@@ -1,7 +1,7 @@
 import type { ExecutionDocument, PollState } from '../domain/document';
 import { PreconditionFailed, RetryableAwsError } from '../domain/errors';
 import type { Ports } from '../ports';
-import { assertNotFailed, greenWriterId, poll, requireBlue } from './common';
+import { assertNotFailed, describeGreen, greenWriterId, poll, requireBlue } from './common';
 
 /** UpgradeEngine: modify-db-cluster to the target version on green (Preflight checked it is a valid target). */
 export async function upgradeEngine(
@@ -12,8 +12,7 @@ export async function upgradeEngine(
   const to = doc.input.targetEngineVersion;
   if (!to) throw new PreconditionFailed('UpgradeEngine ran without targetEngineVersion.');
   const isMajor = blue.upgrade?.isMajor ?? false;
-  const green = await clusters.describeCluster(doc.input.greenClusterId);
-  if (!green) throw new PreconditionFailed(`Green cluster ${doc.input.greenClusterId} is gone.`);
+  const green = await describeGreen(clusters, doc);
   const requestedAt = clock.now().toISOString();
   // A re-run finds the upgrade already asked for (or done): asking again would fail as "busy".
   const alreadyAsked = green.status === 'upgrading' || green.pendingModifications;
@@ -44,8 +43,7 @@ export async function checkUpgrade(
   { clusters, clock }: Pick<Ports, 'clusters' | 'clock'>,
 ): Promise<PollState> {
   const id = doc.input.greenClusterId;
-  const green = await clusters.describeCluster(id);
-  if (!green) throw new PreconditionFailed(`Green cluster ${id} is gone.`);
+  const green = await describeGreen(clusters, doc);
   assertNotFailed('Green cluster', id, green.status);
   const writer = await clusters.describeInstance(greenWriterId(id));
   if (writer) assertNotFailed('Green writer instance', writer.id, writer.status);
