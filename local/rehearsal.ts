@@ -131,7 +131,8 @@ export function defaultInput(
     cname: { cutoverTtlSeconds: 1 },
     pollIntervalSeconds: options.pollIntervalSeconds ?? 1,
     blueRetentionSeconds: options.blueRetentionSeconds ?? 2,
-    approval: { timeoutSeconds: 3600 },
+    // Nobody deciding within 15 minutes rolls back, as an approval timeout does in AWS.
+    approval: { timeoutSeconds: 900 },
     maxPolls: 900,
     ...(options.dryRun ? { dryRun: true } : {}),
   };
@@ -217,7 +218,9 @@ export async function runRehearsal(options: RehearsalOptions): Promise<Rehearsal
             );
           }, 300);
         } else {
-          log('waiting for a person to approve or reject at that link');
+          log(
+            'waiting for you: open that link in a browser and Approve or Reject (no decision in 15 minutes rolls back; --auto-approve decides for you)',
+          );
         }
         return { url };
       },
