@@ -1,8 +1,7 @@
 import { existsSync } from 'node:fs';
 import { chromium, type Browser } from 'playwright-core';
-import { requestApproval } from '../../lambdas/steps/request-approval';
 import { startApprovalServer, type ApprovalServer } from '../../local/approval-server';
-import { executionDocument, RecordingDecisions, TASK_TOKEN } from '../unit/approval/fixtures';
+import { RecordingDecisions, requestApprovalEmail, TASK_TOKEN } from '../unit/approval/fixtures';
 
 /**
  * The approval page in a real browser: Debian's chromium driven by playwright-core, against the
@@ -51,16 +50,7 @@ describe('approval page in headless chromium', () => {
   });
 
   async function requestOne(): Promise<{ link: string; email: string }> {
-    const emails: string[] = [];
-    await requestApproval(
-      { document: executionDocument(), taskToken: TASK_TOKEN },
-      {
-        approvals: server.approvals,
-        notifier: { publish: async (_s, text) => void emails.push(text) },
-        clock: { now: () => new Date(), sleep: async () => undefined },
-      },
-    );
-    const email = emails[0]!;
+    const { email } = await requestApprovalEmail(server.approvals);
     return { link: /http:\/\/127\.0\.0\.1:\d+\/approvals\/\S+/.exec(email)![0], email };
   }
 

@@ -5,6 +5,18 @@ import { exampleConfigInput } from './fixture';
 type Config = Record<string, unknown> & { schedule: Record<string, unknown>; defaults?: Record<string, unknown> };
 const example = () => exampleConfigInput() as Config;
 
+/** The `defaults` the documentation promises when cdk.json sets none. */
+const DOCUMENTED_DEFAULTS = {
+  pollIntervalSeconds: 30,
+  maxPolls: 720,
+  approvalTimeoutSeconds: 86_400,
+  blueRetentionSeconds: 86_400,
+  cutoverTtlSeconds: 5,
+  replicaCount: 1,
+  lockTimeoutMs: 5_000,
+  statementTimeoutMs: 600_000,
+};
+
 /** The message parseConfig throws for the example configuration changed by `mutate`. */
 function problemWith(mutate: (config: Config) => void): string {
   const config = example();
@@ -25,16 +37,7 @@ describe('readConfig', () => {
     delete input['dbConnectTimeoutMs'];
     delete input['notificationEmails'];
     const config = readConfig(new App({ context: { bluegreen: input } }));
-    expect(config.defaults).toEqual({
-      pollIntervalSeconds: 30,
-      maxPolls: 720,
-      approvalTimeoutSeconds: 86_400,
-      blueRetentionSeconds: 86_400,
-      cutoverTtlSeconds: 5,
-      replicaCount: 1,
-      lockTimeoutMs: 5_000,
-      statementTimeoutMs: 600_000,
-    });
+    expect(config.defaults).toEqual(DOCUMENTED_DEFAULTS);
     expect(config.allowDeletionProtectionOff).toBe(false);
     expect(config.dbConnectTimeoutMs).toBe(10_000);
     expect(config.notificationEmails).toEqual([]);
@@ -54,14 +57,7 @@ describe('readConfig', () => {
   it('produces the Defaults that buildDefinition embeds', () => {
     const config = parseConfig({ ...example(), allowDeletionProtectionOff: true });
     expect(toDefinitionDefaults(config)).toEqual({
-      pollIntervalSeconds: 30,
-      maxPolls: 720,
-      approvalTimeoutSeconds: 86_400,
-      blueRetentionSeconds: 86_400,
-      cutoverTtlSeconds: 5,
-      replicaCount: 1,
-      lockTimeoutMs: 5_000,
-      statementTimeoutMs: 600_000,
+      ...DOCUMENTED_DEFAULTS,
       clusterIdPrefix: 'orders-',
       adminSecurityGroupId: 'sg-0123456789abcdef0',
       allowDeletionProtectionOff: true,

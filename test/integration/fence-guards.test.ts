@@ -2,23 +2,10 @@ import { PreconditionFailed } from '../../lambdas/domain/errors';
 import { fenceWrites } from '../../lambdas/steps/fence-writes';
 import { unfenceBlue } from '../../lambdas/steps/unfence';
 import { makeDocument, realClock, testDatabase } from '../support/documents';
-import { startPostgres, type TestServer } from '../support/postgres';
+import { canWrite, startBlue } from '../support/fence-fixtures';
+import type { TestServer } from '../support/postgres';
 
-const READ_ONLY = '25006';
 const database = testDatabase();
-
-async function canWrite(server: TestServer, user = 'postgres', db = 'app'): Promise<boolean> {
-  const client = await server.client(db, { user });
-  try {
-    await client.query("INSERT INTO orders (note) VALUES ('probe')");
-    return true;
-  } catch (error) {
-    if ((error as { code?: string }).code === READ_ONLY) return false;
-    throw error;
-  } finally {
-    await client.end();
-  }
-}
 
 describe('the fence refuses, before changing anything, what a database default would not stop', () => {
   let blue: TestServer;
@@ -41,11 +28,9 @@ describe('the fence refuses, before changing anything, what a database default w
   }
 
   beforeAll(async () => {
-    blue = await startPostgres({ settings: { max_prepared_transactions: '4' } });
-    await blue.sql('CREATE DATABASE app');
+    blue = await startBlue({ settings: { max_prepared_transactions: '4' } });
     await blue.sql('CREATE ROLE app_user LOGIN');
     await blue.sql('CREATE ROLE app_owner NOLOGIN');
-    await blue.sql('CREATE TABLE orders (id bigserial PRIMARY KEY, note text NOT NULL)', [], 'app');
     await blue.sql('GRANT ALL ON orders, orders_id_seq TO app_user', [], 'app');
     doc.blue = { ...doc.blue!, endpoint: blue.host, port: blue.port };
   });

@@ -5,23 +5,10 @@ import { fenceWrites } from '../../lambdas/steps/fence-writes';
 import { unfenceBlue } from '../../lambdas/steps/unfence';
 import { verifyClone } from '../../lambdas/steps/verify-clone';
 import { clustersStub, GREEN_ID, makeDocument, realClock, testDatabase } from '../support/documents';
+import { canWrite, READ_ONLY, startBlue } from '../support/fence-fixtures';
 import { startPostgres, type TestServer } from '../support/postgres';
 
 const database = testDatabase();
-const READ_ONLY = '25006';
-
-async function canWrite(server: TestServer, db = 'app'): Promise<boolean> {
-  const client = await server.client(db);
-  try {
-    await client.query("INSERT INTO orders (note) VALUES ('probe')");
-    return true;
-  } catch (error) {
-    if ((error as { code?: string }).code === READ_ONLY) return false;
-    throw error;
-  } finally {
-    await client.end();
-  }
-}
 
 describe('write fence on blue, clone verification and un-fence (real PostgreSQL)', () => {
   let blue: TestServer;
@@ -31,11 +18,7 @@ describe('write fence on blue, clone verification and un-fence (real PostgreSQL)
   const doc = makeDocument({ host: '127.0.0.1', port: 0 });
 
   beforeAll(async () => {
-    blue = await startPostgres();
-    await blue.sql('CREATE DATABASE app');
-    await blue.sql('CREATE DATABASE archive');
-    await blue.sql('ALTER DATABASE archive SET default_transaction_read_only = on');
-    await blue.sql('CREATE TABLE orders (id bigserial PRIMARY KEY, note text NOT NULL)', [], 'app');
+    blue = await startBlue({ archive: true });
     await blue.sql("INSERT INTO orders (note) VALUES ('before the fence')", [], 'app');
     copyBeforeFence = await blue.cloneOnline();
     doc.blue = { ...doc.blue!, endpoint: blue.host, port: blue.port };

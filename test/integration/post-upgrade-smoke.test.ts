@@ -54,16 +54,19 @@ describe('post-upgrade and smoke tests on green (real PostgreSQL)', () => {
     await expect(postUpgrade(makeDocument(blue), ports())).resolves.toMatchObject({ extensionsUpdated: [] });
   });
 
+  /** A smoke test on the `app` database. */
+  const onApp = (name: string, sql: string, expected: SmokeTestSpec['expect']): SmokeTestSpec => ({
+    name,
+    database: 'app',
+    sql,
+    expect: expected,
+  });
+
   const passing: SmokeTestSpec[] = [
-    { name: 'orders readable', database: 'app', sql: 'SELECT count(*) FROM orders', expect: 'nonzero' },
-    { name: 'no orphan events', database: 'app', sql: 'SELECT count(*) FROM events WHERE id < 0', expect: 'zero' },
-    { name: 'order count', database: 'app', sql: 'SELECT count(*) FROM orders', expect: 'equals:4' },
-    {
-      name: 'first note',
-      database: 'app',
-      sql: 'SELECT note FROM orders ORDER BY id LIMIT 1',
-      expect: 'equals:order 1',
-    },
+    onApp('orders readable', 'SELECT count(*) FROM orders', 'nonzero'),
+    onApp('no orphan events', 'SELECT count(*) FROM events WHERE id < 0', 'zero'),
+    onApp('order count', 'SELECT count(*) FROM orders', 'equals:4'),
+    onApp('first note', 'SELECT note FROM orders ORDER BY id LIMIT 1', 'equals:order 1'),
   ];
 
   it('passes each expectation where it holds and reports row counts on blue and green', async () => {
@@ -104,22 +107,12 @@ describe('post-upgrade and smoke tests on green (real PostgreSQL)', () => {
 
   it('fails each expectation where it does not hold, runs them all, and names the failures', async () => {
     const failing: SmokeTestSpec[] = [
-      {
-        name: 'empty is not nonzero',
-        database: 'app',
-        sql: 'SELECT count(*) FROM orders WHERE false',
-        expect: 'nonzero',
-      },
-      { name: 'four is not zero', database: 'app', sql: 'SELECT count(*) FROM orders', expect: 'zero' },
-      { name: 'wrong count', database: 'app', sql: 'SELECT count(*) FROM orders', expect: 'equals:3' },
-      { name: 'no rows', database: 'app', sql: 'SELECT 1 WHERE false', expect: 'equals:1' },
-      {
-        name: 'cannot write',
-        database: 'app',
-        sql: "INSERT INTO orders (note) VALUES ('x') RETURNING id",
-        expect: 'nonzero',
-      },
-      { name: 'too slow', database: 'app', sql: 'SELECT count(*) FROM pg_sleep(5)', expect: 'nonzero' },
+      onApp('empty is not nonzero', 'SELECT count(*) FROM orders WHERE false', 'nonzero'),
+      onApp('four is not zero', 'SELECT count(*) FROM orders', 'zero'),
+      onApp('wrong count', 'SELECT count(*) FROM orders', 'equals:3'),
+      onApp('no rows', 'SELECT 1 WHERE false', 'equals:1'),
+      onApp('cannot write', "INSERT INTO orders (note) VALUES ('x') RETURNING id", 'nonzero'),
+      onApp('too slow', 'SELECT count(*) FROM pg_sleep(5)', 'nonzero'),
       { name: 'no such database', database: 'nope', sql: 'SELECT 1', expect: 'nonzero' },
       ...passing.slice(0, 1),
     ];

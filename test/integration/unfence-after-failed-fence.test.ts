@@ -4,23 +4,10 @@ import type { Database, DbSession } from '../../lambdas/ports';
 import { fenceWrites } from '../../lambdas/steps/fence-writes';
 import { unfenceBlue } from '../../lambdas/steps/unfence';
 import { makeDocument, realClock, testDatabase } from '../support/documents';
-import { startPostgres, type TestServer } from '../support/postgres';
+import { canWrite, READ_ONLY, startBlue } from '../support/fence-fixtures';
+import type { TestServer } from '../support/postgres';
 
-const READ_ONLY = '25006';
 const noSleep = { now: () => new Date(), sleep: async () => undefined };
-
-async function canWrite(server: TestServer, db = 'app'): Promise<boolean> {
-  const client = await server.client(db);
-  try {
-    await client.query("INSERT INTO orders (note) VALUES ('probe')");
-    return true;
-  } catch (error) {
-    if ((error as { code?: string }).code === READ_ONLY) return false;
-    throw error;
-  } finally {
-    await client.end();
-  }
-}
 
 /** The real adapter, except that `hook` runs (once) just before the fence's first pg_terminate_backend. */
 function beforeTerminate(hook: () => Promise<void>, refuse = false): Database {
@@ -54,11 +41,7 @@ describe('un-fence after a fence that failed part-way (real PostgreSQL)', () => 
   const database = testDatabase();
 
   beforeAll(async () => {
-    blue = await startPostgres({ settings: { max_prepared_transactions: '4' } });
-    await blue.sql('CREATE DATABASE app');
-    await blue.sql('CREATE DATABASE archive');
-    await blue.sql('ALTER DATABASE archive SET default_transaction_read_only = on');
-    await blue.sql('CREATE TABLE orders (id bigserial PRIMARY KEY, note text NOT NULL)', [], 'app');
+    blue = await startBlue({ settings: { max_prepared_transactions: '4' }, archive: true });
   });
   afterAll(async () => {
     await blue?.stop();

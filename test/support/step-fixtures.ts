@@ -1,9 +1,11 @@
 import type { ExecutionDocument, PollState } from '../../lambdas/domain/document';
 import type { Defaults, DeploymentInput, RawInput } from '../../lambdas/domain/input';
 import { parseInput } from '../../lambdas/domain/input';
+import type { Cluster, Instance } from '../../lambdas/ports';
+import { checkClone, createClone } from '../../lambdas/steps/create-clone';
+import { checkGreenWriter, createGreenWriter } from '../../lambdas/steps/green-writer';
 import { preflight } from '../../lambdas/steps/preflight';
-import type { FakeCloud } from './fake-cloud';
-import { ADMIN_SG, RECORD, ZONE } from './fake-cloud';
+import { ADMIN_SG, FakeCloud, RECORD, ZONE } from './fake-cloud';
 
 /** Execution documents for the control-plane step tests, built the way ValidateInput and Preflight build them. */
 
@@ -56,6 +58,58 @@ export async function preflighted(
   const doc = stepDocument(raw, defaults);
   doc.blue = await preflight(doc, cloud.ports());
   return doc;
+}
+
+/** A fake cloud holding blue on PostgreSQL 16.4, where each control-plane step test starts. */
+export function cloudWithBlue(): FakeCloud {
+  const cloud = new FakeCloud();
+  cloud.addBlue(BLUE, '16.4');
+  return cloud;
+}
+
+export interface StepHelpers {
+  /** The cluster `id` in the current cloud (throws when there is none). */
+  cluster(id: string): Cluster;
+  /** The instance `id` in the current cloud (throws when there is none). */
+  instance(id: string): Instance;
+  /** Preflight, then CreateClone and CheckClone until green is available. */
+  withGreen(raw?: RawOverrides): Promise<ExecutionDocument>;
+  /** ... and green's writer, created and polled until available. */
+  withGreenWriter(raw?: RawOverrides): Promise<ExecutionDocument>;
+}
+
+/**
+ * Lookups and run-up helpers bound to the test file's current cloud; `current` is read at each call,
+ * so a `let cloud` reassigned in beforeEach works.
+ */
+export function stepHelpers(current: () => FakeCloud): StepHelpers {
+  const helpers: StepHelpers = {
+    cluster(id) {
+      const found = current().clusters.get(id);
+      if (!found) throw new Error(`no cluster ${id} in the fake cloud`);
+      return found;
+    },
+    instance(id) {
+      const found = current().instances.get(id);
+      if (!found) throw new Error(`no instance ${id} in the fake cloud`);
+      return found;
+    },
+    async withGreen(raw = {}) {
+      const cloud = current();
+      const doc = await preflighted(cloud, raw);
+      doc.green = await createClone(doc, cloud.ports());
+      await pollUntilDone(doc, 'clone', (d) => checkClone(d, cloud.ports()));
+      return doc;
+    },
+    async withGreenWriter(raw = {}) {
+      const cloud = current();
+      const doc = await helpers.withGreen(raw);
+      doc.writer = await createGreenWriter(doc, cloud.ports());
+      await pollUntilDone(doc, 'writer', (d) => checkGreenWriter(d, cloud.ports()));
+      return doc;
+    },
+  };
+  return helpers;
 }
 
 /**

@@ -1,6 +1,5 @@
-import { requestApproval } from '../../../lambdas/steps/request-approval';
 import { startApprovalServer, submitDecision, type ApprovalServer } from '../../../local/approval-server';
-import { executionDocument, RecordingDecisions, TASK_TOKEN } from './fixtures';
+import { RecordingDecisions, requestApprovalEmail, TASK_TOKEN } from './fixtures';
 
 describe('local approval server', () => {
   let server: ApprovalServer;
@@ -13,16 +12,8 @@ describe('local approval server', () => {
   afterEach(() => server.close());
 
   async function link(): Promise<string> {
-    const emails: string[] = [];
-    await requestApproval(
-      { document: executionDocument(), taskToken: TASK_TOKEN },
-      {
-        approvals: server.approvals,
-        notifier: { publish: async (_s, text) => void emails.push(text) },
-        clock: { now: () => new Date(), sleep: async () => undefined },
-      },
-    );
-    return /http:\/\/\S+/.exec(emails[0]!)![0];
+    const { email } = await requestApprovalEmail(server.approvals);
+    return /http:\/\/\S+/.exec(email)![0];
   }
 
   it('listens on 127.0.0.1 and links to /approvals/{id}', async () => {

@@ -1,5 +1,7 @@
 import type { TaskDecisions, ApprovalOutput, DeliveryResult } from '../../../lambdas/approval/model';
 import type { ExecutionDocument } from '../../../lambdas/domain/document';
+import type { Approvals, Clock } from '../../../lambdas/ports';
+import { requestApproval, type RequestApprovalResult } from '../../../lambdas/steps/request-approval';
 
 /** A recognisable token: any leak of it (or of a large piece of it) is easy to find. */
 export const TASK_TOKEN =
@@ -117,6 +119,24 @@ export class RecordingDecisions implements TaskDecisions {
       throw error;
     }
   }
+}
+
+/**
+ * Runs RequestApproval for executionDocument() and TASK_TOKEN on `approvals`: its result and the text
+ * of the email it sent (throws when it sent none).
+ */
+export async function requestApprovalEmail(
+  approvals: Approvals,
+  clock: Clock = { now: () => new Date(), sleep: async () => undefined },
+): Promise<RequestApprovalResult & { email: string }> {
+  const emails: string[] = [];
+  const result = await requestApproval(
+    { document: executionDocument(), taskToken: TASK_TOKEN },
+    { approvals, notifier: { publish: async (_subject, text) => void emails.push(text) }, clock },
+  );
+  const email = emails[0];
+  if (email === undefined) throw new Error('RequestApproval sent no email');
+  return { ...result, email };
 }
 
 /** A clock the tests move by hand. */

@@ -1,8 +1,7 @@
 import { approvalIdFromPath, handleApprovalHttp, type ApprovalHttpRequest } from '../../../lambdas/approval/http';
 import { sdkShapedError } from '../../../lambdas/domain/aws-errors';
-import { requestApproval } from '../../../lambdas/steps/request-approval';
 import { InMemoryApprovalStore, LocalApprovals } from '../../../local/approval-server';
-import { executionDocument, ManualClock, NOW, RecordingDecisions, TASK_TOKEN } from './fixtures';
+import { ManualClock, NOW, RecordingDecisions, requestApprovalEmail, TASK_TOKEN } from './fixtures';
 
 const FORM = 'application/x-www-form-urlencoded';
 
@@ -10,14 +9,9 @@ async function setup() {
   const store = new InMemoryApprovalStore();
   const decisions = new RecordingDecisions();
   const clock = new ManualClock(NOW);
-  const emails: string[] = [];
-  const { approvalId } = await requestApproval(
-    { document: executionDocument(), taskToken: TASK_TOKEN },
-    {
-      approvals: new LocalApprovals(store, () => 'https://approve.example.com'),
-      notifier: { publish: async (_s, text) => void emails.push(text) },
-      clock,
-    },
+  const { approvalId, email } = await requestApprovalEmail(
+    new LocalApprovals(store, () => 'https://approve.example.com'),
+    clock,
   );
   const record = (await store.get(approvalId))!;
   const path = `/approvals/${approvalId}`;
@@ -34,7 +28,7 @@ async function setup() {
       headers: { 'Content-Type': FORM, 'User-Agent': 'Mobile Safari', ...headers },
       body: new URLSearchParams(fields).toString(),
     });
-  return { store, decisions, clock, approvalId, nonce: record.nonce, path, call, post, errors, emails };
+  return { store, decisions, clock, approvalId, nonce: record.nonce, path, call, post, errors, email };
 }
 
 describe('handleApprovalHttp', () => {

@@ -8,12 +8,21 @@ import { checkClone, createClone } from '../../../../lambdas/steps/create-clone'
 import { checkGreenOpen, openGreen, swapCname } from '../../../../lambdas/steps/cutover';
 import { checkBlueDeleted, deleteBlue } from '../../../../lambdas/steps/delete-blue';
 import { checkGreenDiscarded, discardGreen } from '../../../../lambdas/steps/discard-green';
-import { checkGreenWriter, createGreenWriter } from '../../../../lambdas/steps/green-writer';
+import { createGreenWriter } from '../../../../lambdas/steps/green-writer';
 import { upgradeEngine } from '../../../../lambdas/steps/upgrade-engine';
-import type { CloneRequest, Cluster, CreateInstanceRequest, Instance } from '../../../../lambdas/ports';
+import type { CloneRequest, CreateInstanceRequest } from '../../../../lambdas/ports';
 import { ADMIN_SG, APP_SGS, FakeCloud, RECORD, ZONE } from '../../../support/fake-cloud';
 import type { RawOverrides } from '../../../support/step-fixtures';
-import { BLUE, EXECUTION, GREEN, failureOf, pollUntilDone, preflighted } from '../../../support/step-fixtures';
+import {
+  BLUE,
+  EXECUTION,
+  GREEN,
+  cloudWithBlue,
+  failureOf,
+  pollUntilDone,
+  preflighted,
+  stepHelpers,
+} from '../../../support/step-fixtures';
 
 const OURS = {
   [EXECUTION_TAG]: EXECUTION.id,
@@ -25,40 +34,12 @@ const WRITER = 'app-blue-g261205020000-w01';
 let cloud: FakeCloud;
 
 beforeEach(() => {
-  cloud = new FakeCloud();
-  cloud.addBlue(BLUE, '16.4');
+  cloud = cloudWithBlue();
 });
-
-function cluster(id: string): Cluster {
-  const found = cloud.clusters.get(id);
-  if (!found) throw new Error(`no cluster ${id} in the fake cloud`);
-  return found;
-}
-
-function instance(id: string): Instance {
-  const found = cloud.instances.get(id);
-  if (!found) throw new Error(`no instance ${id} in the fake cloud`);
-  return found;
-}
+const { cluster, instance, withGreen, withGreenWriter } = stepHelpers(() => cloud);
 
 function callsOf<T>(op: string): T[] {
   return cloud.calls.filter((c) => c.op === op).map((c) => c.args as T);
-}
-
-/** Preflight, then CreateClone and CheckClone until green is available. */
-async function withGreen(raw: RawOverrides = {}): Promise<ExecutionDocument> {
-  const doc = await preflighted(cloud, raw);
-  doc.green = await createClone(doc, cloud.ports());
-  await pollUntilDone(doc, 'clone', (d) => checkClone(d, cloud.ports()));
-  return doc;
-}
-
-/** ... and its writer, available. */
-async function withGreenWriter(raw: RawOverrides = {}): Promise<ExecutionDocument> {
-  const doc = await withGreen(raw);
-  doc.writer = await createGreenWriter(doc, cloud.ports());
-  await pollUntilDone(doc, 'writer', (d) => checkGreenWriter(d, cloud.ports()));
-  return doc;
 }
 
 describe('CreateClone', () => {

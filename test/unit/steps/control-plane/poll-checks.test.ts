@@ -7,12 +7,20 @@ import { checkCnameTtl, lowerCnameTtl } from '../../../../lambdas/steps/cname-tt
 import { poll } from '../../../../lambdas/steps/common';
 import { checkClone, createClone } from '../../../../lambdas/steps/create-clone';
 import { checkCname, swapCname } from '../../../../lambdas/steps/cutover';
-import { checkGreenWriter, createGreenWriter } from '../../../../lambdas/steps/green-writer';
+import { checkGreenWriter } from '../../../../lambdas/steps/green-writer';
 import { checkUpgrade, upgradeEngine } from '../../../../lambdas/steps/upgrade-engine';
-import type { Clock, Cluster, Instance } from '../../../../lambdas/ports';
+import type { Clock, Cluster } from '../../../../lambdas/ports';
 import { FakeCloud } from '../../../support/fake-cloud';
-import type { RawOverrides } from '../../../support/step-fixtures';
-import { BLUE, GREEN, failureOf, pollUntilDone, preflighted, stepDocument } from '../../../support/step-fixtures';
+import {
+  BLUE,
+  GREEN,
+  cloudWithBlue,
+  failureOf,
+  pollUntilDone,
+  preflighted,
+  stepDocument,
+  stepHelpers,
+} from '../../../support/step-fixtures';
 
 const WRITER = `${GREEN}-w01`;
 const fixedClock: Clock = { now: () => new Date('2026-12-05T02:10:00.000Z'), sleep: async () => undefined };
@@ -20,30 +28,9 @@ const fixedClock: Clock = { now: () => new Date('2026-12-05T02:10:00.000Z'), sle
 let cloud: FakeCloud;
 
 beforeEach(() => {
-  cloud = new FakeCloud();
-  cloud.addBlue(BLUE, '16.4');
+  cloud = cloudWithBlue();
 });
-
-function cluster(id: string): Cluster {
-  const found = cloud.clusters.get(id);
-  if (!found) throw new Error(`no cluster ${id} in the fake cloud`);
-  return found;
-}
-
-function instance(id: string): Instance {
-  const found = cloud.instances.get(id);
-  if (!found) throw new Error(`no instance ${id} in the fake cloud`);
-  return found;
-}
-
-async function withGreenWriter(raw: RawOverrides = {}): Promise<ExecutionDocument> {
-  const doc = await preflighted(cloud, raw);
-  doc.green = await createClone(doc, cloud.ports());
-  await pollUntilDone(doc, 'clone', (d) => checkClone(d, cloud.ports()));
-  doc.writer = await createGreenWriter(doc, cloud.ports());
-  await pollUntilDone(doc, 'writer', (d) => checkGreenWriter(d, cloud.ports()));
-  return doc;
-}
+const { cluster, instance, withGreenWriter } = stepHelpers(() => cloud);
 
 describe('poll', () => {
   const doc = (polls?: number): ExecutionDocument => {

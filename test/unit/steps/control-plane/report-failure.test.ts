@@ -1,7 +1,7 @@
 import type { ExecutionDocument } from '../../../../lambdas/domain/document';
 import { causeMessage, reportFailure } from '../../../../lambdas/steps/report';
 import { ADMIN_SG, APP_SGS, FakeCloud, RECORD, ZONE } from '../../../support/fake-cloud';
-import { BLUE, EXECUTION, GREEN, preflighted, stepDocument } from '../../../support/step-fixtures';
+import { BLUE, EXECUTION, GREEN, cloudWithBlue, preflighted, stepDocument } from '../../../support/step-fixtures';
 
 type FailedDocument = ExecutionDocument & Record<string, unknown>;
 
@@ -19,8 +19,7 @@ const LOCK = { key: BLUE, owner: EXECUTION.id, acquiredAt: '2026-12-05T02:00:02.
 let cloud: FakeCloud;
 
 beforeEach(() => {
-  cloud = new FakeCloud();
-  cloud.addBlue(BLUE, '16.4');
+  cloud = cloudWithBlue();
 });
 
 async function report(doc: FailedDocument) {

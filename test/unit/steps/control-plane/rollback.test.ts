@@ -5,25 +5,18 @@ import { lowerCnameTtl } from '../../../../lambdas/steps/cname-ttl';
 import { checkClone, createClone } from '../../../../lambdas/steps/create-clone';
 import { checkGreenWriter, createGreenWriter } from '../../../../lambdas/steps/green-writer';
 import { checkRollback, rollback } from '../../../../lambdas/steps/rollback';
-import type { Cluster } from '../../../../lambdas/ports';
 import { ADMIN_SG, APP_SGS, FakeCloud, RECORD, ZONE } from '../../../support/fake-cloud';
 import type { RawOverrides } from '../../../support/step-fixtures';
-import { BLUE, GREEN, pollUntilDone, preflighted } from '../../../support/step-fixtures';
+import { BLUE, GREEN, cloudWithBlue, pollUntilDone, preflighted, stepHelpers } from '../../../support/step-fixtures';
 
 const ORIGINAL = [ADMIN_SG, ...APP_SGS];
 
 let cloud: FakeCloud;
 
 beforeEach(() => {
-  cloud = new FakeCloud();
-  cloud.addBlue(BLUE, '16.4');
+  cloud = cloudWithBlue();
 });
-
-function cluster(id: string): Cluster {
-  const found = cloud.clusters.get(id);
-  if (!found) throw new Error(`no cluster ${id} in the fake cloud`);
-  return found;
-}
+const { cluster } = stepHelpers(() => cloud);
 
 function blueGroups(): string[] {
   return cluster(BLUE).securityGroups.map((g) => `${g.id}:${g.status}`);
