@@ -96,6 +96,17 @@ export interface PgServerOptions {
   binDir?: string;
 }
 
+/** Extra server settings (`name` → value), written to postgresql.conf by `initialize` after the rehearsal's own (they win). */
+export type ServerSettings = Record<string, string>;
+
+function renderSettings(settings: ServerSettings): string {
+  const lines = Object.entries(settings).map(([name, value]) => {
+    if (!/^[a-z_][a-z0-9_.]*$/i.test(name)) throw new Error(`not a PostgreSQL setting name: ${name}`);
+    return `${name} = '${value.replace(/\\/g, '\\\\').replace(/'/g, "''")}'`;
+  });
+  return lines.length > 0 ? `# --- extra settings ---\n${lines.join('\n')}\n` : '';
+}
+
 export class PgServer {
   readonly dataDir: string;
   readonly logFile: string;
@@ -125,10 +136,12 @@ export class PgServer {
 
   /**
    * initdb (superuser `postgres` with a password, SCRAM over TCP on 127.0.0.1, the rehearsal's
-   * settings), then starts the server and, unless `createReplicator` is false, creates the
-   * `replicator` role standbys stream with.
+   * settings, then `settings` if given), then starts the server and, unless `createReplicator` is
+   * false, creates the `replicator` role standbys stream with.
    */
-  static async initialize(options: PgServerOptions & { createReplicator?: boolean }): Promise<PgServer> {
+  static async initialize(
+    options: PgServerOptions & { createReplicator?: boolean; settings?: ServerSettings },
+  ): Promise<PgServer> {
     const server = new PgServer(options);
     await prepareLogDir(options.logFile);
     await makeServerDir(options.dataDir);
@@ -158,7 +171,10 @@ export class PgServer {
     } finally {
       await fs.promises.rm(pwfile, { force: true });
     }
-    await fs.promises.appendFile(path.join(options.dataDir, 'postgresql.conf'), SERVER_SETTINGS);
+    await fs.promises.appendFile(
+      path.join(options.dataDir, 'postgresql.conf'),
+      SERVER_SETTINGS + renderSettings(options.settings ?? {}),
+    );
     await server.start();
     if (options.createReplicator !== false) {
       await server.query(`CREATE ROLE ${REPLICATOR.username} WITH REPLICATION LOGIN PASSWORD '${REPLICATOR.password}'`);
