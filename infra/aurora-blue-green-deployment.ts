@@ -52,6 +52,14 @@ export interface ExecutionDefaults {
   readonly pollIntervalSeconds: number;
   /** Polls before a wait loop gives up with a named error. */
   readonly maxPolls: number;
+  /**
+   * How long one Check keeps looking, inside its Lambda, before it hands back to its Wait loop
+   * (0: one look per check). Shortens the time between an operation ending and the workflow
+   * noticing it, which is downtime while writes are blocked.
+   */
+  readonly checkWindowSeconds: number;
+  /** How often a Check looks during its window, in milliseconds. */
+  readonly checkEveryMs: number;
   /** How long the approval waits for a decision before rolling back. */
   readonly approvalTimeoutSeconds: number;
   /** How long blue is kept (stopped from taking traffic) after cutover before it is deleted. */
@@ -70,6 +78,8 @@ export interface ExecutionDefaults {
 export const DEFAULT_EXECUTION_DEFAULTS: ExecutionDefaults = {
   pollIntervalSeconds: 30,
   maxPolls: 720,
+  checkWindowSeconds: 20,
+  checkEveryMs: 2_000,
   approvalTimeoutSeconds: 86_400,
   blueRetentionSeconds: 86_400,
   cutoverTtlSeconds: 5,
@@ -194,7 +204,7 @@ export interface AuroraBlueGreenDeploymentProps {
   readonly notificationEmails?: readonly string[];
   /**
    * Defaults of every execution; each may be overridden in an execution's input.
-   * @default - DEFAULT_EXECUTION_DEFAULTS (poll 30 s, 720 polls, approval 1 day, blue kept 1 day, TTL 5 s, 1 replica, lock 5 s, statement 10 min)
+   * @default - DEFAULT_EXECUTION_DEFAULTS (poll 30 s, 720 polls, each check looking every 2 s for 20 s, approval 1 day, blue kept 1 day, TTL 5 s, 1 replica, lock 5 s, statement 10 min)
    */
   readonly executionDefaults?: Partial<ExecutionDefaults>;
   /**

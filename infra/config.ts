@@ -68,6 +68,8 @@ export const configSchema = z
       .strictObject({
         pollIntervalSeconds: tunable.pollIntervalSeconds.default(d.pollIntervalSeconds),
         maxPolls: tunable.maxPolls.default(d.maxPolls),
+        checkWindowSeconds: tunable.checkWindowSeconds.default(d.checkWindowSeconds),
+        checkEveryMs: tunable.checkEveryMs.default(d.checkEveryMs),
         approvalTimeoutSeconds: tunable.approvalTimeoutSeconds.default(d.approvalTimeoutSeconds),
         blueRetentionSeconds: tunable.blueRetentionSeconds.default(d.blueRetentionSeconds),
         cutoverTtlSeconds: tunable.cutoverTtlSeconds.default(d.cutoverTtlSeconds),

@@ -96,7 +96,10 @@ export function buildDefinition(scope: Construct, props: DefinitionProps): sfn.I
   releaseLock.addCatch(reportFailure, { errors: ['States.ALL'], resultPath: FAILURE_KEYS.release });
   releaseLock.next(outcome);
 
-  // ---- poll loops: Wait -> Check -> Choice, bounded by maxPolls inside the check ----------
+  // ---- poll loops: Check -> Choice -> Wait -> Check, bounded by maxPolls inside the check ---
+  // The loop looks first: an operation that is already done (a security-group change often is)
+  // costs no Wait, and each check keeps looking for its short window (checkWindowSeconds) before
+  // it hands back to the Wait, so the end of an operation is noticed soon after it happens.
   const pollLoop = (
     label: string,
     check: TaskState,
@@ -114,7 +117,7 @@ export function buildDefinition(scope: Construct, props: DefinitionProps): sfn.I
       .otherwise(wait);
     wait.next(checkState);
     checkState.next(ready);
-    return wait;
+    return checkState;
   };
 
   // ---- rollback (any failure after the lock and before OpenGreen) -------------------------

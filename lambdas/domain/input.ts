@@ -16,10 +16,16 @@ export function isClusterId(value: string): boolean {
 
 const clusterId = z.string().refine(isClusterId, { message: CLUSTER_ID_RULE });
 
+/** A check runs in a Lambda with a 60 s timeout: its window leaves 15 s for the calls themselves. */
+export const CHECK_WINDOW_MAX_SECONDS = 45;
+const CHECK_WINDOW_RULE = `at most ${CHECK_WINDOW_MAX_SECONDS} seconds (a check's Lambda times out at 60 s)`;
+
 /** Defaults taken from the deployed configuration (cdk.json), embedded in the state machine definition. */
 export const defaultsSchema = z.strictObject({
   pollIntervalSeconds: z.number().int().min(1).max(3600),
   maxPolls: z.number().int().min(1).max(100_000),
+  checkWindowSeconds: z.number().int().min(0).max(CHECK_WINDOW_MAX_SECONDS, CHECK_WINDOW_RULE),
+  checkEveryMs: z.number().int().min(10, 'at least 10 ms').max(60_000, 'at most 60000 ms'),
   approvalTimeoutSeconds: z.number().int().min(60).max(31_536_000),
   blueRetentionSeconds: z.number().int().min(0).max(31_536_000),
   cutoverTtlSeconds: z.number().int().min(0).max(86_400),
@@ -85,6 +91,8 @@ const rawInputSchema = z.strictObject({
   blueRetentionSeconds: z.number().int().min(0).max(31_536_000).optional(),
   pollIntervalSeconds: z.number().int().min(1).max(3600).optional(),
   maxPolls: z.number().int().min(1).max(100_000).optional(),
+  checkWindowSeconds: z.number().int().min(0).max(CHECK_WINDOW_MAX_SECONDS, CHECK_WINDOW_RULE).optional(),
+  checkEveryMs: z.number().int().min(10, 'at least 10 ms').max(60_000, 'at most 60000 ms').optional(),
   writeBlock: z.enum(['security-group', 'read-only']).default('security-group'),
   keepGreenOnFailure: z.boolean().default(false),
   dryRun: z.boolean().default(false),
@@ -116,6 +124,9 @@ export interface DeploymentInput {
   blueRetentionSeconds: number;
   pollIntervalSeconds: number;
   maxPolls: number;
+  /** How long one Check keeps looking (every `checkEveryMs`) before it hands back to its Wait loop. */
+  checkWindowSeconds: number;
+  checkEveryMs: number;
   writeBlock: 'security-group' | 'read-only';
   keepGreenOnFailure: boolean;
   dryRun: boolean;
@@ -211,6 +222,8 @@ export function parseInput(request: ValidateRequest): DeploymentInput {
     blueRetentionSeconds: raw.blueRetentionSeconds ?? defaults.blueRetentionSeconds,
     pollIntervalSeconds: raw.pollIntervalSeconds ?? defaults.pollIntervalSeconds,
     maxPolls: raw.maxPolls ?? defaults.maxPolls,
+    checkWindowSeconds: raw.checkWindowSeconds ?? defaults.checkWindowSeconds,
+    checkEveryMs: raw.checkEveryMs ?? defaults.checkEveryMs,
     writeBlock: raw.writeBlock,
     keepGreenOnFailure: raw.keepGreenOnFailure,
     dryRun: raw.dryRun,

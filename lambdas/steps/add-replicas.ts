@@ -1,7 +1,7 @@
 import type { ExecutionDocument, PollState } from '../domain/document';
 import { PreconditionFailed } from '../domain/errors';
 import type { Ports } from '../ports';
-import { assertNotFailed, greenReaderId, greenTags, isOurs, poll, requireBlue } from './common';
+import { assertNotFailed, greenReaderId, greenTags, isOurs, poll, settle, requireBlue } from './common';
 
 /** AddReplicas: `replicaCount` readers on green, in availability zones other than the writer's. */
 export async function addReplicas(
@@ -50,13 +50,15 @@ export async function checkReplicas(
   { clusters, clock }: Pick<Ports, 'clusters' | 'clock'>,
 ): Promise<PollState> {
   const ids = doc.replicas?.instanceIds ?? [];
-  const statuses: string[] = [];
-  for (const id of ids) {
-    const instance = await clusters.describeInstance(id);
-    const status = instance?.status ?? 'not-visible-yet';
-    assertNotFailed('Green reader instance', id, status);
-    statuses.push(status);
-  }
-  const done = statuses.every((s) => s === 'available');
-  return poll(doc, 'replicas', clock, { done, status: statuses.join(',') || 'no replicas' }, "green's readers");
+  const seen = await settle(doc, clock, async () => {
+    const statuses: string[] = [];
+    for (const id of ids) {
+      const instance = await clusters.describeInstance(id);
+      const status = instance?.status ?? 'not-visible-yet';
+      assertNotFailed('Green reader instance', id, status);
+      statuses.push(status);
+    }
+    return { done: statuses.every((s) => s === 'available'), status: statuses.join(',') || 'no replicas' };
+  });
+  return poll(doc, 'replicas', clock, seen, "green's readers");
 }

@@ -1,7 +1,7 @@
 import type { ExecutionDocument, PollState } from '../domain/document';
 import { PreconditionFailed } from '../domain/errors';
 import type { Ports } from '../ports';
-import { assertNotFailed, groupsActive, poll, requireBlue } from './common';
+import { assertNotFailed, groupsActive, poll, settle, requireBlue } from './common';
 
 /**
  * BlockWrites: detach the application access groups from blue, keeping only the admin group.
@@ -28,10 +28,12 @@ export async function checkWritesBlocked(
   { clusters, clock }: Pick<Ports, 'clusters' | 'clock'>,
 ): Promise<PollState> {
   const blue = requireBlue(doc);
-  const current = await clusters.describeCluster(blue.id);
-  if (!current) throw new PreconditionFailed(`Blue cluster ${blue.id} disappeared while writes were being blocked.`);
-  assertNotFailed('Blue cluster', blue.id, current.status);
-  const done = groupsActive(current, [doc.input.adminSecurityGroupId]);
-  const status = current.securityGroups.map((g) => `${g.id}:${g.status}`).join(',');
-  return poll(doc, 'block', clock, { done, status }, "blue's security-group change");
+  const seen = await settle(doc, clock, async () => {
+    const current = await clusters.describeCluster(blue.id);
+    if (!current) throw new PreconditionFailed(`Blue cluster ${blue.id} disappeared while writes were being blocked.`);
+    assertNotFailed('Blue cluster', blue.id, current.status);
+    const done = groupsActive(current, [doc.input.adminSecurityGroupId]);
+    return { done, status: current.securityGroups.map((g) => `${g.id}:${g.status}`).join(',') };
+  });
+  return poll(doc, 'block', clock, seen, "blue's security-group change");
 }

@@ -1,7 +1,7 @@
 import type { ExecutionDocument, PollState } from '../domain/document';
 import { PreconditionFailed } from '../domain/errors';
 import type { Ports } from '../ports';
-import { poll, requireBlue } from './common';
+import { poll, settle, requireBlue } from './common';
 
 /**
  * CheckRestorable: the clone uses the latest restorable time, so wait until blue's
@@ -13,16 +13,15 @@ export async function checkRestorable(
   { clusters, clock }: Pick<Ports, 'clusters' | 'clock'>,
 ): Promise<PollState> {
   const blue = requireBlue(doc);
-  const current = await clusters.describeCluster(blue.id);
-  if (!current) throw new PreconditionFailed(`Blue cluster ${blue.id} disappeared before it could be cloned.`);
   const fencedAt = doc.fence ? Date.parse(doc.fence.fencedAt) : Date.parse(doc.input.startedAt);
-  const restorable = current.latestRestorableTime ? Date.parse(current.latestRestorableTime) : Number.NaN;
-  const done = Number.isFinite(restorable) && restorable > fencedAt;
-  return poll(
-    doc,
-    'restorable',
-    clock,
-    { done, status: current.latestRestorableTime ?? 'unknown' },
-    "blue's latest restorable time to pass the fence",
-  );
+  const seen = await settle(doc, clock, async () => {
+    const current = await clusters.describeCluster(blue.id);
+    if (!current) throw new PreconditionFailed(`Blue cluster ${blue.id} disappeared before it could be cloned.`);
+    const restorable = current.latestRestorableTime ? Date.parse(current.latestRestorableTime) : Number.NaN;
+    return {
+      done: Number.isFinite(restorable) && restorable > fencedAt,
+      status: current.latestRestorableTime ?? 'unknown',
+    };
+  });
+  return poll(doc, 'restorable', clock, seen, "blue's latest restorable time to pass the fence");
 }

@@ -1,6 +1,6 @@
 import type { ExecutionDocument, PollState } from '../domain/document';
 import type { Ports } from '../ports';
-import { poll, requireBlue } from './common';
+import { poll, settle, requireBlue } from './common';
 
 /**
  * LowerCnameTtl: early in the run, lower the CNAME's TTL to cutoverTtlSeconds so that the old
@@ -36,6 +36,9 @@ export async function checkCnameTtl(
   { dns, clock }: Pick<Ports, 'dns' | 'clock'>,
 ): Promise<PollState> {
   const changeId = doc.ttl?.changeId;
-  const status = changeId ? await dns.changeStatus(changeId) : 'INSYNC';
-  return poll(doc, 'ttl', clock, { done: status === 'INSYNC', status }, 'the CNAME TTL change to be in sync');
+  const seen = await settle(doc, clock, async () => {
+    const status = changeId ? await dns.changeStatus(changeId) : 'INSYNC';
+    return { done: status === 'INSYNC', status };
+  });
+  return poll(doc, 'ttl', clock, seen, 'the CNAME TTL change to be in sync');
 }

@@ -42,6 +42,35 @@ export function poll(
   return { done: result.done, polls, status: result.status, checkedAt: clock.now().toISOString() };
 }
 
+/** What one look at an asynchronous operation saw. */
+export interface Observation {
+  done: boolean;
+  status: string;
+}
+
+/**
+ * Looks at an operation until it is done or the check's window has passed: every
+ * `checkEveryMs` for up to `checkWindowSeconds` (one look when the window is 0). Returns the
+ * last look. A Wait state costs a whole interval after the operation ends; looking often for a
+ * short while inside the Lambda notices the end sooner, and during cutover that time is
+ * downtime. Errors (a failed resource, a vanished cluster) end the window at once.
+ */
+export async function settle<T extends Observation>(
+  doc: ExecutionDocument,
+  clock: Clock,
+  look: () => Promise<T>,
+): Promise<T> {
+  const windowMs = (doc.input.checkWindowSeconds ?? 0) * 1000;
+  const everyMs = Math.max(10, doc.input.checkEveryMs ?? 1000);
+  const until = clock.now().getTime() + windowMs;
+  for (;;) {
+    const seen = await look();
+    const left = until - clock.now().getTime();
+    if (seen.done || left <= 0) return seen;
+    await clock.sleep(Math.min(everyMs, left));
+  }
+}
+
 export function requireBlue(doc: ExecutionDocument): BlueSnapshot {
   if (!doc.blue) throw new Error('The execution document has no $.blue: Preflight did not run.');
   return doc.blue;

@@ -1,7 +1,7 @@
 import type { ExecutionDocument, GreenInfo, PollState } from '../domain/document';
 import { PreconditionFailed } from '../domain/errors';
 import type { Ports } from '../ports';
-import { assertNotFailed, greenTags, greenWriterId, isOurs, poll, requireBlue } from './common';
+import { assertNotFailed, greenTags, greenWriterId, isOurs, poll, settle, requireBlue } from './common';
 
 /**
  * CreateClone: Aurora fast cloning (copy-on-write) of blue, as blue is configured, reachable
@@ -40,15 +40,12 @@ export async function checkClone(
   { clusters, clock }: Pick<Ports, 'clusters' | 'clock'>,
 ): Promise<PollState> {
   const id = doc.input.greenClusterId;
-  const green = await clusters.describeCluster(id);
-  const status = green?.status ?? 'not-visible-yet';
-  assertNotFailed('Green cluster', id, status);
-  const state = poll(
-    doc,
-    'clone',
-    clock,
-    { done: status === 'available', status },
-    `the clone ${id} to become available`,
-  );
+  const { green, ...seen } = await settle(doc, clock, async () => {
+    const found = await clusters.describeCluster(id);
+    const status = found?.status ?? 'not-visible-yet';
+    assertNotFailed('Green cluster', id, status);
+    return { done: status === 'available', status, green: found };
+  });
+  const state = poll(doc, 'clone', clock, seen, `the clone ${id} to become available`);
   return state.done && green ? { ...state, endpoint: green.endpoint } : state;
 }

@@ -1,7 +1,7 @@
 import type { ExecutionDocument, PollState } from '../domain/document';
 import { PreconditionFailed } from '../domain/errors';
 import type { Ports } from '../ports';
-import { describeGreen, groupsActive, poll, requireBlue } from './common';
+import { describeGreen, groupsActive, poll, settle, requireBlue } from './common';
 
 /** OpenGreen: attach blue's saved access groups to green. From here on nothing rolls back by itself. */
 export async function openGreen(
@@ -20,11 +20,13 @@ export async function checkGreenOpen(
   doc: ExecutionDocument,
   { clusters, clock }: Pick<Ports, 'clusters' | 'clock'>,
 ): Promise<PollState> {
-  const green = await describeGreen(clusters, doc);
   const wanted = doc.open?.securityGroupIds ?? [];
-  const done = groupsActive(green, wanted);
-  const status = green.securityGroups.map((g) => `${g.id}:${g.status}`).join(',');
-  return poll(doc, 'open', clock, { done, status }, "green's security groups");
+  const seen = await settle(doc, clock, async () => {
+    const green = await describeGreen(clusters, doc);
+    const done = groupsActive(green, wanted);
+    return { done, status: green.securityGroups.map((g) => `${g.id}:${g.status}`).join(',') };
+  });
+  return poll(doc, 'open', clock, seen, "green's security groups");
 }
 
 /** SwapCname: UPSERT the CNAME to green's cluster endpoint. */
@@ -52,8 +54,12 @@ export async function checkCname(
   { dns, clock }: Pick<Ports, 'dns' | 'clock'>,
 ): Promise<PollState & { downtimeMs?: number; inSyncAt?: string }> {
   if (!doc.cutover) throw new PreconditionFailed('CheckCname ran before SwapCname.');
-  const status = await dns.changeStatus(doc.cutover.changeId);
-  const state = poll(doc, 'cname', clock, { done: status === 'INSYNC', status }, 'the CNAME change to be in sync');
+  const changeId = doc.cutover.changeId;
+  const seen = await settle(doc, clock, async () => {
+    const status = await dns.changeStatus(changeId);
+    return { done: status === 'INSYNC', status };
+  });
+  const state = poll(doc, 'cname', clock, seen, 'the CNAME change to be in sync');
   if (!state.done) return state;
   // Downtime starts with the block (the security-group detach) when there was one, else the fence.
   const start = doc.block?.blockedAt ?? doc.fence?.fencedAt;

@@ -1,6 +1,6 @@
 import type { ExecutionDocument, PollState } from '../domain/document';
 import type { Cluster, Ports } from '../ports';
-import { advanceClusterDeletion, normalizeHost, poll, requireBlue, stamp } from './common';
+import { advanceClusterDeletion, normalizeHost, poll, settle, requireBlue, stamp } from './common';
 
 export function finalSnapshotId(doc: ExecutionDocument): string {
   return `${doc.input.blueClusterId.slice(0, 40).replace(/-+$/, '')}-final-${stamp(doc.input.startedAt)}`;
@@ -72,14 +72,11 @@ export async function checkBlueDeleted(
 ): Promise<PollState> {
   const deletion = doc.deletion as (ExecutionDocument['deletion'] & { kept?: string }) | undefined;
   if (deletion?.kept) return poll(doc, 'blueDeleted', clock, { done: true, status: 'kept' }, 'blue');
-  const state = await advanceClusterDeletion(clusters, doc.input.blueClusterId, {
-    finalSnapshotId: finalSnapshotId(doc),
+  const seen = await settle(doc, clock, async () => {
+    const state = await advanceClusterDeletion(clusters, doc.input.blueClusterId, {
+      finalSnapshotId: finalSnapshotId(doc),
+    });
+    return { done: state === 'gone', status: state };
   });
-  return poll(
-    doc,
-    'blueDeleted',
-    clock,
-    { done: state === 'gone', status: state },
-    `blue ${doc.input.blueClusterId} to be deleted`,
-  );
+  return poll(doc, 'blueDeleted', clock, seen, `blue ${doc.input.blueClusterId} to be deleted`);
 }

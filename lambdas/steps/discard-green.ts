@@ -1,6 +1,6 @@
 import type { ExecutionDocument, PollState } from '../domain/document';
 import type { Ports } from '../ports';
-import { advanceClusterDeletion, poll } from './common';
+import { advanceClusterDeletion, poll, settle } from './common';
 
 /** DiscardGreen, at the end of a dry run: delete the clone (only ever one carrying our tag). */
 export async function discardGreen(
@@ -15,6 +15,9 @@ export async function checkGreenDiscarded(
   doc: ExecutionDocument,
   { clusters, clock }: Pick<Ports, 'clusters' | 'clock'>,
 ): Promise<PollState> {
-  const state = await advanceClusterDeletion(clusters, doc.input.greenClusterId, { mustBeOurs: doc });
-  return poll(doc, 'discard', clock, { done: state === 'gone', status: state }, 'the dry run clone to be deleted');
+  const seen = await settle(doc, clock, async () => {
+    const state = await advanceClusterDeletion(clusters, doc.input.greenClusterId, { mustBeOurs: doc });
+    return { done: state === 'gone', status: state };
+  });
+  return poll(doc, 'discard', clock, seen, 'the dry run clone to be deleted');
 }

@@ -1,7 +1,7 @@
 import type { ExecutionDocument, PollState } from '../domain/document';
 import { PreconditionFailed } from '../domain/errors';
 import type { Ports } from '../ports';
-import { assertNotFailed, greenTags, greenWriterId, isOurs, poll, requireBlue } from './common';
+import { assertNotFailed, greenTags, greenWriterId, isOurs, poll, settle, requireBlue } from './common';
 
 /** CreateGreenWriter: a clone has no instances; create the writer like blue's. */
 export async function createGreenWriter(
@@ -42,8 +42,11 @@ export async function checkGreenWriter(
   { clusters, clock }: Pick<Ports, 'clusters' | 'clock'>,
 ): Promise<PollState> {
   const instanceId = greenWriterId(doc.input.greenClusterId);
-  const instance = await clusters.describeInstance(instanceId);
-  const status = instance?.status ?? 'not-visible-yet';
-  assertNotFailed('Green writer instance', instanceId, status);
-  return poll(doc, 'writer', clock, { done: status === 'available', status }, `green's writer ${instanceId}`);
+  const seen = await settle(doc, clock, async () => {
+    const instance = await clusters.describeInstance(instanceId);
+    const status = instance?.status ?? 'not-visible-yet';
+    assertNotFailed('Green writer instance', instanceId, status);
+    return { done: status === 'available', status };
+  });
+  return poll(doc, 'writer', clock, seen, `green's writer ${instanceId}`);
 }

@@ -1,6 +1,6 @@
 import type { ExecutionDocument, PollState } from '../domain/document';
 import type { Ports } from '../ports';
-import { advanceClusterDeletion, groupsActive, isOurs, poll, sameSet } from './common';
+import { advanceClusterDeletion, groupsActive, isOurs, poll, settle, sameSet } from './common';
 import { unfenceBlue as unfence } from './unfence';
 
 /**
@@ -76,21 +76,24 @@ export async function checkRollback(
   doc: ExecutionDocument,
   { clusters, clock }: Pick<Ports, 'clusters' | 'clock'>,
 ): Promise<PollState> {
-  let blueDone = true;
-  let blueStatus = 'untouched';
-  if (doc.blue && doc.input.writeBlock === 'security-group' && !doc.input.dryRun) {
-    const blue = await clusters.describeCluster(doc.blue.id);
-    blueDone = !blue || groupsActive(blue, doc.blue.originalSecurityGroupIds);
-    blueStatus = blue ? blue.securityGroups.map((g) => `${g.id}:${g.status}`).join(',') : 'missing';
-  }
-  let greenState = 'kept';
-  if (!doc.input.keepGreenOnFailure) {
-    const green = await clusters.describeCluster(doc.input.greenClusterId);
-    greenState =
-      !green || !isOurs(green.tags, doc)
-        ? 'gone'
-        : await advanceClusterDeletion(clusters, green.id, { mustBeOurs: doc });
-  }
-  const done = blueDone && (greenState === 'gone' || greenState === 'kept');
-  return poll(doc, 'rollback', clock, { done, status: `blue ${blueStatus}; green ${greenState}` }, 'the rollback');
+  const seen = await settle(doc, clock, async () => {
+    let blueDone = true;
+    let blueStatus = 'untouched';
+    if (doc.blue && doc.input.writeBlock === 'security-group' && !doc.input.dryRun) {
+      const blue = await clusters.describeCluster(doc.blue.id);
+      blueDone = !blue || groupsActive(blue, doc.blue.originalSecurityGroupIds);
+      blueStatus = blue ? blue.securityGroups.map((g) => `${g.id}:${g.status}`).join(',') : 'missing';
+    }
+    let greenState = 'kept';
+    if (!doc.input.keepGreenOnFailure) {
+      const green = await clusters.describeCluster(doc.input.greenClusterId);
+      greenState =
+        !green || !isOurs(green.tags, doc)
+          ? 'gone'
+          : await advanceClusterDeletion(clusters, green.id, { mustBeOurs: doc });
+    }
+    const done = blueDone && (greenState === 'gone' || greenState === 'kept');
+    return { done, status: `blue ${blueStatus}; green ${greenState}` };
+  });
+  return poll(doc, 'rollback', clock, seen, 'the rollback');
 }

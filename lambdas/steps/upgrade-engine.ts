@@ -1,7 +1,7 @@
 import type { ExecutionDocument, PollState } from '../domain/document';
 import { PreconditionFailed, RetryableAwsError } from '../domain/errors';
 import type { Ports } from '../ports';
-import { assertNotFailed, describeGreen, greenWriterId, poll, requireBlue } from './common';
+import { assertNotFailed, describeGreen, greenWriterId, poll, settle, requireBlue } from './common';
 
 /** UpgradeEngine: modify-db-cluster to the target version on green (Preflight checked it is a valid target). */
 export async function upgradeEngine(
@@ -43,15 +43,18 @@ export async function checkUpgrade(
   { clusters, clock }: Pick<Ports, 'clusters' | 'clock'>,
 ): Promise<PollState> {
   const id = doc.input.greenClusterId;
-  const green = await describeGreen(clusters, doc);
-  assertNotFailed('Green cluster', id, green.status);
-  const writer = await clusters.describeInstance(greenWriterId(id));
-  if (writer) assertNotFailed('Green writer instance', writer.id, writer.status);
-  const done =
-    green.status === 'available' &&
-    green.engineVersion === doc.input.targetEngineVersion &&
-    !green.pendingModifications &&
-    writer?.status === 'available';
-  const status = `${green.status} ${green.engineVersion}${green.pendingModifications ? ' (pending)' : ''}; writer ${writer?.status ?? 'missing'}`;
-  return poll(doc, 'upgrade', clock, { done, status }, `green's upgrade to ${doc.input.targetEngineVersion}`);
+  const seen = await settle(doc, clock, async () => {
+    const green = await describeGreen(clusters, doc);
+    assertNotFailed('Green cluster', id, green.status);
+    const writer = await clusters.describeInstance(greenWriterId(id));
+    if (writer) assertNotFailed('Green writer instance', writer.id, writer.status);
+    const done =
+      green.status === 'available' &&
+      green.engineVersion === doc.input.targetEngineVersion &&
+      !green.pendingModifications &&
+      writer?.status === 'available';
+    const status = `${green.status} ${green.engineVersion}${green.pendingModifications ? ' (pending)' : ''}; writer ${writer?.status ?? 'missing'}`;
+    return { done, status };
+  });
+  return poll(doc, 'upgrade', clock, seen, `green's upgrade to ${doc.input.targetEngineVersion}`);
 }

@@ -3,7 +3,7 @@
  *
  * Shapes: Task (and Pass) rectangles, Wait stadiums, Choice diamonds, Parallel/Map subroutines,
  * Succeed/Fail circles. Solid arrows are the normal flow (Next, Choice branches, Default); dotted
- * arrows are Catch paths labelled with the errors they catch. A Wait -> Task -> Choice poll loop is
+ * arrows are Catch paths labelled with the errors they catch. A Check -> Choice -> Wait poll loop is
  * drawn inside a small subgraph; a run of states sharing one Catch list is boxed in a "catch
  * region" whose single dotted arrow stands for each of their Catches. Output is deterministic: nodes follow the flow from `StartAt`
  * (depth-first along the normal edges, then Catch targets), edges follow the nodes.
@@ -448,7 +448,7 @@ export function stateMachineDoc(mermaid: string): string {
     'The deployment state machine as synthesized from `infra/`. Solid arrows are the normal flow;',
     'dotted arrows are Catch paths, labelled with the errors they catch. A dotted arrow leaving a',
     'grey `on …` box is the Catch of every Task in that box; a yellow `poll` box is a',
-    'Wait / Check / Is…Done loop, whose Catch is its Check’s.',
+    'Check / Is…Done / Wait loop (it looks before it waits), whose Catch is its Check’s.',
     '',
     mermaidBlock(mermaid),
   ].join('\n');

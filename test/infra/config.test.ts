@@ -9,6 +9,8 @@ const example = () => exampleConfigInput() as Config;
 const DOCUMENTED_DEFAULTS = {
   pollIntervalSeconds: 30,
   maxPolls: 720,
+  checkWindowSeconds: 20,
+  checkEveryMs: 2_000,
   approvalTimeoutSeconds: 86_400,
   blueRetentionSeconds: 86_400,
   cutoverTtlSeconds: 5,
@@ -118,6 +120,11 @@ describe('a bad configuration names the key', () => {
       'a scheduled blue outside the prefix',
       (c) => (c.schedule['input'] = { blueClusterId: 'billing-prod' }),
       /bluegreen\.schedule\.input\.blueClusterId: .*clusterIdPrefix "orders-"/,
+    ],
+    [
+      'a check window longer than a check Lambda can run',
+      (c) => (c.defaults = { checkWindowSeconds: 50 }),
+      /bluegreen\.defaults\.checkWindowSeconds: at most 45 seconds \(a check's Lambda times out at 60 s\)/,
     ],
     [
       'a connect timeout too short',

@@ -23,6 +23,8 @@ export function makeInput(overrides: Partial<DeploymentInput> = {}): DeploymentI
     blueRetentionSeconds: 0,
     pollIntervalSeconds: 1,
     maxPolls: 10,
+    checkWindowSeconds: 0,
+    checkEveryMs: 1000,
     writeBlock: 'security-group',
     keepGreenOnFailure: false,
     dryRun: false,

@@ -301,7 +301,15 @@ export class FakeCloud {
     },
   };
 
-  readonly clock: Clock = { now: () => new Date(), sleep: async () => undefined };
+  /** How far a step's sleeps have moved this cloud's clock ahead of the wall clock. */
+  private sleptMs = 0;
+  /** Wall-clock time, plus what the steps slept: a check's window passes at once, not in real time. */
+  readonly clock: Clock = {
+    now: () => new Date(Date.now() + this.sleptMs),
+    sleep: async (ms) => {
+      this.sleptMs += ms;
+    },
+  };
 
   /** Database steps are replaced in the control-plane workflow tests; a call here is a bug. */
   readonly databasePort: Database = {

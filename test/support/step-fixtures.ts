@@ -21,6 +21,8 @@ export const GREEN = 'app-blue-g261205020000';
 export const DEFAULTS: Defaults = {
   pollIntervalSeconds: 1,
   maxPolls: 20,
+  checkWindowSeconds: 0,
+  checkEveryMs: 1000,
   approvalTimeoutSeconds: 3600,
   blueRetentionSeconds: 0,
   cutoverTtlSeconds: 5,

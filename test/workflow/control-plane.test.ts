@@ -109,6 +109,42 @@ describe('the synthesized state machine, run against an in-memory AWS', () => {
     expect(r.outcome.attempts.CheckUpgrade).toBe(4);
   });
 
+  it('looks before it waits: no poll loop enters its Wait when each check outlasts its operation', async () => {
+    // A long check window: each check keeps looking until the fake's operation is done.
+    const r = await run({ ...BASE_INPUT, checkWindowSeconds: 20, checkEveryMs: 500 });
+    expect(r.outcome.status).toBe('SUCCEEDED');
+    const entered = statesEntered(r.outcome);
+    const after = (state: string) => entered[entered.indexOf(state) + 1];
+    expect(after('BlockWrites')).toBe('CheckWritesBlocked');
+    expect(after('CreateClone')).toBe('CheckClone');
+    expect(after('SwapCname')).toBe('CheckCname');
+    // WaitForOldTtlExpiry waits out the CNAME's old TTL: it is not a poll loop.
+    expect(entered.filter((s) => s.startsWith('WaitFor'))).toEqual(['WaitForOldTtlExpiry']);
+  });
+
+  it('with a window of 0, each check looks once and the loop waits between looks', async () => {
+    const r = await run({ ...BASE_INPUT, checkWindowSeconds: 0 });
+    expect(r.outcome.status).toBe('SUCCEEDED');
+    const entered = statesEntered(r.outcome);
+    const from = entered.indexOf('CreateClone');
+    expect(entered.slice(from, from + 5)).toEqual([
+      'CreateClone',
+      'CheckClone',
+      'IsCloneDone',
+      'WaitForClone',
+      'CheckClone',
+    ]);
+  });
+
+  it('refuses a check window longer than a check Lambda can run, naming the field', async () => {
+    const r = await run({ ...BASE_INPUT, checkWindowSeconds: 50 });
+    expect(r.outcome.error?.name).toBe('PreconditionFailed');
+    expect(r.outcome.error?.cause).toContain(
+      "checkWindowSeconds: at most 45 seconds (a check's Lambda times out at 60 s)",
+    );
+    expect(r.cloud.calls).toEqual([]);
+  });
+
   // Every state from LowerCnameTtl to SmokeTest changes something that a rollback must undo.
   const sideEffectingStates = DEPLOYMENT_ORDER.slice(
     DEPLOYMENT_ORDER.indexOf('LowerCnameTtl'),

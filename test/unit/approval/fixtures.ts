@@ -33,6 +33,8 @@ export function executionDocument(overrides: Partial<ExecutionDocument> = {}): E
       blueRetentionSeconds: 86400,
       pollIntervalSeconds: 30,
       maxPolls: 120,
+      checkWindowSeconds: 0,
+      checkEveryMs: 1000,
       writeBlock: 'security-group',
       keepGreenOnFailure: false,
       dryRun: false,

@@ -4,7 +4,7 @@ import { addReplicas, checkReplicas } from '../../../../lambdas/steps/add-replic
 import { checkWritesBlocked } from '../../../../lambdas/steps/block-writes';
 import { checkRestorable } from '../../../../lambdas/steps/check-restorable';
 import { checkCnameTtl, lowerCnameTtl } from '../../../../lambdas/steps/cname-ttl';
-import { poll } from '../../../../lambdas/steps/common';
+import { poll, settle } from '../../../../lambdas/steps/common';
 import { checkClone, createClone } from '../../../../lambdas/steps/create-clone';
 import { checkCname, swapCname } from '../../../../lambdas/steps/cutover';
 import { checkGreenWriter } from '../../../../lambdas/steps/green-writer';
@@ -79,6 +79,79 @@ describe('poll', () => {
     expect(error).toBeInstanceOf(PollTimeout);
     expect(error.message).toContain(`the clone ${GREEN} to become available after 4 polls`);
     expect(describe).toHaveBeenCalledTimes(4);
+  });
+});
+
+describe('settle: a check keeps looking for its window', () => {
+  /** A clock whose time moves only when the step sleeps, recording each sleep. */
+  const steppingClock = () => {
+    let ms = Date.parse('2026-12-05T02:10:00.000Z');
+    const sleeps: number[] = [];
+    const clock: Clock = {
+      now: () => new Date(ms),
+      sleep: async (d) => {
+        sleeps.push(d);
+        ms += d;
+      },
+    };
+    return { clock, sleeps };
+  };
+
+  it('returns as soon as the operation is done, counting one poll however many looks it took', async () => {
+    cloud = new FakeCloud(3);
+    cloud.addBlue(BLUE, '16.4');
+    const doc = await preflighted(cloud, { checkWindowSeconds: 10, checkEveryMs: 500 });
+    doc.green = await createClone(doc, cloud.ports());
+    const { clock, sleeps } = steppingClock();
+    const describe = jest.spyOn(cloud.clustersPort, 'describeCluster');
+    const state = await checkClone(doc, { ...cloud.ports(), clock });
+    expect(state).toMatchObject({ done: true, polls: 1, status: 'available' });
+    expect(describe.mock.calls.length).toBeGreaterThan(1);
+    expect(sleeps).toEqual(Array(describe.mock.calls.length - 1).fill(500));
+  });
+
+  it('hands back to the Wait loop, not done, when the window passes', async () => {
+    cloud.stuck.add('clone');
+    const doc = await preflighted(cloud, { checkWindowSeconds: 2, checkEveryMs: 500 });
+    doc.green = await createClone(doc, cloud.ports());
+    const { clock, sleeps } = steppingClock();
+    const describe = jest.spyOn(cloud.clustersPort, 'describeCluster');
+    const state = await checkClone(doc, { ...cloud.ports(), clock });
+    expect(state).toMatchObject({ done: false, polls: 1, status: 'creating' });
+    expect(describe).toHaveBeenCalledTimes(5); // at 0, 0.5, 1, 1.5 and 2 s
+    expect(sleeps).toEqual([500, 500, 500, 500]);
+  });
+
+  it('never sleeps past the end of the window', async () => {
+    const { clock, sleeps } = steppingClock();
+    const doc = stepDocument({ checkWindowSeconds: 1, checkEveryMs: 700 });
+    const seen = await settle(doc, clock, async () => ({ done: false, status: 'creating' }));
+    expect(seen).toEqual({ done: false, status: 'creating' });
+    expect(sleeps).toEqual([700, 300]);
+  });
+
+  it('looks once when the window is 0', async () => {
+    const { clock, sleeps } = steppingClock();
+    const look = jest.fn(async () => ({ done: false, status: 'creating' }));
+    await settle(stepDocument({ checkWindowSeconds: 0 }), clock, look);
+    expect(look).toHaveBeenCalledTimes(1);
+    expect(sleeps).toEqual([]);
+  });
+
+  it('stops at once when the resource fails during the window', async () => {
+    cloud.stuck.add('clone');
+    const doc = await preflighted(cloud, { checkWindowSeconds: 30, checkEveryMs: 500 });
+    doc.green = await createClone(doc, cloud.ports());
+    const { clock, sleeps } = steppingClock();
+    let looks = 0;
+    const describe = cloud.clustersPort.describeCluster.bind(cloud.clustersPort);
+    jest.spyOn(cloud.clustersPort, 'describeCluster').mockImplementation(async (id) => {
+      if (++looks === 3) cluster(GREEN).status = 'failed';
+      return describe(id);
+    });
+    const error = await failureOf(checkClone(doc, { ...cloud.ports(), clock }));
+    expect(error).toBeInstanceOf(ResourceFailed);
+    expect(sleeps).toEqual([500, 500]);
   });
 });
 
