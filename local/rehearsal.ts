@@ -134,6 +134,10 @@ export function defaultInput(
     // Nobody deciding within 15 minutes rolls back, as an approval timeout does in AWS.
     approval: { timeoutSeconds: 900 },
     maxPolls: 900,
+    // Each check looks every 20 ms for up to 10 s before it hands back to its 1 s Wait: local
+    // operations take well under 10 s, so the workflow notices their end within a few ms.
+    checkWindowSeconds: 10,
+    checkEveryMs: 20,
     ...(options.dryRun ? { dryRun: true } : {}),
   };
 }
@@ -151,7 +155,7 @@ export function rehearsalDefinition() {
     hostedZoneName: ZONE_NAME,
     recordName: RECORD_NAME,
     schedule: undefined,
-    defaults: { pollIntervalSeconds: 1, blueRetentionSeconds: 2 },
+    defaults: { pollIntervalSeconds: 1, blueRetentionSeconds: 2, checkWindowSeconds: 10, checkEveryMs: 20 },
   });
 }
 

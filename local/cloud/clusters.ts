@@ -517,7 +517,10 @@ export class LocalClusters implements Clusters {
         isWriter: this.instances.get(instanceId)?.isWriter ?? false,
       })),
       tags: { ...record.tags },
-      latestRestorableTime: new Date(Date.now() - 1000).toISOString(),
+      // A local clone is a file-level copy of the running writer, taken when it is asked for: it
+      // holds every write committed before then, so there is no backup lag to wait out (Aurora's
+      // continuous backup trails by up to about five minutes; CheckRestorable waits for that).
+      latestRestorableTime: new Date().toISOString(),
       pendingModifications: record.pendingModifications,
       availabilityZones: [...AZS],
     };

@@ -1,5 +1,6 @@
 import type { Dns, DnsRecord } from '../../lambdas/ports';
 import type { TcpProxy } from '../proxy';
+import type { OperationRecord } from './clusters';
 import { awsFault } from './errors';
 
 /**
@@ -35,6 +36,8 @@ function normalise(name: string): string {
 export class LocalDns implements Dns {
   readonly records = new Map<string, DnsRecord>();
   readonly changes = new Map<string, Change>();
+  /** Each change's propagation (submitted → INSYNC), like the clusters' operations. */
+  readonly operations: OperationRecord[] = [];
   private readonly timers = new Set<NodeJS.Timeout>();
   private counter = 0;
 
@@ -68,10 +71,14 @@ export class LocalDns implements Dns {
     };
     this.changes.set(change.id, change);
     this.options.log(`dns: ${name} CNAME ${target} (ttl ${ttl}) submitted as ${change.id}`);
+    const operation: OperationRecord = { operation: 'dns change', resource: name, startedAt: change.submittedAt };
+    this.operations.push(operation);
     const timer = setTimeout(() => {
       this.timers.delete(timer);
       if (name === normalise(this.options.recordName)) this.pointCnameProxy(target);
       change.status = 'INSYNC';
+      operation.endedAt = new Date().toISOString();
+      operation.ms = Date.parse(operation.endedAt) - Date.parse(operation.startedAt);
       this.options.log(`dns: ${change.id} INSYNC`);
     }, this.options.propagationDelayMs);
     this.timers.add(timer);

@@ -151,7 +151,7 @@ export interface LocalCloud {
   /** The cluster whose writer listens on `port` (to attribute a load generator's writes). */
   clusterOfServerPort(port: number): string | undefined;
   describeState(): LocalCloudState;
-  /** Time the local operations took (clone, instances, upgrade, deletions). */
+  /** Time the local operations took (clone, instances, upgrade, deletions, DNS changes), by start. */
   operations(): OperationRecord[];
   /**
    * Leaves the servers running when this process ends (the proxies end with it) and says how to
@@ -182,6 +182,10 @@ export async function createLocalCloud(options: LocalCloudOptions): Promise<Loca
   const cnameProxy: TcpProxy = await startProxy();
   const clusterOfEndpoint = (value: string): string | undefined =>
     [...clusters.clusters.keys()].find((id) => endpointOf(id) === value.replace(/\.$/, '').toLowerCase());
+  const allOperations = (): OperationRecord[] =>
+    [...clusters.operations, ...dns.operations]
+      .map((o) => ({ ...o }))
+      .sort((a, b) => Date.parse(a.startedAt) - Date.parse(b.startedAt));
   const dns = new LocalDns({
     hostedZoneId: options.hostedZoneId,
     recordName: options.recordName,
@@ -364,13 +368,11 @@ export async function createLocalCloud(options: LocalCloudOptions): Promise<Loca
           proxy: { host: cnameProxy.host, port: cnameProxy.port, openConnections: cnameProxy.counts().active },
           pendingChanges: dns.pendingChanges(),
         },
-        operations: clusters.operations.map((o) => ({ ...o })),
+        operations: allOperations(),
       };
     },
 
-    operations() {
-      return clusters.operations.map((o) => ({ ...o }));
-    },
+    operations: allOperations,
 
     keep() {
       const asUser = serverOsUser() ? (cmd: string) => `su postgres -s /bin/sh -c '${cmd}'` : (cmd: string) => cmd;

@@ -284,6 +284,13 @@ describe('local cloud (real PostgreSQL behind AWS-like ports)', () => {
       [],
       (s) => s,
     );
+    // The propagation is one of the local operations the report counts (submitted -> INSYNC).
+    const propagation = cloud
+      .operations()
+      .filter((o) => o.operation === 'dns change')
+      .at(-1);
+    expect(propagation?.resource).toBe(RECORD.replace(/\.$/, '').toLowerCase());
+    expect(propagation?.ms).toBeGreaterThan(0);
 
     const version = await queryVia(cloud.cname(), "SELECT current_setting('server_version') AS v");
     expect(version[0]?.v).toBe('16.14');
