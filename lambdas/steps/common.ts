@@ -134,8 +134,17 @@ export function normalizeHost(host: string): string {
 export async function advanceClusterDeletion(
   clusters: Clusters,
   clusterId: string,
-  options: { finalSnapshotId?: string; mustBeOurs?: ExecutionDocument },
+  options: {
+    finalSnapshotId?: string;
+    mustBeOurs?: ExecutionDocument;
+    /**
+     * What this check already asked to delete. A check looks several times within its window,
+     * sooner than a describe may show `deleting`; it must not ask twice (AWS would refuse).
+     */
+    asked?: Set<string>;
+  },
 ): Promise<'gone' | 'deleting-instances' | 'deleting-cluster'> {
+  const asked = options.asked ?? new Set<string>();
   const cluster = await clusters.describeCluster(clusterId);
   if (!cluster) return 'gone';
   if (options.mustBeOurs && !isOurs(cluster.tags, options.mustBeOurs)) {
@@ -143,15 +152,19 @@ export async function advanceClusterDeletion(
       `Refusing to delete cluster ${clusterId}: it does not carry this execution's ${EXECUTION_TAG} tag.`,
     );
   }
-  if (cluster.status === 'deleting') return 'deleting-cluster';
+  if (cluster.status === 'deleting' || asked.has(`cluster:${clusterId}`)) return 'deleting-cluster';
   if (cluster.members.length > 0) {
     for (const member of cluster.members) {
       const instance = await clusters.describeInstance(member.instanceId);
-      if (instance && instance.status !== 'deleting') await clusters.deleteInstance(member.instanceId);
+      if (instance && instance.status !== 'deleting' && !asked.has(`instance:${member.instanceId}`)) {
+        await clusters.deleteInstance(member.instanceId);
+        asked.add(`instance:${member.instanceId}`);
+      }
     }
     return 'deleting-instances';
   }
   await clusters.deleteCluster(clusterId, options.finalSnapshotId);
+  asked.add(`cluster:${clusterId}`);
   return 'deleting-cluster';
 }
 

@@ -72,9 +72,11 @@ export async function checkBlueDeleted(
 ): Promise<PollState> {
   const deletion = doc.deletion as (ExecutionDocument['deletion'] & { kept?: string }) | undefined;
   if (deletion?.kept) return poll(doc, 'blueDeleted', clock, { done: true, status: 'kept' }, 'blue');
+  const asked = new Set<string>();
   const seen = await settle(doc, clock, async () => {
     const state = await advanceClusterDeletion(clusters, doc.input.blueClusterId, {
       finalSnapshotId: finalSnapshotId(doc),
+      asked,
     });
     return { done: state === 'gone', status: state };
   });

@@ -15,8 +15,9 @@ export async function checkGreenDiscarded(
   doc: ExecutionDocument,
   { clusters, clock }: Pick<Ports, 'clusters' | 'clock'>,
 ): Promise<PollState> {
+  const asked = new Set<string>();
   const seen = await settle(doc, clock, async () => {
-    const state = await advanceClusterDeletion(clusters, doc.input.greenClusterId, { mustBeOurs: doc });
+    const state = await advanceClusterDeletion(clusters, doc.input.greenClusterId, { mustBeOurs: doc, asked });
     return { done: state === 'gone', status: state };
   });
   return poll(doc, 'discard', clock, seen, 'the dry run clone to be deleted');

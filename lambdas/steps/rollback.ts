@@ -76,6 +76,7 @@ export async function checkRollback(
   doc: ExecutionDocument,
   { clusters, clock }: Pick<Ports, 'clusters' | 'clock'>,
 ): Promise<PollState> {
+  const asked = new Set<string>();
   const seen = await settle(doc, clock, async () => {
     let blueDone = true;
     let blueStatus = 'untouched';
@@ -90,7 +91,7 @@ export async function checkRollback(
       greenState =
         !green || !isOurs(green.tags, doc)
           ? 'gone'
-          : await advanceClusterDeletion(clusters, green.id, { mustBeOurs: doc });
+          : await advanceClusterDeletion(clusters, green.id, { mustBeOurs: doc, asked });
     }
     const done = blueDone && (greenState === 'gone' || greenState === 'kept');
     return { done, status: `blue ${blueStatus}; green ${greenState}` };

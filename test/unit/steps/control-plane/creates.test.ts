@@ -435,6 +435,27 @@ describe('DeleteBlue', () => {
     expect(cloud.snapshots.get(SNAPSHOT)).toEqual({ id: SNAPSHOT, status: 'available' });
   });
 
+  it('asks once per instance and once for the cluster within a check window, even when describes lag', async () => {
+    const doc = await retiredBlue({ checkWindowSeconds: 30, checkEveryMs: 500 });
+    doc.deletion = await deleteBlue(doc, cloud.ports());
+    cloud.calls.length = 0;
+    // Stale reads, as right after a Delete call: instances and cluster still look available.
+    const describeInstance = cloud.clustersPort.describeInstance.bind(cloud.clustersPort);
+    jest.spyOn(cloud.clustersPort, 'describeInstance').mockImplementation(async (id) => {
+      const found = await describeInstance(id);
+      return found && { ...found, status: 'available' };
+    });
+    const describeCluster = cloud.clustersPort.describeCluster.bind(cloud.clustersPort);
+    jest.spyOn(cloud.clustersPort, 'describeCluster').mockImplementation(async (id) => {
+      const found = await describeCluster(id);
+      return found && { ...found, status: 'available' };
+    });
+    const state = await checkBlueDeleted(doc, cloud.ports());
+    expect(state).toMatchObject({ done: true, status: 'gone', polls: 1 });
+    // Each asked for once by this check, however many times it looked.
+    expect(cloud.mutations()).toEqual(['deleteInstance', 'deleteInstance', 'deleteCluster']);
+  });
+
   it('keeps a protected blue when the configuration does not allow turning protection off', async () => {
     cluster(BLUE).deletionProtection = true;
     const doc = await retiredBlue();
