@@ -25,7 +25,7 @@ export interface TaskSpec {
   /** Where the step's result lands in the execution document. */
   readonly resultPath: string;
   readonly kind: LambdaKind;
-  /** The task's timeout; also the Lambda's timeout minus a margin. */
+  /** The Lambda's timeout; the task's is 30 s longer (a cold start, the invoke itself). */
   readonly timeoutSeconds: number;
   readonly needs: readonly Need[];
 }
@@ -93,12 +93,12 @@ export const TASKS = {
   SwapCname: control('SwapCname', 'swap-cname', '$.cutover', ['rds:read', 'route53']),
   CheckCname: control('CheckCname', 'check-cname', '$.wait.cname', ['route53']),
   DeleteBlue: control('DeleteBlue', 'delete-blue', '$.deletion', ['rds:read', 'rds:write', 'route53']),
-  CheckBlueDeleted: control('CheckBlueDeleted', 'check-blue-deleted', '$.wait.blueDeleted', R),
+  CheckBlueDeleted: control('CheckBlueDeleted', 'check-blue-deleted', '$.wait.blueDeleted', RW), // advances the deletion: instances, then the cluster
   DiscardGreen: control('DiscardGreen', 'discard-green', '$.discard', RW),
-  CheckGreenDiscarded: control('CheckGreenDiscarded', 'check-green-discarded', '$.wait.discard', R),
+  CheckGreenDiscarded: control('CheckGreenDiscarded', 'check-green-discarded', '$.wait.discard', RW), // advances the deletion: instances, then the cluster
   UnfenceBlue: database('UnfenceBlue', 'unfence-blue', '$.unfence', 120),
   Rollback: control('Rollback', 'rollback', '$.rollback', ['rds:read', 'rds:write', 'route53']),
-  CheckRollback: control('CheckRollback', 'check-rollback', '$.wait.rollback', R),
+  CheckRollback: control('CheckRollback', 'check-rollback', '$.wait.rollback', RW), // advances the deletion: instances, then the cluster
   ReleaseLock: bookkeeping('ReleaseLock', 'release-lock', '$.release', ['lock']),
   Report: bookkeeping('Report', 'report', '$.report', ['topic']),
   ReportFailure: bookkeeping('ReportFailure', 'report-failure', '$.failureReport', ['topic']),

@@ -3,6 +3,7 @@ import { ExecutionError, StateMachine } from 'aws-local-stepfunctions';
 import { mapAwsError, sdkShapedError } from '../../lambdas/domain/aws-errors';
 import { isWorkflowErrorName, workflowError } from '../../lambdas/domain/errors';
 import type { ExecutionDocument } from '../../lambdas/domain/document';
+import { portsAllowedFor } from './permissions';
 import type { Ports } from '../../lambdas/ports';
 import { TASK_LIST, type StepId } from '../../lambdas/steps/catalog';
 import { STEPS, type StepFunction } from '../../lambdas/steps/index';
@@ -182,7 +183,11 @@ export async function executeDefinition(options: ExecuteOptions): Promise<Execut
             : undefined;
         let result: unknown;
         try {
-          result = await withLambdaTimeout(step(input, options.ports), spec.timeoutSeconds * 1000, spec.state);
+          result = await withLambdaTimeout(
+            step(input, portsAllowedFor(spec, options.ports)),
+            spec.timeoutSeconds * 1000,
+            spec.state,
+          );
           if (crashPending.delete(spec.state)) throw faultError('Sandbox.Timedout', spec.state);
         } catch (error) {
           decision?.cancel();

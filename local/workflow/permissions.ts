@@ -1,0 +1,77 @@
+import { mapAwsError, sdkShapedError } from '../../lambdas/domain/aws-errors';
+import type { Clusters, Ports } from '../../lambdas/ports';
+import type { Need, TaskSpec } from '../../lambdas/steps/catalog';
+
+/**
+ * The ports a task's Lambda may use, as its IAM role allows: the construct grants each function
+ * exactly the `needs` of its catalog entry, so locally a call outside them fails the way AWS
+ * would (AccessDenied, through the shared error mapping). Without this, a step that calls what
+ * its role does not allow would pass every local test and fail only in AWS.
+ */
+
+/** Cluster methods that change something (the `rds:write` actions); the others are reads. */
+const CLUSTER_WRITES: ReadonlySet<keyof Clusters> = new Set<keyof Clusters>([
+  'cloneCopyOnWrite',
+  'createInstance',
+  'setSecurityGroups',
+  'upgradeEngine',
+  'setDeletionProtection',
+  'deleteInstance',
+  'deleteCluster',
+]);
+
+/** Which need each port (or, for clusters, each method) requires; undefined: any task may use it. */
+function needOf(port: keyof Ports, method: string): Need | 'approval' | undefined {
+  switch (port) {
+    case 'clusters':
+      return CLUSTER_WRITES.has(method as keyof Clusters) ? 'rds:write' : 'rds:read';
+    case 'dns':
+      return 'route53';
+    case 'database':
+      return 'secret';
+    case 'migrations':
+      return 'migrations';
+    case 'lock':
+      return 'lock';
+    case 'notifier':
+      return 'topic';
+    case 'approvals':
+      return 'approval';
+    case 'clock':
+      return undefined;
+  }
+}
+
+export function portsAllowedFor(spec: Pick<TaskSpec, 'state' | 'kind' | 'needs'>, ports: Ports): Ports {
+  const allowed = (need: Need | 'approval' | undefined): boolean =>
+    need === undefined || (need === 'approval' ? spec.kind === 'approval' : spec.needs.includes(need));
+  const guard = <K extends keyof Ports>(port: K): Ports[K] =>
+    new Proxy(ports[port], {
+      get(target, property, receiver) {
+        const value: unknown = Reflect.get(target, property, receiver);
+        if (typeof value !== 'function' || typeof property !== 'string') return value;
+        const need = needOf(port, property);
+        if (allowed(need)) return (value as (...args: unknown[]) => unknown).bind(target);
+        return () =>
+          Promise.reject(
+            mapAwsError(
+              sdkShapedError(
+                'AccessDenied',
+                `${spec.state}'s role does not allow ${port}.${property} (its catalog entry lacks "${need}")`,
+              ),
+              `${port}.${property}`,
+            ),
+          );
+      },
+    });
+  return {
+    clusters: guard('clusters'),
+    dns: guard('dns'),
+    database: guard('database'),
+    migrations: guard('migrations'),
+    approvals: guard('approvals'),
+    notifier: guard('notifier'),
+    lock: guard('lock'),
+    clock: ports.clock,
+  };
+}

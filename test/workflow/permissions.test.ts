@@ -1,0 +1,35 @@
+import { PreconditionFailed } from '../../lambdas/domain/errors';
+import { TASKS } from '../../lambdas/steps/catalog';
+import { portsAllowedFor } from '../../local/workflow/permissions';
+import { FakeCloud } from '../support/fake-cloud';
+
+describe('portsAllowedFor: a local task may do what its IAM role allows, nothing more', () => {
+  const cloud = new FakeCloud();
+  cloud.addBlue('app-blue');
+
+  it('lets a read-only check describe clusters', async () => {
+    const ports = portsAllowedFor(TASKS.CheckClone, cloud.ports());
+    await expect(ports.clusters.describeCluster('app-blue')).resolves.toMatchObject({ id: 'app-blue' });
+  });
+
+  it('refuses a write the role lacks, as AWS would, naming the state, the call and the missing need', async () => {
+    const ports = portsAllowedFor(TASKS.CheckClone, cloud.ports());
+    const error = await ports.clusters.deleteCluster('app-blue').catch((e: Error) => e);
+    expect(error).toBeInstanceOf(PreconditionFailed);
+    expect((error as Error).message).toContain(`CheckClone's role does not allow clusters.deleteCluster`);
+    expect((error as Error).message).toContain('"rds:write"');
+    expect(cloud.clusters.has('app-blue')).toBe(true);
+  });
+
+  it('refuses Route 53, the lock and the topic to a step that does not need them', async () => {
+    const ports = portsAllowedFor(TASKS.CheckClone, cloud.ports());
+    await expect(ports.dns.changeStatus('C1')).rejects.toThrow(/does not allow dns\.changeStatus/);
+    await expect(ports.lock.release('app-blue', 'x')).rejects.toThrow(/does not allow lock\.release/);
+    await expect(ports.notifier.publish('s', 'm')).rejects.toThrow(/does not allow notifier\.publish/);
+  });
+
+  it('lets only the approval task store an approval', async () => {
+    const denied = portsAllowedFor(TASKS.Report, cloud.ports());
+    await expect(denied.approvals.store({} as never)).rejects.toThrow(/Report's role does not allow approvals\.store/);
+  });
+});
