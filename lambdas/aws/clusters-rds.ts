@@ -288,10 +288,34 @@ export class RdsClusters implements Clusters {
   }
 
   async deleteInstance(instanceId: string): Promise<void> {
-    // Already gone counts as deleted, so a retried DeleteBlue or Rollback is harmless.
-    await orUndefined(`DeleteDBInstance ${instanceId}`, INSTANCE_NOT_FOUND, () =>
-      this.rds.send(new DeleteDBInstanceCommand({ DBInstanceIdentifier: instanceId })),
+    // Already gone counts as deleted, so a retried DeleteBlue or Rollback is harmless; so does
+    // already deleting (a check may look again before a describe shows `deleting`).
+    await this.unlessAlreadyDeleting(
+      () =>
+        orUndefined(`DeleteDBInstance ${instanceId}`, INSTANCE_NOT_FOUND, () =>
+          this.rds.send(new DeleteDBInstanceCommand({ DBInstanceIdentifier: instanceId })),
+        ),
+      async () => (await this.describeInstance(instanceId))?.status,
     );
+  }
+
+  /**
+   * Runs a Delete call; when AWS refuses it because of the resource's state, it is fine if that
+   * state is `deleting` (or the resource is gone): the deletion asked for is under way.
+   */
+  private async unlessAlreadyDeleting(
+    call: () => Promise<unknown>,
+    statusNow: () => Promise<string | undefined>,
+  ): Promise<void> {
+    try {
+      await call();
+    } catch (error) {
+      const cause = error instanceof Error ? error.cause : undefined;
+      if (!isNamed(cause, ['InvalidDBInstanceStateFault', 'InvalidDBInstanceState', 'InvalidDBClusterStateFault']))
+        throw error;
+      const status = await statusNow();
+      if (status !== undefined && status !== 'deleting') throw error;
+    }
   }
 
   async deleteCluster(clusterId: string, finalSnapshotId?: string): Promise<void> {
@@ -299,8 +323,12 @@ export class RdsClusters implements Clusters {
       finalSnapshotId !== undefined
         ? { SkipFinalSnapshot: false, FinalDBSnapshotIdentifier: finalSnapshotId }
         : { SkipFinalSnapshot: true };
-    await orUndefined(`DeleteDBCluster ${clusterId}`, CLUSTER_NOT_FOUND, () =>
-      this.rds.send(new DeleteDBClusterCommand({ DBClusterIdentifier: clusterId, ...snapshot })),
+    await this.unlessAlreadyDeleting(
+      () =>
+        orUndefined(`DeleteDBCluster ${clusterId}`, CLUSTER_NOT_FOUND, () =>
+          this.rds.send(new DeleteDBClusterCommand({ DBClusterIdentifier: clusterId, ...snapshot })),
+        ),
+      async () => (await this.describeCluster(clusterId))?.status,
     );
   }
 

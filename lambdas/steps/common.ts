@@ -1,6 +1,6 @@
 import type { BlueSnapshot, ExecutionDocument, GreenInfo, PollState } from '../domain/document';
 import { EXECUTION_TAG, ROLE_TAG, SOURCE_TAG } from '../domain/document';
-import { PollTimeout, PreconditionFailed, ResourceFailed } from '../domain/errors';
+import { PollTimeout, PreconditionFailed, ResourceFailed, RetryableAwsError } from '../domain/errors';
 import type { Clock, Cluster, Clusters } from '../ports';
 
 /** Statuses from which a cluster or instance does not come back by itself. */
@@ -23,7 +23,7 @@ export function assertNotFailed(kind: string, id: string, status: string): void 
 }
 
 /**
- * One poll of a bounded Wait → Check → Choice loop. The count lives in the check's own result,
+ * One poll of a bounded Check → Choice → Wait loop. The count lives in the check's own result,
  * so the loop fails with PollTimeout after `maxPolls` polls instead of spinning forever.
  */
 export function poll(
@@ -35,8 +35,9 @@ export function poll(
 ): PollState {
   const polls = (doc.wait?.[key]?.polls ?? 0) + 1;
   if (!result.done && polls >= doc.input.maxPolls) {
+    const window = doc.input.checkWindowSeconds ? `, each looking for ${doc.input.checkWindowSeconds} s` : '';
     throw new PollTimeout(
-      `Gave up waiting for ${what} after ${polls} polls every ${doc.input.pollIntervalSeconds} s (last status: ${result.status}).`,
+      `Gave up waiting for ${what} after ${polls} polls every ${doc.input.pollIntervalSeconds} s${window} (last status: ${result.status}).`,
     );
   }
   return { done: result.done, polls, status: result.status, checkedAt: clock.now().toISOString() };
@@ -53,7 +54,8 @@ export interface Observation {
  * `checkEveryMs` for up to `checkWindowSeconds` (one look when the window is 0). Returns the
  * last look. A Wait state costs a whole interval after the operation ends; looking often for a
  * short while inside the Lambda notices the end sooner, and during cutover that time is
- * downtime. Errors (a failed resource, a vanished cluster) end the window at once.
+ * downtime. A retryable AWS error (throttling) backs off and looks again while the window lasts;
+ * other errors (a failed resource, a vanished cluster) end the window at once.
  */
 export async function settle<T extends Observation>(
   doc: ExecutionDocument,
@@ -63,11 +65,22 @@ export async function settle<T extends Observation>(
   const windowMs = (doc.input.checkWindowSeconds ?? 0) * 1000;
   const everyMs = Math.max(10, doc.input.checkEveryMs ?? 1000);
   const until = clock.now().getTime() + windowMs;
+  let pause = everyMs;
   for (;;) {
-    const seen = await look();
+    let seen: T | undefined;
+    try {
+      seen = await look();
+      pause = everyMs;
+    } catch (error) {
+      // Throttling or a busy API: back off and look again while the window lasts, rather than
+      // spend one of the task's retries on it. Anything else ends the window at once.
+      if (!(error instanceof RetryableAwsError) || until - clock.now().getTime() <= 0) throw error;
+      pause = Math.min(pause * 2, 30_000);
+    }
     const left = until - clock.now().getTime();
-    if (seen.done || left <= 0) return seen;
-    await clock.sleep(Math.min(everyMs, left));
+    if (seen && (seen.done || left <= 0)) return seen;
+    if (left <= 0) continue; // the last look failed as the window closed: one more, which throws or sees
+    await clock.sleep(Math.min(pause, left));
   }
 }
 

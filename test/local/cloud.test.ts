@@ -11,7 +11,7 @@ const ADMIN = 'sg-admin';
 const ZONE = 'ZLOCAL';
 const RECORD = 'db.rehearsal.internal';
 
-/** Polls like the state machine's Wait → Check → Choice loop; returns every status it saw. */
+/** Polls like the state machine's Check → Choice → Wait loop; returns every status it saw. */
 async function pollUntil<T>(
   read: () => Promise<T>,
   done: (value: T) => boolean,

@@ -112,7 +112,7 @@ export class FakeCloud {
 
   /** Latest restorable time moves on as time passes (blue keeps backing up). */
   private refreshRestorable(c: Cluster) {
-    c.latestRestorableTime = new Date(Date.now() - 1).toISOString();
+    c.latestRestorableTime = new Date(this.clock.now().getTime() - 1).toISOString();
   }
 
   readonly clustersPort: Clusters = {

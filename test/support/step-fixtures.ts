@@ -115,7 +115,7 @@ export function stepHelpers(current: () => FakeCloud): StepHelpers {
 }
 
 /**
- * Runs a check the way the state machine's Wait → Check → Choice loop does: the result goes to
+ * Runs a check the way the state machine's Check → Choice → Wait loop does: the result goes to
  * `$.wait[key]` and the loop ends when it is done (PollTimeout from the check ends it otherwise).
  */
 export async function pollUntilDone(

@@ -14,6 +14,7 @@ import {
   DescribeDBInstancesCommand,
   DescribeDBParameterGroupsCommand,
   InvalidDBClusterStateFault,
+  InvalidDBInstanceStateFault,
   ModifyDBClusterCommand,
   RDSClient,
   RDSServiceException,
@@ -482,7 +483,42 @@ describe('deletion', () => {
     rdsMock
       .on(DeleteDBClusterCommand)
       .rejects(new InvalidDBClusterStateFault({ message: 'cluster is backing-up', $metadata: {} }));
+    rdsMock
+      .on(DescribeDBClustersCommand)
+      .resolves({ DBClusters: [{ DBClusterIdentifier: 'blue', Status: 'backing-up' }] });
     await expect(clusters.deleteCluster('blue', 'snap')).rejects.toBeInstanceOf(RetryableAwsError);
+  });
+
+  it('treats an instance that is already being deleted as asked (a second look came before describe said so)', async () => {
+    rdsMock
+      .on(DeleteDBInstanceCommand)
+      .rejects(
+        new InvalidDBInstanceStateFault({ message: 'Instance blue-1 is already being deleted.', $metadata: {} }),
+      );
+    rdsMock
+      .on(DescribeDBInstancesCommand)
+      .resolves({ DBInstances: [{ DBInstanceIdentifier: 'blue-1', DBInstanceStatus: 'deleting' }] });
+    await expect(clusters.deleteInstance('blue-1')).resolves.toBeUndefined();
+  });
+
+  it('treats a cluster that is already being deleted as asked', async () => {
+    rdsMock
+      .on(DeleteDBClusterCommand)
+      .rejects(new InvalidDBClusterStateFault({ message: 'Cluster is in deleting state', $metadata: {} }));
+    rdsMock
+      .on(DescribeDBClustersCommand)
+      .resolves({ DBClusters: [{ DBClusterIdentifier: 'green', Status: 'deleting' }] });
+    await expect(clusters.deleteCluster('green')).resolves.toBeUndefined();
+  });
+
+  it('still fails when the instance refused deletion and is not deleting', async () => {
+    rdsMock
+      .on(DeleteDBInstanceCommand)
+      .rejects(new InvalidDBInstanceStateFault({ message: 'Instance blue-1 is rebooting.', $metadata: {} }));
+    rdsMock
+      .on(DescribeDBInstancesCommand)
+      .resolves({ DBInstances: [{ DBInstanceIdentifier: 'blue-1', DBInstanceStatus: 'rebooting' }] });
+    await expect(clusters.deleteInstance('blue-1')).rejects.toBeInstanceOf(RetryableAwsError);
   });
 });
 

@@ -533,6 +533,15 @@ describe('DiscardGreen (dry run)', () => {
     expect(cloud.clusters.has(BLUE)).toBe(true);
   });
 
+  it('finishes the discard within one check window', async () => {
+    cloud = new FakeCloud(3);
+    cloud.addBlue(BLUE, '16.4');
+    const doc = await withGreenWriter({ dryRun: true, checkWindowSeconds: 20, checkEveryMs: 500 });
+    await discardGreen(doc, cloud.ports());
+    await expect(checkGreenDiscarded(doc, cloud.ports())).resolves.toMatchObject({ done: true, polls: 1 });
+    expect(cloud.clusters.has(GREEN)).toBe(false);
+  });
+
   it('refuses to delete a cluster at green id that is not ours', async () => {
     const doc = await preflighted(cloud, { dryRun: true });
     cloud.clusters.set(GREEN, { ...structuredClone(cluster(BLUE)), id: GREEN, members: [], tags: {} });

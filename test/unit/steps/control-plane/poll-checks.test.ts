@@ -1,10 +1,12 @@
 import type { ExecutionDocument } from '../../../../lambdas/domain/document';
-import { PollTimeout, PreconditionFailed, ResourceFailed } from '../../../../lambdas/domain/errors';
+import { PollTimeout, PreconditionFailed, ResourceFailed, RetryableAwsError } from '../../../../lambdas/domain/errors';
 import { addReplicas, checkReplicas } from '../../../../lambdas/steps/add-replicas';
 import { checkWritesBlocked } from '../../../../lambdas/steps/block-writes';
 import { checkRestorable } from '../../../../lambdas/steps/check-restorable';
 import { checkCnameTtl, lowerCnameTtl } from '../../../../lambdas/steps/cname-ttl';
+import { TASK_LIST } from '../../../../lambdas/steps/catalog';
 import { poll, settle } from '../../../../lambdas/steps/common';
+import { CHECK_WINDOW_MAX_SECONDS } from '../../../../lambdas/domain/input';
 import { checkClone, createClone } from '../../../../lambdas/steps/create-clone';
 import { checkCname, swapCname } from '../../../../lambdas/steps/cutover';
 import { checkGreenWriter } from '../../../../lambdas/steps/green-writer';
@@ -61,6 +63,14 @@ describe('poll', () => {
     expect(error).toBeInstanceOf(PollTimeout);
     expect(error.name).toBe('PollTimeout');
     expect(error.message).toBe('Gave up waiting for the clone after 3 polls every 30 s (last status: creating).');
+  });
+
+  it('says how long each check looked, when checks have a window', () => {
+    const d = doc(2);
+    d.input.checkWindowSeconds = 20;
+    expect(() => poll(d, 'clone', fixedClock, { done: false, status: 'creating' }, 'the clone')).toThrow(
+      'Gave up waiting for the clone after 3 polls every 30 s, each looking for 20 s (last status: creating).',
+    );
   });
 
   it('accepts a done result on the last poll', () => {
@@ -128,6 +138,51 @@ describe('settle: a check keeps looking for its window', () => {
     const seen = await settle(doc, clock, async () => ({ done: false, status: 'creating' }));
     expect(seen).toEqual({ done: false, status: 'creating' });
     expect(sleeps).toEqual([700, 300]);
+  });
+
+  it('backs off and looks again after a throttling error while the window lasts', async () => {
+    const { clock, sleeps } = steppingClock();
+    const doc = stepDocument({ checkWindowSeconds: 20, checkEveryMs: 500 });
+    let looks = 0;
+    const seen = await settle(doc, clock, async () => {
+      looks += 1;
+      if (looks <= 2) throw new RetryableAwsError('DescribeDBClusters: ThrottlingException: Rate exceeded');
+      return { done: true, status: 'available' };
+    });
+    expect(seen).toEqual({ done: true, status: 'available' });
+    expect(sleeps).toEqual([1000, 2000]);
+  });
+
+  it('throws the throttling error when the window ends without a good look', async () => {
+    const { clock } = steppingClock();
+    const doc = stepDocument({ checkWindowSeconds: 5, checkEveryMs: 500 });
+    const look = jest.fn(async (): Promise<{ done: boolean; status: string }> => {
+      throw new RetryableAwsError('DescribeDBClusters: ThrottlingException: Rate exceeded');
+    });
+    await expect(settle(doc, clock, look)).rejects.toBeInstanceOf(RetryableAwsError);
+    expect(look.mock.calls.length).toBeGreaterThan(1);
+  });
+
+  it('CheckRestorable sees the restorable time pass the fence within one window', async () => {
+    const doc = await preflighted(cloud, { checkWindowSeconds: 10, checkEveryMs: 500 });
+    // Fenced 3 s from now: blue's backups reach it 3 s later (the fake's clock moves as steps sleep).
+    doc.fence = {
+      fencedAt: new Date(cloud.clock.now().getTime() + 3000).toISOString(),
+      lsn: '0/1',
+      databases: ['app'],
+      changedDatabases: ['app'],
+      terminatedSessions: 0,
+    };
+    await expect(checkRestorable(doc, cloud.ports())).resolves.toMatchObject({ done: true, polls: 1 });
+    doc.input.checkWindowSeconds = 0;
+    doc.fence.fencedAt = new Date(cloud.clock.now().getTime() + 3000).toISOString();
+    await expect(checkRestorable(doc, cloud.ports())).resolves.toMatchObject({ done: false, polls: 1 });
+  });
+
+  it("fits the longest window allowed inside every check Lambda's timeout, with 15 s to spare", () => {
+    const checks = TASK_LIST.filter((t) => t.state.startsWith('Check'));
+    expect(checks.length).toBeGreaterThanOrEqual(12);
+    for (const check of checks) expect(check.timeoutSeconds - CHECK_WINDOW_MAX_SECONDS).toBeGreaterThanOrEqual(15);
   });
 
   it('looks once when the window is 0', async () => {

@@ -42,6 +42,27 @@ async function rollBack(doc: ExecutionDocument) {
   return pollUntilDone(doc, 'rollback', (d) => checkRollback(d, cloud.ports()));
 }
 
+describe('CheckRollback within one check window', () => {
+  it('finishes the rollback in one check: blue restored, green deleted writer first', async () => {
+    cloud = new FakeCloud(3);
+    cloud.addBlue(BLUE, '16.4');
+    const doc = await failedAfterClone({ checkWindowSeconds: 20, checkEveryMs: 500 });
+    doc.rollback = await rollback(doc, cloud.ports());
+    await expect(checkRollback(doc, cloud.ports())).resolves.toMatchObject({ done: true, polls: 1 });
+    expect(blueGroups().sort()).toEqual(ORIGINAL.map((g) => `${g}:active`).sort());
+    expect(cloud.clusters.has(GREEN)).toBe(false);
+    expect(cloud.mutations().filter((op) => op.startsWith('delete'))).toEqual(['deleteInstance', 'deleteCluster']);
+  });
+
+  it('with a window of 0 looks once and is not done yet', async () => {
+    cloud = new FakeCloud(3);
+    cloud.addBlue(BLUE, '16.4');
+    const doc = await failedAfterClone({ checkWindowSeconds: 0 });
+    doc.rollback = await rollback(doc, cloud.ports());
+    await expect(checkRollback(doc, cloud.ports())).resolves.toMatchObject({ done: false, polls: 1 });
+  });
+});
+
 describe('Rollback', () => {
   it('gives blue exactly its original groups back, restores the TTL and deletes green (writer first)', async () => {
     const doc = await failedAfterClone();
