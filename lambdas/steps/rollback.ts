@@ -81,9 +81,19 @@ export async function checkRollback(
     let blueDone = true;
     let blueStatus = 'untouched';
     if (doc.blue && doc.input.writeBlock === 'security-group' && !doc.input.dryRun) {
+      const original = doc.blue.originalSecurityGroupIds;
       const blue = await clusters.describeCluster(doc.blue.id);
-      blueDone = !blue || groupsActive(blue, doc.blue.originalSecurityGroupIds);
+      blueDone = !blue || groupsActive(blue, original);
       blueStatus = blue ? blue.securityGroups.map((g) => `${g.id}:${g.status}`).join(',') : 'missing';
+      // A write block that landed after Rollback looked (Rollback saw the groups still whole)
+      // leaves blue blocked with nothing in flight: put the groups back from here.
+      const settled = blue?.securityGroups.every((g) => g.status === 'active') ?? false;
+      const ids = blue?.securityGroups.map((g) => g.id) ?? [];
+      if (blue && settled && !sameSet(ids, original) && !asked.has(`groups:${blue.id}`)) {
+        await clusters.setSecurityGroups(blue.id, original);
+        asked.add(`groups:${blue.id}`);
+        blueDone = false;
+      }
     }
     let greenState = 'kept';
     if (!doc.input.keepGreenOnFailure) {

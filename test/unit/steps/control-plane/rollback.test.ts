@@ -204,6 +204,20 @@ describe('CheckRollback', () => {
     },
   );
 
+  it("puts blue's groups back itself when the write block landed after Rollback looked", async () => {
+    const doc = await failedAfterClone();
+    await rollBack(doc);
+    // The detach, seen by Rollback as not yet applied, lands now: blue is blocked again.
+    cluster(BLUE).securityGroups = [{ id: ADMIN_SG, status: 'active' }];
+    cloud.calls.length = 0;
+    const states = await pollUntilDone(doc, 'rollback', (d) => checkRollback(d, cloud.ports()));
+    expect(states[0]).toMatchObject({ done: false });
+    expect(cloud.calls.filter((c) => c.op === 'setSecurityGroups')).toEqual([
+      { op: 'setSecurityGroups', args: { id: BLUE, groups: ORIGINAL } },
+    ]);
+    expect(blueGroups().sort()).toEqual(ORIGINAL.map((g) => `${g}:active`).sort());
+  });
+
   it('is not done while blue lacks one of its original groups', async () => {
     const doc = await preflighted(cloud);
     cluster(BLUE).securityGroups = ORIGINAL.slice(0, 2).map((id) => ({ id, status: 'active' }));
