@@ -75,8 +75,11 @@ async function advanceGreenRemoval(doc: ExecutionDocument, clusters: Ports['clus
 export async function checkRollback(
   doc: ExecutionDocument,
   { clusters, clock }: Pick<Ports, 'clusters' | 'clock'>,
-): Promise<PollState> {
+): Promise<PollState & { blueRestoredSince?: string }> {
   const asked = new Set<string>();
+  // Blue counts as restored only when two looks, one poll apart or more, both see it so: a
+  // single describe right after a ModifyDBCluster could still show the groups as they were.
+  let blueRestoredSince = (doc.wait?.['rollback'] as { blueRestoredSince?: string } | undefined)?.blueRestoredSince;
   const seen = await settle(doc, clock, async () => {
     let blueDone = true;
     let blueStatus = 'untouched';
@@ -103,8 +106,15 @@ export async function checkRollback(
           ? 'gone'
           : await advanceClusterDeletion(clusters, green.id, { mustBeOurs: doc, asked });
     }
-    const done = blueDone && (greenState === 'gone' || greenState === 'kept');
+    let blueConfirmed = blueDone;
+    if (blueStatus !== 'untouched') {
+      blueConfirmed = blueDone && blueRestoredSince !== undefined;
+      if (!blueDone) blueRestoredSince = undefined;
+      else blueRestoredSince ??= clock.now().toISOString();
+    }
+    const done = blueConfirmed && (greenState === 'gone' || greenState === 'kept');
     return { done, status: `blue ${blueStatus}; green ${greenState}` };
   });
-  return poll(doc, 'rollback', clock, seen, 'the rollback');
+  const state = poll(doc, 'rollback', clock, seen, 'the rollback');
+  return blueRestoredSince ? { ...state, blueRestoredSince } : state;
 }

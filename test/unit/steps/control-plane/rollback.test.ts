@@ -185,7 +185,22 @@ describe('CheckRollback', () => {
     cluster(BLUE).securityGroups = ORIGINAL.map((id, i) => ({ id, status: i === 2 ? 'adding' : 'active' }));
     await expect(checkRollback(doc, cloud.ports())).resolves.toMatchObject({ done: false });
     cluster(BLUE).securityGroups = ORIGINAL.map((id) => ({ id, status: 'active' }));
+    // One look that sees blue restored is not enough (it could be a stale read): the next confirms.
+    const first = await checkRollback(doc, cloud.ports());
+    expect(first).toMatchObject({ done: false, blueRestoredSince: expect.any(String) });
+    doc.wait = { rollback: first };
     await expect(checkRollback(doc, cloud.ports())).resolves.toMatchObject({ done: true });
+  });
+
+  it('forgets a restored blue that a later look sees blocked again', async () => {
+    const doc = await preflighted(cloud);
+    doc.rollback = { blueRestored: true, blueUnfenced: [], greenDeleting: false, keptGreen: false };
+    doc.wait = { rollback: await checkRollback(doc, cloud.ports()) };
+    expect(doc.wait['rollback']).toMatchObject({ done: false, blueRestoredSince: expect.any(String) });
+    cluster(BLUE).securityGroups = ORIGINAL.map((id, i) => ({ id, status: i === 2 ? 'removing' : 'active' }));
+    const again = await checkRollback(doc, cloud.ports());
+    expect(again.done).toBe(false);
+    expect(again).not.toHaveProperty('blueRestoredSince');
   });
 
   it.each([{ writeBlock: 'read-only' as const }, { dryRun: true }])(
