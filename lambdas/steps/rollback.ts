@@ -75,28 +75,41 @@ async function advanceGreenRemoval(doc: ExecutionDocument, clusters: Ports['clus
 export async function checkRollback(
   doc: ExecutionDocument,
   { clusters, clock }: Pick<Ports, 'clusters' | 'clock'>,
-): Promise<PollState & { blueRestoredSince?: string }> {
+): Promise<PollState & Sightings> {
   const asked = new Set<string>();
-  // Blue counts as restored only when two looks, one poll apart or more, both see it so: a
-  // single describe right after a ModifyDBCluster could still show the groups as they were.
-  let blueRestoredSince = (doc.wait?.['rollback'] as { blueRestoredSince?: string } | undefined)?.blueRestoredSince;
+  // What blue looked like is trusted only when seen twice, a poll interval apart (across a Wait,
+  // or inside one check's window): a describe right after a ModifyDBCluster may be stale.
+  const previous = doc.wait?.['rollback'] as Sightings | undefined;
+  const restored = new Sighting(previous?.blueRestoredSince, doc, clock);
+  const blocked = new Sighting(previous?.blueBlockedSince, doc, clock);
   const seen = await settle(doc, clock, async () => {
     let blueDone = true;
     let blueStatus = 'untouched';
     if (doc.blue && doc.input.writeBlock === 'security-group' && !doc.input.dryRun) {
       const original = doc.blue.originalSecurityGroupIds;
       const blue = await clusters.describeCluster(doc.blue.id);
-      blueDone = !blue || groupsActive(blue, original);
       blueStatus = blue ? blue.securityGroups.map((g) => `${g.id}:${g.status}`).join(',') : 'missing';
-      // A write block that landed after Rollback looked (Rollback saw the groups still whole)
-      // leaves blue blocked with nothing in flight: put the groups back from here.
-      const settled = blue?.securityGroups.every((g) => g.status === 'active') ?? false;
-      const ids = blue?.securityGroups.map((g) => g.id) ?? [];
-      if (blue && settled && !sameSet(ids, original) && !asked.has(`groups:${blue.id}`)) {
+      // A write block that landed after Rollback looked leaves blue blocked with nothing in
+      // flight: once that is seen twice, put the groups back from here (once per check).
+      const settled =
+        blue !== undefined &&
+        blue.status === 'available' &&
+        !blue.pendingModifications &&
+        blue.securityGroups.every((g) => g.status === 'active');
+      const stillBlocked =
+        settled &&
+        !sameSet(
+          blue.securityGroups.map((g) => g.id),
+          original,
+        );
+      blocked.look(stillBlocked);
+      if (blue && stillBlocked && blocked.confirmed() && !asked.has(`groups:${blue.id}`)) {
         await clusters.setSecurityGroups(blue.id, original);
         asked.add(`groups:${blue.id}`);
-        blueDone = false;
+        blocked.look(false);
       }
+      restored.look(!blue || groupsActive(blue, original));
+      blueDone = restored.confirmed();
     }
     let greenState = 'kept';
     if (!doc.input.keepGreenOnFailure) {
@@ -106,15 +119,50 @@ export async function checkRollback(
           ? 'gone'
           : await advanceClusterDeletion(clusters, green.id, { mustBeOurs: doc, asked });
     }
-    let blueConfirmed = blueDone;
-    if (blueStatus !== 'untouched') {
-      blueConfirmed = blueDone && blueRestoredSince !== undefined;
-      if (!blueDone) blueRestoredSince = undefined;
-      else blueRestoredSince ??= clock.now().toISOString();
-    }
-    const done = blueConfirmed && (greenState === 'gone' || greenState === 'kept');
+    const done = blueDone && (greenState === 'gone' || greenState === 'kept');
     return { done, status: `blue ${blueStatus}; green ${greenState}` };
   });
   const state = poll(doc, 'rollback', clock, seen, 'the rollback');
-  return blueRestoredSince ? { ...state, blueRestoredSince } : state;
+  return {
+    ...state,
+    ...(restored.since ? { blueRestoredSince: restored.since } : {}),
+    ...(blocked.since ? { blueBlockedSince: blocked.since } : {}),
+  };
+}
+
+interface Sightings {
+  /** When blue was first seen with its original groups, all active (not yet confirmed). */
+  blueRestoredSince?: string;
+  /** When blue was first seen blocked with nothing in flight (not yet confirmed). */
+  blueBlockedSince?: string;
+}
+
+/**
+ * A condition seen on consecutive looks: confirmed when an earlier check saw it too (a Wait lies
+ * between), or when it has held for a poll interval within this check's window.
+ */
+class Sighting {
+  private carried: boolean;
+  constructor(
+    public since: string | undefined,
+    private readonly doc: ExecutionDocument,
+    private readonly clock: Pick<Ports['clock'], 'now'>,
+  ) {
+    this.carried = since !== undefined;
+  }
+
+  look(holds: boolean): void {
+    if (!holds) {
+      this.since = undefined;
+      this.carried = false;
+    } else {
+      this.since ??= this.clock.now().toISOString();
+    }
+  }
+
+  confirmed(): boolean {
+    if (this.since === undefined) return false;
+    const heldMs = this.clock.now().getTime() - Date.parse(this.since);
+    return this.carried || heldMs >= this.doc.input.pollIntervalSeconds * 1000;
+  }
 }

@@ -9,22 +9,30 @@ import type { Need, TaskSpec } from '../../lambdas/steps/catalog';
  * its role does not allow would pass every local test and fail only in AWS.
  */
 
-/** Cluster methods that change something (the `rds:write` actions); the others are reads. */
-const CLUSTER_WRITES: ReadonlySet<keyof Clusters> = new Set<keyof Clusters>([
-  'cloneCopyOnWrite',
-  'createInstance',
-  'setSecurityGroups',
-  'upgradeEngine',
-  'setDeletionProtection',
-  'deleteInstance',
-  'deleteCluster',
-]);
+/** Every cluster method and the RDS permission it uses: a new method must be classified here. */
+const CLUSTER_METHODS: Record<keyof Clusters, 'rds:read' | 'rds:write'> = {
+  describeCluster: 'rds:read',
+  describeInstance: 'rds:read',
+  validUpgradeTargets: 'rds:read',
+  parameterGroupFamilyOf: 'rds:read',
+  clusterParameterGroupFamily: 'rds:read',
+  instanceParameterGroupFamily: 'rds:read',
+  describeClusterSnapshot: 'rds:read',
+  cloneCopyOnWrite: 'rds:write',
+  createInstance: 'rds:write',
+  setSecurityGroups: 'rds:write',
+  upgradeEngine: 'rds:write',
+  setDeletionProtection: 'rds:write',
+  deleteInstance: 'rds:write',
+  deleteCluster: 'rds:write',
+};
 
 /** Which need each port (or, for clusters, each method) requires; undefined: any task may use it. */
 function needOf(port: keyof Ports, method: string): Need | 'approval' | undefined {
   switch (port) {
     case 'clusters':
-      return CLUSTER_WRITES.has(method as keyof Clusters) ? 'rds:write' : 'rds:read';
+      // Unknown methods (none today: the Record is exhaustive) are treated as writes.
+      return CLUSTER_METHODS[method as keyof Clusters] ?? 'rds:write';
     case 'dns':
       return 'route53';
     case 'database':

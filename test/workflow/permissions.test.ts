@@ -21,6 +21,22 @@ describe('portsAllowedFor: a local task may do what its IAM role allows, nothing
     expect(cloud.clusters.has('app-blue')).toBe(true);
   });
 
+  it.each([
+    'cloneCopyOnWrite',
+    'createInstance',
+    'setSecurityGroups',
+    'upgradeEngine',
+    'setDeletionProtection',
+    'deleteInstance',
+    'deleteCluster',
+  ] as const)('refuses clusters.%s to a task without rds:write', async (method) => {
+    const clusters = portsAllowedFor(TASKS.CheckClone, cloud.ports()).clusters as unknown as Record<
+      string,
+      () => Promise<unknown>
+    >;
+    await expect(clusters[method]!()).rejects.toThrow(`does not allow clusters.${method}`);
+  });
+
   it('refuses Route 53, the lock and the topic to a step that does not need them', async () => {
     const ports = portsAllowedFor(TASKS.CheckClone, cloud.ports());
     await expect(ports.dns.changeStatus('C1')).rejects.toThrow(/does not allow dns\.changeStatus/);

@@ -225,12 +225,30 @@ describe('CheckRollback', () => {
     // The detach, seen by Rollback as not yet applied, lands now: blue is blocked again.
     cluster(BLUE).securityGroups = [{ id: ADMIN_SG, status: 'active' }];
     cloud.calls.length = 0;
+    // One sighting could be a stale read: nothing is re-sent until a later check sees it too.
+    const first = await checkRollback(doc, cloud.ports());
+    expect(first).toMatchObject({ done: false, blueBlockedSince: expect.any(String) });
+    expect(cloud.mutations()).toEqual([]);
+    doc.wait = { rollback: first };
     const states = await pollUntilDone(doc, 'rollback', (d) => checkRollback(d, cloud.ports()));
     expect(states[0]).toMatchObject({ done: false });
     expect(cloud.calls.filter((c) => c.op === 'setSecurityGroups')).toEqual([
       { op: 'setSecurityGroups', args: { id: BLUE, groups: ORIGINAL } },
     ]);
     expect(blueGroups().sort()).toEqual(ORIGINAL.map((g) => `${g}:active`).sort());
+  });
+
+  it('never re-sends the groups while blue is still modifying, however often it looks', async () => {
+    const doc = await preflighted(cloud);
+    doc.rollback = { blueRestored: true, blueUnfenced: [], greenDeleting: false, keptGreen: false };
+    cluster(BLUE).securityGroups = [{ id: ADMIN_SG, status: 'active' }];
+    cluster(BLUE).status = 'modifying';
+    for (let i = 0; i < 3; i++) doc.wait = { rollback: await checkRollback(doc, cloud.ports()) };
+    expect(cloud.mutations()).toEqual([]);
+    cluster(BLUE).status = 'available';
+    cluster(BLUE).pendingModifications = true;
+    for (let i = 0; i < 3; i++) doc.wait = { rollback: await checkRollback(doc, cloud.ports()) };
+    expect(cloud.mutations()).toEqual([]);
   });
 
   it('is not done while blue lacks one of its original groups', async () => {
