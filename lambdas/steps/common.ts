@@ -62,6 +62,7 @@ export async function settle<T extends Observation>(
   clock: Clock,
   look: () => Promise<T>,
 ): Promise<T> {
+  // An execution started before these settings existed has neither: one look, as it had then.
   const windowMs = (doc.input.checkWindowSeconds ?? 0) * 1000;
   const everyMs = Math.max(10, doc.input.checkEveryMs ?? 1000);
   const until = clock.now().getTime() + windowMs;

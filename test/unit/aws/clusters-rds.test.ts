@@ -511,6 +511,16 @@ describe('deletion', () => {
     await expect(clusters.deleteCluster('green')).resolves.toBeUndefined();
   });
 
+  it('treats a cluster that refused deletion and is gone by the next describe as deleted', async () => {
+    rdsMock
+      .on(DeleteDBClusterCommand)
+      .rejects(new InvalidDBClusterStateFault({ message: 'Cluster is in deleting state', $metadata: {} }));
+    rdsMock
+      .on(DescribeDBClustersCommand)
+      .rejects(new DBClusterNotFoundFault({ message: 'DBCluster green not found.', $metadata: {} }));
+    await expect(clusters.deleteCluster('green')).resolves.toBeUndefined();
+  });
+
   it('still fails when the instance refused deletion and is not deleting', async () => {
     rdsMock
       .on(DeleteDBInstanceCommand)

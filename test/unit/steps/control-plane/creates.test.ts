@@ -436,6 +436,9 @@ describe('DeleteBlue', () => {
   });
 
   it('asks once per instance and once for the cluster within a check window, even when describes lag', async () => {
+    // Deletions take a few looks to finish, so the check sees the instances more than once.
+    cloud = new FakeCloud(3);
+    cloud.addBlue(BLUE, '16.4');
     const doc = await retiredBlue({ checkWindowSeconds: 30, checkEveryMs: 500 });
     doc.deletion = await deleteBlue(doc, cloud.ports());
     cloud.calls.length = 0;

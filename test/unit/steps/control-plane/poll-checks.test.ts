@@ -107,14 +107,20 @@ describe('settle: a check keeps looking for its window', () => {
     return { clock, sleeps };
   };
 
-  it('returns as soon as the operation is done, counting one poll however many looks it took', async () => {
-    cloud = new FakeCloud(3);
-    cloud.addBlue(BLUE, '16.4');
-    const doc = await preflighted(cloud, { checkWindowSeconds: 10, checkEveryMs: 500 });
+  /** One CheckClone right after CreateClone, with a window of `seconds` and a look every 500 ms. */
+  async function checkCloneWithin(seconds: number) {
+    const doc = await preflighted(cloud, { checkWindowSeconds: seconds, checkEveryMs: 500 });
     doc.green = await createClone(doc, cloud.ports());
     const { clock, sleeps } = steppingClock();
     const describe = jest.spyOn(cloud.clustersPort, 'describeCluster');
     const state = await checkClone(doc, { ...cloud.ports(), clock });
+    return { state, describe, sleeps };
+  }
+
+  it('returns as soon as the operation is done, counting one poll however many looks it took', async () => {
+    cloud = new FakeCloud(3);
+    cloud.addBlue(BLUE, '16.4');
+    const { state, describe, sleeps } = await checkCloneWithin(10);
     expect(state).toMatchObject({ done: true, polls: 1, status: 'available' });
     expect(describe.mock.calls.length).toBeGreaterThan(1);
     expect(sleeps).toEqual(Array(describe.mock.calls.length - 1).fill(500));
@@ -122,11 +128,7 @@ describe('settle: a check keeps looking for its window', () => {
 
   it('hands back to the Wait loop, not done, when the window passes', async () => {
     cloud.stuck.add('clone');
-    const doc = await preflighted(cloud, { checkWindowSeconds: 2, checkEveryMs: 500 });
-    doc.green = await createClone(doc, cloud.ports());
-    const { clock, sleeps } = steppingClock();
-    const describe = jest.spyOn(cloud.clustersPort, 'describeCluster');
-    const state = await checkClone(doc, { ...cloud.ports(), clock });
+    const { state, describe, sleeps } = await checkCloneWithin(2);
     expect(state).toMatchObject({ done: false, polls: 1, status: 'creating' });
     expect(describe).toHaveBeenCalledTimes(5); // at 0, 0.5, 1, 1.5 and 2 s
     expect(sleeps).toEqual([500, 500, 500, 500]);
