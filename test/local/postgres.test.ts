@@ -105,12 +105,12 @@ describe('local PostgreSQL manager (real servers)', () => {
   });
 
   it('upgrades a major version with the best method the machine offers, or says there is none', async () => {
-    const s = await server('major', '15.17');
+    const s = await server('major', '15.18');
     await s.query('CREATE DATABASE app');
     await s.query("CREATE TABLE kept (v text); INSERT INTO kept VALUES ('survives')", undefined, 'app');
     // A fenced database is read-only by default; the upgrade must still carry it over.
     await s.query('ALTER DATABASE app SET default_transaction_read_only = on');
-    const plan = majorUpgradePlan('15.17', '16.14');
+    const plan = majorUpgradePlan('15.18', '16.14');
     const options = {
       newDataDir: path.join(workdir, 'major16'),
       logFile: path.join(workdir, 'logs', 'major16.log'),

@@ -6,7 +6,7 @@ describe('npm run rehearse: the command line', () => {
     const o = parseCli([
       '--auto-approve',
       '--from',
-      '15.17',
+      '15.18',
       '--to',
       '16.14',
       '--load-rate',
@@ -26,7 +26,7 @@ describe('npm run rehearse: the command line', () => {
     ]);
     expect(o).toMatchObject({
       approval: 'auto-approve',
-      from: '15.17',
+      from: '15.18',
       to: '16.14',
       loadRate: 20,
       faults: [
