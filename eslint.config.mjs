@@ -4,10 +4,6 @@ import prettier from 'eslint-config-prettier';
 
 export default tseslint.config(
   { ignores: ['node_modules/**', 'cdk.out/**', '.rehearsal/**', '.bench/**', 'coverage/**'] },
-  {
-    files: ['jest.config.js'],
-    languageOptions: { sourceType: 'commonjs', globals: { module: 'readonly', require: 'readonly' } },
-  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   prettier,

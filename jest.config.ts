@@ -1,9 +1,12 @@
+/** @jest-config-loader esbuild-register */
+import type { Config } from 'jest';
+
 /**
  * Jest configuration. @middy/core 6 ships ESM only, so ts-jest transpiles it (and our TS) to
- * CommonJS for Jest. Plain JS so Jest needs no ts-node to read it.
- * @type {import('jest').Config}
+ * CommonJS for Jest. Jest reads this file through esbuild-register (the docblock above), so it
+ * needs no ts-node.
  */
-module.exports = {
+const config: Config = {
   testEnvironment: 'node',
   roots: ['<rootDir>/test'],
   testMatch: ['**/*.test.ts'],
@@ -27,3 +30,5 @@ module.exports = {
   testTimeout: 60_000,
   maxWorkers: 2,
 };
+
+export default config;

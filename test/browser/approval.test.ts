@@ -1,14 +1,13 @@
-import { existsSync } from 'node:fs';
 import { chromium, type Browser } from 'playwright-core';
+import { findBrowser, installHint } from '../../local/browser';
 import { startApprovalServer, type ApprovalServer } from '../../local/approval-server';
 import { RecordingDecisions, requestApprovalEmail, TASK_TOKEN } from '../unit/approval/fixtures';
 
 /**
- * The approval page in a real browser: Debian's chromium driven by playwright-core, against the
- * handler served over HTTP on 127.0.0.1. A missing chromium fails this test (it never skips).
+ * The approval page in a real browser: Chrome or Chromium (local/browser.ts) driven by
+ * playwright-core, against the handler served over HTTP on 127.0.0.1. A missing browser fails
+ * this test (it never skips); `npm test`'s pretest step installs one where it can.
  */
-
-const CHROMIUM = '/usr/bin/chromium';
 
 describe('approval page in headless chromium', () => {
   let browser: Browser;
@@ -16,13 +15,11 @@ describe('approval page in headless chromium', () => {
   let decisions: RecordingDecisions;
 
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM)) {
-      throw new Error(
-        `${CHROMIUM} is missing: the browser tests need Debian's chromium. Install it with "apt-get update && apt-get install -y chromium".`,
-      );
-    }
+    const executablePath = findBrowser();
+    if (!executablePath)
+      throw new Error(`No Chrome or Chromium found for the page tests. Install one: ${installHint()}`);
     browser = await chromium.launch({
-      executablePath: CHROMIUM,
+      executablePath,
       args: [
         '--headless',
         '--no-sandbox',
