@@ -21,6 +21,7 @@ import { Construct } from 'constructs';
 import { defaultsSchema, describeIssues, type Defaults } from '../lambdas/domain/input';
 import { TASK_LIST, type Need, type TaskSpec } from '../lambdas/steps/catalog';
 import { ApprovalEndpoint } from './approval-endpoint';
+import { DeploymentDashboard } from './dashboard';
 import { buildDefinition } from './definition';
 
 /** The project root: where package-lock.json and lambdas/ live. */
@@ -269,6 +270,8 @@ export class AuroraBlueGreenDeployment extends Construct {
   public readonly migrationsBucket: s3.Bucket;
   /** In alarm when an execution failed in the last 5 minutes. */
   public readonly failedExecutionsAlarm: cloudwatch.Alarm;
+  /** Executions, writes blocked, downtime and phase durations (docs/observability.md). */
+  public readonly dashboard: cloudwatch.Dashboard;
   /** The defaults embedded in the definition and handed to `ValidateInput`. */
   public readonly defaults: Defaults;
   /** The Lambda function of each task state, by state name. */
@@ -399,6 +402,10 @@ export class AuroraBlueGreenDeployment extends Construct {
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
     this.failedExecutionsAlarm.addAlarmAction(new cloudwatchActions.SnsAction(this.topic));
+    this.dashboard = new DeploymentDashboard(this, 'Dashboard', {
+      stateMachine: this.stateMachine,
+      dashboardName: stateMachineName,
+    }).dashboard;
 
     this.acknowledgeStateMachineFindings(functions);
 

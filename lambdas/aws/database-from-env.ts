@@ -3,6 +3,7 @@ import type { Database } from '../ports';
 import { requireEnv } from './env';
 import { createPgDatabase } from './pg-database';
 import { secretCredentials } from './secret-credentials';
+import { traced } from './tracing';
 
 /**
  * The Database port for the database Lambdas: credentials from Secrets Manager (the clone
@@ -12,7 +13,7 @@ import { secretCredentials } from './secret-credentials';
 export function databaseFromEnv(env: NodeJS.ProcessEnv = process.env): Database {
   return createPgDatabase({
     credentials: secretCredentials({
-      client: new SecretsManagerClient({}),
+      client: traced(new SecretsManagerClient({})),
       secretId: requireEnv('DB_SECRET_ARN', env),
     }),
     ssl: { rejectUnauthorized: true },

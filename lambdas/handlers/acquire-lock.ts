@@ -5,10 +5,10 @@ import { DynamoLock } from '../aws/lock-dynamodb';
 import { requireEnv } from '../aws/env';
 import type { ExecutionDocument } from '../domain/document';
 import { acquireLock } from '../steps/lock';
-import { stepHandler, systemClock } from './runtime';
+import { stepHandler, systemClock, traced } from './runtime';
 
 // Clients at module scope: built once per container, reused by warm invocations.
-const lock = new DynamoLock(DynamoDBDocumentClient.from(new DynamoDBClient({})), requireEnv('LOCK_TABLE_NAME'));
+const lock = new DynamoLock(DynamoDBDocumentClient.from(traced(new DynamoDBClient({}))), requireEnv('LOCK_TABLE_NAME'));
 
 export const handler = stepHandler('AcquireLock', (event: ExecutionDocument) =>
   acquireLock(event, { lock, clock: systemClock }),

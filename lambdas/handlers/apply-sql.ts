@@ -6,12 +6,12 @@ import { RDSClient } from '@aws-sdk/client-rds';
 import { RdsClusters } from '../aws/clusters-rds';
 import type { ExecutionDocument } from '../domain/document';
 import { applySql } from '../steps/migrations';
-import { stepHandler, systemClock } from './runtime';
+import { stepHandler, systemClock, traced } from './runtime';
 
 // Clients at module scope: built once per container, reused by warm invocations.
 const database = databaseFromEnv();
-const migrations = new S3MigrationSource(new S3Client({}));
-const clusters = new RdsClusters(new RDSClient({}));
+const migrations = new S3MigrationSource(traced(new S3Client({})));
+const clusters = new RdsClusters(traced(new RDSClient({})));
 
 export const handler = stepHandler('ApplySql', (event: ExecutionDocument) =>
   applySql(event, { database, migrations, clusters, clock: systemClock }),

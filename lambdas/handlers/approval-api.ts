@@ -7,7 +7,7 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from '
 import { handleApprovalHttp, type ApprovalHttpRequest } from '../approval/http';
 import { DynamoDbApprovals } from '../aws/approvals-dynamodb';
 import { SfnTaskDecisions } from '../aws/task-decisions-sfn';
-import { logger, systemClock as clock } from './runtime';
+import { logger, systemClock as clock, traced } from './runtime';
 
 function requireEnv(name: string): string {
   const value = process.env[name];
@@ -15,10 +15,10 @@ function requireEnv(name: string): string {
   return value;
 }
 
-const store = new DynamoDbApprovals(DynamoDBDocumentClient.from(new DynamoDBClient({})), {
+const store = new DynamoDbApprovals(DynamoDBDocumentClient.from(traced(new DynamoDBClient({}))), {
   tableName: requireEnv('APPROVALS_TABLE'),
 });
-const decisions = new SfnTaskDecisions(new SFNClient({}));
+const decisions = new SfnTaskDecisions(traced(new SFNClient({})));
 
 /** API Gateway HTTP API (payload 2.0) to the framework-agnostic request. */
 export function toApprovalRequest(event: APIGatewayProxyEventV2): ApprovalHttpRequest {

@@ -3,10 +3,10 @@ import { RDSClient } from '@aws-sdk/client-rds';
 import { RdsClusters } from '../aws/clusters-rds';
 import type { ExecutionDocument } from '../domain/document';
 import { blockWrites } from '../steps/block-writes';
-import { stepHandler, systemClock } from './runtime';
+import { stepHandler, systemClock, traced } from './runtime';
 
 // Clients at module scope: built once per container, reused by warm invocations.
-const clusters = new RdsClusters(new RDSClient({}));
+const clusters = new RdsClusters(traced(new RDSClient({})));
 
 export const handler = stepHandler('BlockWrites', (event: ExecutionDocument) =>
   blockWrites(event, { clusters, clock: systemClock }),

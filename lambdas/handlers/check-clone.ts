@@ -3,10 +3,10 @@ import { RDSClient } from '@aws-sdk/client-rds';
 import { RdsClusters } from '../aws/clusters-rds';
 import type { ExecutionDocument } from '../domain/document';
 import { checkClone } from '../steps/create-clone';
-import { stepHandler, systemClock } from './runtime';
+import { stepHandler, systemClock, traced } from './runtime';
 
 // Clients at module scope: built once per container, reused by warm invocations.
-const clusters = new RdsClusters(new RDSClient({}));
+const clusters = new RdsClusters(traced(new RDSClient({})));
 
 export const handler = stepHandler('CheckClone', (event: ExecutionDocument) =>
   checkClone(event, { clusters, clock: systemClock }),

@@ -3,10 +3,10 @@ import { Route53Client } from '@aws-sdk/client-route-53';
 import { Route53Dns } from '../aws/dns-route53';
 import type { ExecutionDocument } from '../domain/document';
 import { checkCnameTtl } from '../steps/cname-ttl';
-import { stepHandler, systemClock } from './runtime';
+import { stepHandler, systemClock, traced } from './runtime';
 
 // Clients at module scope: built once per container, reused by warm invocations.
-const dns = new Route53Dns(new Route53Client({}));
+const dns = new Route53Dns(traced(new Route53Client({})));
 
 export const handler = stepHandler('CheckCnameTtl', (event: ExecutionDocument) =>
   checkCnameTtl(event, { dns, clock: systemClock }),

@@ -5,11 +5,11 @@ import { Route53Client } from '@aws-sdk/client-route-53';
 import { Route53Dns } from '../aws/dns-route53';
 import type { ExecutionDocument } from '../domain/document';
 import { deleteBlue } from '../steps/delete-blue';
-import { stepHandler, systemClock } from './runtime';
+import { stepHandler, systemClock, traced } from './runtime';
 
 // Clients at module scope: built once per container, reused by warm invocations.
-const clusters = new RdsClusters(new RDSClient({}));
-const dns = new Route53Dns(new Route53Client({}));
+const clusters = new RdsClusters(traced(new RDSClient({})));
+const dns = new Route53Dns(traced(new Route53Client({})));
 
 export const handler = stepHandler('DeleteBlue', (event: ExecutionDocument) =>
   deleteBlue(event, { clusters, dns, clock: systemClock }),

@@ -5,9 +5,9 @@ import { DynamoLock } from '../aws/lock-dynamodb';
 import { requireEnv } from '../aws/env';
 import type { ExecutionDocument } from '../domain/document';
 import { releaseLock } from '../steps/lock';
-import { stepHandler } from './runtime';
+import { stepHandler, traced } from './runtime';
 
 // Clients at module scope: built once per container, reused by warm invocations.
-const lock = new DynamoLock(DynamoDBDocumentClient.from(new DynamoDBClient({})), requireEnv('LOCK_TABLE_NAME'));
+const lock = new DynamoLock(DynamoDBDocumentClient.from(traced(new DynamoDBClient({}))), requireEnv('LOCK_TABLE_NAME'));
 
 export const handler = stepHandler('ReleaseLock', (event: ExecutionDocument) => releaseLock(event, { lock }));

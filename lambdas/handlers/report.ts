@@ -4,9 +4,15 @@ import { SnsNotifier } from '../aws/notifier-sns';
 import { requireEnv } from '../aws/env';
 import type { ExecutionDocument } from '../domain/document';
 import { report } from '../steps/report';
-import { stepHandler } from './runtime';
+import { runFigures } from '../steps/run-figures';
+import { publishRunFigures } from './metrics';
+import { stepHandler, traced } from './runtime';
 
 // Clients at module scope: built once per container, reused by warm invocations.
-const notifier = new SnsNotifier(new SNSClient({}), requireEnv('TOPIC_ARN'));
+const notifier = new SnsNotifier(traced(new SNSClient({})), requireEnv('TOPIC_ARN'));
 
-export const handler = stepHandler('Report', (event: ExecutionDocument) => report(event, { notifier }));
+export const handler = stepHandler('Report', async (event: ExecutionDocument) => {
+  const summary = await report(event, { notifier });
+  publishRunFigures(runFigures(event, 'succeeded', new Date()), event.input.blueClusterId);
+  return summary;
+});

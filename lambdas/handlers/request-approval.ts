@@ -5,7 +5,7 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import { DynamoDbApprovals } from '../aws/approvals-dynamodb';
 import { SnsNotifier } from '../aws/notifier-sns';
-import { logger, systemClock as clock } from './runtime';
+import { logger, systemClock as clock, traced } from './runtime';
 import { requestApproval, type RequestApprovalEvent, type RequestApprovalResult } from '../steps/request-approval';
 
 function requireEnv(name: string): string {
@@ -14,11 +14,11 @@ function requireEnv(name: string): string {
   return value;
 }
 
-const approvals = new DynamoDbApprovals(DynamoDBDocumentClient.from(new DynamoDBClient({})), {
+const approvals = new DynamoDbApprovals(DynamoDBDocumentClient.from(traced(new DynamoDBClient({}))), {
   tableName: requireEnv('APPROVALS_TABLE'),
   baseUrl: requireEnv('APPROVAL_BASE_URL'),
 });
-const notifier = new SnsNotifier(new SNSClient({}), requireEnv('TOPIC_ARN'));
+const notifier = new SnsNotifier(traced(new SNSClient({})), requireEnv('TOPIC_ARN'));
 
 /**
  * `RequestApproval` (waitForTaskToken). The event carries the task token: it is never logged,

@@ -5,10 +5,10 @@ import { Route53Client } from '@aws-sdk/client-route-53';
 import { Route53Dns } from '../aws/dns-route53';
 import type { ExecutionDocument } from '../domain/document';
 import { rollback } from '../steps/rollback';
-import { stepHandler } from './runtime';
+import { stepHandler, traced } from './runtime';
 
 // Clients at module scope: built once per container, reused by warm invocations.
-const clusters = new RdsClusters(new RDSClient({}));
-const dns = new Route53Dns(new Route53Client({}));
+const clusters = new RdsClusters(traced(new RDSClient({})));
+const dns = new Route53Dns(traced(new Route53Client({})));
 
 export const handler = stepHandler('Rollback', (event: ExecutionDocument) => rollback(event, { clusters, dns }));

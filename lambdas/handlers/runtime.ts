@@ -1,7 +1,11 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy from '@middy/core';
+import { tracer } from '../aws/tracing';
 import type { Clock } from '../ports';
+
+export { traced } from '../aws/tracing';
 
 /** One logger for every step Lambda. The event (the execution document) is never logged whole. */
 export const logger = new Logger({ serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'aurora-bluegreen' });
@@ -22,6 +26,7 @@ interface WithExecution {
 export function stepHandler<E, R>(state: string, step: (event: E) => Promise<R>) {
   return middy<E, R>()
     .use(injectLambdaContext(logger, { logEvent: false }))
+    .use(captureLambdaHandler(tracer, { captureResponse: false }))
     .handler(async (event) => {
       const input = (event as WithExecution | undefined)?.input;
       logger.appendKeys({ state, execution: input?.executionName, blue: input?.blueClusterId });

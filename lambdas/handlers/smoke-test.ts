@@ -4,10 +4,10 @@ import { RDSClient } from '@aws-sdk/client-rds';
 import { RdsClusters } from '../aws/clusters-rds';
 import type { ExecutionDocument } from '../domain/document';
 import { smokeTest } from '../steps/smoke-test';
-import { stepHandler } from './runtime';
+import { stepHandler, traced } from './runtime';
 
 // Clients at module scope: built once per container, reused by warm invocations.
 const database = databaseFromEnv();
-const clusters = new RdsClusters(new RDSClient({}));
+const clusters = new RdsClusters(traced(new RDSClient({})));
 
 export const handler = stepHandler('SmokeTest', (event: ExecutionDocument) => smokeTest(event, { database, clusters }));

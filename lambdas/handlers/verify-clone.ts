@@ -4,11 +4,11 @@ import { RDSClient } from '@aws-sdk/client-rds';
 import { RdsClusters } from '../aws/clusters-rds';
 import type { ExecutionDocument } from '../domain/document';
 import { verifyClone } from '../steps/verify-clone';
-import { stepHandler } from './runtime';
+import { stepHandler, traced } from './runtime';
 
 // Clients at module scope: built once per container, reused by warm invocations.
 const database = databaseFromEnv();
-const clusters = new RdsClusters(new RDSClient({}));
+const clusters = new RdsClusters(traced(new RDSClient({})));
 
 export const handler = stepHandler('VerifyClone', (event: ExecutionDocument) =>
   verifyClone(event, { database, clusters }),

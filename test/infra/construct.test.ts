@@ -11,6 +11,7 @@ import {
   type AuroraBlueGreenDeploymentProps,
   scheduleExpressionProblem,
 } from '../../infra/aurora-blue-green-deployment';
+import { PHASES, phaseMetricName } from '../../lambdas/domain/metrics';
 import { stubHandlersDir } from './fixture';
 
 const handlersDir = stubHandlersDir();
@@ -182,5 +183,21 @@ describe('scheduleExpressionProblem', () => {
     const problem = scheduleExpressionProblem(expression);
     if (expected === undefined) expect(problem).toBeUndefined();
     else expect(problem).toMatch(expected);
+  });
+});
+
+describe('AuroraBlueGreenDeployment dashboard', () => {
+  it('shows executions by outcome and, per blue cluster, writes blocked, downtime and every phase', () => {
+    const stack = newStack();
+    new AuroraBlueGreenDeployment(stack, 'Deployment', baseProps(stack));
+    const template = Template.fromStack(stack);
+    template.hasResourceProperties('AWS::CloudWatch::Dashboard', { DashboardName: 'aurora-bluegreen' });
+    const body = JSON.stringify(template.findResources('AWS::CloudWatch::Dashboard'));
+    for (const metric of ['ExecutionsStarted', 'ExecutionsSucceeded', 'ExecutionsFailed', 'ExecutionsAborted']) {
+      expect(body).toContain(metric);
+    }
+    for (const metric of ['WritesBlockedSeconds', 'DowntimeSeconds', ...PHASES.map(phaseMetricName)]) {
+      expect(body).toContain(`{AuroraBlueGreen,BlueCluster,service} MetricName=\\\\\\"${metric}\\\\\\"`);
+    }
   });
 });
