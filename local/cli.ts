@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util';
 import { isWorkflowErrorName } from '../lambdas/domain/errors';
 import { TASKS } from '../lambdas/steps/catalog';
 import { stopAllServersSync } from './postgres';
+import { installedEngineVersions, knownEngineVersions } from './postgres/binaries';
 import {
   DEFAULT_FROM,
   DEFAULT_TO,
@@ -15,19 +16,27 @@ import {
 } from './rehearsal';
 import type { Fault } from './workflow/execute';
 
+/** The usage text, with the PostgreSQL versions this machine can rehearse. */
+export function usage(installed: string[] = installedEngineVersions()): string {
+  return `${USAGE}
+
+PostgreSQL versions that can be rehearsed here: ${installed.join(', ') || 'none (run npm ci)'}.`;
+}
+
 export const USAGE = `Usage: npm run rehearse -- [options]
 
 Runs a complete blue/green deployment locally: blue on real PostgreSQL, a live write load
 through the CNAME, the synthesized state machine with the real step code, and a report.
 
-  --migrations DIR        SQL migration set (default: local/sample/migrations)
+  --migrations DIR        SQL migration set (default: local/sample/migrations); with
+                          another set, only the smoke tests that hold for any set run
   --from VERSION          blue's PostgreSQL version (default ${DEFAULT_FROM})
   --to VERSION            target version (default ${DEFAULT_TO}); a new major uses the best
                           real method found on this machine (pg_upgrade, or dump and restore)
   --input FILE            replaces the default execution input (JSON)
   --print-input           prints the default execution input and exits
   --auto-approve          approves over HTTP, as a person would with the emailed link
-  --reject                rejects over HTTP (with a reason); without either, waits for you
+  --reject REASON         rejects over HTTP with REASON; without either, waits for you
   --load-rate N           application writes per second (default 50)
   --fault STATE=ERROR[:COUNT]
                           that state's step fails COUNT times (default: every time) with ERROR:
@@ -36,11 +45,13 @@ through the CNAME, the synthesized state machine with the real step code, and a 
   --crash-after STATE     the step's side effect happens, then the task fails with
                           Sandbox.Timedout like a Lambda out of time (repeatable)
   --dry-run               clone, migrate, upgrade and test green without blocking blue
-  --workdir DIR           work folder (default .rehearsal/<time>)
+  --workdir DIR           work folder (default .rehearsal/<time>; the last five are kept)
   --report FILE           JSON report (default <workdir>/report.json; HTML beside it)
   --keep                  leave the servers running and print how to reach and stop them
+  --version               the tool's version and the PostgreSQL versions it knows
   -h, --help              this text
 
+Paths are relative to the folder you ran npm from.
 Exit code: 0 deployed, 1 rolled back or failed, 2 bad usage.`;
 
 export class UsageError extends Error {
@@ -54,6 +65,7 @@ export interface CliOptions {
   input?: Record<string, unknown>;
   printInput: boolean;
   approval: ApprovalMode;
+  rejectReason?: string;
   loadRate: number;
   faults: Fault[];
   crashAfter: string[];
@@ -62,12 +74,22 @@ export interface CliOptions {
   report?: string;
   keep: boolean;
   help: boolean;
+  version: boolean;
+}
+
+/** Where the user ran `npm run rehearse` from: npm itself runs scripts in the package root. */
+export function callerDir(env: NodeJS.ProcessEnv = process.env): string {
+  return env['INIT_CWD'] ?? process.cwd();
 }
 
 const VERSION = /^\d+\.\d+$/;
 
 /** Parses the command line; every mistake is a UsageError naming the option and the rule. */
-export function parseCli(argv: string[]): CliOptions {
+export function parseCli(
+  argv: string[],
+  { cwd = callerDir(), installed = installedEngineVersions() }: { cwd?: string; installed?: string[] } = {},
+): CliOptions {
+  const fromCaller = (p: string) => path.resolve(cwd, p);
   let parsed;
   try {
     parsed = parseArgs({
@@ -81,7 +103,7 @@ export function parseCli(argv: string[]): CliOptions {
         input: { type: 'string' },
         'print-input': { type: 'boolean' },
         'auto-approve': { type: 'boolean' },
-        reject: { type: 'boolean' },
+        reject: { type: 'string' },
         'load-rate': { type: 'string' },
         fault: { type: 'string', multiple: true },
         'crash-after': { type: 'string', multiple: true },
@@ -90,19 +112,29 @@ export function parseCli(argv: string[]): CliOptions {
         report: { type: 'string' },
         keep: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
+        version: { type: 'boolean' },
       },
     });
   } catch (error) {
     throw new UsageError((error as Error).message);
   }
   const v = parsed.values;
-  if (v['auto-approve'] && v.reject) throw new UsageError('--auto-approve and --reject exclude each other');
+  if (v['auto-approve'] && v.reject !== undefined)
+    throw new UsageError('--auto-approve and --reject exclude each other');
+  if (v.reject !== undefined && v.reject.trim() === '') throw new UsageError('--reject: give the reason');
+  const unknown: string[] = [];
   for (const [name, value] of [
     ['--from', v.from],
     ['--to', v.to],
   ] as const) {
-    if (value !== undefined && !VERSION.test(value))
-      throw new UsageError(`${name}: a version is MAJOR.MINOR, e.g. 16.14`);
+    if (value === undefined) continue;
+    if (!VERSION.test(value)) throw new UsageError(`${name}: a version is MAJOR.MINOR, e.g. 16.14`);
+    if (!installed.includes(value)) unknown.push(`${name} ${value}`);
+  }
+  if (unknown.length) {
+    throw new UsageError(
+      `${unknown.join(' and ')}: not a version that can be rehearsed here (${installed.join(', ') || 'none installed'}; known: ${knownEngineVersions().join(', ')})`,
+    );
   }
   let loadRate = 50;
   if (v['load-rate'] !== undefined) {
@@ -130,30 +162,58 @@ export function parseCli(argv: string[]): CliOptions {
   let input: Record<string, unknown> | undefined;
   if (v.input !== undefined) {
     try {
-      input = JSON.parse(fs.readFileSync(v.input, 'utf8')) as Record<string, unknown>;
+      input = JSON.parse(fs.readFileSync(fromCaller(v.input), 'utf8')) as Record<string, unknown>;
     } catch (error) {
       throw new UsageError(`--input ${v.input}: ${(error as Error).message}`);
     }
   }
-  if (v.migrations !== undefined && !fs.existsSync(v.migrations)) {
-    throw new UsageError(`--migrations ${v.migrations}: no such folder`);
+  if (v.migrations !== undefined && !fs.existsSync(fromCaller(v.migrations))) {
+    throw new UsageError(`--migrations ${v.migrations}: no such folder (${fromCaller(v.migrations)})`);
   }
   return {
-    ...(v.migrations !== undefined ? { migrations: v.migrations } : {}),
+    ...(v.migrations !== undefined ? { migrations: fromCaller(v.migrations) } : {}),
     ...(v.from !== undefined ? { from: v.from } : {}),
     ...(v.to !== undefined ? { to: v.to } : {}),
     ...(input ? { input } : {}),
     printInput: Boolean(v['print-input']),
-    approval: v['auto-approve'] ? 'auto-approve' : v.reject ? 'reject' : 'manual',
+    approval: v['auto-approve'] ? 'auto-approve' : v.reject !== undefined ? 'reject' : 'manual',
+    ...(v.reject !== undefined ? { rejectReason: v.reject } : {}),
     loadRate,
     faults,
     crashAfter,
     dryRun: Boolean(v['dry-run']),
-    ...(v.workdir !== undefined ? { workdir: v.workdir } : {}),
-    ...(v.report !== undefined ? { report: v.report } : {}),
+    ...(v.workdir !== undefined ? { workdir: fromCaller(v.workdir) } : {}),
+    ...(v.report !== undefined ? { report: fromCaller(v.report) } : {}),
     keep: Boolean(v.keep),
     help: Boolean(v.help),
+    version: Boolean(v.version),
   };
+}
+
+/** The package's version, read from its package.json. */
+export function toolVersion(): string {
+  const manifest = JSON.parse(fs.readFileSync(path.resolve(__dirname, '..', 'package.json'), 'utf8')) as {
+    name: string;
+    version: string;
+  };
+  return `${manifest.name} ${manifest.version}`;
+}
+
+/** Keeps the newest `keep` timestamped work folders under `root`; returns the ones it removed. */
+export function pruneWorkFolders(root: string, keep = 5): string[] {
+  let names: string[];
+  try {
+    names = fs
+      .readdirSync(root, { withFileTypes: true })
+      .filter((e) => e.isDirectory() && /^\d{4}-\d{2}-\d{2}T/.test(e.name))
+      .map((e) => e.name)
+      .sort();
+  } catch {
+    return [];
+  }
+  const old = names.slice(0, Math.max(0, names.length - keep));
+  for (const name of old) fs.rmSync(path.join(root, name), { recursive: true, force: true });
+  return old.map((name) => path.join(root, name));
 }
 
 export function summaryLines(report: RehearsalReport): string[] {
@@ -181,20 +241,31 @@ export async function main(argv: string[]): Promise<number> {
     options = parseCli(argv);
   } catch (error) {
     if (error instanceof UsageError) {
-      process.stderr.write(`error: ${error.message}\n\n${USAGE}\n`);
+      process.stderr.write(`error: ${error.message}\n\n${usage()}\n`);
       return 2;
     }
     throw error;
   }
   if (options.help) {
-    process.stdout.write(`${USAGE}\n`);
+    process.stdout.write(`${usage()}\n`);
+    return 0;
+  }
+  if (options.version) {
+    process.stdout.write(
+      `${toolVersion()}\nPostgreSQL versions: ${installedEngineVersions().join(', ')} installed (known: ${knownEngineVersions().join(', ')})\n`,
+    );
     return 0;
   }
   if (options.printInput) {
-    process.stdout.write(`${JSON.stringify(defaultInput({ ...options }), null, 2)}\n`);
+    process.stdout.write(
+      `${JSON.stringify(defaultInput({ ...options, ...(options.migrations ? { migrationsDir: options.migrations } : {}) }), null, 2)}\n`,
+    );
     return 0;
   }
-  const workdir = options.workdir ?? path.join('.rehearsal', new Date().toISOString().replace(/[:.]/g, '-'));
+  const workRoot = path.resolve(callerDir(), '.rehearsal');
+  // The new folder counts among the five kept: prune to four before making it.
+  if (!options.workdir) pruneWorkFolders(workRoot, 4);
+  const workdir = options.workdir ?? path.join(workRoot, new Date().toISOString().replace(/[:.]/g, '-'));
   const onSignal = () => {
     stopAllServersSync();
     process.exit(130);
@@ -208,6 +279,7 @@ export async function main(argv: string[]): Promise<number> {
     ...(options.migrations ? { migrationsDir: options.migrations } : {}),
     ...(options.input ? { input: options.input } : {}),
     approval: options.approval,
+    ...(options.rejectReason ? { rejectReason: options.rejectReason } : {}),
     loadRate: options.loadRate,
     faults: options.faults,
     crashAfter: options.crashAfter,

@@ -82,9 +82,10 @@ describe('npm run rehearse, end to end on real PostgreSQL', () => {
   });
 
   it('rolls back when the approver rejects, with nothing lost', async () => {
-    const report = await rehearse({ approval: 'reject' });
+    const report = await rehearse({ approval: 'reject', rejectReason: 'the index build is too slow' });
     expectBlueServingAgain(report);
     expect(report.error?.name).toBe('ApprovalRejected');
+    expect(report.error?.cause).toContain('the index build is too slow');
   });
 
   it('survives transient faults at CreateClone, ApplySql, UpgradeEngine and SwapCname', async () => {

@@ -1,5 +1,25 @@
-import { main, parseCli, rehearsalExitCode, UsageError } from '../../local/cli';
-import type { RehearsalReport } from '../../local/rehearsal';
+import { mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { main, parseCli, pruneWorkFolders, rehearsalExitCode, UsageError } from '../../local/cli';
+import { defaultInput, type RehearsalReport } from '../../local/rehearsal';
+
+/** Runs main() with stdout and stderr captured. */
+async function run(argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  const stdout = jest.spyOn(process.stdout, 'write').mockImplementation(() => true);
+  const stderr = jest.spyOn(process.stderr, 'write').mockImplementation(() => true);
+  try {
+    const code = await main(argv);
+    return {
+      code,
+      out: stdout.mock.calls.map((c) => String(c[0])).join(''),
+      err: stderr.mock.calls.map((c) => String(c[0])).join(''),
+    };
+  } finally {
+    stdout.mockRestore();
+    stderr.mockRestore();
+  }
+}
 
 describe('npm run rehearse: the command line', () => {
   it('parses every option', () => {
@@ -42,7 +62,11 @@ describe('npm run rehearse: the command line', () => {
   });
 
   it.each([
-    [['--auto-approve', '--reject'], '--auto-approve and --reject exclude each other'],
+    [['--auto-approve', '--reject', 'no'], '--auto-approve and --reject exclude each other'],
+    [['--reject'], "Option '--reject <value>' argument missing"],
+    [['--reject', ' '], '--reject: give the reason'],
+    [['--from', '14.2'], '--from 14.2: not a version that can be rehearsed here (15.18, 16.13, 16.14'],
+    [['--from', '14.2', '--to', '17.9'], '--from 14.2 and --to 17.9: not a version that can be rehearsed here'],
     [['--to', '16'], '--to: a version is MAJOR.MINOR'],
     [['--load-rate', '0'], '--load-rate: a number of writes per second'],
     [['--fault', 'CreateClone'], 'expected STATE=ERRORNAME[:COUNT]'],
@@ -74,6 +98,60 @@ describe('npm run rehearse: the command line', () => {
     } finally {
       stdout.mockRestore();
     }
+  });
+
+  it('an unknown --from or --to exits 2, naming them', async () => {
+    const { code, err } = await run(['--to', '17.9']);
+    expect(code).toBe(2);
+    expect(err).toContain('--to 17.9: not a version that can be rehearsed here');
+  });
+
+  it('--help lists the versions that can be rehearsed; --version says the tool and the versions', async () => {
+    const help = await run(['--help']);
+    expect(help.code).toBe(0);
+    expect(help.out).toContain('PostgreSQL versions that can be rehearsed here: 15.18, 16.13, 16.14.');
+    const version = await run(['--version']);
+    expect(version.code).toBe(0);
+    expect(version.out).toMatch(
+      /^aurora-bluegreen \d+\.\d+\.\d+\nPostgreSQL versions: 15\.18, 16\.13, 16\.14 installed/,
+    );
+  });
+
+  it('--reject REASON rejects with that reason', () => {
+    expect(parseCli(['--reject', 'wrong migration set'])).toMatchObject({
+      approval: 'reject',
+      rejectReason: 'wrong migration set',
+    });
+  });
+
+  it("resolves paths against the caller's folder (INIT_CWD), not the package root npm runs in", () => {
+    const caller = mkdtempSync(path.join(tmpdir(), 'caller-'));
+    mkdirSync(path.join(caller, 'sql'));
+    writeFileSync(path.join(caller, 'input.json'), '{"blueClusterId":"app-blue"}');
+    const o = parseCli(['--migrations', 'sql', '--input', 'input.json', '--workdir', 'w', '--report', 'r.json'], {
+      cwd: caller,
+    });
+    expect(o).toMatchObject({
+      migrations: path.join(caller, 'sql'),
+      input: { blueClusterId: 'app-blue' },
+      workdir: path.join(caller, 'w'),
+      report: path.join(caller, 'r.json'),
+    });
+    expect(() => parseCli(['--migrations', 'sql'], { cwd: tmpdir() })).toThrow(`no such folder (${tmpdir()}/sql)`);
+  });
+
+  it('keeps the newest five work folders and nothing else is touched', () => {
+    const root = mkdtempSync(path.join(tmpdir(), 'rehearsal-'));
+    const names = Array.from({ length: 7 }, (_, i) => `2026-12-0${i + 1}T00-00-00-000Z`);
+    for (const name of [...names, 'mine']) mkdirSync(path.join(root, name));
+    expect(pruneWorkFolders(root, 5).map((p) => path.basename(p))).toEqual(names.slice(0, 2));
+    expect(readdirSync(root).sort()).toEqual([...names.slice(2), 'mine'].sort());
+  });
+
+  it('another migration set keeps only the smoke tests that hold for any set', () => {
+    const names = (migrationsDir?: string) => defaultInput({ migrationsDir }).smokeTests.map((t) => t.name);
+    expect(names()).toEqual(['customers are there', 'orders have a status']);
+    expect(names('/tmp/other-migrations')).toEqual(['customers are there']);
   });
 
   it('exits 0 only for a deployment that lost no write', () => {
