@@ -77,6 +77,8 @@ export interface RehearsalReport {
   upgradeNote?: string;
   phases: { state: string; startedAt: string; endedAt?: string; attempts: number }[];
   downtimeMs: number | null;
+  /** The longest gap in the application's writes (the downtime), as the charts shade it. */
+  downtimeWindow: { from: string; to: string } | null;
   /** A dry run's estimate of a real run's downtime: clone to smoke tests, as they took here. */
   dryRunDowntimeEstimateMs?: number;
   fenceToInSyncMs: number | null;
@@ -558,6 +560,9 @@ async function buildReport(a: BuildReportArgs): Promise<RehearsalReport> {
     downtimeMs,
     ...(a.dryRun ? dryRunEstimate(phases) : {}),
     fenceToInSyncMs: cnameWait ?? null,
+    downtimeWindow: window
+      ? { from: new Date(window.from).toISOString(), to: new Date(window.to).toISOString() }
+      : null,
     operationsMs: Math.round(operationsMs),
     writes: {
       acknowledged: acked.length,

@@ -2,7 +2,8 @@ import type { RehearsalReport } from './rehearsal';
 
 /**
  * A self-contained page (inline SVG and CSS, no script, no external asset): the phases as a
- * timeline and the application's writes per second, so the downtime shows as a gap.
+ * timeline and the application's writes per second, on one time axis in seconds from the start,
+ * with the downtime shaded on both, so the gap in the writes lines up with the phases that made it.
  */
 
 const esc = (s: unknown) =>
@@ -14,6 +15,8 @@ const esc = (s: unknown) =>
 const HIDDEN = /^(WaitFor|Is|Check|Outcome|Deployment)/;
 // Phases already include their poll loops (local/rehearsal.ts).
 
+const fmt = (ms: number | null) => (ms === null ? 'n/a' : `${(ms / 1000).toFixed(2)} s`);
+
 export function renderReportHtml(report: RehearsalReport): string {
   const t0 = Date.parse(report.startedAt);
   const t1 = Date.parse(report.endedAt);
@@ -22,6 +25,23 @@ export function renderReportHtml(report: RehearsalReport): string {
   const left = 170;
   const plot = width - left - 20;
   const x = (t: number) => left + ((t - t0) / span) * plot;
+
+  // One axis for every chart: ticks in whole seconds from the start, at a step that fits.
+  const spanS = span / 1000;
+  const step = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 1800, 3600].find((st) => spanS / st <= 12) ?? 7200;
+  const ticks = Array.from({ length: Math.floor(spanS / step) + 1 }, (_, i) => i * step);
+  const axis = (y: number, height: number) =>
+    ticks
+      .map((sec) => {
+        const tx = x(t0 + sec * 1000).toFixed(1);
+        return `<line class="grid" x1="${tx}" x2="${tx}" y1="0" y2="${height}"/><text class="tick" x="${tx}" y="${y}" text-anchor="middle">${sec} s</text>`;
+      })
+      .join('');
+  const down = report.downtimeWindow;
+  const shade = (height: number) =>
+    down
+      ? `<rect class="down" x="${x(Date.parse(down.from)).toFixed(1)}" y="0" width="${Math.max(1, x(Date.parse(down.to)) - x(Date.parse(down.from))).toFixed(1)}" height="${height}"><title>downtime: ${fmt(report.downtimeMs)}</title></rect>`
+      : '';
 
   const phases = report.phases.filter((p) => !HIDDEN.test(p.state) && p.endedAt);
   const rowH = 18;
@@ -35,7 +55,8 @@ export function renderReportHtml(report: RehearsalReport): string {
       return `<text x="${left - 6}" y="${y + 12}" text-anchor="end">${esc(label)}</text><rect x="${x(s).toFixed(1)}" y="${y}" width="${w.toFixed(1)}" height="${rowH - 5}" rx="2"><title>${esc(p.state)}: ${e - s} ms</title></rect>`;
     })
     .join('');
-  const timelineH = 20 + phases.length * rowH;
+  const timelineBody = 20 + phases.length * rowH;
+  const timelineH = timelineBody + 16;
 
   const series = report.writesPerSecond;
   const maxW = Math.max(1, ...series.map((s) => s.acknowledged + s.rejected));
@@ -43,7 +64,8 @@ export function renderReportHtml(report: RehearsalReport): string {
   const bars = series
     .map((s) => {
       const sx = x(Date.parse(s.at));
-      const bw = Math.max(1, (1000 / span) * plot - 1);
+      // The last second may run past the end of the run: clip it to the plot.
+      const bw = Math.max(1, Math.min((1000 / span) * plot - 1, left + plot - sx));
       const ah = (s.acknowledged / maxW) * (chartH - 20);
       const rh = (s.rejected / maxW) * (chartH - 20);
       return `<rect class="ack" x="${sx.toFixed(1)}" y="${(chartH - ah).toFixed(1)}" width="${bw.toFixed(1)}" height="${ah.toFixed(1)}"><title>second ${s.second}: ${s.acknowledged} acknowledged</title></rect>${
@@ -55,7 +77,6 @@ export function renderReportHtml(report: RehearsalReport): string {
     .join('');
 
   const ok = report.writes.lost === 0;
-  const fmt = (ms: number | null) => (ms === null ? 'n/a' : `${(ms / 1000).toFixed(2)} s`);
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Rehearsal ${esc(report.status)}: ${esc(report.from)} → ${esc(report.to)}</title>
@@ -63,7 +84,7 @@ export function renderReportHtml(report: RehearsalReport): string {
 body{font:14px/1.45 system-ui,sans-serif;margin:24px;color:#1b1f24;max-width:1000px}
 h1{font-size:20px;margin:0 0 4px}.status{display:inline-block;padding:2px 8px;border-radius:4px;color:#fff;background:${report.status === 'SUCCEEDED' ? '#1a7f37' : '#b42318'}}
 dl{display:grid;grid-template-columns:220px 1fr;gap:4px 12px}dt{color:#57606a}dd{margin:0}
-svg text{font-size:11px;fill:#1b1f24}rect{fill:#0969da}rect.ack{fill:#2da44e}rect.rej{fill:#cf222e}.lost{color:${ok ? '#1a7f37' : '#b42318'};font-weight:600}
+svg text{font-size:11px;fill:#1b1f24}rect{fill:#0969da}rect.ack{fill:#2da44e}rect.rej{fill:#cf222e}rect.down{fill:#cf222e;opacity:.12}line.grid{stroke:#d0d7de;stroke-width:.5}text.tick{fill:#57606a;font-size:10px}.lost{color:${ok ? '#1a7f37' : '#b42318'};font-weight:600}
 section{margin-top:24px}
 </style></head><body>
 <h1>Blue/green rehearsal <span class="status">${esc(report.status)}</span></h1>
@@ -82,10 +103,10 @@ ${report.error ? `<dt>Error</dt><dd>${esc(report.error.name)}: ${esc(report.erro
 ${report.upgradeNote ? `<dt>Upgrade method</dt><dd>${esc(report.upgradeNote)}</dd>` : ''}
 </dl>
 <section><h2>Phases</h2>
-<svg width="${width}" height="${timelineH}" role="img" aria-label="phase timeline">${timeline}</svg></section>
+<svg width="${width}" height="${timelineH}" role="img" aria-label="phase timeline">${shade(timelineBody)}${axis(timelineH - 2, timelineBody)}${timeline}</svg></section>
 <section><h2>Application writes per second</h2>
-<p>Green: acknowledged, red: rejected. The gap is the downtime.</p>
-<svg width="${width}" height="${chartH + 4}" role="img" aria-label="writes per second">${bars}<line x1="${left}" x2="${width - 20}" y1="${chartH}" y2="${chartH}" stroke="#8c959f"/></svg></section>
+<p>Green: acknowledged, red: rejected. The shaded band is the downtime, on the same time axis as the phases.</p>
+<svg width="${width}" height="${chartH + 18}" role="img" aria-label="writes per second">${shade(chartH)}${axis(chartH + 14, chartH)}${bars}<line x1="${left}" x2="${width - 20}" y1="${chartH}" y2="${chartH}" stroke="#8c959f"/></svg></section>
 </body></html>
 `;
 }
