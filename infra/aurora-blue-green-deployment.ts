@@ -18,7 +18,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
-import { defaultsSchema, describeIssues, type Defaults } from '../lambdas/domain/input';
+import { defaultsSchema, describeIssues, rawInputSchema, type Defaults } from '../lambdas/domain/input';
 import { TASK_LIST, type Need, type TaskSpec } from '../lambdas/steps/catalog';
 import { ApprovalEndpoint } from './approval-endpoint';
 import { DeploymentDashboard } from './dashboard';
@@ -548,10 +548,17 @@ function validateProps(props: AuroraBlueGreenDeploymentProps): void {
     if (problem) problems.push(`schedule.expression: ${problem}`);
     const timeZone = props.schedule.timeZone ?? 'UTC';
     if (!isTimeZone(timeZone)) problems.push(`schedule.timeZone: "${timeZone}" is not an IANA time zone`);
+    // The execution input's own schema, at synth: a schedule must not fail at 2 a.m. on a typo.
+    const parsed = rawInputSchema.safeParse(props.schedule.input);
+    if (!parsed.success) {
+      problems.push(
+        ...describeIssues(parsed.error)
+          .split('; ')
+          .map((issue) => `schedule.input.${issue}`),
+      );
+    }
     const blue = props.schedule.input['blueClusterId'];
-    if (typeof blue !== 'string') {
-      problems.push('schedule.input.blueClusterId: a scheduled execution must name the blue cluster');
-    } else if (!blue.startsWith(props.clusterIdPrefix)) {
+    if (typeof blue === 'string' && !blue.startsWith(props.clusterIdPrefix)) {
       problems.push(
         `schedule.input.blueClusterId: "${blue}" does not start with clusterIdPrefix "${props.clusterIdPrefix}"`,
       );

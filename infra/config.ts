@@ -128,11 +128,15 @@ export const configSchema = z
       });
     }
     const blue = config.schedule?.input['blueClusterId'];
-    if (config.schedule && (typeof blue !== 'string' || !blue.startsWith(config.clusterIdPrefix))) {
+    if (
+      config.schedule &&
+      blue !== undefined &&
+      (typeof blue !== 'string' || !blue.startsWith(config.clusterIdPrefix))
+    ) {
       ctx.addIssue({
         code: 'custom',
         path: ['schedule', 'input', 'blueClusterId'],
-        message: `a scheduled execution names the blue cluster, which starts with clusterIdPrefix "${config.clusterIdPrefix}"`,
+        message: `the blue cluster starts with clusterIdPrefix "${config.clusterIdPrefix}" (or leave it out: blue is then the cluster the CNAME points at)`,
       });
     }
   });

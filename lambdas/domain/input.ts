@@ -52,8 +52,9 @@ export const smokeTestSchema = z.strictObject({
 });
 export type SmokeTestSpec = z.infer<typeof smokeTestSchema>;
 
-const rawInputSchema = z.strictObject({
-  blueClusterId: clusterId,
+export const rawInputSchema = z.strictObject({
+  /** Absent: blue is the cluster, within the prefix, whose endpoint the CNAME points at (schedules). */
+  blueClusterId: clusterId.optional(),
   greenClusterId: clusterId.optional(),
   targetEngineVersion: z
     .string()
@@ -148,13 +149,21 @@ export function describeIssues(error: z.ZodError): string {
     .join('; ');
 }
 
-/** A green id derived from blue's id and the execution start, never random, at most 63 characters. */
+/** The suffix a derived green id carries: `-g` and the execution's start, YYMMDDHHMMSS. */
+const GREEN_SUFFIX = /-g\d{12}$/;
+
+/**
+ * A green id derived from blue's id and the execution start, never random, at most 63 characters.
+ * A blue that was itself a derived green loses its suffix first, so a recurring schedule's ids do
+ * not grow run after run (`orders-g261205020000` → `orders-g270105020000`).
+ */
 export function deriveGreenClusterId(blueClusterId: string, startedAt: string): string {
+  const base = blueClusterId.replace(GREEN_SUFFIX, '');
   const d = new Date(startedAt);
   const pad = (n: number) => String(n).padStart(2, '0');
   const stamp = `${String(d.getUTCFullYear()).slice(2)}${pad(d.getUTCMonth() + 1)}${pad(d.getUTCDate())}${pad(d.getUTCHours())}${pad(d.getUTCMinutes())}${pad(d.getUTCSeconds())}`;
   const suffix = `-g${stamp}`;
-  return `${blueClusterId.slice(0, 63 - suffix.length).replace(/-+$/, '')}${suffix}`;
+  return `${base.slice(0, 63 - suffix.length).replace(/-+$/, '')}${suffix}`;
 }
 
 export interface ValidateRequest {
@@ -172,15 +181,19 @@ export function parseInput(request: ValidateRequest): DeploymentInput {
   const defaults = defaultsResult.data;
   const parsed = rawInputSchema.safeParse(request.raw);
   if (!parsed.success) throw new PreconditionFailed(`Invalid execution input: ${describeIssues(parsed.error)}`);
-  const raw = parsed.data;
+  const { blueClusterId, ...raw } = parsed.data;
+  if (blueClusterId === undefined) {
+    // ValidateInput resolves an absent blue from the CNAME before it parses (steps/validate-input.ts).
+    throw new PreconditionFailed('Invalid execution input: blueClusterId: required (or resolved from the CNAME)');
+  }
   const problems: string[] = [];
-  if (!raw.blueClusterId.startsWith(defaults.clusterIdPrefix)) {
+  if (!blueClusterId.startsWith(defaults.clusterIdPrefix)) {
     problems.push(
       `blueClusterId: must start with the configured prefix "${defaults.clusterIdPrefix}" (the workflow may only touch those clusters)`,
     );
   }
-  const greenClusterId = raw.greenClusterId ?? deriveGreenClusterId(raw.blueClusterId, request.execution.startTime);
-  if (greenClusterId === raw.blueClusterId) problems.push('greenClusterId: must differ from blueClusterId');
+  const greenClusterId = raw.greenClusterId ?? deriveGreenClusterId(blueClusterId, request.execution.startTime);
+  if (greenClusterId === blueClusterId) problems.push('greenClusterId: must differ from blueClusterId');
   if (!greenClusterId.startsWith(defaults.clusterIdPrefix)) {
     problems.push(`greenClusterId: must start with the configured prefix "${defaults.clusterIdPrefix}"`);
   }
@@ -198,7 +211,7 @@ export function parseInput(request: ValidateRequest): DeploymentInput {
     executionId: request.execution.id,
     executionName: request.execution.name,
     startedAt: request.execution.startTime,
-    blueClusterId: raw.blueClusterId,
+    blueClusterId,
     greenClusterId,
     ...(raw.targetEngineVersion ? { targetEngineVersion: raw.targetEngineVersion } : {}),
     ...(raw.clusterParameterGroupName ? { clusterParameterGroupName: raw.clusterParameterGroupName } : {}),

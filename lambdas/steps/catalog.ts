@@ -58,7 +58,8 @@ const R: Need[] = ['rds:read'];
 const RW: Need[] = ['rds:read', 'rds:write'];
 
 export const TASKS = {
-  ValidateInput: { ...bookkeeping('ValidateInput', 'validate-input', '$', []), timeoutSeconds: 30 },
+  // Reads the CNAME and blue when the input leaves blueClusterId out (a recurring schedule).
+  ValidateInput: { ...control('ValidateInput', 'validate-input', '$', ['rds:read', 'route53']), timeoutSeconds: 30 },
   Preflight: control('Preflight', 'preflight', '$.blue', ['rds:read', 'route53']),
   ValidateMigrations: control('ValidateMigrations', 'validate-migrations', '$.migrationSet', ['migrations']),
   AcquireLock: bookkeeping('AcquireLock', 'acquire-lock', '$.lock', ['lock']),

@@ -35,7 +35,7 @@ export type StepFunction = (event: unknown, ports: Ports) => Promise<unknown>;
 const doc = (e: unknown) => e as ExecutionDocument;
 
 export const STEPS: Record<StepId, StepFunction> = {
-  'validate-input': (e) => validateInput(e as ValidateRequest),
+  'validate-input': (e, p) => validateInput(e as ValidateRequest, p),
   preflight: (e, p) => preflight(doc(e), p),
   'validate-migrations': (e, p) => validateMigrations(doc(e), p),
   'acquire-lock': (e, p) => acquireLock(doc(e), p),

@@ -147,9 +147,17 @@ describe('invalid combinations are rejected in the constructor', () => {
     ).toThrow(/schedule\.expression: a one-time schedule is at\(yyyy-mm-ddThh:mm:ss\)/);
   });
 
-  it('rejects a schedule whose input names no blue cluster, or one outside the prefix', () => {
-    expect(build({ schedule: { expression: 'cron(0 2 ? * SUN *)', input: {} } })).toThrow(
-      /schedule\.input\.blueClusterId: a scheduled execution must name the blue cluster/,
+  it("checks a schedule's input with the execution input's schema at synth, and blue against the prefix", () => {
+    expect(build({ schedule: { expression: 'cron(0 2 ? * SUN *)', input: {} } })).not.toThrow();
+    expect(
+      build({
+        schedule: {
+          expression: 'cron(0 2 ? * SUN *)',
+          input: { migrations: { s3Prefix: 's3://bucket/x/', database: 'app', phase: 'sometime' }, replicas: 2 },
+        },
+      }),
+    ).toThrow(
+      /schedule\.input\.migrations\.phase: .*"before-upgrade".*; schedule\.input\.replicas: unknown field \(check the spelling\)/,
     );
     expect(
       build({ schedule: { expression: 'cron(0 2 ? * SUN *)', input: { blueClusterId: 'billing-prod' } } }),

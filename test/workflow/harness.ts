@@ -74,10 +74,15 @@ export type ApprovalAction = 'approve' | 'reject' | 'timeout' | 'none';
 /** Runs the synthesized definition against a fresh fake cloud with blue in place. */
 export async function run(
   input: Record<string, unknown>,
-  options: Partial<ExecuteOptions> & { approval?: ApprovalAction; prepare?: (cloud: FakeCloud) => void } = {},
+  options: Partial<ExecuteOptions> & {
+    approval?: ApprovalAction;
+    prepare?: (cloud: FakeCloud) => void;
+    /** Runs on this cloud as it is (a second deployment after a first), instead of a fresh one with blue. */
+    cloud?: FakeCloud;
+  } = {},
 ): Promise<Run> {
-  const cloud = new FakeCloud();
-  cloud.addBlue();
+  const cloud = options.cloud ?? new FakeCloud();
+  if (!options.cloud) cloud.addBlue();
   options.prepare?.(cloud);
   const dbCalls: string[] = [];
   const taskTokens = new LocalTaskTokens();
