@@ -10,9 +10,19 @@ import { poll, settle, requireBlue } from './common';
  */
 export async function checkRestorable(
   doc: ExecutionDocument,
-  { clusters, clock }: Pick<Ports, 'clusters' | 'clock'>,
+  { clusters, clock, notifier }: Pick<Ports, 'clusters' | 'clock' | 'notifier'>,
 ): Promise<PollState> {
   const blue = requireBlue(doc);
+  // The first look after the fence is the moment applications lose their writes: say so, once.
+  if (doc.fence && !doc.wait?.['restorable']) {
+    await notifier.publish(
+      `Writes to ${blue.id} are blocked now`,
+      [
+        `Execution ${doc.input.executionName} fenced ${blue.id} at ${doc.fence.fencedAt}: applications cannot write to it until the cutover to ${doc.input.greenClusterId} or a rollback.`,
+        'Cloning, migrations, upgrade, readers, smoke tests and the approval happen while writes are blocked.',
+      ].join('\n'),
+    );
+  }
   const fencedAt = doc.fence ? Date.parse(doc.fence.fencedAt) : Date.parse(doc.input.startedAt);
   const seen = await settle(doc, clock, async () => {
     const current = await clusters.describeCluster(blue.id);

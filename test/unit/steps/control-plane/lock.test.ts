@@ -25,6 +25,22 @@ describe('AcquireLock', () => {
     expect(cloud.locks.get(BLUE)).toEqual({ owner: EXECUTION.id, expiresAt: expected });
   });
 
+  it('says the run has started, what green will be, and that writes will be blocked', async () => {
+    await acquireLock(stepDocument({ targetEngineVersion: '16.6' }), cloud.ports());
+    expect(cloud.notifications).toHaveLength(1);
+    expect(cloud.notifications[0]?.subject).toBe(`Deployment of ${BLUE} started`);
+    expect(cloud.notifications[0]?.message).toContain('upgraded to 16.6');
+    expect(cloud.notifications[0]?.message).toContain(
+      `Writes to ${BLUE} will be blocked from the fence until the cutover`,
+    );
+  });
+
+  it('announces nothing when another run holds the lock', async () => {
+    cloud.locks.set(BLUE, { owner: OTHER, expiresAt: '2099-01-01T00:00:00.000Z' });
+    await failureOf(acquireLock(stepDocument(), cloud.ports()));
+    expect(cloud.notifications).toEqual([]);
+  });
+
   it('re-acquires its own lock (a retried task)', async () => {
     const doc = stepDocument();
     await acquireLock(doc, cloud.ports());

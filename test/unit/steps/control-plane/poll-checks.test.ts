@@ -177,8 +177,13 @@ describe('settle: a check keeps looking for its window', () => {
     };
     await expect(checkRestorable(doc, cloud.ports())).resolves.toMatchObject({ done: true, polls: 1 });
     doc.input.checkWindowSeconds = 0;
+    expect(cloud.notifications.map((n) => n.subject)).toEqual([`Writes to ${doc.input.blueClusterId} are blocked now`]);
+    expect(cloud.notifications[0]?.message).toContain(`fenced ${doc.input.blueClusterId} at ${doc.fence.fencedAt}`);
+    // Later looks of the same wait say nothing more.
+    doc.wait = { restorable: { done: false, polls: 1, status: 'x', checkedAt: doc.fence.fencedAt } };
     doc.fence.fencedAt = new Date(cloud.clock.now().getTime() + 3000).toISOString();
-    await expect(checkRestorable(doc, cloud.ports())).resolves.toMatchObject({ done: false, polls: 1 });
+    await expect(checkRestorable(doc, cloud.ports())).resolves.toMatchObject({ done: false, polls: 2 });
+    expect(cloud.notifications).toHaveLength(1);
   });
 
   it("fits the longest window allowed inside every check Lambda's timeout, with 15 s to spare", () => {
