@@ -754,6 +754,20 @@ class StepAccess {
         });
         return;
       }
+      case 'ec2:read':
+        role.addToPolicy(
+          new iam.PolicyStatement({
+            sid: 'DescribeSecurityGroups',
+            actions: ['ec2:DescribeSecurityGroups'],
+            resources: ['*'],
+          }),
+        );
+        Validations.of(role).acknowledge({
+          id: 'AwsSolutions-IAM5[Resource::*]',
+          reason:
+            'ec2:DescribeSecurityGroups supports no resource-level permissions (Service Authorization Reference); it only reads',
+        });
+        return;
       case 'lock':
         this.owner.lockTable.grantReadWriteData(fn);
         fn.addEnvironment('LOCK_TABLE_NAME', this.owner.lockTable.tableName);

@@ -118,6 +118,30 @@ export interface Clusters {
   describeClusterSnapshot(snapshotId: string): Promise<{ id: string; status: string } | undefined>;
 }
 
+/** One inbound rule of a VPC security group, as EC2 describes it. */
+export interface IngressRule {
+  /** `tcp`, `udp`, `icmp`, or `-1` for every protocol. */
+  protocol: string;
+  /** Absent with protocol `-1` (every port). */
+  fromPort?: number;
+  toPort?: number;
+  /** Security groups the rule admits traffic from. */
+  sourceGroupIds: string[];
+  /** IPv4 and IPv6 ranges the rule admits traffic from. */
+  cidrs: string[];
+}
+
+export interface SecurityGroupInfo {
+  id: string;
+  vpcId?: string;
+  ingress: IngressRule[];
+}
+
+export interface Network {
+  /** The security groups among `ids` that exist; a missing one is simply absent from the result. */
+  describeSecurityGroups(ids: string[]): Promise<SecurityGroupInfo[]>;
+}
+
 export interface DnsRecord {
   name: string;
   type: string;
@@ -204,6 +228,7 @@ export interface Clock {
 
 export interface Ports {
   clusters: Clusters;
+  network: Network;
   dns: Dns;
   database: Database;
   migrations: MigrationSource;

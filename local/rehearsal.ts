@@ -265,6 +265,7 @@ export async function runRehearsal(options: RehearsalOptions): Promise<Rehearsal
 
     const ports: Ports = {
       clusters: cloud.clusters,
+      network: cloud.network,
       dns: cloud.dns,
       database: cloud.database,
       migrations: cloud.migrations,

@@ -2,6 +2,8 @@
 import { RDSClient } from '@aws-sdk/client-rds';
 import { RdsClusters } from '../aws/clusters-rds';
 import { Route53Client } from '@aws-sdk/client-route-53';
+import { EC2Client } from '@aws-sdk/client-ec2';
+import { Ec2Network } from '../aws/network-ec2';
 import { Route53Dns } from '../aws/dns-route53';
 import type { ExecutionDocument } from '../domain/document';
 import { preflight } from '../steps/preflight';
@@ -10,5 +12,8 @@ import { stepHandler, traced } from './runtime';
 // Clients at module scope: built once per container, reused by warm invocations.
 const clusters = new RdsClusters(traced(new RDSClient({})));
 const dns = new Route53Dns(traced(new Route53Client({})));
+const network = new Ec2Network(traced(new EC2Client({})));
 
-export const handler = stepHandler('Preflight', (event: ExecutionDocument) => preflight(event, { clusters, dns }));
+export const handler = stepHandler('Preflight', (event: ExecutionDocument) =>
+  preflight(event, { clusters, dns, network }),
+);

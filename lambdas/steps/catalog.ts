@@ -12,6 +12,7 @@ export type Need =
   | 'rds:read' // Describe* on clusters, instances, engine versions, parameter groups, snapshots
   | 'rds:write' // Restore/Create/Modify/Delete on clusters and instances of the allowed prefix
   | 'route53' // the one hosted zone: list/change records, get change
+  | 'ec2:read' // DescribeSecurityGroups (Preflight's network checks)
   | 'lock' // the lock table
   | 'topic' // publish to the notification topic
   | 'migrations' // read the migrations bucket
@@ -60,7 +61,7 @@ const RW: Need[] = ['rds:read', 'rds:write'];
 export const TASKS = {
   // Reads the CNAME and blue when the input leaves blueClusterId out (a recurring schedule).
   ValidateInput: { ...control('ValidateInput', 'validate-input', '$', ['rds:read', 'route53']), timeoutSeconds: 30 },
-  Preflight: control('Preflight', 'preflight', '$.blue', ['rds:read', 'route53']),
+  Preflight: control('Preflight', 'preflight', '$.blue', ['rds:read', 'route53', 'ec2:read']),
   ValidateMigrations: control('ValidateMigrations', 'validate-migrations', '$.migrationSet', ['migrations']),
   AcquireLock: bookkeeping('AcquireLock', 'acquire-lock', '$.lock', ['lock', 'topic']),
   LowerCnameTtl: control('LowerCnameTtl', 'lower-cname-ttl', '$.ttl', ['route53']),

@@ -3,6 +3,7 @@ import { EXECUTION_TAG } from '../domain/document';
 import { PreconditionFailed } from '../domain/errors';
 import type { Ports } from '../ports';
 import { normalizeHost } from './common';
+import { networkProblems } from './preflight-network';
 
 /**
  * Preflight: the guard rails of DESIGN.md section 10, all checked before any side effect.
@@ -10,7 +11,7 @@ import { normalizeHost } from './common';
  */
 export async function preflight(
   doc: ExecutionDocument,
-  { clusters, dns }: Pick<Ports, 'clusters' | 'dns'>,
+  { clusters, dns, network }: Pick<Ports, 'clusters' | 'dns' | 'network'>,
 ): Promise<BlueSnapshot> {
   const { input } = doc;
   const problems: string[] = [];
@@ -38,6 +39,7 @@ export async function preflight(
       `blue cluster ${blue.id} does not carry the workflow's admin security group ${input.adminSecurityGroupId}; attach it first (it is how the workflow reaches blue once the application groups are detached)`,
     );
   }
+  problems.push(...(await networkProblems(blue, input.adminSecurityGroupId, { network })));
   const accessSecurityGroupIds = groupIds.filter((id) => id !== input.adminSecurityGroupId);
   if (input.writeBlock === 'security-group' && !input.dryRun && accessSecurityGroupIds.length === 0) {
     problems.push(

@@ -18,6 +18,7 @@ import { LocalDns } from './dns';
 import { awsFault } from './errors';
 import {
   folderMigrationSource,
+  localNetwork,
   memoryLock,
   realClock,
   recordingNotifier,
@@ -132,6 +133,7 @@ export interface LocalCloudState {
 
 export interface LocalCloud {
   readonly clusters: LocalClusters;
+  readonly network: ReturnType<typeof localNetwork>;
   readonly dns: LocalDns;
   readonly lock: Lock;
   readonly notifier: RecordingNotifier;
@@ -214,6 +216,7 @@ export async function createLocalCloud(options: LocalCloudOptions): Promise<Loca
 
   const cloud: LocalCloud = {
     clusters,
+    network: localNetwork(options.adminSecurityGroupId, options.accessSecurityGroupId),
     dns,
     lock: memoryLock(clock),
     notifier: recordingNotifier(options.onNotify),

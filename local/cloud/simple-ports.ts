@@ -1,6 +1,14 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Clock, Lock, MigrationFile, MigrationSource, Notifier } from '../../lambdas/ports';
+import type {
+  Clock,
+  Lock,
+  MigrationFile,
+  MigrationSource,
+  Network,
+  Notifier,
+  SecurityGroupInfo,
+} from '../../lambdas/ports';
 import { awsFault } from './errors';
 
 /** The S3 prefix the rehearsal's execution input names; it maps to the local migrations folder. */
@@ -77,5 +85,39 @@ export function realClock(): Clock {
   return {
     now: () => new Date(),
     sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+  };
+}
+
+/**
+ * The local VPC's security groups: the admin group admits every port from itself (the admin path
+ * and the CNAME proxies play the rules), the access group admits the application's loopback.
+ */
+export function localNetwork(
+  adminSecurityGroupId: string,
+  accessSecurityGroupId: string,
+): Network & {
+  groups: Map<string, SecurityGroupInfo>;
+} {
+  const groups = new Map<string, SecurityGroupInfo>([
+    [
+      adminSecurityGroupId,
+      { id: adminSecurityGroupId, ingress: [{ protocol: '-1', sourceGroupIds: [adminSecurityGroupId], cidrs: [] }] },
+    ],
+    [
+      accessSecurityGroupId,
+      {
+        id: accessSecurityGroupId,
+        ingress: [{ protocol: 'tcp', fromPort: 0, toPort: 65535, sourceGroupIds: [], cidrs: ['127.0.0.1/32'] }],
+      },
+    ],
+  ]);
+  return {
+    groups,
+    async describeSecurityGroups(ids) {
+      return ids.flatMap((id) => {
+        const group = groups.get(id);
+        return group ? [structuredClone(group)] : [];
+      });
+    },
   };
 }

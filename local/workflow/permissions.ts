@@ -35,6 +35,8 @@ function needOf(port: keyof Ports, method: string): Need | 'approval' | undefine
       return CLUSTER_METHODS[method as keyof Clusters] ?? 'rds:write';
     case 'dns':
       return 'route53';
+    case 'network':
+      return 'ec2:read';
     case 'database':
       return 'secret';
     case 'migrations':
@@ -74,6 +76,7 @@ export function portsAllowedFor(spec: Pick<TaskSpec, 'state' | 'kind' | 'needs'>
     });
   return {
     clusters: guard('clusters'),
+    network: guard('network'),
     dns: guard('dns'),
     database: guard('database'),
     migrations: guard('migrations'),

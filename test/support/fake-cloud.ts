@@ -13,8 +13,10 @@ import type {
   Lock,
   MigrationFile,
   MigrationSource,
+  Network,
   Notifier,
   Ports,
+  SecurityGroupInfo,
   UpgradeRequest,
   UpgradeTarget,
 } from '../../lambdas/ports';
@@ -312,6 +314,30 @@ export class FakeCloud {
   };
 
   /** Database steps are replaced in the control-plane workflow tests; a call here is a bug. */
+  /** Security groups as EC2 describes them: the admin group admits 5432 from itself. */
+  readonly securityGroups = new Map<string, SecurityGroupInfo>([
+    [
+      ADMIN_SG,
+      {
+        id: ADMIN_SG,
+        ingress: [{ protocol: 'tcp', fromPort: 5432, toPort: 5432, sourceGroupIds: [ADMIN_SG], cidrs: [] }],
+      },
+    ],
+    ...APP_SGS.map((id): [string, SecurityGroupInfo] => [
+      id,
+      { id, ingress: [{ protocol: 'tcp', fromPort: 5432, toPort: 5432, sourceGroupIds: [], cidrs: ['10.0.0.0/16'] }] },
+    ]),
+  ]);
+
+  readonly networkPort: Network = {
+    describeSecurityGroups: async (ids) => {
+      return ids.flatMap((id) => {
+        const group = this.securityGroups.get(id);
+        return group ? [structuredClone(group)] : [];
+      });
+    },
+  };
+
   readonly databasePort: Database = {
     connect: async () => {
       throw new Error('The fake cloud has no database; override the database steps.');
@@ -321,6 +347,7 @@ export class FakeCloud {
   ports(): Ports {
     return {
       clusters: this.clustersPort,
+      network: this.networkPort,
       dns: this.dnsPort,
       database: this.databasePort,
       migrations: this.migrationsPort,

@@ -105,6 +105,35 @@ describe('Preflight', () => {
     expect(message).toContain(`blue cluster app-blue does not carry the workflow's admin security group ${ADMIN_SG}`);
   });
 
+  it('refuses security groups of blue that do not exist', async () => {
+    cloud.securityGroups.delete(APP_SGS[1] as string);
+    const message = await guardRail();
+    expect(message).toContain(`security groups ${APP_SGS[1]} of blue cluster app-blue do not exist`);
+  });
+
+  it("refuses an admin group that does not admit blue's port from itself, with the command that fixes it", async () => {
+    const admin = cloud.securityGroups.get(ADMIN_SG);
+    if (!admin) throw new Error('no admin group');
+    admin.ingress = [
+      { protocol: 'tcp', fromPort: 5432, toPort: 5432, sourceGroupIds: [APP_SGS[0] as string], cidrs: [] },
+      { protocol: 'tcp', fromPort: 3306, toPort: 3306, sourceGroupIds: [ADMIN_SG], cidrs: [] },
+    ];
+    const message = await guardRail();
+    expect(message).toContain(`admin security group ${ADMIN_SG} has no inbound rule for TCP port 5432 from itself`);
+    expect(message).toContain(
+      `aws ec2 authorize-security-group-ingress --group-id ${ADMIN_SG} --protocol tcp --port 5432 --source-group ${ADMIN_SG}`,
+    );
+  });
+
+  it('accepts an admin group that admits every protocol, or a port range, from itself', async () => {
+    const admin = cloud.securityGroups.get(ADMIN_SG);
+    if (!admin) throw new Error('no admin group');
+    admin.ingress = [{ protocol: '-1', sourceGroupIds: [ADMIN_SG], cidrs: [] }];
+    await expect(preflight(stepDocument(), cloud.ports())).resolves.toMatchObject({ id: BLUE });
+    admin.ingress = [{ protocol: 'tcp', fromPort: 5000, toPort: 6000, sourceGroupIds: [ADMIN_SG], cidrs: [] }];
+    await expect(preflight(stepDocument(), cloud.ports())).resolves.toMatchObject({ id: BLUE });
+  });
+
   it('refuses the security-group write block when blue has only the admin group', async () => {
     blueCluster().securityGroups = [{ id: ADMIN_SG, status: 'active' }];
     const message = await guardRail();
