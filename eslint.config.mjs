@@ -14,7 +14,7 @@ export default tseslint.config(
     },
   },
   {
-    // The dependency rule of DESIGN.md section 2: steps see only the domain and the ports.
+    // The dependency rule of docs/architecture.md: steps see only the domain and the ports.
     files: ['lambdas/steps/**/*.ts', 'lambdas/domain/**/*.ts'],
     rules: {
       'no-restricted-imports': [

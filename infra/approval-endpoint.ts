@@ -58,7 +58,7 @@ export interface ApprovalEndpointProps {
 }
 
 /**
- * The human approval before cutover (DESIGN.md section 8): the approvals table, the
+ * The human approval before cutover (docs/approval.md): the approvals table, the
  * `RequestApproval` function (a `waitForTaskToken` task target) and the approval page behind an
  * API Gateway HTTP API with throttling and access logs.
  */

@@ -254,7 +254,7 @@ export interface AuroraBlueGreenDeploymentProps {
 }
 
 /**
- * The deployable blue/green workflow (DESIGN.md section 11): the Step Functions state machine, one
+ * The deployable blue/green workflow (docs/architecture.md): the Step Functions state machine, one
  * Lambda per step with least-privilege IAM, the lock table, the notification topic, the migrations
  * bucket, logs, X-Ray, an alarm on failed executions and an optional schedule.
  */

@@ -8,7 +8,7 @@ import { TASKS, type TaskSpec, type TaskState } from '../lambdas/steps/catalog';
 
 /**
  * The state machine graph, built in exactly one place: the stack, the tests and the local
- * rehearsal all call this function (DESIGN.md section 4). JSONPath only: the local executor
+ * rehearsal all call this function (docs/state-machine.md). JSONPath only: the local executor
  * ignores JSONata.
  */
 

@@ -1,5 +1,5 @@
 /**
- * The interfaces the steps need (DESIGN.md section 2). `aws/` implements them with the AWS SDK
+ * The interfaces the steps need (docs/architecture.md). `aws/` implements them with the AWS SDK
  * and pg; `local/` implements them on local PostgreSQL processes and TCP proxies. Steps see only
  * these, so the same step code runs in both.
  */

@@ -16,7 +16,7 @@ import { synthesizeDefinition } from './workflow/synth';
 import { LocalTaskTokens } from './workflow/task-tokens';
 
 /**
- * One local rehearsal (DESIGN.md section 12): blue on real PostgreSQL, a live write load through
+ * One local rehearsal (docs/rehearsal.md): blue on real PostgreSQL, a live write load through
  * the CNAME, the synthesized state machine run with the real steps on local adapters, and a
  * report of what the application saw: lost writes, downtime, the phase timeline.
  */

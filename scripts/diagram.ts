@@ -1,19 +1,17 @@
 /**
- * Regenerates the state machine diagram from the synthesized definition of the real stack:
- * writes docs/state-machine.md and, when README.md has the
- * `<!-- state-machine:begin -->` / `<!-- state-machine:end -->` markers, the block between them.
+ * Regenerates the state machine diagram from the synthesized definition of the real stack, in
+ * docs/state-machine.md (the one place it is kept).
  *
- *   npm run diagram              # write both files
- *   npm run diagram -- --check   # exit 1 if either file is stale (CI)
+ *   npm run diagram              # write it
+ *   npm run diagram -- --check   # exit 1 if it is stale
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { replaceMarkedBlock, stateMachineDoc, toMermaid } from '../local/workflow/mermaid';
+import { stateMachineDoc, toMermaid } from '../local/workflow/mermaid';
 import { synthesizeDefinition } from '../local/workflow/synth';
 
 const ROOT = path.resolve(__dirname, '..');
 const DOC = path.join(ROOT, 'docs', 'state-machine.md');
-const README = path.join(ROOT, 'README.md');
 
 function readIfExists(file: string): string | undefined {
   return fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : undefined;
@@ -29,11 +27,6 @@ function main(argv: string[]): number {
   const mermaid = toMermaid(synthesizeDefinition());
 
   const wanted = new Map<string, string>([[DOC, stateMachineDoc(mermaid)]]);
-  const readme = readIfExists(README);
-  if (readme !== undefined) {
-    const updated = replaceMarkedBlock(readme, mermaid);
-    if (updated !== undefined) wanted.set(README, updated);
-  }
 
   const stale = [...wanted].filter(([file, text]) => readIfExists(file) !== text).map(([file]) => file);
   const rel = (file: string): string => path.relative(ROOT, file);

@@ -21,7 +21,7 @@ import {
 } from './model';
 
 /**
- * The approval endpoint, independent of API Gateway or node:http (DESIGN.md section 8).
+ * The approval endpoint, independent of API Gateway or node:http (docs/approval.md).
  * - GET shows the evidence and the forms; it never decides (mail scanners prefetch links).
  * - POST decides once, by a conditional update that also checks the per-approval nonce, then
  *   tells Step Functions through `TaskDecisions`. Used, expired and unknown ids get a clear page.

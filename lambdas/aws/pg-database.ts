@@ -4,7 +4,7 @@ import { RetryableAwsError } from '../domain/errors';
 import type { Database, DbSession, DbTarget, QueryResult } from '../ports';
 
 /**
- * The Database port on `pg` (DESIGN.md sections 5 to 7). One `Client` per session, never a pool:
+ * The Database port on `pg` (docs/architecture.md). One `Client` per session, never a pool:
  * the fence must know the exact server process of each session (`pid`) to exempt it.
  * The AWS Lambdas pass Secrets Manager credentials and verified TLS; the local rehearsal passes
  * static credentials and `ssl: false`.

@@ -1,7 +1,7 @@
 import type { DeploymentInput } from './input';
 
 /**
- * The execution document (DESIGN.md section 3). Each task writes only its own key through its
+ * The execution document (docs/architecture.md). Each task writes only its own key through its
  * `ResultPath`, so the console shows what each state contributed.
  */
 

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { PreconditionFailed } from './errors';
 
 /**
- * The execution input (DESIGN.md section 3): one strict zod schema. Defaults come from the
+ * The execution input (docs/architecture.md): one strict zod schema. Defaults come from the
  * deployed configuration and reach `ValidateInput` in its task parameters, so a schedule can
  * pass a tiny input. Every message names the field and the rule.
  */

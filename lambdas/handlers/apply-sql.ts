@@ -1,4 +1,4 @@
-/** ApplySql: wiring only (DESIGN.md section 2); the logic is in the step. */
+/** ApplySql: wiring only (docs/architecture.md); the logic is in the step. */
 import { databaseFromEnv } from '../aws/database-from-env';
 import { S3Client } from '@aws-sdk/client-s3';
 import { S3MigrationSource } from '../aws/migration-source-s3';

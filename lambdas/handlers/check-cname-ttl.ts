@@ -1,4 +1,4 @@
-/** CheckCnameTtl: wiring only (DESIGN.md section 2); the logic is in the step. */
+/** CheckCnameTtl: wiring only (docs/architecture.md); the logic is in the step. */
 import { Route53Client } from '@aws-sdk/client-route-53';
 import { Route53Dns } from '../aws/dns-route53';
 import type { ExecutionDocument } from '../domain/document';

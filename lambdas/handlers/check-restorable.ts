@@ -1,4 +1,4 @@
-/** CheckRestorable: wiring only (DESIGN.md section 2); the logic is in the step. */
+/** CheckRestorable: wiring only (docs/architecture.md); the logic is in the step. */
 import { RDSClient } from '@aws-sdk/client-rds';
 import { RdsClusters } from '../aws/clusters-rds';
 import { SNSClient } from '@aws-sdk/client-sns';

@@ -1,4 +1,4 @@
-/** PostUpgrade: wiring only (DESIGN.md section 2); the logic is in the step. */
+/** PostUpgrade: wiring only (docs/architecture.md); the logic is in the step. */
 import { databaseFromEnv } from '../aws/database-from-env';
 import { RDSClient } from '@aws-sdk/client-rds';
 import { RdsClusters } from '../aws/clusters-rds';

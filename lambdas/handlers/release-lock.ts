@@ -1,4 +1,4 @@
-/** ReleaseLock: wiring only (DESIGN.md section 2); the logic is in the step. */
+/** ReleaseLock: wiring only (docs/architecture.md); the logic is in the step. */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DynamoLock } from '../aws/lock-dynamodb';

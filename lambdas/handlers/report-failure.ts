@@ -1,4 +1,4 @@
-/** ReportFailure: wiring only (DESIGN.md section 2); the logic is in the step. */
+/** ReportFailure: wiring only (docs/architecture.md); the logic is in the step. */
 import { SNSClient } from '@aws-sdk/client-sns';
 import { SnsNotifier } from '../aws/notifier-sns';
 import { requireEnv } from '../aws/env';

@@ -1,4 +1,4 @@
-/** Rollback: wiring only (DESIGN.md section 2); the logic is in the step. */
+/** Rollback: wiring only (docs/architecture.md); the logic is in the step. */
 import { RDSClient } from '@aws-sdk/client-rds';
 import { RdsClusters } from '../aws/clusters-rds';
 import { Route53Client } from '@aws-sdk/client-route-53';

@@ -1,4 +1,4 @@
-/** UpgradeEngine: wiring only (DESIGN.md section 2); the logic is in the step. */
+/** UpgradeEngine: wiring only (docs/architecture.md); the logic is in the step. */
 import { RDSClient } from '@aws-sdk/client-rds';
 import { RdsClusters } from '../aws/clusters-rds';
 import type { ExecutionDocument } from '../domain/document';

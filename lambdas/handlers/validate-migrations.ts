@@ -1,4 +1,4 @@
-/** ValidateMigrations: wiring only (DESIGN.md section 2); the logic is in the step. */
+/** ValidateMigrations: wiring only (docs/architecture.md); the logic is in the step. */
 import { S3Client } from '@aws-sdk/client-s3';
 import { S3MigrationSource } from '../aws/migration-source-s3';
 import type { ExecutionDocument } from '../domain/document';

@@ -19,7 +19,7 @@ export type Need =
   | 'secret'; // read the database secret (database Lambdas, in the VPC)
 
 export interface TaskSpec {
-  /** The state's name in the graph (DESIGN.md section 4). */
+  /** The state's name in the graph (docs/state-machine.md). */
   readonly state: string;
   /** The step it runs: also the handler file `lambdas/handlers/<step>.ts`. */
   readonly step: string;

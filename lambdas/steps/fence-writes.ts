@@ -4,7 +4,7 @@ import type { DbSession, Ports } from '../ports';
 import { ADMIN_DATABASE, AWS_INTERNAL_ROLE, blueTarget, openSession, quoteIdent, userDatabases } from './db';
 
 /**
- * FenceWrites (DESIGN.md section 5): makes blue read-only for every session that could still
+ * FenceWrites (docs/architecture.md): makes blue read-only for every session that could still
  * write, then records a fence row whose presence on green proves the clone holds every write
  * committed before it.
  *

@@ -6,7 +6,7 @@ import { greenTarget, openSession } from './db';
 import { indexOfServerPosition, lineColumnAt, splitStatements } from './sql-text';
 
 /**
- * ApplySql (DESIGN.md section 7): the migration runner. See docs/migrations.md for the semantics
+ * ApplySql (docs/migrations.md): the migration runner. See docs/migrations.md for the semantics
  * and for why this is our own runner rather than node-pg-migrate.
  */
 

@@ -5,7 +5,7 @@ import { ADMIN_DATABASE, greenTarget, quoteIdent, userDatabases, withSession } f
 export type PostUpgradeResult = NonNullable<ExecutionDocument['postUpgrade']>;
 
 /**
- * PostUpgrade (DESIGN.md section 6): planner statistics do not survive a major-version upgrade,
+ * PostUpgrade (docs/architecture.md): planner statistics do not survive a major-version upgrade,
  * so ANALYZE every user database of green; and update each installed extension for which the new
  * engine offers a newer default version (`pg_available_extensions`).
  */

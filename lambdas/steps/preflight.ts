@@ -6,7 +6,7 @@ import { normalizeHost } from './common';
 import { networkProblems } from './preflight-network';
 
 /**
- * Preflight: the guard rails of DESIGN.md section 10, all checked before any side effect.
+ * Preflight: the guard rails (docs/architecture.md), all checked before any side effect.
  * Each failure is a PreconditionFailed with a sentence a DBA understands.
  */
 export async function preflight(

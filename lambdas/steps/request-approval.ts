@@ -4,7 +4,7 @@ import { PreconditionFailed } from '../domain/errors';
 import type { Ports } from '../ports';
 
 /**
- * `RequestApproval` (DESIGN.md section 8): a `lambda:invoke.waitForTaskToken` task. Stores the
+ * `RequestApproval` (docs/approval.md): a `lambda:invoke.waitForTaskToken` task. Stores the
  * task token under a random, opaque approval id and emails the approver the evidence and one
  * link. The task keeps waiting until the approval endpoint sends success or failure.
  *

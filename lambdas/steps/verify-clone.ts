@@ -6,7 +6,7 @@ import { ADMIN_DATABASE, greenTarget, resetReadOnly, withSession } from './db';
 export type VerifyResult = NonNullable<ExecutionDocument['verify']>;
 
 /**
- * VerifyClone (DESIGN.md section 5, point 4): this execution's fence row must be on green. It was
+ * VerifyClone (docs/architecture.md): this execution's fence row must be on green. It was
  * committed on blue after every other write had stopped, so finding it proves the clone holds
  * every write committed before the fence. Then green gets its databases writable again: the
  * fence's `ALTER DATABASE` setting was cloned with the data.

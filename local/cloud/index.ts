@@ -30,7 +30,7 @@ export { endpointOf, familyOf, LocalClusters } from './clusters';
 export { LocalDns } from './dns';
 
 /**
- * The local "cloud" the rehearsal runs the real state machine against (DESIGN.md section 12):
+ * The local "cloud" the rehearsal runs the real state machine against (docs/rehearsal.md):
  * clusters of real PostgreSQL processes, a public endpoint per cluster that plays the security
  * group, a CNAME proxy that plays Route 53, and the other ports. Everything lives in `workdir`;
  * no process outlives `stopAll()`.

@@ -430,9 +430,6 @@ export function toMermaid(asl: AslLike): string {
   return `${lines.join('\n')}\n`;
 }
 
-export const DIAGRAM_BEGIN = '<!-- state-machine:begin -->';
-export const DIAGRAM_END = '<!-- state-machine:end -->';
-
 /** The fenced Mermaid block as it appears in Markdown. */
 export function mermaidBlock(mermaid: string): string {
   return `\`\`\`mermaid\n${mermaid.endsWith('\n') ? mermaid : `${mermaid}\n`}\`\`\`\n`;
@@ -450,22 +447,9 @@ export function stateMachineDoc(mermaid: string): string {
     'grey `on …` box is the Catch of every Task in that box; a yellow `poll` box is a',
     'Check / Is…Done / Wait loop (it looks before it waits), whose Catch is its Check’s.',
     '',
+    'How the states work together (the fence, rollback, retries, waiting) is in',
+    '[architecture.md](architecture.md).',
+    '',
     mermaidBlock(mermaid),
   ].join('\n');
-}
-
-/**
- * Replaces the block between the README markers with the diagram. Returns `undefined` when the
- * text has no markers; throws when they are incomplete or out of order.
- */
-export function replaceMarkedBlock(text: string, mermaid: string): string | undefined {
-  const begin = text.indexOf(DIAGRAM_BEGIN);
-  const end = text.indexOf(DIAGRAM_END);
-  if (begin === -1 && end === -1) return undefined;
-  if (begin === -1 || end === -1 || end < begin) {
-    throw new Error(`Expected "${DIAGRAM_BEGIN}" followed by "${DIAGRAM_END}".`);
-  }
-  const head = text.slice(0, begin + DIAGRAM_BEGIN.length);
-  const tail = text.slice(end);
-  return `${head}\n\n${mermaidBlock(mermaid)}\n${tail}`;
 }

@@ -1,15 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { AslDefinition } from '../../local/workflow/asl';
-import {
-  DIAGRAM_BEGIN,
-  DIAGRAM_END,
-  mermaidBlock,
-  replaceMarkedBlock,
-  stateMachineDoc,
-  toMermaid,
-  type AslLike,
-} from '../../local/workflow/mermaid';
+import { stateMachineDoc, toMermaid, type AslLike } from '../../local/workflow/mermaid';
 import { synthesizeDefinition } from '../../local/workflow/synth';
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -176,15 +168,6 @@ describe('toMermaid on a hand-made definition', () => {
     expect(regions).toContain('  Undo -.->|"any error"| Cleanup\n');
     expect(regions).toContain(`class ${box?.[1]} catchRegion`);
   });
-
-  it('replaces only the block between the README markers', () => {
-    const readme = `# Title\n\n${DIAGRAM_BEGIN}\nold\n${DIAGRAM_END}\n\nMore.\n`;
-    expect(replaceMarkedBlock(readme, out)).toBe(
-      `# Title\n\n${DIAGRAM_BEGIN}\n\n${mermaidBlock(out)}\n${DIAGRAM_END}\n\nMore.\n`,
-    );
-    expect(replaceMarkedBlock('# No markers\n', out)).toBeUndefined();
-    expect(() => replaceMarkedBlock(`${DIAGRAM_END}\n${DIAGRAM_BEGIN}\n`, out)).toThrow('followed by');
-  });
 });
 
 describe('the diagram of the synthesized state machine', () => {
@@ -200,12 +183,10 @@ describe('the diagram of the synthesized state machine', () => {
     expectFresh(path.join(ROOT, 'docs', 'state-machine.md'), stateMachineDoc(diagram));
   });
 
-  it(`is what the README holds between its markers, if it has them (else ${STALE})`, () => {
-    const readmePath = path.join(ROOT, 'README.md');
-    const readme = fs.existsSync(readmePath) ? fs.readFileSync(readmePath, 'utf8') : undefined;
-    const updated = readme === undefined ? undefined : replaceMarkedBlock(readme, diagram);
-    // Without markers there is nothing to keep fresh; with them the block must match.
-    expect(updated === undefined || updated === readme ? 'fresh' : `README.md is stale: ${STALE}`).toBe('fresh');
+  it('is kept in docs/state-machine.md only: the README links to it instead of holding a copy', () => {
+    const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+    expect(readme).not.toContain('```mermaid');
+    expect(readme).toContain('(docs/state-machine.md)');
   });
 
   it('shows every state, and every Task by its name, in a well-formed flowchart', () => {

@@ -58,16 +58,14 @@ describe('describeSecurityGroups', () => {
   });
 
   it('maps throttling to the retryable error', async () => {
-    ec2Mock
-      .on(DescribeSecurityGroupsCommand)
-      .rejects(
-        new EC2ServiceException({
-          name: 'RequestLimitExceeded',
-          $fault: 'client',
-          $metadata: {},
-          message: 'slow down',
-        }),
-      );
+    ec2Mock.on(DescribeSecurityGroupsCommand).rejects(
+      new EC2ServiceException({
+        name: 'RequestLimitExceeded',
+        $fault: 'client',
+        $metadata: {},
+        message: 'slow down',
+      }),
+    );
     await expect(network.describeSecurityGroups(['sg-a'])).rejects.toBeInstanceOf(RetryableAwsError);
   });
 });
