@@ -1,4 +1,3 @@
-import * as path from 'node:path';
 import { ArnFormat, Duration, RemovalPolicy, Stack, TimeZone, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
@@ -18,21 +17,20 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
+import { z } from 'zod';
 import { defaultsSchema, describeIssues, rawInputSchema, type Defaults } from '../lambdas/domain/input';
 import { TASK_LIST, type Need, type TaskSpec } from '../lambdas/steps/catalog';
 import { ApprovalEndpoint } from './approval-endpoint';
 import { DeploymentDashboard } from './dashboard';
 import { buildDefinition } from './definition';
-
-/** The project root: where package-lock.json and lambdas/ live. */
-const PROJECT_ROOT = path.resolve(__dirname, '..');
+import { handlerFunction } from './lambda-code';
 
 /**
  * esbuild settings of every Lambda, shared with `scripts/bench-lambdas.ts` so that the benchmark
  * measures exactly what is deployed. Local esbuild only (never Docker); the AWS SDK is bundled
  * (`externalModules: []`) so each function runs the SDK version this repository pinned and tested,
  * not whatever the Lambda runtime happens to ship; `module` first lets esbuild tree-shake the SDK's
- * ES module builds.
+ * ES module builds. `npm run build:lib` prebuilds the package's bundles with these settings too.
  */
 export const LAMBDA_BUNDLING = {
   forceDockerBundling: false,
@@ -47,36 +45,82 @@ export const LAMBDA_BUNDLING = {
 /** `NODE_OPTIONS` of every Lambda: stack traces point into the TypeScript sources. */
 export const LAMBDA_NODE_OPTIONS = '--enable-source-maps';
 
-/** Tunable defaults of an execution; an execution's input may override each one. */
+/**
+ * Tunable defaults of an execution; an execution's input may override each one (there in seconds
+ * and milliseconds: docs/configuration.md).
+ */
 export interface ExecutionDefaults {
-  /** Seconds between two polls of an asynchronous AWS operation. */
-  readonly pollIntervalSeconds: number;
-  /** Polls before a wait loop gives up with a named error. */
-  readonly maxPolls: number;
+  /**
+   * Time between two polls of an asynchronous AWS operation (whole seconds, 1 s to 1 h).
+   * @default Duration.seconds(30)
+   */
+  readonly pollInterval?: Duration;
+  /**
+   * Polls before a wait loop gives up with a named error.
+   * @default 720
+   */
+  readonly maxPolls?: number;
   /**
    * How long one Check keeps looking, inside its Lambda, before it hands back to its Wait loop
-   * (0: one look per check). Shortens the time between an operation ending and the workflow
-   * noticing it, which is downtime while writes are blocked.
+   * (zero: one look per check). Shortens the time between an operation ending and the workflow
+   * noticing it, which is downtime while writes are blocked. Whole seconds, at most 45.
+   * @default Duration.seconds(20)
    */
-  readonly checkWindowSeconds: number;
-  /** How often a Check looks during its window, in milliseconds. */
-  readonly checkEveryMs: number;
-  /** How long the approval waits for a decision before rolling back. */
-  readonly approvalTimeoutSeconds: number;
-  /** How long blue is kept (stopped from taking traffic) after cutover before it is deleted. */
-  readonly blueRetentionSeconds: number;
-  /** The CNAME's TTL during cutover; a higher TTL is lowered early in the run. */
-  readonly cutoverTtlSeconds: number;
-  /** Readers created on green. */
-  readonly replicaCount: number;
-  /** `lock_timeout` of SQL migrations, in milliseconds. */
-  readonly lockTimeoutMs: number;
-  /** `statement_timeout` of SQL migrations, in milliseconds. */
-  readonly statementTimeoutMs: number;
+  readonly checkWindow?: Duration;
+  /**
+   * How often a Check looks during its window (whole milliseconds, 10 ms to 60 s).
+   * @default Duration.seconds(2)
+   */
+  readonly checkEvery?: Duration;
+  /**
+   * How long the approval waits for a decision before rolling back (whole seconds, at least 1 min).
+   * @default Duration.days(1)
+   */
+  readonly approvalTimeout?: Duration;
+  /**
+   * How long blue is kept (stopped from taking traffic) after cutover before it is deleted.
+   * @default Duration.days(1)
+   */
+  readonly blueRetention?: Duration;
+  /**
+   * The CNAME's TTL during cutover; a higher TTL is lowered early in the run (whole seconds).
+   * @default Duration.seconds(5)
+   */
+  readonly cutoverTtl?: Duration;
+  /**
+   * Readers created on green (0 to 15).
+   * @default 1
+   */
+  readonly replicaCount?: number;
+  /**
+   * `lock_timeout` of SQL migrations (whole milliseconds).
+   * @default Duration.seconds(5)
+   */
+  readonly lockTimeout?: Duration;
+  /**
+   * `statement_timeout` of SQL migrations (whole milliseconds).
+   * @default Duration.minutes(10)
+   */
+  readonly statementTimeout?: Duration;
 }
 
+/** The tunable defaults as an execution's input and the configuration file spell them. */
+export type ExecutionDefaultValues = Pick<
+  Defaults,
+  | 'pollIntervalSeconds'
+  | 'maxPolls'
+  | 'checkWindowSeconds'
+  | 'checkEveryMs'
+  | 'approvalTimeoutSeconds'
+  | 'blueRetentionSeconds'
+  | 'cutoverTtlSeconds'
+  | 'replicaCount'
+  | 'lockTimeoutMs'
+  | 'statementTimeoutMs'
+>;
+
 /** The defaults documented in docs/configuration.md. */
-export const DEFAULT_EXECUTION_DEFAULTS: ExecutionDefaults = {
+export const DEFAULT_EXECUTION_DEFAULTS: ExecutionDefaultValues = {
   pollIntervalSeconds: 30,
   maxPolls: 720,
   checkWindowSeconds: 20,
@@ -88,6 +132,62 @@ export const DEFAULT_EXECUTION_DEFAULTS: ExecutionDefaults = {
   lockTimeoutMs: 5_000,
   statementTimeoutMs: 600_000,
 };
+
+/** Each field of ExecutionDefaults: the value it stands for and how a Duration converts to it. */
+const EXECUTION_DEFAULT_FIELDS = {
+  pollInterval: ['pollIntervalSeconds', 's'],
+  maxPolls: ['maxPolls', 'count'],
+  checkWindow: ['checkWindowSeconds', 's'],
+  checkEvery: ['checkEveryMs', 'ms'],
+  approvalTimeout: ['approvalTimeoutSeconds', 's'],
+  blueRetention: ['blueRetentionSeconds', 's'],
+  cutoverTtl: ['cutoverTtlSeconds', 's'],
+  replicaCount: ['replicaCount', 'count'],
+  lockTimeout: ['lockTimeoutMs', 'ms'],
+  statementTimeout: ['statementTimeoutMs', 'ms'],
+} as const satisfies Record<keyof ExecutionDefaults, readonly [keyof ExecutionDefaultValues, 's' | 'ms' | 'count']>;
+
+/**
+ * The values of the given ExecutionDefaults, in the execution input's units. A Duration that is not
+ * a whole number of the unit is rejected with the prop's name.
+ */
+export function executionDefaultValues(defaults: ExecutionDefaults = {}): Partial<ExecutionDefaultValues> {
+  const values: Partial<Record<keyof ExecutionDefaultValues, number>> = {};
+  for (const [prop, [key, unit]] of Object.entries(EXECUTION_DEFAULT_FIELDS)) {
+    const value = defaults[prop as keyof ExecutionDefaults];
+    if (value === undefined) continue;
+    const problem = (rule: string) => new Error(`AuroraBlueGreenDeployment: executionDefaults.${prop}: ${rule}`);
+    if (unit === 'count') {
+      if (typeof value !== 'number') throw problem('is a number');
+      values[key] = value;
+      continue;
+    }
+    // Not instanceof: the app may load another copy of aws-cdk-lib than this package.
+    if (typeof value !== 'object' || typeof value.toSeconds !== 'function') throw problem('is a Duration');
+    try {
+      values[key] = unit === 'ms' ? value.toMilliseconds() : value.toSeconds();
+    } catch (e) {
+      throw problem((e as Error).message);
+    }
+  }
+  return values;
+}
+
+/** The ExecutionDefaults of values in the execution input's units (the configuration file's). */
+export function executionDefaultsOf(values: ExecutionDefaultValues): Required<ExecutionDefaults> {
+  return {
+    pollInterval: Duration.seconds(values.pollIntervalSeconds),
+    maxPolls: values.maxPolls,
+    checkWindow: Duration.seconds(values.checkWindowSeconds),
+    checkEvery: Duration.millis(values.checkEveryMs),
+    approvalTimeout: Duration.seconds(values.approvalTimeoutSeconds),
+    blueRetention: Duration.seconds(values.blueRetentionSeconds),
+    cutoverTtl: Duration.seconds(values.cutoverTtlSeconds),
+    replicaCount: values.replicaCount,
+    lockTimeout: Duration.millis(values.lockTimeoutMs),
+    statementTimeout: Duration.millis(values.statementTimeoutMs),
+  };
+}
 
 export const DEFAULT_STATE_MACHINE_NAME = 'aurora-bluegreen';
 export const DEFAULT_DB_CONNECT_TIMEOUT = Duration.seconds(10);
@@ -194,6 +294,26 @@ export interface AuroraBlueGreenDeploymentProps {
    */
   readonly clusterIdPrefix: string;
   /**
+   * The notification topic (approval requests, reports, failures, alarms), instead of one this
+   * construct creates. Its key policy, if it is encrypted, must let CloudWatch
+   * (`cloudwatch.amazonaws.com`) use the key for the failed-executions alarm to publish.
+   * @default - a topic encrypted with `encryptionKey`
+   */
+  readonly existingTopic?: sns.ITopic;
+  /**
+   * The KMS key that encrypts the topic this construct creates; CloudWatch is granted its use so that
+   * alarms can publish. Not with `existingTopic`.
+   * @default - a new customer managed key with rotation (the AWS managed `aws/sns` key cannot be
+   * used by CloudWatch alarms)
+   */
+  readonly encryptionKey?: kms.IKey;
+  /**
+   * The bucket that holds SQL migration sets (`s3://bucket/prefix/NNN_name.sql`), instead of one this
+   * construct creates. The migration Lambdas are granted read access to it.
+   * @default - a versioned, SSL-only, S3-encrypted bucket with server access logs
+   */
+  readonly existingMigrationsBucket?: s3.IBucket;
+  /**
    * Email addresses subscribed to the topic that carries approval requests.
    * @default - no approval subscription (subscribe by other means)
    */
@@ -205,9 +325,9 @@ export interface AuroraBlueGreenDeploymentProps {
   readonly notificationEmails?: readonly string[];
   /**
    * Defaults of every execution; each may be overridden in an execution's input.
-   * @default - DEFAULT_EXECUTION_DEFAULTS (poll 30 s, 720 polls, each check looking every 2 s for 20 s, approval 1 day, blue kept 1 day, TTL 5 s, 1 replica, lock 5 s, statement 10 min)
+   * @default - each field's own default (poll every 30 s, 720 polls, each check looking every 2 s for 20 s, approval 1 day, blue kept 1 day, TTL 5 s, 1 replica, lock 5 s, statement 10 min)
    */
-  readonly executionDefaults?: Partial<ExecutionDefaults>;
+  readonly executionDefaults?: ExecutionDefaults;
   /**
    * Whether `DeleteBlue` may turn off blue's deletion protection before deleting it.
    * @default false - a protected blue is kept and the run reports it
@@ -247,8 +367,9 @@ export interface AuroraBlueGreenDeploymentProps {
    */
   readonly approvalFunction?: lambda.IFunction;
   /**
-   * The folder of the Lambda entry files `<step>.ts`. For tests only.
-   * @default - lambdas/handlers of this project
+   * The folder of the Lambda entry files `<step>.ts`, always bundled from source. For tests only.
+   * @default - the package's prebuilt bundles, else lambdas/handlers of this repository
+   * @internal
    */
   readonly handlersDir?: string;
 }
@@ -261,13 +382,15 @@ export interface AuroraBlueGreenDeploymentProps {
 export class AuroraBlueGreenDeployment extends Construct {
   public readonly stateMachine: sfn.StateMachine;
   /** Notifications: approval requests, success reports, failures with their cause. */
-  public readonly topic: sns.Topic;
+  public readonly topic: sns.ITopic;
+  /** The key of the topic, when this construct created the topic. */
+  public readonly encryptionKey?: kms.IKey;
   /** The state machine's execution log. */
   public readonly logGroup: logs.LogGroup;
   /** One deployment per blue cluster at a time: partition key `lockKey`, TTL `expiresAtEpoch`. */
   public readonly lockTable: dynamodb.Table;
   /** SQL migration sets (`s3://bucket/prefix/NNN_name.sql`). */
-  public readonly migrationsBucket: s3.Bucket;
+  public readonly migrationsBucket: s3.IBucket;
   /** In alarm when an execution failed in the last 5 minutes. */
   public readonly failedExecutionsAlarm: cloudwatch.Alarm;
   /** Executions, writes blocked, downtime and phase durations (docs/observability.md). */
@@ -296,6 +419,11 @@ export class AuroraBlueGreenDeployment extends Construct {
     });
     this.defaults = definitionDefaults({
       ...props,
+      executionDefaults: executionDefaultValues(props.executionDefaults),
+      fieldName: (key) => {
+        const prop = Object.entries(EXECUTION_DEFAULT_FIELDS).find(([, [value]]) => value === key)?.[0];
+        return prop ? `executionDefaults.${prop}` : key;
+      },
       hostedZoneId: props.hostedZone.hostedZoneId,
       adminSecurityGroupId: props.adminSecurityGroup.securityGroupId,
     });
@@ -303,16 +431,23 @@ export class AuroraBlueGreenDeployment extends Construct {
     // ---- notifications -------------------------------------------------------------------
     // A customer managed key: CloudWatch alarms cannot publish to a topic encrypted with the AWS
     // managed key aws/sns, whose key policy cannot be changed.
-    const topicKey = new kms.Key(this, 'TopicKey', {
-      description: 'Encrypts the Aurora blue/green notification topic',
-      enableKeyRotation: true,
-    });
-    topicKey.grant(new iam.ServicePrincipal('cloudwatch.amazonaws.com'), 'kms:Decrypt', 'kms:GenerateDataKey*');
-    this.topic = new sns.Topic(this, 'Topic', {
-      displayName: 'Aurora blue/green deployments',
-      masterKey: topicKey,
-      enforceSSL: true,
-    });
+    if (props.existingTopic) {
+      this.topic = props.existingTopic;
+    } else {
+      const topicKey =
+        props.encryptionKey ??
+        new kms.Key(this, 'TopicKey', {
+          description: 'Encrypts the Aurora blue/green notification topic',
+          enableKeyRotation: true,
+        });
+      topicKey.grant(new iam.ServicePrincipal('cloudwatch.amazonaws.com'), 'kms:Decrypt', 'kms:GenerateDataKey*');
+      this.encryptionKey = topicKey;
+      this.topic = new sns.Topic(this, 'Topic', {
+        displayName: 'Aurora blue/green deployments',
+        masterKey: topicKey,
+        enforceSSL: true,
+      });
+    }
     for (const email of new Set([...(props.approvalEmails ?? []), ...(props.notificationEmails ?? [])])) {
       this.topic.addSubscription(new subscriptions.EmailSubscription(email));
     }
@@ -327,31 +462,15 @@ export class AuroraBlueGreenDeployment extends Construct {
       removalPolicy: RemovalPolicy.DESTROY,
     });
 
-    const accessLogs = new s3.Bucket(this, 'MigrationsAccessLogs', {
-      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
-      encryption: s3.BucketEncryption.S3_MANAGED,
-      enforceSSL: true,
-      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_PREFERRED,
-      lifecycleRules: [{ expiration: Duration.days(365) }],
-    });
-    // cdk-nag recognises a log-destination bucket and does not ask it to log itself (S1).
-    this.migrationsBucket = new s3.Bucket(this, 'MigrationsBucket', {
-      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
-      encryption: s3.BucketEncryption.S3_MANAGED,
-      enforceSSL: true,
-      versioned: true,
-      serverAccessLogsBucket: accessLogs,
-      serverAccessLogsPrefix: 'migrations/',
-    });
+    this.migrationsBucket = props.existingMigrationsBucket ?? this.newMigrationsBucket();
 
     // ---- one Lambda per task -----------------------------------------------------------------
     const functions = new Map<string, lambda.IFunction>();
-    const handlersDir = props.handlersDir ?? path.join(PROJECT_ROOT, 'lambdas', 'handlers');
     const dbConnectTimeout = props.dbConnectTimeout ?? DEFAULT_DB_CONNECT_TIMEOUT;
     const access = new StepAccess(this, props);
     for (const spec of TASK_LIST) {
       if (spec.kind === 'approval') continue; // below: the approval endpoint's own function
-      functions.set(spec.state, this.stepFunction(spec, handlersDir, dbConnectTimeout, access, props));
+      functions.set(spec.state, this.stepFunction(spec, dbConnectTimeout, access, props));
     }
 
     // ---- approval ---------------------------------------------------------------------------------
@@ -429,14 +548,35 @@ export class AuroraBlueGreenDeployment extends Construct {
     }
   }
 
-  /** The Lambda of one task: its own role, log group, environment and grants from `spec.needs`. */
+  private newMigrationsBucket(): s3.Bucket {
+    const accessLogs = new s3.Bucket(this, 'MigrationsAccessLogs', {
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      enforceSSL: true,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_PREFERRED,
+      lifecycleRules: [{ expiration: Duration.days(365) }],
+    });
+    // cdk-nag recognises a log-destination bucket and does not ask it to log itself (S1).
+    return new s3.Bucket(this, 'MigrationsBucket', {
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      enforceSSL: true,
+      versioned: true,
+      serverAccessLogsBucket: accessLogs,
+      serverAccessLogsPrefix: 'migrations/',
+    });
+  }
+
+  /**
+   * The Lambda of one task: its own role, log group, environment and grants from `spec.needs`; its
+   * code prebuilt in the package or bundled from source (infra/lambda-code.ts).
+   */
   private stepFunction(
     spec: TaskSpec,
-    handlersDir: string,
     dbConnectTimeout: Duration,
     access: StepAccess,
     props: AuroraBlueGreenDeploymentProps,
-  ): lambdaNodejs.NodejsFunction {
+  ): lambda.Function {
     const inVpc = spec.kind === 'database';
     const logGroup = new logs.LogGroup(this, `${spec.state}Logs`, { retention: logs.RetentionDays.ONE_MONTH });
     const role = new iam.Role(this, `${spec.state}Role`, {
@@ -455,12 +595,10 @@ export class AuroraBlueGreenDeployment extends Construct {
       environment['DB_SECRET_ARN'] = props.databaseSecret.secretArn;
       environment['DB_CONNECT_TIMEOUT_MS'] = String(dbConnectTimeout.toMilliseconds());
     }
-    const fn = new lambdaNodejs.NodejsFunction(this, `${spec.state}Function`, {
+    const fn = handlerFunction(this, `${spec.state}Function`, {
       description: `Aurora blue/green: ${spec.state}`,
-      entry: path.join(handlersDir, `${spec.step}.ts`),
-      handler: 'handler',
-      projectRoot: commonAncestor(PROJECT_ROOT, handlersDir),
-      depsLockFilePath: path.join(PROJECT_ROOT, 'package-lock.json'),
+      handlerName: spec.step,
+      ...(props.handlersDir !== undefined ? { handlersDir: props.handlersDir } : {}),
       runtime: lambda.Runtime.NODEJS_22_X,
       architecture: lambda.Architecture.ARM_64,
       memorySize: 256,
@@ -515,7 +653,9 @@ export class AuroraBlueGreenDeployment extends Construct {
 
 /** The Defaults for buildDefinition, validated with the same schema `ValidateInput` uses. */
 export function definitionDefaults(source: {
-  executionDefaults?: Partial<ExecutionDefaults>;
+  executionDefaults?: Partial<ExecutionDefaultValues>;
+  /** The name of a defaults field in error messages. */
+  fieldName?: (key: string) => string;
   clusterIdPrefix: string;
   adminSecurityGroupId: string;
   allowDeletionProtectionOff?: boolean;
@@ -532,12 +672,22 @@ export function definitionDefaults(source: {
     recordName: source.recordName,
   };
   const parsed = defaultsSchema.safeParse(candidate);
-  if (!parsed.success) throw new Error(`AuroraBlueGreenDeployment: invalid defaults: ${describeIssues(parsed.error)}`);
+  if (!parsed.success) {
+    const fieldName = source.fieldName ?? ((key: string) => key);
+    const issues = parsed.error.issues.map((issue) => {
+      const [first, ...rest] = issue.path;
+      return first === undefined ? issue : { ...issue, path: [fieldName(String(first)), ...rest] };
+    });
+    throw new Error(`AuroraBlueGreenDeployment: invalid defaults: ${describeIssues(new z.ZodError(issues))}`);
+  }
   return parsed.data;
 }
 
 function validateProps(props: AuroraBlueGreenDeploymentProps): void {
   const problems: string[] = [];
+  if (props.existingTopic && props.encryptionKey) {
+    problems.push('encryptionKey: encrypts the topic this construct creates, so it cannot go with existingTopic');
+  }
   if (!/^[A-Za-z][A-Za-z0-9-]*$/.test(props.clusterIdPrefix) || props.clusterIdPrefix.includes('--')) {
     problems.push(
       `clusterIdPrefix "${props.clusterIdPrefix}" is not the start of an RDS identifier (a letter, then letters, digits or single hyphens)`,
@@ -790,7 +940,7 @@ class StepAccess {
           });
         }
         Validations.of(role).acknowledge({
-          id: `AwsSolutions-IAM5[Resource::<${Stack.of(this.owner).getLogicalId(this.owner.migrationsBucket.node.defaultChild as s3.CfnBucket)}.Arn>/*]`,
+          id: this.nagId(this.owner.migrationsBucket.arnForObjects('*')),
           reason: 'A migration set is any prefix of the migrations bucket, chosen per execution',
         });
         return;
@@ -850,15 +1000,6 @@ function nagString(value: unknown): string {
     if (Array.isArray(o['Fn::GetAtt'])) return `<${(o['Fn::GetAtt'] as string[]).join('.')}>`;
   }
   throw new Error(`Cannot render ${JSON.stringify(value)} as cdk-nag does`);
-}
-
-/** The deepest folder containing both (NodejsFunction wants every entry under its project root). */
-function commonAncestor(a: string, b: string): string {
-  const left = path.resolve(a).split(path.sep);
-  const right = path.resolve(b).split(path.sep);
-  let i = 0;
-  while (i < left.length && left[i] === right[i]) i++;
-  return left.slice(0, i).join(path.sep) || path.sep;
 }
 
 /** Route 53's normalized form of a record name: lower case, no trailing dot. */

@@ -5,7 +5,11 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as route53 from 'aws-cdk-lib/aws-route53';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
-import { AuroraBlueGreenDeployment, type AuroraBlueGreenDeploymentProps } from './aurora-blue-green-deployment';
+import {
+  AuroraBlueGreenDeployment,
+  executionDefaultsOf,
+  type AuroraBlueGreenDeploymentProps,
+} from './aurora-blue-green-deployment';
 import type { BlueGreenConfig } from './config';
 
 export interface BlueGreenStackProps extends StackProps {
@@ -58,7 +62,7 @@ export class BlueGreenStack extends Stack {
       clusterIdPrefix: config.clusterIdPrefix,
       approvalEmails: config.approvalEmails,
       notificationEmails: config.notificationEmails,
-      executionDefaults: config.defaults,
+      executionDefaults: executionDefaultsOf(config.defaults),
       allowDeletionProtectionOff: config.allowDeletionProtectionOff,
       dbConnectTimeout: Duration.millis(config.dbConnectTimeoutMs),
       stateMachineName: config.stateMachineName,

@@ -1,4 +1,4 @@
-import { App, Stack } from 'aws-cdk-lib';
+import { App, Duration, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -65,7 +65,7 @@ describe('AuroraBlueGreenDeployment', () => {
       approvalFunction,
       monitoringRole: iam.Role.fromRoleArn(stack, 'Monitoring', MONITORING_ROLE, { mutable: false }),
       clusterEncryptionKeys: [kms.Key.fromKeyArn(stack, 'ClusterKey', CLUSTER_KEY)],
-      executionDefaults: { pollIntervalSeconds: 10, replicaCount: 2 },
+      executionDefaults: { pollInterval: Duration.seconds(10), replicaCount: 2 },
       allowDeletionProtectionOff: true,
     });
     template = Template.fromStack(stack);
@@ -174,7 +174,9 @@ describe('invalid combinations are rejected in the constructor', () => {
   });
 
   it('rejects defaults the execution input schema would refuse', () => {
-    expect(build({ executionDefaults: { replicaCount: 20 } })).toThrow(/invalid defaults: replicaCount/);
+    expect(build({ executionDefaults: { replicaCount: 20 } })).toThrow(
+      /invalid defaults: executionDefaults\.replicaCount/,
+    );
   });
 });
 

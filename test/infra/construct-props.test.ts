@@ -1,0 +1,191 @@
+import { App, Duration, Stack } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as route53 from 'aws-cdk-lib/aws-route53';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import {
+  AuroraBlueGreenDeployment,
+  DEFAULT_EXECUTION_DEFAULTS,
+  executionDefaultsOf,
+  executionDefaultValues,
+  type AuroraBlueGreenDeploymentProps,
+} from '../../infra/aurora-blue-green-deployment';
+import { exampleConfigInput, stubHandlersDir, synthStack } from './fixture';
+
+const handlersDir = stubHandlersDir();
+const TOPIC_ARN = 'arn:aws:sns:eu-west-1:123456789012:dba-alerts';
+const KEY_ARN = 'arn:aws:kms:eu-west-1:123456789012:key/0123abcd-0123-abcd-0123-0123456789ab';
+
+function newStack(): Stack {
+  const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+  return new Stack(app, 'Test', { env: { account: '123456789012', region: 'eu-west-1' } });
+}
+
+function requiredProps(stack: Stack): AuroraBlueGreenDeploymentProps {
+  return {
+    vpc: ec2.Vpc.fromVpcAttributes(stack, 'Vpc', {
+      vpcId: 'vpc-0123456789abcdef0',
+      availabilityZones: ['eu-west-1a'],
+      privateSubnetIds: ['subnet-0aaaaaaaaaaaaaaa1'],
+    }),
+    adminSecurityGroup: ec2.SecurityGroup.fromSecurityGroupId(stack, 'Admin', 'sg-0123456789abcdef0', {
+      mutable: false,
+    }),
+    databaseSecret: secretsmanager.Secret.fromSecretCompleteArn(
+      stack,
+      'Secret',
+      'arn:aws:secretsmanager:eu-west-1:123456789012:secret:orders-admin-AbCdEf',
+    ),
+    hostedZone: route53.HostedZone.fromHostedZoneAttributes(stack, 'Zone', {
+      hostedZoneId: 'Z0123456789EXAMPLE',
+      zoneName: 'db.example.internal',
+    }),
+    recordName: 'orders.db.example.internal',
+    clusterIdPrefix: 'orders-',
+    handlersDir,
+  };
+}
+
+function synth(extra: (stack: Stack) => Partial<AuroraBlueGreenDeploymentProps>) {
+  const stack = newStack();
+  const deployment = new AuroraBlueGreenDeployment(stack, 'BlueGreen', { ...requiredProps(stack), ...extra(stack) });
+  return { deployment, template: Template.fromStack(stack) };
+}
+
+/** The environment variable `name` of every function that has it. */
+function environmentValues(template: Template, name: string): unknown[] {
+  return Object.values(template.findResources('AWS::Lambda::Function'))
+    .map((fn) => (fn as { Properties: { Environment?: { Variables?: Record<string, unknown> } } }).Properties)
+    .map((p) => p.Environment?.Variables?.[name])
+    .filter((v) => v !== undefined);
+}
+
+describe('execution defaults as Durations', () => {
+  it('embeds each Duration in the unit the execution input uses', () => {
+    const { deployment } = synth(() => ({
+      executionDefaults: {
+        pollInterval: Duration.seconds(10),
+        checkWindow: Duration.seconds(0),
+        checkEvery: Duration.millis(250),
+        approvalTimeout: Duration.hours(4),
+        blueRetention: Duration.days(2),
+        cutoverTtl: Duration.seconds(1),
+        lockTimeout: Duration.seconds(3),
+        statementTimeout: Duration.minutes(30),
+        maxPolls: 100,
+        replicaCount: 0,
+      },
+    }));
+    expect(deployment.defaults).toMatchObject({
+      pollIntervalSeconds: 10,
+      checkWindowSeconds: 0,
+      checkEveryMs: 250,
+      approvalTimeoutSeconds: 14_400,
+      blueRetentionSeconds: 172_800,
+      cutoverTtlSeconds: 1,
+      lockTimeoutMs: 3_000,
+      statementTimeoutMs: 1_800_000,
+      maxPolls: 100,
+      replicaCount: 0,
+    });
+  });
+
+  it("takes the configuration file's seconds and milliseconds (infra/stack.ts)", () => {
+    const config = exampleConfigInput();
+    config['defaults'] = { pollIntervalSeconds: 7, checkEveryMs: 150, lockTimeoutMs: 1234, blueRetentionSeconds: 60 };
+    const { stack } = synthStack(config, handlersDir);
+    expect(stack.deployment.defaults).toMatchObject({
+      pollIntervalSeconds: 7,
+      checkEveryMs: 150,
+      lockTimeoutMs: 1234,
+      blueRetentionSeconds: 60,
+      maxPolls: DEFAULT_EXECUTION_DEFAULTS.maxPolls,
+    });
+  });
+
+  it('round-trips the configuration file values through Durations', () => {
+    expect(executionDefaultValues(executionDefaultsOf(DEFAULT_EXECUTION_DEFAULTS))).toEqual(DEFAULT_EXECUTION_DEFAULTS);
+  });
+
+  it('names the prop of a Duration that is not a whole number of its unit, or breaks a rule', () => {
+    const build = (executionDefaults: AuroraBlueGreenDeploymentProps['executionDefaults']) => () =>
+      synth(() => ({ executionDefaults }));
+    expect(build({ pollInterval: Duration.millis(1500) })).toThrow(
+      /executionDefaults\.pollInterval: .*whole number of seconds/,
+    );
+    expect(build({ checkWindow: Duration.minutes(2) })).toThrow(
+      /invalid defaults: executionDefaults\.checkWindow: at most 45 seconds/,
+    );
+    expect(build({ pollInterval: 30 as unknown as Duration })).toThrow(
+      /executionDefaults\.pollInterval: is a Duration/,
+    );
+  });
+});
+
+describe('bring your own topic, key or bucket', () => {
+  it('publishes to an existing topic and creates neither topic nor key', () => {
+    const { deployment, template } = synth((stack) => ({
+      existingTopic: sns.Topic.fromTopicArn(stack, 'Alerts', TOPIC_ARN),
+      approvalEmails: ['dba@example.com'],
+    }));
+    template.resourceCountIs('AWS::SNS::Topic', 0);
+    template.resourceCountIs('AWS::KMS::Key', 0);
+    expect(deployment.topic.topicArn).toBe(TOPIC_ARN);
+    expect(deployment.encryptionKey).toBeUndefined();
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', { AlarmActions: [TOPIC_ARN] });
+    template.hasResourceProperties('AWS::SNS::Subscription', { TopicArn: TOPIC_ARN, Endpoint: 'dba@example.com' });
+    const topicArns = environmentValues(template, 'TOPIC_ARN');
+    expect(topicArns.length).toBeGreaterThan(0);
+    expect(new Set(topicArns)).toEqual(new Set([TOPIC_ARN]));
+  });
+
+  it('encrypts the topic it creates with a given key, and creates no key', () => {
+    const { deployment, template } = synth((stack) => ({
+      encryptionKey: kms.Key.fromKeyArn(stack, 'TopicKey', KEY_ARN),
+    }));
+    template.resourceCountIs('AWS::KMS::Key', 0);
+    template.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: KEY_ARN });
+    expect(deployment.encryptionKey?.keyArn).toBe(KEY_ARN);
+  });
+
+  it('creates and exposes a rotated key for its topic by default', () => {
+    const { deployment, template } = synth(() => ({}));
+    template.resourceCountIs('AWS::KMS::Key', 1);
+    template.hasResourceProperties('AWS::KMS::Key', { EnableKeyRotation: true });
+    expect(deployment.encryptionKey).toBeDefined();
+  });
+
+  it('rejects a key for a topic it does not create', () => {
+    expect(() =>
+      synth((stack) => ({
+        existingTopic: sns.Topic.fromTopicArn(stack, 'Alerts', TOPIC_ARN),
+        encryptionKey: kms.Key.fromKeyArn(stack, 'TopicKey', KEY_ARN),
+      })),
+    ).toThrow(/encryptionKey: .*cannot go with existingTopic/);
+  });
+
+  it('reads migrations from an existing bucket and creates no bucket', () => {
+    const { deployment, template } = synth((stack) => ({
+      existingMigrationsBucket: s3.Bucket.fromBucketName(stack, 'Migrations', 'orders-migrations'),
+    }));
+    template.resourceCountIs('AWS::S3::Bucket', 0);
+    expect(deployment.migrationsBucket.bucketName).toBe('orders-migrations');
+    expect(environmentValues(template, 'MIGRATIONS_BUCKET')).toEqual(expect.arrayContaining(['orders-migrations']));
+    expect(new Set(environmentValues(template, 'MIGRATIONS_BUCKET'))).toEqual(new Set(['orders-migrations']));
+    template.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Action: Match.arrayWith(['s3:GetObject*']),
+            Resource: Match.arrayWith([
+              { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':s3:::orders-migrations/*']] },
+            ]),
+          }),
+        ]),
+      },
+    });
+  });
+});
