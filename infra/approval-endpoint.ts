@@ -1,4 +1,3 @@
-import * as path from 'node:path';
 import { Duration, RemovalPolicy, Token, Validations } from 'aws-cdk-lib';
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
 import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
@@ -7,10 +6,29 @@ import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { OutputFormat, type BundlingOptions } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
+import { handlerFunction } from './lambda-code';
+
+/**
+ * esbuild settings of the approval functions (`npm run build:lib` prebuilds them with these too).
+ * CommonJS output: esbuild bundles the ESM-only @middy/core into it, and no require banner is needed.
+ * The AWS SDK is the Lambda runtime's (what NodejsFunction leaves out by default for Node.js 22,
+ * spelled out so that the prebuilt bundles do not depend on the app's feature flags).
+ */
+export const APPROVAL_BUNDLING = {
+  forceDockerBundling: false,
+  minify: true,
+  sourceMap: true,
+  target: 'node22',
+  format: OutputFormat.CJS,
+  externalModules: ['@aws-sdk/*', '@smithy/*'],
+} satisfies BundlingOptions;
+
+/** The handlers (lambdas/handlers/<name>.ts) of the approval functions. */
+export const APPROVAL_HANDLERS = ['approval-api', 'request-approval'] as const;
 
 export interface ApprovalEndpointProps {
   /**
@@ -99,7 +117,7 @@ export class ApprovalEndpoint extends Construct {
     const accessLogGroup = new logs.LogGroup(this, 'AccessLogs', { retention });
     this.accessLogGroup = accessLogGroup;
 
-    const apiFunction = this.nodeFunction('ApiFunction', 'approval-api.ts', retention, {
+    const apiFunction = this.nodeFunction('ApiFunction', 'approval-api', retention, {
       description: 'Approval page: shows the evidence, takes one decision and sends it to Step Functions',
       environment: { APPROVALS_TABLE: table.tableName },
     });
@@ -153,7 +171,7 @@ export class ApprovalEndpoint extends Construct {
     this.api = api;
     this.url = stage.url;
 
-    const requestFunction = this.nodeFunction('RequestApprovalFunction', 'request-approval.ts', retention, {
+    const requestFunction = this.nodeFunction('RequestApprovalFunction', 'request-approval', retention, {
       description: 'RequestApproval: stores the task token under a random approval id and emails the link',
       environment: {
         APPROVALS_TABLE: table.tableName,
@@ -175,10 +193,10 @@ export class ApprovalEndpoint extends Construct {
 
   private nodeFunction(
     id: string,
-    handlerFile: string,
+    handlerName: (typeof APPROVAL_HANDLERS)[number],
     retention: logs.RetentionDays,
     options: { description: string; environment: Record<string, string> },
-  ): NodejsFunction {
+  ): lambda.Function {
     const logGroup = new logs.LogGroup(this, `${id}Logs`, { retention });
     const role = new iam.Role(this, `${id}Role`, {
       assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
@@ -186,12 +204,8 @@ export class ApprovalEndpoint extends Construct {
     });
     // Its own log group only, instead of AWSLambdaBasicExecutionRole's logs:* on every group.
     logGroup.grantWrite(role);
-    const projectRoot = path.join(__dirname, '..');
-    const fn = new NodejsFunction(this, id, {
-      entry: path.join(projectRoot, 'lambdas', 'handlers', handlerFile),
-      handler: 'handler',
-      projectRoot,
-      depsLockFilePath: path.join(projectRoot, 'package-lock.json'),
+    const fn = handlerFunction(this, id, {
+      handlerName,
       runtime: lambda.Runtime.NODEJS_22_X,
       architecture: lambda.Architecture.ARM_64,
       memorySize: 256,
@@ -201,14 +215,7 @@ export class ApprovalEndpoint extends Construct {
       logGroup,
       description: options.description,
       environment: { ...options.environment, NODE_OPTIONS: '--enable-source-maps', POWERTOOLS_LOG_LEVEL: 'INFO' },
-      bundling: {
-        forceDockerBundling: false,
-        minify: true,
-        sourceMap: true,
-        target: 'node22',
-        // CommonJS output: esbuild bundles the ESM-only @middy/core into it, and no require banner is needed.
-        format: OutputFormat.CJS,
-      },
+      bundling: APPROVAL_BUNDLING,
     });
     Validations.of(role).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::*]',
