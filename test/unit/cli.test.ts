@@ -38,6 +38,9 @@ describe('npm run rehearse: the command line', () => {
       '--crash-after',
       'SwapCname',
       '--dry-run',
+      '--upgrade-fails',
+      '--restorable-lag-ms',
+      '5000',
       '--keep',
       '--workdir',
       '/tmp/x',
@@ -55,6 +58,8 @@ describe('npm run rehearse: the command line', () => {
       ],
       crashAfter: ['SwapCname'],
       dryRun: true,
+      upgradeFails: true,
+      restorableLagMs: 5000,
       keep: true,
       workdir: '/tmp/x',
       report: '/tmp/x/r.json',
@@ -73,10 +78,16 @@ describe('npm run rehearse: the command line', () => {
     [['--fault', 'CreateKlone=ThrottlingException'], 'CreateKlone is not a task state'],
     [['--crash-after', 'Nope'], '--crash-after Nope: not a task state'],
     [['--migrations', '/no/such/folder'], 'no such folder'],
+    [['--restorable-lag-ms', 'soon'], '--restorable-lag-ms: a whole number of milliseconds'],
     [['--colour'], "Unknown option '--colour'"],
   ])('rejects %j with a message naming the option', (argv, message) => {
     expect(() => parseCli(argv)).toThrow(UsageError);
     expect(() => parseCli(argv)).toThrow(message);
+  });
+
+  it('leaves the upgrade alone unless --upgrade-fails is given', () => {
+    expect(parseCli([]).upgradeFails).toBe(false);
+    expect(parseCli([]).restorableLagMs).toBeUndefined();
   });
 
   it('exits 2 with the usage text on bad usage', async () => {
