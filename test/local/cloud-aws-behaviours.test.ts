@@ -60,7 +60,7 @@ describe('local cloud: AWS behaviours it models', () => {
     const doc = stepDocument({ checkWindowSeconds: 0 });
     doc.blue = { id: 'app-blue' } as ExecutionDocument['blue'];
     doc.fence = { fencedAt: new Date().toISOString() } as ExecutionDocument['fence'];
-    const ports = { clusters: cloud.clusters, clock: cloud.clock };
+    const ports = { clusters: cloud.clusters, clock: cloud.clock, notifier: cloud.notifier };
     await expect(checkRestorable(doc, ports)).resolves.toMatchObject({ done: false });
     await new Promise((r) => setTimeout(r, LAG_MS + 50));
     await expect(checkRestorable(doc, ports)).resolves.toMatchObject({ done: true });

@@ -217,6 +217,7 @@ describe('the rehearsal report: what the local cloud modelled', () => {
     upgradeMethod: 'none',
     phases: [],
     downtimeMs: null,
+    downtimeWindow: null,
     fenceToInSyncMs: null,
     operationsMs: 0,
     writes: { acknowledged: 1, presentBehindCname: 1, lost: 0, rejectedDuringDowntime: 0 },
