@@ -46,7 +46,9 @@ export async function upgradeEngine(
  */
 export function isUpgradeFailureEvent(event: ClusterEvent): boolean {
   if (!/upgrad/i.test(event.message)) return false;
-  return event.categories.includes('failure') || /\b(fail|failed|failure|cannot|could not|unable)\b/i.test(event.message);
+  return (
+    event.categories.includes('failure') || /\b(fail|failed|failure|cannot|could not|unable)\b/i.test(event.message)
+  );
 }
 
 const REASON_MAX = 1000;
@@ -83,11 +85,17 @@ export async function checkUpgrade(
       writer?.status === 'available';
     if (!done) {
       const failures = since ? (await clusters.clusterEvents(id, since)).filter(isUpgradeFailureEvent) : [];
-      if (failures.length > 0) throw upgradeFailed(green, to, `green is ${green.status} on ${green.engineVersion}`, failures);
+      if (failures.length > 0)
+        throw upgradeFailed(green, to, `green is ${green.status} on ${green.engineVersion}`, failures);
       const gaveUp = green.status === 'available' && green.engineVersion !== to && green.pendingEngineVersion !== to;
       if (gaveUp) {
         const events = since ? await clusters.clusterEvents(id, since) : [];
-        throw upgradeFailed(green, to, `green is available on ${green.engineVersion} with no engine version pending`, events);
+        throw upgradeFailed(
+          green,
+          to,
+          `green is available on ${green.engineVersion} with no engine version pending`,
+          events,
+        );
       }
     }
     const pending = green.pendingEngineVersion

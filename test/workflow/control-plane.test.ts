@@ -121,7 +121,7 @@ describe('the synthesized state machine, run against an in-memory AWS', () => {
       expect(r.outcome.attempts.CheckUpgrade).toBe(1);
     }
 
-    it('ends in UpgradeFailed with RDS\'s reason when RDS publishes a failure event (green still upgrading)', async () => {
+    it("ends in UpgradeFailed with RDS's reason when RDS publishes a failure event (green still upgrading)", async () => {
       const r = await run(BASE_INPUT, { prepare: (c) => (c.upgradeFailure = 'event') });
       expectUpgradeRolledBack(r);
       expect(r.outcome.error?.cause).toContain('cannot be upgraded: Upgrade prechecks failed.');
@@ -129,9 +129,12 @@ describe('the synthesized state machine, run against an in-memory AWS', () => {
     });
 
     it('ends in UpgradeFailed when green comes back available on its old version with no engine version pending', async () => {
-      const r = await run({ ...BASE_INPUT, checkWindowSeconds: 0 }, {
-        prepare: (c) => (c.upgradeFailure = 'silent'),
-      });
+      const r = await run(
+        { ...BASE_INPUT, checkWindowSeconds: 0 },
+        {
+          prepare: (c) => (c.upgradeFailure = 'silent'),
+        },
+      );
       expectRolledBack(r, 'UpgradeFailed');
       expect(r.outcome.error?.cause).toContain('available on 16.4 with no engine version pending');
       expect(r.dbCalls).toContain('unfence');

@@ -619,19 +619,15 @@ describe('clusterEvents', () => {
   });
 
   it('maps throttling to RetryableAwsError', async () => {
-    rdsMock
-      .on(DescribeEventsCommand)
-      .rejects(
-        new RDSServiceException({
-          name: 'ThrottlingException',
-          $fault: 'client',
-          message: 'Rate exceeded',
-          $metadata: { httpStatusCode: 400 },
-        }),
-      );
-    await expect(clusters.clusterEvents('green', '2026-12-05T02:10:00.000Z')).rejects.toBeInstanceOf(
-      RetryableAwsError,
+    rdsMock.on(DescribeEventsCommand).rejects(
+      new RDSServiceException({
+        name: 'ThrottlingException',
+        $fault: 'client',
+        message: 'Rate exceeded',
+        $metadata: { httpStatusCode: 400 },
+      }),
     );
+    await expect(clusters.clusterEvents('green', '2026-12-05T02:10:00.000Z')).rejects.toBeInstanceOf(RetryableAwsError);
   });
 });
 

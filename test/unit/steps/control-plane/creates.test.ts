@@ -368,9 +368,7 @@ describe('UpgradeEngine', () => {
     const doc = await withGreenWriter({ targetEngineVersion: '16.6' });
     cluster(GREEN).pendingModifications = true;
     await expect(upgradeEngine(doc, cloud.ports())).resolves.toMatchObject({ requested: true });
-    expect(callsOf('upgradeEngine')).toEqual([
-      expect.objectContaining({ clusterId: GREEN, engineVersion: '16.6' }),
-    ]);
+    expect(callsOf('upgradeEngine')).toEqual([expect.objectContaining({ clusterId: GREEN, engineVersion: '16.6' })]);
   });
 });
 
