@@ -548,6 +548,10 @@ async function buildReport(a: BuildReportArgs): Promise<RehearsalReport> {
   for (const op of cloud.operations()) {
     if (op.endedAt) intervals.push([Date.parse(op.startedAt), Date.parse(op.endedAt)]);
   }
+  // The modelled LatestRestorableTime lag: blue is restorable past the fence only this long after
+  // it. That wait is AWS's (modelled), not orchestration, so it counts with the operations.
+  const fencedAt = finalDoc?.fence ? Date.parse(finalDoc.fence.fencedAt) : Number.NaN;
+  if (Number.isFinite(fencedAt)) intervals.push([fencedAt, fencedAt + cloud.restorableLagMs]);
   const operationsMs = unionMs(intervals, window);
 
   const blueCluster = state.clusters.find((c) => c.id === BLUE_ID);

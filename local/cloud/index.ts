@@ -182,6 +182,8 @@ export interface LocalCloud {
   operations(): OperationRecord[];
   /** Every delay and behaviour of AWS that this cloud models, with its figure. */
   modelled(): ModelledBehaviour[];
+  /** How far LatestRestorableTime trails the present (modelled). */
+  readonly restorableLagMs: number;
   /**
    * Leaves the servers running when this process ends (the proxies end with it) and says how to
    * connect and how to stop them.
@@ -406,6 +408,7 @@ export async function createLocalCloud(options: LocalCloudOptions): Promise<Loca
     },
 
     operations: allOperations,
+    restorableLagMs: options.restorableLagMs ?? DEFAULT_RESTORABLE_LAG_MS,
 
     modelled() {
       const lag = options.restorableLagMs ?? DEFAULT_RESTORABLE_LAG_MS;
