@@ -761,7 +761,8 @@ class StepAccess {
         role.addToPolicy(
           new iam.PolicyStatement({
             sid: 'DescribeEngineVersions',
-            actions: ['rds:DescribeDBEngineVersions'],
+            // DescribeEvents (CheckUpgrade reads green's failure events) has no resource type either.
+            actions: ['rds:DescribeDBEngineVersions', 'rds:DescribeEvents'],
             resources: ['*'],
           }),
         );

@@ -37,6 +37,8 @@ export interface Cluster {
   latestRestorableTime?: string;
   /** True while RDS still has modifications pending (PendingModifiedValues not empty). */
   pendingModifications: boolean;
+  /** The engine version RDS has been asked to move to and has not reached (PendingModifiedValues.EngineVersion). */
+  pendingEngineVersion?: string;
   availabilityZones: string[];
 }
 
@@ -94,6 +96,15 @@ export interface UpgradeTarget {
   isMajorVersionUpgrade: boolean;
 }
 
+/** One RDS event about a cluster (DescribeEvents, SourceType db-cluster). */
+export interface ClusterEvent {
+  /** ISO time of the event. */
+  date: string;
+  message: string;
+  /** RDS's event categories, e.g. `maintenance`, `failure`, `notification`. */
+  categories: string[];
+}
+
 export interface Clusters {
   describeCluster(id: string): Promise<Cluster | undefined>;
   describeInstance(id: string): Promise<Instance | undefined>;
@@ -114,6 +125,8 @@ export interface Clusters {
   deleteInstance(instanceId: string): Promise<void>;
   /** Deletes the cluster; with a snapshot id, RDS takes that final snapshot first. */
   deleteCluster(clusterId: string, finalSnapshotId?: string): Promise<void>;
+  /** RDS's events about a cluster since `since` (ISO time), oldest first. */
+  clusterEvents(clusterId: string, since: string): Promise<ClusterEvent[]>;
   /** Whether a cluster snapshot exists and its status. */
   describeClusterSnapshot(snapshotId: string): Promise<{ id: string; status: string } | undefined>;
 }

@@ -45,6 +45,10 @@ through the CNAME, the synthesized state machine with the real step code, and a 
   --crash-after STATE     the step's side effect happens, then the task fails with
                           Sandbox.Timedout like a Lambda out of time (repeatable)
   --dry-run               clone, migrate, upgrade and test green without blocking blue
+  --upgrade-fails         the local cloud fails green's engine upgrade as RDS does (an event,
+                          green back to available on the old version): the run rolls back
+                          with UpgradeFailed
+  --restorable-lag-ms N   how far LatestRestorableTime trails the present (default 2000)
   --workdir DIR           work folder (default .rehearsal/<time>; the last five are kept)
   --report FILE           JSON report (default <workdir>/report.json; HTML beside it)
   --keep                  leave the servers running and print how to reach and stop them
@@ -70,6 +74,8 @@ export interface CliOptions {
   faults: Fault[];
   crashAfter: string[];
   dryRun: boolean;
+  upgradeFails: boolean;
+  restorableLagMs?: number;
   workdir?: string;
   report?: string;
   keep: boolean;
@@ -108,6 +114,8 @@ export function parseCli(
         fault: { type: 'string', multiple: true },
         'crash-after': { type: 'string', multiple: true },
         'dry-run': { type: 'boolean' },
+        'upgrade-fails': { type: 'boolean' },
+        'restorable-lag-ms': { type: 'string' },
         workdir: { type: 'string' },
         report: { type: 'string' },
         keep: { type: 'boolean' },
@@ -141,6 +149,13 @@ export function parseCli(
     loadRate = Number(v['load-rate']);
     if (!Number.isFinite(loadRate) || loadRate <= 0 || loadRate > 2000) {
       throw new UsageError('--load-rate: a number of writes per second between 1 and 2000');
+    }
+  }
+  let restorableLagMs: number | undefined;
+  if (v['restorable-lag-ms'] !== undefined) {
+    restorableLagMs = Number(v['restorable-lag-ms']);
+    if (!Number.isInteger(restorableLagMs) || restorableLagMs < 0 || restorableLagMs > 600_000) {
+      throw new UsageError('--restorable-lag-ms: a whole number of milliseconds between 0 and 600000');
     }
   }
   const states = new Set<string>(Object.keys(TASKS));
@@ -182,6 +197,8 @@ export function parseCli(
     faults,
     crashAfter,
     dryRun: Boolean(v['dry-run']),
+    upgradeFails: Boolean(v['upgrade-fails']),
+    ...(restorableLagMs !== undefined ? { restorableLagMs } : {}),
     ...(v.workdir !== undefined ? { workdir: fromCaller(v.workdir) } : {}),
     ...(v.report !== undefined ? { report: fromCaller(v.report) } : {}),
     keep: Boolean(v.keep),
@@ -231,6 +248,7 @@ export function summaryLines(report: RehearsalReport): string[] {
       : []),
     `  migrations applied: ${report.migrationsApplied.join(', ') || 'none'}`,
     `  blue: ${report.blue.state}${report.blue.finalSnapshot ? `, final snapshot ${report.blue.finalSnapshot}` : ''}; green: ${report.green ? `${report.green.id} on ${report.green.engineVersion}` : 'none'}; CNAME -> ${report.cname.target ?? 'nothing'}`,
+    `  modelled by the local cloud: ${report.modelled.map((m) => `${m.name} ${m.figure}`).join('; ')}`,
     `  total ${s(report.totalMs)}; report ${report.reportFile} and ${report.htmlFile}`,
   ];
 }
@@ -284,6 +302,8 @@ export async function main(argv: string[]): Promise<number> {
     faults: options.faults,
     crashAfter: options.crashAfter,
     dryRun: options.dryRun,
+    upgradeFails: options.upgradeFails,
+    ...(options.restorableLagMs !== undefined ? { restorableLagMs: options.restorableLagMs } : {}),
     ...(options.report ? { reportFile: options.report } : {}),
     keep: options.keep,
     log: (line) => process.stdout.write(`${line}\n`),

@@ -6,7 +6,7 @@ import type { ExecutionDocument } from '../lambdas/domain/document';
 import type { Approvals, Ports } from '../lambdas/ports';
 import type { StepFunction } from '../lambdas/steps/index';
 import { startApprovalServer, submitDecision, type ApprovalServer } from './approval-server';
-import { createLocalCloud, LOCAL_MIGRATIONS_PREFIX, type LocalCloud } from './cloud';
+import { createLocalCloud, LOCAL_MIGRATIONS_PREFIX, type LocalCloud, type ModelledBehaviour } from './cloud';
 import { startLoad, type LoadGenerator } from './load';
 import { SUPERUSER } from './postgres';
 import { renderReportHtml } from './report-html';
@@ -58,6 +58,10 @@ export interface RehearsalOptions {
   retryDelayMs?: number;
   /** Minimum time each local operation shows its intermediate state. @default 300 */
   operationDelayMs?: number;
+  /** How far LatestRestorableTime trails the present. @default 2000 */
+  restorableLagMs?: number;
+  /** The local cloud fails green's engine upgrade as RDS does (an event, back on the old version). */
+  upgradeFails?: boolean;
   /**
    * TEST ONLY: replaces the fence with a bare fence row, so pooled connections keep writing to
    * blue after the clone. Proves that the lost-writes detector can fail.
@@ -93,6 +97,8 @@ export interface RehearsalReport {
   notifications: { subject: string; at: string }[];
   /** Every local operation (clone, instances, upgrade, deletions) with its duration. */
   operations: { operation: string; resource: string; ms: number | null; error?: string }[];
+  /** Every delay and AWS behaviour the local cloud modelled in this run, with its figure. */
+  modelled: ModelledBehaviour[];
   startedAt: string;
   endedAt: string;
   totalMs: number;
@@ -200,6 +206,8 @@ export async function runRehearsal(options: RehearsalOptions): Promise<Rehearsal
       recordName: RECORD_NAME,
       migrationsDir: path.resolve(options.migrationsDir ?? SAMPLE_MIGRATIONS_DIR),
       ...(options.operationDelayMs !== undefined ? { operationDelayMs: options.operationDelayMs } : {}),
+      ...(options.restorableLagMs !== undefined ? { restorableLagMs: options.restorableLagMs } : {}),
+      ...(options.upgradeFails ? { upgradeFails: true } : {}),
       onNotify: (subject) => log(`notification: ${subject}`),
     });
     const major = majorOf(to);
@@ -540,6 +548,10 @@ async function buildReport(a: BuildReportArgs): Promise<RehearsalReport> {
   for (const op of cloud.operations()) {
     if (op.endedAt) intervals.push([Date.parse(op.startedAt), Date.parse(op.endedAt)]);
   }
+  // The modelled LatestRestorableTime lag: blue is restorable past the fence only this long after
+  // it. That wait is AWS's (modelled), not orchestration, so it counts with the operations.
+  const fencedAt = finalDoc?.fence ? Date.parse(finalDoc.fence.fencedAt) : Number.NaN;
+  if (Number.isFinite(fencedAt)) intervals.push([fencedAt, fencedAt + cloud.restorableLagMs]);
   const operationsMs = unionMs(intervals, window);
 
   const blueCluster = state.clusters.find((c) => c.id === BLUE_ID);
@@ -589,6 +601,7 @@ async function buildReport(a: BuildReportArgs): Promise<RehearsalReport> {
       ms: o.ms ?? null,
       ...(o.error ? { error: o.error } : {}),
     })),
+    modelled: cloud.modelled(),
     startedAt: a.startedAt.toISOString(),
     endedAt: endedAt.toISOString(),
     totalMs: endedAt.getTime() - a.startedAt.getTime(),

@@ -85,7 +85,7 @@ body{font:14px/1.45 system-ui,sans-serif;margin:24px;color:#1b1f24;max-width:100
 h1{font-size:20px;margin:0 0 4px}.status{display:inline-block;padding:2px 8px;border-radius:4px;color:#fff;background:${report.status === 'SUCCEEDED' ? '#1a7f37' : '#b42318'}}
 dl{display:grid;grid-template-columns:220px 1fr;gap:4px 12px}dt{color:#57606a}dd{margin:0}
 svg text{font-size:11px;fill:#1b1f24}rect{fill:#0969da}rect.ack{fill:#2da44e}rect.rej{fill:#cf222e}rect.down{fill:#cf222e;opacity:.12}line.grid{stroke:#d0d7de;stroke-width:.5}text.tick{fill:#57606a;font-size:10px}.lost{color:${ok ? '#1a7f37' : '#b42318'};font-weight:600}
-section{margin-top:24px}
+section{margin-top:24px}table.modelled{border-collapse:collapse}table.modelled td,table.modelled th{border-top:1px solid #d0d7de;padding:4px 8px;text-align:left;vertical-align:top}
 </style></head><body>
 <h1>Blue/green rehearsal <span class="status">${esc(report.status)}</span></h1>
 <p>PostgreSQL ${esc(report.from)} → ${esc(report.to)} (${esc(report.upgradeMethod)})${report.dryRun ? ', dry run' : ''}; ${esc(new Date(report.startedAt).toUTCString())}</p>
@@ -107,6 +107,11 @@ ${report.upgradeNote ? `<dt>Upgrade method</dt><dd>${esc(report.upgradeNote)}</d
 <section><h2>Application writes per second</h2>
 <p>Green: acknowledged, red: rejected. The shaded band is the downtime, on the same time axis as the phases.</p>
 <svg width="${width}" height="${chartH + 18}" role="img" aria-label="writes per second">${shade(chartH)}${axis(chartH + 14, chartH)}${bars}<line x1="${left}" x2="${width - 20}" y1="${chartH}" y2="${chartH}" stroke="#8c959f"/></svg></section>
+<section><h2>Modelled by the local cloud</h2>
+<p>These AWS delays and behaviours are played by the local cloud, with these figures; they are not measured on AWS.</p>
+<table class="modelled"><thead><tr><th>Behaviour</th><th>Figure</th><th>What it stands for</th></tr></thead><tbody>
+${report.modelled.map((m) => `<tr><td>${esc(m.name)}</td><td>${esc(m.figure)}</td><td>${esc(m.description)}</td></tr>`).join('\n')}
+</tbody></table></section>
 </body></html>
 `;
 }

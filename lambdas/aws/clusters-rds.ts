@@ -10,6 +10,7 @@ import {
   RestoreDBClusterToPointInTimeCommand,
   paginateDescribeDBClusterSnapshots,
   paginateDescribeDBEngineVersions,
+  paginateDescribeEvents,
   type DBCluster,
   type DBInstance,
   type DBEngineVersion,
@@ -20,6 +21,7 @@ import { awsCall } from '../domain/aws-errors';
 import type {
   CloneRequest,
   Cluster,
+  ClusterEvent,
   Clusters,
   CreateInstanceRequest,
   Instance,
@@ -105,6 +107,7 @@ export function toCluster(c: DBCluster, requestedId: string): Cluster {
     tags: tagsToRecord(c.TagList),
     latestRestorableTime: c.LatestRestorableTime?.toISOString(),
     pendingModifications: hasContent(c.PendingModifiedValues),
+    ...(c.PendingModifiedValues?.EngineVersion ? { pendingEngineVersion: c.PendingModifiedValues.EngineVersion } : {}),
     availabilityZones: c.AvailabilityZones ?? [],
   };
 }
@@ -149,9 +152,11 @@ export class RdsClusters implements Clusters {
   private engineVersions(engineVersion: string): Promise<DBEngineVersion[]> {
     return awsCall(`DescribeDBEngineVersions ${ENGINE} ${engineVersion}`, async () => {
       const versions: DBEngineVersion[] = [];
+      // IncludeAll: without it RDS leaves out a deprecated minor (one no longer offered for new
+      // clusters), so a blue still running it would find no upgrade target and no family at all.
       for await (const page of paginateDescribeDBEngineVersions(
         { client: this.rds },
-        { Engine: ENGINE, EngineVersion: engineVersion },
+        { Engine: ENGINE, EngineVersion: engineVersion, IncludeAll: true },
       )) {
         versions.push(...(page.DBEngineVersions ?? []));
       }
@@ -330,6 +335,25 @@ export class RdsClusters implements Clusters {
         ),
       async () => (await this.describeCluster(clusterId))?.status,
     );
+  }
+
+  async clusterEvents(clusterId: string, since: string): Promise<ClusterEvent[]> {
+    return awsCall(`DescribeEvents db-cluster ${clusterId}`, async () => {
+      const events: ClusterEvent[] = [];
+      for await (const page of paginateDescribeEvents(
+        { client: this.rds },
+        { SourceType: 'db-cluster', SourceIdentifier: clusterId, StartTime: new Date(since) },
+      )) {
+        for (const e of page.Events ?? []) {
+          events.push({
+            date: e.Date?.toISOString() ?? since,
+            message: e.Message ?? '',
+            categories: e.EventCategories ?? [],
+          });
+        }
+      }
+      return events.sort((a, b) => a.date.localeCompare(b.date));
+    });
   }
 
   async describeClusterSnapshot(snapshotId: string): Promise<{ id: string; status: string } | undefined> {

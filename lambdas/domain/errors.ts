@@ -55,6 +55,11 @@ export class FenceIncomplete extends WorkflowError {
   override name = 'FenceIncomplete' as const;
 }
 
+/** RDS did not carry out green's engine upgrade: green is back on its old version. The message is RDS's reason. */
+export class UpgradeFailed extends WorkflowError {
+  override name = 'UpgradeFailed' as const;
+}
+
 export const ERROR_NAMES = {
   PreconditionFailed: 'PreconditionFailed',
   RetryableAwsError: 'RetryableAwsError',
@@ -65,6 +70,7 @@ export const ERROR_NAMES = {
   SmokeTestFailed: 'SmokeTestFailed',
   ApprovalRejected: 'ApprovalRejected',
   FenceIncomplete: 'FenceIncomplete',
+  UpgradeFailed: 'UpgradeFailed',
 } as const;
 
 export type WorkflowErrorName = keyof typeof ERROR_NAMES;
@@ -79,6 +85,7 @@ const constructors: Record<WorkflowErrorName, new (message: string) => Error> = 
   SmokeTestFailed,
   ApprovalRejected,
   FenceIncomplete,
+  UpgradeFailed,
 };
 
 /** Builds one of the workflow's named errors from its name (used by fault injection in the rehearsal). */

@@ -3,6 +3,7 @@ import path from 'node:path';
 import type {
   CloneRequest,
   Cluster,
+  ClusterEvent,
   Clusters,
   CreateInstanceRequest,
   Instance,
@@ -51,6 +52,10 @@ export interface ClusterRecord {
   storageDir?: string;
   instanceIds: string[];
   pendingModifications: boolean;
+  /** The engine version an upgrade under way is moving to (PendingModifiedValues.EngineVersion). */
+  pendingEngineVersion?: string;
+  /** A clone's point in time: its source's LatestRestorableTime when the restore was asked for. */
+  restoredTo?: string;
   upgrade?: { from: string; to: string; method: UpgradeMethod; description: string; ms: number };
   sourceClusterId?: string;
   lastError?: string;
@@ -90,9 +95,20 @@ export interface LocalClustersOptions {
   accessSecurityGroupId: string;
   /** Minimum time an operation shows its intermediate state. */
   operationDelayMs: number;
+  /**
+   * How far LatestRestorableTime trails the present (modelled: Aurora's continuous backup
+   * trails by seconds, at times up to about five minutes).
+   */
+  restorableLagMs: number;
+  /** Every engine upgrade fails as RDS fails one: an event, then `available` on the old version. */
+  upgradeFails: boolean;
   /** Appends a line to the cloud's log file. */
   log: (line: string) => void;
 }
+
+/** The message the local cloud publishes for a failed upgrade, in Aurora's words. */
+export const LOCAL_UPGRADE_FAILURE =
+  'Database cluster is in a state that cannot be upgraded: Upgrade prechecks failed (modelled by the local cloud: --upgrade-fails).';
 
 const AZS = ['local-1a', 'local-1b', 'local-1c'];
 
@@ -109,6 +125,8 @@ export class LocalClusters implements Clusters {
   readonly instances = new Map<string, InstanceRecord>();
   readonly snapshots = new Map<string, SnapshotRecord>();
   readonly operations: OperationRecord[] = [];
+  /** RDS events (DescribeEvents), per cluster id, oldest first. */
+  readonly events = new Map<string, ClusterEvent[]>();
   readonly clusterParameterGroups = new Map<string, string>();
   readonly instanceParameterGroups = new Map<string, string>();
   private stopping = false;
@@ -198,6 +216,9 @@ export class LocalClusters implements Clusters {
       ...(request.kmsKeyId ? { kmsKeyId: request.kmsKeyId } : {}),
     });
     record.sourceClusterId = source.id;
+    // UseLatestRestorableTime: the clone's point in time is the source's LatestRestorableTime, not now.
+    record.restoredTo = this.latestRestorableTime(source);
+    this.options.log(`${record.id}: restore of ${source.id} to its LatestRestorableTime ${record.restoredTo}`);
     this.enqueue(record, 'clone', async () => {
       // The copy reads the source's writer: run it in the source's queue, after its pending changes.
       const storage = this.newDataDir(record.id);
@@ -307,8 +328,21 @@ export class LocalClusters implements Clusters {
     }
     cluster.status = 'upgrading';
     cluster.pendingModifications = true;
+    cluster.pendingEngineVersion = to;
     const members = cluster.instanceIds.flatMap((id) => this.instances.get(id) ?? []);
     for (const member of members) member.status = 'upgrading';
+    if (this.options.upgradeFails) {
+      // RDS's way: an event says why, and the cluster goes back to `available` on its old version.
+      this.enqueue(cluster, `upgrade ${from} → ${to} (fails)`, async () => {
+        this.addEvent(cluster.id, LOCAL_UPGRADE_FAILURE, ['maintenance']);
+        for (const member of members) member.status = 'available';
+        cluster.pendingModifications = false;
+        delete cluster.pendingEngineVersion;
+        cluster.status = 'available';
+        this.options.log(`upgrade of ${cluster.id} ${from} → ${to} failed (modelled); still on ${from}`);
+      });
+      return;
+    }
     this.enqueue(cluster, `upgrade ${from} → ${to}`, async () => {
       const started = Date.now();
       let method: UpgradeMethod = 'restart-on-new-minor';
@@ -348,6 +382,7 @@ export class LocalClusters implements Clusters {
       cluster.upgrade = { from, to, method, description, ms: Date.now() - started };
       this.options.log(`upgrade of ${cluster.id} ${from} → ${to}: ${method} (${description})`);
       cluster.pendingModifications = false;
+      delete cluster.pendingEngineVersion;
       cluster.status = 'available';
     });
   }
@@ -423,6 +458,23 @@ export class LocalClusters implements Clusters {
       await cluster.proxy.close();
       this.clusters.delete(clusterId);
     });
+  }
+
+  async clusterEvents(clusterId: string, since: string): Promise<ClusterEvent[]> {
+    const from = Date.parse(since);
+    return (this.events.get(clusterId) ?? []).filter((e) => Date.parse(e.date) >= from).map((e) => ({ ...e }));
+  }
+
+  addEvent(clusterId: string, message: string, categories: string[]): void {
+    const list = this.events.get(clusterId) ?? [];
+    list.push({ date: new Date().toISOString(), message, categories: [...categories] });
+    this.events.set(clusterId, list);
+  }
+
+  /** Trails the present by the modelled lag, as Aurora's continuous backup does. */
+  latestRestorableTime(record: ClusterRecord): string {
+    const at = Math.max(Date.now() - this.options.restorableLagMs, Date.parse(record.createdAt));
+    return new Date(at).toISOString();
   }
 
   async describeClusterSnapshot(snapshotId: string): Promise<{ id: string; status: string } | undefined> {
@@ -517,11 +569,11 @@ export class LocalClusters implements Clusters {
         isWriter: this.instances.get(instanceId)?.isWriter ?? false,
       })),
       tags: { ...record.tags },
-      // A local clone is a file-level copy of the running writer, taken when it is asked for: it
-      // holds every write committed before then, so there is no backup lag to wait out (Aurora's
-      // continuous backup trails by up to about five minutes; CheckRestorable waits for that).
-      latestRestorableTime: new Date().toISOString(),
+      // Trails the present by the modelled lag, so CheckRestorable really waits for it to pass
+      // the fence, as it must on Aurora.
+      latestRestorableTime: this.latestRestorableTime(record),
       pendingModifications: record.pendingModifications,
+      ...(record.pendingEngineVersion ? { pendingEngineVersion: record.pendingEngineVersion } : {}),
       availabilityZones: [...AZS],
     };
   }

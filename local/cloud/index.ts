@@ -54,6 +54,18 @@ export interface LocalCloudOptions {
    * @default 300
    */
   readonly operationDelayMs?: number;
+  /**
+   * How far each cluster's LatestRestorableTime trails the present. Aurora's continuous backup
+   * trails by a few seconds, at times up to about five minutes; the default keeps a rehearsal short.
+   * @default 2000
+   */
+  readonly restorableLagMs?: number;
+  /**
+   * Every engine upgrade fails as RDS fails one: an RDS event with the reason, then the cluster
+   * back to `available` on its old version with nothing pending.
+   * @default false
+   */
+  readonly upgradeFails?: boolean;
   /** Called for each notification (the CLI prints it). @default - kept in `notifier.messages` only */
   readonly onNotify?: (subject: string, message: string) => void;
 }
@@ -90,6 +102,17 @@ export interface KeptServer {
   stop: string;
 }
 
+/** One AWS behaviour the local cloud plays, with the figure it uses: the report names each. */
+export interface ModelledBehaviour {
+  name: string;
+  /** The figure modelled, e.g. `300 ms`, or `on` / `off`. */
+  figure: string;
+  /** What it stands for on AWS, and how the local cloud plays it. */
+  description: string;
+}
+
+export const DEFAULT_RESTORABLE_LAG_MS = 2000;
+
 export interface LocalCloudState {
   clusters: {
     id: string;
@@ -103,6 +126,8 @@ export interface LocalCloudState {
     pendingModifications: boolean;
     tags: Record<string, string>;
     sourceClusterId?: string;
+    /** A clone's point in time: the source's LatestRestorableTime when the restore was asked for. */
+    restoredTo?: string;
     storageDir?: string;
     upgrade?: { from: string; to: string; method: string; description: string; ms: number };
     lastError?: string;
@@ -155,6 +180,10 @@ export interface LocalCloud {
   describeState(): LocalCloudState;
   /** Time the local operations took (clone, instances, upgrade, deletions, DNS changes), by start. */
   operations(): OperationRecord[];
+  /** Every delay and behaviour of AWS that this cloud models, with its figure. */
+  modelled(): ModelledBehaviour[];
+  /** How far LatestRestorableTime trails the present (modelled). */
+  readonly restorableLagMs: number;
   /**
    * Leaves the servers running when this process ends (the proxies end with it) and says how to
    * connect and how to stop them.
@@ -179,6 +208,8 @@ export async function createLocalCloud(options: LocalCloudOptions): Promise<Loca
     workdir,
     accessSecurityGroupId: options.accessSecurityGroupId,
     operationDelayMs: delay,
+    restorableLagMs: options.restorableLagMs ?? DEFAULT_RESTORABLE_LAG_MS,
+    upgradeFails: options.upgradeFails ?? false,
     log,
   });
   const cnameProxy: TcpProxy = await startProxy();
@@ -336,6 +367,7 @@ export async function createLocalCloud(options: LocalCloudOptions): Promise<Loca
           pendingModifications: c.pendingModifications,
           tags: { ...c.tags },
           ...(c.sourceClusterId ? { sourceClusterId: c.sourceClusterId } : {}),
+          ...(c.restoredTo ? { restoredTo: c.restoredTo } : {}),
           ...(c.storageDir ? { storageDir: c.storageDir } : {}),
           ...(c.upgrade ? { upgrade: { ...c.upgrade } } : {}),
           ...(c.lastError ? { lastError: c.lastError } : {}),
@@ -376,6 +408,43 @@ export async function createLocalCloud(options: LocalCloudOptions): Promise<Loca
     },
 
     operations: allOperations,
+    restorableLagMs: options.restorableLagMs ?? DEFAULT_RESTORABLE_LAG_MS,
+
+    modelled() {
+      const lag = options.restorableLagMs ?? DEFAULT_RESTORABLE_LAG_MS;
+      return [
+        {
+          name: 'RDS operation latency',
+          figure: `${delay} ms at least`,
+          description:
+            'A create, modify, upgrade or delete returns at once and shows its intermediate status (creating, upgrading, adding, deleting) for at least this long, then for as long as the real work on PostgreSQL takes.',
+        },
+        {
+          name: 'Route 53 change propagation',
+          figure: `${delay} ms`,
+          description:
+            'An UPSERT is PENDING for this long before INSYNC; only then does the CNAME send new connections to the new target.',
+        },
+        {
+          name: 'LatestRestorableTime lag',
+          figure: `${lag} ms behind the present`,
+          description:
+            "A cluster's LatestRestorableTime trails the present (Aurora's continuous backup: seconds, at times up to about five minutes). A clone's point in time is that time, never the moment it is asked for. The local copy is taken when the clone runs; CheckRestorable has waited until the time is after the fence, so for a fenced blue the two hold the same data.",
+        },
+        {
+          name: 'Security-group connection tracking',
+          figure: 'established connections kept',
+          description:
+            'Detaching the access group stops the endpoint accepting new connections and leaves established ones alive.',
+        },
+        {
+          name: 'Failed engine upgrade',
+          figure: options.upgradeFails ? 'on (every upgrade fails)' : 'off',
+          description:
+            'With --upgrade-fails, an upgrade publishes an RDS event with the reason and the cluster returns to available on its old version with no engine version pending, as RDS does.',
+        },
+      ];
+    },
 
     keep() {
       const asUser = serverOsUser() ? (cmd: string) => `su postgres -s /bin/sh -c '${cmd}'` : (cmd: string) => cmd;

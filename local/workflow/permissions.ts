@@ -18,6 +18,7 @@ const CLUSTER_METHODS: Record<keyof Clusters, 'rds:read' | 'rds:write'> = {
   clusterParameterGroupFamily: 'rds:read',
   instanceParameterGroupFamily: 'rds:read',
   describeClusterSnapshot: 'rds:read',
+  clusterEvents: 'rds:read',
   cloneCopyOnWrite: 'rds:write',
   createInstance: 'rds:write',
   setSecurityGroups: 'rds:write',

@@ -27,6 +27,7 @@ function report(downtime: { from: string; to: string } | null): RehearsalReport 
     writesPerSecond: [{ second: 0, at: at(0), acknowledged: 5, rejected: 0 }],
     notifications: [],
     operations: [],
+    modelled: [],
     startedAt: at(0),
     endedAt: at(20),
     totalMs: 20_000,

@@ -81,6 +81,25 @@ describe('npm run rehearse, end to end on real PostgreSQL', () => {
     expect(report.error?.cause).toContain('002_broken.sql');
   });
 
+  it('rolls back a failed engine upgrade (--upgrade-fails): UpgradeFailed with the reason, blue writable, nothing lost', async () => {
+    const report = await rehearse({ upgradeFails: true });
+    expectBlueServingAgain(report);
+    expect(report.error?.name).toBe('UpgradeFailed');
+    expect(report.error?.cause).toContain('Upgrade prechecks failed');
+    expect(report.phases.map((p) => p.state)).not.toContain('PostUpgrade');
+    // The report names what the local cloud modelled, with its figures, in the JSON and the page.
+    const modelled = new Map(report.modelled.map((m) => [m.name, m.figure]));
+    expect(modelled.get('Failed engine upgrade')).toBe('on (every upgrade fails)');
+    expect(modelled.get('LatestRestorableTime lag')).toBe('2000 ms behind the present');
+    expect(modelled.get('RDS operation latency')).toBe('150 ms at least');
+    expect(modelled.get('Route 53 change propagation')).toBe('150 ms');
+    const json = JSON.parse(fs.readFileSync(report.reportFile, 'utf8')) as RehearsalReport;
+    expect(json.modelled).toEqual(report.modelled);
+    const html = fs.readFileSync(report.htmlFile, 'utf8');
+    expect(html).toContain('Modelled by the local cloud');
+    for (const m of report.modelled) expect(html).toContain(`<td>${m.name}</td><td>${m.figure}</td>`);
+  });
+
   it('rolls back when the approver rejects, with nothing lost', async () => {
     const report = await rehearse({ approval: 'reject', rejectReason: 'the index build is too slow' });
     expectBlueServingAgain(report);

@@ -110,6 +110,7 @@ export function clustersStub(servers: Record<string, Pick<TestServer, 'host' | '
     deleteInstance: notUsed('deleteInstance'),
     deleteCluster: notUsed('deleteCluster'),
     describeClusterSnapshot: notUsed('describeClusterSnapshot'),
+    clusterEvents: notUsed('clusterEvents'),
   };
 }
 

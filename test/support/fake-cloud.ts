@@ -4,6 +4,7 @@ import type {
   Clock,
   CloneRequest,
   Cluster,
+  ClusterEvent,
   Clusters,
   CreateInstanceRequest,
   Database,
@@ -46,6 +47,14 @@ export class FakeCloud {
   readonly approvalsStored: ApprovalRequestRecord[] = [];
   /** Operations that never settle (a poll loop that never finishes): 'clone', 'upgrade', 'instance', 'groups', 'delete'. */
   stuck = new Set<string>();
+  /**
+   * How a requested engine upgrade fails, as RDS does it:
+   * - `event`: RDS publishes a failure event at once while green still shows `upgrading` (the upgrade never settles);
+   * - `silent`: green returns to `available` on its old version, nothing pending, and no event.
+   */
+  upgradeFailure?: 'event' | 'silent';
+  /** RDS events per cluster id (DescribeEvents). */
+  readonly events = new Map<string, ClusterEvent[]>();
   /** Called when RequestApproval stores an approval (tests decide it through the task token). */
   onApproval?: (record: ApprovalRequestRecord) => void;
   private pending = new Map<string, Pending[]>();
@@ -208,12 +217,18 @@ export class FakeCloud {
       if (c.status !== 'available') throw Object.assign(new Error('busy'), { name: 'InvalidDBClusterStateFault' });
       c.status = 'upgrading';
       c.pendingModifications = true;
+      c.pendingEngineVersion = r.engineVersion;
+      if (this.upgradeFailure === 'event') {
+        this.addEvent(c.id, 'Database cluster is in a state that cannot be upgraded: Upgrade prechecks failed.');
+        return; // green stays `upgrading`: only the event tells
+      }
       this.later(
         `cluster:${c.id}`,
         () => {
           c.status = 'available';
-          c.engineVersion = r.engineVersion;
+          if (this.upgradeFailure !== 'silent') c.engineVersion = r.engineVersion;
           c.pendingModifications = false;
+          delete c.pendingEngineVersion;
         },
         'upgrade',
       );
@@ -251,7 +266,15 @@ export class FakeCloud {
       this.later(`cluster:${id}`, () => this.clusters.delete(id), 'delete');
     },
     describeClusterSnapshot: async (id) => this.snapshots.get(id),
+    clusterEvents: async (id, since) =>
+      structuredClone((this.events.get(id) ?? []).filter((e) => Date.parse(e.date) >= Date.parse(since))),
   };
+
+  addEvent(clusterId: string, message: string, categories = ['maintenance']): void {
+    const list = this.events.get(clusterId) ?? [];
+    list.push({ date: this.clock.now().toISOString(), message, categories });
+    this.events.set(clusterId, list);
+  }
 
   readonly dnsPort: Dns = {
     getRecord: async (zone, name) => (zone === ZONE && name === RECORD ? structuredClone(this.record) : undefined),

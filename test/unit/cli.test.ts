@@ -1,7 +1,8 @@
 import { mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { main, parseCli, pruneWorkFolders, rehearsalExitCode, UsageError } from '../../local/cli';
+import { main, parseCli, pruneWorkFolders, rehearsalExitCode, summaryLines, UsageError } from '../../local/cli';
+import { renderReportHtml } from '../../local/report-html';
 import { defaultInput, type RehearsalReport } from '../../local/rehearsal';
 
 /** Runs main() with stdout and stderr captured. */
@@ -38,6 +39,9 @@ describe('npm run rehearse: the command line', () => {
       '--crash-after',
       'SwapCname',
       '--dry-run',
+      '--upgrade-fails',
+      '--restorable-lag-ms',
+      '5000',
       '--keep',
       '--workdir',
       '/tmp/x',
@@ -55,6 +59,8 @@ describe('npm run rehearse: the command line', () => {
       ],
       crashAfter: ['SwapCname'],
       dryRun: true,
+      upgradeFails: true,
+      restorableLagMs: 5000,
       keep: true,
       workdir: '/tmp/x',
       report: '/tmp/x/r.json',
@@ -73,10 +79,16 @@ describe('npm run rehearse: the command line', () => {
     [['--fault', 'CreateKlone=ThrottlingException'], 'CreateKlone is not a task state'],
     [['--crash-after', 'Nope'], '--crash-after Nope: not a task state'],
     [['--migrations', '/no/such/folder'], 'no such folder'],
+    [['--restorable-lag-ms', 'soon'], '--restorable-lag-ms: a whole number of milliseconds'],
     [['--colour'], "Unknown option '--colour'"],
   ])('rejects %j with a message naming the option', (argv, message) => {
     expect(() => parseCli(argv)).toThrow(UsageError);
     expect(() => parseCli(argv)).toThrow(message);
+  });
+
+  it('leaves the upgrade alone unless --upgrade-fails is given', () => {
+    expect(parseCli([]).upgradeFails).toBe(false);
+    expect(parseCli([]).restorableLagMs).toBeUndefined();
   });
 
   it('exits 2 with the usage text on bad usage', async () => {
@@ -184,5 +196,57 @@ describe('the rehearsal report: time the local operations took', () => {
       ),
     ).toBe(30);
     expect(unionMs([[0, 10]], { from: 20, to: 30 })).toBe(0);
+  });
+});
+
+describe('the rehearsal report: what the local cloud modelled', () => {
+  const modelled = [
+    { name: 'LatestRestorableTime lag', figure: '2000 ms behind the present', description: 'trails the present' },
+    {
+      name: 'Failed engine upgrade',
+      figure: 'on (every upgrade fails)',
+      description: 'an event, then the old version',
+    },
+  ];
+  const report = {
+    status: 'ROLLED_BACK',
+    error: { name: 'UpgradeFailed', cause: 'RDS did not upgrade green' },
+    dryRun: false,
+    from: '16.13',
+    to: '16.14',
+    upgradeMethod: 'none',
+    phases: [],
+    downtimeMs: null,
+    downtimeWindow: null,
+    fenceToInSyncMs: null,
+    operationsMs: 0,
+    writes: { acknowledged: 1, presentBehindCname: 1, lost: 0, rejectedDuringDowntime: 0 },
+    lostWriteIds: [],
+    migrationsApplied: [],
+    blue: { state: 'writable' },
+    green: null,
+    cname: { target: 'app-blue' },
+    writesPerSecond: [],
+    notifications: [],
+    operations: [],
+    modelled,
+    startedAt: '2026-12-05T02:00:00.000Z',
+    endedAt: '2026-12-05T02:01:00.000Z',
+    totalMs: 60_000,
+    workdir: '/tmp/w',
+    reportFile: '/tmp/w/report.json',
+    htmlFile: '/tmp/w/report.html',
+  } as RehearsalReport;
+
+  it('names each modelled behaviour with its figure on the page', () => {
+    const html = renderReportHtml(report);
+    expect(html).toContain('Modelled by the local cloud');
+    for (const m of modelled) expect(html).toContain(`<td>${m.name}</td><td>${m.figure}</td><td>${m.description}</td>`);
+  });
+
+  it('names them in the summary printed at the end', () => {
+    expect(summaryLines(report).join('\n')).toContain(
+      'modelled by the local cloud: LatestRestorableTime lag 2000 ms behind the present; Failed engine upgrade on (every upgrade fails)',
+    );
   });
 });

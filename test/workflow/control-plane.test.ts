@@ -109,6 +109,41 @@ describe('the synthesized state machine, run against an in-memory AWS', () => {
     expect(r.outcome.attempts.CheckUpgrade).toBe(4);
   });
 
+  describe('a failed engine upgrade', () => {
+    function expectUpgradeRolledBack(r: Run) {
+      expectRolledBack(r, 'UpgradeFailed');
+      // Caught by the graph like any failure before OpenGreen: blue un-fenced, green deleted.
+      expect(r.dbCalls).toContain('unfence');
+      expect(r.dbCalls).not.toContain('post-upgrade');
+      expect(r.cloud.mutations()).toContain('deleteCluster');
+      expect(statesEntered(r.outcome)).toEqual(expect.arrayContaining(['UnfenceBlue', 'Rollback', 'ReportFailure']));
+      // Recognised at the first look, not after maxPolls.
+      expect(r.outcome.attempts.CheckUpgrade).toBe(1);
+    }
+
+    it("ends in UpgradeFailed with RDS's reason when RDS publishes a failure event (green still upgrading)", async () => {
+      const r = await run(BASE_INPUT, { prepare: (c) => (c.upgradeFailure = 'event') });
+      expectUpgradeRolledBack(r);
+      expect(r.outcome.error?.cause).toContain('cannot be upgraded: Upgrade prechecks failed.');
+      expect(r.cloud.notifications.at(-1)?.message).toContain('cannot be upgraded: Upgrade prechecks failed.');
+    });
+
+    it('ends in UpgradeFailed when green comes back available on its old version with no engine version pending', async () => {
+      const r = await run(
+        { ...BASE_INPUT, checkWindowSeconds: 0 },
+        {
+          prepare: (c) => (c.upgradeFailure = 'silent'),
+        },
+      );
+      expectRolledBack(r, 'UpgradeFailed');
+      expect(r.outcome.error?.cause).toContain('available on 16.4 with no engine version pending');
+      expect(r.dbCalls).toContain('unfence');
+      expect(r.cloud.mutations()).toContain('deleteCluster');
+      // The first look still sees `upgrading`; the next one sees green back on 16.4 and stops.
+      expect(r.outcome.attempts.CheckUpgrade).toBe(2);
+    });
+  });
+
   it('looks before it waits: no poll loop enters its Wait when each check outlasts its operation', async () => {
     // A long check window: each check keeps looking until the fake's operation is done.
     const r = await run({ ...BASE_INPUT, checkWindowSeconds: 20, checkEveryMs: 500 });

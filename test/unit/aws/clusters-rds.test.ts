@@ -13,6 +13,7 @@ import {
   DescribeDBEngineVersionsCommand,
   DescribeDBInstancesCommand,
   DescribeDBParameterGroupsCommand,
+  DescribeEventsCommand,
   InvalidDBClusterStateFault,
   InvalidDBInstanceStateFault,
   ModifyDBClusterCommand,
@@ -104,7 +105,19 @@ describe('describeCluster', () => {
     rdsMock
       .on(DescribeDBClustersCommand)
       .resolves({ DBClusters: [{ DBClusterIdentifier: 'green', PendingModifiedValues: { EngineVersion: '16.2' } }] });
-    await expect(clusters.describeCluster('green')).resolves.toMatchObject({ pendingModifications: true });
+    await expect(clusters.describeCluster('green')).resolves.toMatchObject({
+      pendingModifications: true,
+      pendingEngineVersion: '16.2',
+    });
+  });
+
+  it('has no pending engine version when only another modification is pending', async () => {
+    rdsMock.on(DescribeDBClustersCommand).resolves({
+      DBClusters: [{ DBClusterIdentifier: 'green', PendingModifiedValues: { IAMDatabaseAuthenticationEnabled: true } }],
+    });
+    const green = await clusters.describeCluster('green');
+    expect(green).toMatchObject({ pendingModifications: true });
+    expect(green?.pendingEngineVersion).toBeUndefined();
   });
 
   it('treats PendingModifiedValues with only empty lists as nothing pending', async () => {
@@ -218,6 +231,7 @@ describe('engine versions', () => {
     expect(rdsMock).toHaveReceivedNthSpecificCommandWith(1, DescribeDBEngineVersionsCommand, {
       Engine: 'aurora-postgresql',
       EngineVersion: '15.4',
+      IncludeAll: true,
     });
     expect(rdsMock).toHaveReceivedNthSpecificCommandWith(2, DescribeDBEngineVersionsCommand, {
       Engine: 'aurora-postgresql',
@@ -238,6 +252,31 @@ describe('engine versions', () => {
       ],
     });
     await expect(clusters.parameterGroupFamilyOf('16.2')).resolves.toBe('aurora-postgresql16');
+  });
+
+  it('asks with IncludeAll, so a deprecated minor that blue still runs is found with its targets and family', async () => {
+    // RDS answers a deprecated version only when IncludeAll is set; without it, nothing.
+    rdsMock.on(DescribeDBEngineVersionsCommand).resolves({ DBEngineVersions: [] });
+    rdsMock.on(DescribeDBEngineVersionsCommand, { EngineVersion: '13.9', IncludeAll: true }).resolves({
+      DBEngineVersions: [
+        {
+          Engine: 'aurora-postgresql',
+          EngineVersion: '13.9',
+          DBParameterGroupFamily: 'aurora-postgresql13',
+          Status: 'deprecated',
+          ValidUpgradeTarget: [{ Engine: 'aurora-postgresql', EngineVersion: '13.18', IsMajorVersionUpgrade: false }],
+        },
+      ],
+    });
+    await expect(clusters.validUpgradeTargets('13.9')).resolves.toEqual([
+      { engineVersion: '13.18', isMajorVersionUpgrade: false },
+    ]);
+    await expect(clusters.parameterGroupFamilyOf('13.9')).resolves.toBe('aurora-postgresql13');
+    expect(rdsMock).toHaveReceivedCommandWith(DescribeDBEngineVersionsCommand, {
+      Engine: 'aurora-postgresql',
+      EngineVersion: '13.9',
+      IncludeAll: true,
+    });
   });
 
   it('returns undefined for the family of an unknown version', async () => {
@@ -529,6 +568,66 @@ describe('deletion', () => {
       .on(DescribeDBInstancesCommand)
       .resolves({ DBInstances: [{ DBInstanceIdentifier: 'blue-1', DBInstanceStatus: 'rebooting' }] });
     await expect(clusters.deleteInstance('blue-1')).rejects.toBeInstanceOf(RetryableAwsError);
+  });
+});
+
+describe('clusterEvents', () => {
+  it("asks DescribeEvents for the cluster's own events since the given time, over every page, oldest first", async () => {
+    rdsMock
+      .on(DescribeEventsCommand)
+      .resolvesOnce({
+        Events: [
+          {
+            SourceIdentifier: 'green',
+            SourceType: 'db-cluster',
+            Message: 'Database cluster is in a state that cannot be upgraded: Upgrade prechecks failed.',
+            EventCategories: ['maintenance'],
+            Date: new Date('2026-12-05T02:11:02.000Z'),
+          },
+        ],
+        Marker: 'm2',
+      })
+      .resolvesOnce({
+        Events: [
+          {
+            SourceIdentifier: 'green',
+            SourceType: 'db-cluster',
+            Message: 'Database cluster engine version upgrade started.',
+            EventCategories: ['maintenance'],
+            Date: new Date('2026-12-05T02:11:00.000Z'),
+          },
+        ],
+      });
+    await expect(clusters.clusterEvents('green', '2026-12-05T02:10:00.000Z')).resolves.toEqual([
+      {
+        date: '2026-12-05T02:11:00.000Z',
+        message: 'Database cluster engine version upgrade started.',
+        categories: ['maintenance'],
+      },
+      {
+        date: '2026-12-05T02:11:02.000Z',
+        message: 'Database cluster is in a state that cannot be upgraded: Upgrade prechecks failed.',
+        categories: ['maintenance'],
+      },
+    ]);
+    expect(rdsMock).toHaveReceivedNthSpecificCommandWith(1, DescribeEventsCommand, {
+      SourceType: 'db-cluster',
+      SourceIdentifier: 'green',
+      StartTime: new Date('2026-12-05T02:10:00.000Z'),
+    });
+    expect(rdsMock).toHaveReceivedNthSpecificCommandWith(2, DescribeEventsCommand, { Marker: 'm2' });
+  });
+
+  it('maps throttling to RetryableAwsError', async () => {
+    rdsMock.on(DescribeEventsCommand).rejects(
+      new RDSServiceException({
+        name: 'ThrottlingException',
+        $fault: 'client',
+        message: 'Rate exceeded',
+        $metadata: { httpStatusCode: 400 },
+      }),
+    );
+    await expect(clusters.clusterEvents('green', '2026-12-05T02:10:00.000Z')).rejects.toBeInstanceOf(RetryableAwsError);
   });
 });
 

@@ -357,11 +357,18 @@ describe('UpgradeEngine', () => {
     }
   });
 
-  it('does not ask again while the upgrade is pending on an available green', async () => {
+  it('does not ask again while the target engine version is pending on an available green', async () => {
+    const doc = await withGreenWriter({ targetEngineVersion: '16.6' });
+    Object.assign(cluster(GREEN), { pendingModifications: true, pendingEngineVersion: '16.6' });
+    await expect(upgradeEngine(doc, cloud.ports())).resolves.toMatchObject({ requested: true });
+    expect(callsOf('upgradeEngine')).toEqual([]);
+  });
+
+  it('asks for the upgrade when only another modification is pending (not an engine version)', async () => {
     const doc = await withGreenWriter({ targetEngineVersion: '16.6' });
     cluster(GREEN).pendingModifications = true;
     await expect(upgradeEngine(doc, cloud.ports())).resolves.toMatchObject({ requested: true });
-    expect(callsOf('upgradeEngine')).toEqual([]);
+    expect(callsOf('upgradeEngine')).toEqual([expect.objectContaining({ clusterId: GREEN, engineVersion: '16.6' })]);
   });
 });
 

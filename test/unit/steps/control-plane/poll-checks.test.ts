@@ -1,5 +1,11 @@
 import type { ExecutionDocument } from '../../../../lambdas/domain/document';
-import { PollTimeout, PreconditionFailed, ResourceFailed, RetryableAwsError } from '../../../../lambdas/domain/errors';
+import {
+  PollTimeout,
+  PreconditionFailed,
+  ResourceFailed,
+  RetryableAwsError,
+  UpgradeFailed,
+} from '../../../../lambdas/domain/errors';
 import { addReplicas, checkReplicas } from '../../../../lambdas/steps/add-replicas';
 import { checkWritesBlocked } from '../../../../lambdas/steps/block-writes';
 import { checkRestorable } from '../../../../lambdas/steps/check-restorable';
@@ -278,8 +284,12 @@ describe('CheckUpgrade', () => {
     set({ status: 'upgrading', engineVersion: '16.6', pendingModifications: false });
     await expect(checkUpgrade(doc, cloud.ports())).resolves.toMatchObject({ done: false });
 
-    set({ status: 'available', engineVersion: '16.4', pendingModifications: false });
-    await expect(checkUpgrade(doc, cloud.ports())).resolves.toMatchObject({ done: false });
+    // Available on the old version while the new one is still pending: RDS has not started yet.
+    set({ status: 'available', engineVersion: '16.4', pendingModifications: true, pendingEngineVersion: '16.6' });
+    const notStarted = await checkUpgrade(doc, cloud.ports());
+    expect(notStarted).toMatchObject({ done: false });
+    expect(notStarted.status).toContain('(pending 16.6)');
+    delete green.pendingEngineVersion;
 
     set({ status: 'available', engineVersion: '16.6', pendingModifications: true });
     const pending = await checkUpgrade(doc, cloud.ports());
@@ -292,6 +302,82 @@ describe('CheckUpgrade', () => {
 
     instance(WRITER).status = 'available';
     await expect(checkUpgrade(doc, cloud.ports())).resolves.toMatchObject({ done: true });
+  });
+
+  it('throws UpgradeFailed, with what RDS said, when green is back to available on its old version with no engine version pending', async () => {
+    const doc = await upgrading();
+    cloud.stuck.add('upgrade');
+    Object.assign(cluster(GREEN), { status: 'available', engineVersion: '16.4', pendingModifications: false });
+    delete cluster(GREEN).pendingEngineVersion;
+    cloud.addEvent(GREEN, 'Database cluster engine version upgrade started.');
+    const error = await failureOf(checkUpgrade(doc, cloud.ports()));
+    expect(error).toBeInstanceOf(UpgradeFailed);
+    expect(error.name).toBe('UpgradeFailed');
+    expect(error.message).toContain(`RDS did not upgrade green cluster ${GREEN} to 16.6`);
+    expect(error.message).toContain('available on 16.4 with no engine version pending');
+    expect(error.message).toContain('Database cluster engine version upgrade started.');
+  });
+
+  it("throws UpgradeFailed with RDS's own reason when an event since the request says so, even while green still shows upgrading", async () => {
+    const doc = await upgrading();
+    cloud.stuck.add('upgrade');
+    expect(cluster(GREEN).status).toBe('upgrading');
+    cloud.addEvent(GREEN, 'Database cluster is in a state that cannot be upgraded: Upgrade prechecks failed.');
+    const error = await failureOf(checkUpgrade(doc, cloud.ports()));
+    expect(error).toBeInstanceOf(UpgradeFailed);
+    expect(error.message).toContain('cannot be upgraded: Upgrade prechecks failed.');
+    expect(error.message).toContain('green is upgrading on 16.4');
+  });
+
+  it('ignores events from before the request, and events that are not an upgrade failure', async () => {
+    const doc = await upgrading();
+    cloud.stuck.add('upgrade');
+    const before = new Date(Date.parse(doc.upgrade?.requestedAt ?? '') - 60_000).toISOString();
+    cloud.events.set(GREEN, [
+      { date: before, message: 'Database cluster engine version upgrade failed.', categories: ['failure'] },
+    ]);
+    cloud.addEvent(GREEN, 'Database cluster engine version upgrade started.');
+    cloud.addEvent(GREEN, 'DB cluster created', ['creation']);
+    await expect(checkUpgrade(doc, cloud.ports())).resolves.toMatchObject({ done: false });
+  });
+
+  it('reads the events only since the upgrade was requested', async () => {
+    const doc = await upgrading();
+    cloud.stuck.add('upgrade');
+    const since: string[] = [];
+    const ports = cloud.ports();
+    const clusters = {
+      ...ports.clusters,
+      clusterEvents: async (id: string, from: string) => {
+        since.push(from);
+        return ports.clusters.clusterEvents(id, from);
+      },
+    };
+    await checkUpgrade(doc, { ...ports, clusters });
+    expect(since).toEqual([doc.upgrade?.requestedAt]);
+  });
+
+  it('recognises the failure within one check window, not after maxPolls', async () => {
+    const doc = await upgrading();
+    doc.input.checkWindowSeconds = 20;
+    doc.input.checkEveryMs = 1000;
+    cloud.stuck.add('upgrade');
+    const started = cloud.clock.now().getTime();
+    const looking = checkUpgrade(doc, {
+      ...cloud.ports(),
+      clock: {
+        now: () => cloud.clock.now(),
+        sleep: async (ms) => {
+          await cloud.clock.sleep(ms);
+          // RDS gives up five seconds into the window.
+          if (cloud.clock.now().getTime() - started >= 5000 && cluster(GREEN).status === 'upgrading') {
+            cloud.addEvent(GREEN, 'Database cluster is in a state that cannot be upgraded: Upgrade prechecks failed.');
+          }
+        },
+      },
+    });
+    await expect(looking).rejects.toBeInstanceOf(UpgradeFailed);
+    expect(cloud.clock.now().getTime() - started).toBeLessThan(20_000);
   });
 
   it('throws ResourceFailed when green or its writer lands in a terminal status', async () => {
