@@ -13,6 +13,33 @@ export interface SecurityGroupMembership {
 export interface ClusterMember {
   instanceId: string;
   isWriter: boolean;
+  /** Failover priority (0 = first), `DBClusterMembers[].PromotionTier`. */
+  promotionTier?: number;
+}
+
+/** Aurora Serverless v2 capacity range, in ACUs (`ServerlessV2ScalingConfiguration`). */
+export interface ServerlessV2Scaling {
+  minCapacity: number;
+  maxCapacity: number;
+  /** Seconds of inactivity before pausing (only with a minimum of 0 ACUs). */
+  secondsUntilAutoPause?: number;
+}
+
+/** An IAM role associated with a cluster (`AssociatedRoles`), e.g. for S3 import or Lambda. */
+export interface AssociatedRole {
+  roleArn: string;
+  /** The feature the role is for (`s3Import`, `s3Export`, `Lambda`, …); some roles have none. */
+  featureName?: string;
+  /** `ACTIVE`, `PENDING` or `INVALID`. */
+  status?: string;
+}
+
+/** The master user's password, when RDS manages it in Secrets Manager (`MasterUserSecret`). */
+export interface MasterUserSecret {
+  secretArn: string;
+  kmsKeyId?: string;
+  /** `creating`, `active`, `rotating` or `impaired`. */
+  status?: string;
 }
 
 export interface Cluster {
@@ -40,6 +67,14 @@ export interface Cluster {
   /** The engine version RDS has been asked to move to and has not reached (PendingModifiedValues.EngineVersion). */
   pendingEngineVersion?: string;
   availabilityZones: string[];
+  /** `aurora` (standard) or `aurora-iopt1` (I/O-Optimized). */
+  storageType?: string;
+  serverlessV2Scaling?: ServerlessV2Scaling;
+  /** `open-source-rds-extended-support` or `open-source-rds-extended-support-disabled`. */
+  engineLifecycleSupport?: string;
+  copyTagsToSnapshot?: boolean;
+  associatedRoles?: AssociatedRole[];
+  masterUserSecret?: MasterUserSecret;
 }
 
 export interface Instance {
@@ -54,6 +89,10 @@ export interface Instance {
   performanceInsights: boolean;
   performanceInsightsKmsKeyId?: string;
   performanceInsightsRetentionPeriod?: number;
+  /** The server certificate's CA (`CACertificateIdentifier`), e.g. `rds-ca-rsa2048-g1`. */
+  caCertificateIdentifier?: string;
+  /** Failover priority (`PromotionTier`, 0-15). */
+  promotionTier?: number;
   tags: Record<string, string>;
 }
 
@@ -66,6 +105,15 @@ export interface CloneRequest {
   iamAuth: boolean;
   logExports: string[];
   securityGroupIds: string[];
+  /** The restore's default is the engine's port, not the source's: always pass blue's. */
+  port: number;
+  /** The restore's default is `aurora`, not the source's: pass blue's (`aurora-iopt1` too). */
+  storageType?: string;
+  serverlessV2Scaling?: ServerlessV2Scaling;
+  /** The restore's default enrols in Extended Support, whatever the source chose. */
+  engineLifecycleSupport?: string;
+  /** The restore's default is not to copy tags to snapshots. */
+  copyTagsToSnapshot: boolean;
   tags: Record<string, string>;
 }
 
@@ -80,7 +128,14 @@ export interface CreateInstanceRequest {
   performanceInsights: boolean;
   performanceInsightsKmsKeyId?: string;
   performanceInsightsRetentionPeriod?: number;
+  caCertificateIdentifier?: string;
+  promotionTier?: number;
   tags: Record<string, string>;
+}
+
+/** What OpenGreen changes on green besides its groups, in the same ModifyDBCluster. */
+export interface OpenClusterOptions {
+  deletionProtection?: boolean;
 }
 
 export interface UpgradeRequest {
@@ -119,7 +174,15 @@ export interface Clusters {
   cloneCopyOnWrite(request: CloneRequest): Promise<void>;
   createInstance(request: CreateInstanceRequest): Promise<void>;
   /** Replaces the cluster's VPC security groups (ApplyImmediately). */
-  setSecurityGroups(clusterId: string, securityGroupIds: string[]): Promise<void>;
+  setSecurityGroups(clusterId: string, securityGroupIds: string[], options?: OpenClusterOptions): Promise<void>;
+  /** AddRoleToDBCluster: associates an IAM role (for `featureName`, when the role has one). */
+  addRole(clusterId: string, roleArn: string, featureName?: string): Promise<void>;
+  /**
+   * ModifyDBCluster ManageMasterUserPassword: RDS generates a new master password and keeps it
+   * in its own secret (encrypted with `kmsKeyId`, or `aws/secretsmanager`). Returns that secret's
+   * ARN when RDS already reports it.
+   */
+  manageMasterUserPassword(clusterId: string, kmsKeyId?: string): Promise<string | undefined>;
   upgradeEngine(request: UpgradeRequest): Promise<void>;
   setDeletionProtection(clusterId: string, enabled: boolean): Promise<void>;
   deleteInstance(instanceId: string): Promise<void>;
@@ -160,6 +223,14 @@ export interface DnsRecord {
   type: string;
   ttl: number;
   values: string[];
+  /**
+   * The routing policy when the record is not a simple one: `weighted`, `latency`, `failover`,
+   * `geolocation`, `geoproximity`, `multivalue` or `cidr` (a record set with a `SetIdentifier`).
+   * Undefined for a simple record, the only kind the workflow swaps.
+   */
+  routingPolicy?: string;
+  /** The `SetIdentifier` of a routing-policy record. */
+  setIdentifier?: string;
 }
 
 export interface Dns {

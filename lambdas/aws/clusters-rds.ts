@@ -1,4 +1,5 @@
 import {
+  AddRoleToDBClusterCommand,
   CreateDBInstanceCommand,
   DeleteDBClusterCommand,
   DeleteDBInstanceCommand,
@@ -15,6 +16,8 @@ import {
   type DBInstance,
   type DBEngineVersion,
   type RDSClient,
+  type ServerlessV2ScalingConfiguration,
+  type ServerlessV2ScalingConfigurationInfo,
   type Tag,
 } from '@aws-sdk/client-rds';
 import { awsCall } from '../domain/aws-errors';
@@ -25,6 +28,8 @@ import type {
   Clusters,
   CreateInstanceRequest,
   Instance,
+  OpenClusterOptions,
+  ServerlessV2Scaling,
   UpgradeRequest,
   UpgradeTarget,
 } from '../ports';
@@ -80,6 +85,24 @@ function hasContent(value: unknown): boolean {
   return true;
 }
 
+function toScaling(s: ServerlessV2ScalingConfigurationInfo | undefined): ServerlessV2Scaling | undefined {
+  if (s?.MinCapacity === undefined || s.MaxCapacity === undefined) return undefined;
+  return {
+    minCapacity: s.MinCapacity,
+    maxCapacity: s.MaxCapacity,
+    ...(s.SecondsUntilAutoPause !== undefined ? { secondsUntilAutoPause: s.SecondsUntilAutoPause } : {}),
+  };
+}
+
+function fromScaling(s: ServerlessV2Scaling | undefined): ServerlessV2ScalingConfiguration | undefined {
+  if (!s) return undefined;
+  return {
+    MinCapacity: s.minCapacity,
+    MaxCapacity: s.maxCapacity,
+    ...(s.secondsUntilAutoPause !== undefined ? { SecondsUntilAutoPause: s.secondsUntilAutoPause } : {}),
+  };
+}
+
 export function toCluster(c: DBCluster, requestedId: string): Cluster {
   return {
     id: c.DBClusterIdentifier ?? requestedId,
@@ -102,13 +125,45 @@ export function toCluster(c: DBCluster, requestedId: string): Cluster {
     members: (c.DBClusterMembers ?? []).flatMap((m) =>
       m.DBInstanceIdentifier === undefined
         ? []
-        : [{ instanceId: m.DBInstanceIdentifier, isWriter: m.IsClusterWriter ?? false }],
+        : [
+            {
+              instanceId: m.DBInstanceIdentifier,
+              isWriter: m.IsClusterWriter ?? false,
+              ...(m.PromotionTier !== undefined ? { promotionTier: m.PromotionTier } : {}),
+            },
+          ],
     ),
     tags: tagsToRecord(c.TagList),
     latestRestorableTime: c.LatestRestorableTime?.toISOString(),
     pendingModifications: hasContent(c.PendingModifiedValues),
     ...(c.PendingModifiedValues?.EngineVersion ? { pendingEngineVersion: c.PendingModifiedValues.EngineVersion } : {}),
     availabilityZones: c.AvailabilityZones ?? [],
+    ...(c.StorageType ? { storageType: c.StorageType } : {}),
+    ...(toScaling(c.ServerlessV2ScalingConfiguration)
+      ? { serverlessV2Scaling: toScaling(c.ServerlessV2ScalingConfiguration) }
+      : {}),
+    ...(c.EngineLifecycleSupport ? { engineLifecycleSupport: c.EngineLifecycleSupport } : {}),
+    copyTagsToSnapshot: c.CopyTagsToSnapshot ?? false,
+    associatedRoles: (c.AssociatedRoles ?? []).flatMap((r) =>
+      r.RoleArn === undefined
+        ? []
+        : [
+            {
+              roleArn: r.RoleArn,
+              ...(r.FeatureName ? { featureName: r.FeatureName } : {}),
+              ...(r.Status ? { status: r.Status } : {}),
+            },
+          ],
+    ),
+    ...(c.MasterUserSecret?.SecretArn
+      ? {
+          masterUserSecret: {
+            secretArn: c.MasterUserSecret.SecretArn,
+            ...(c.MasterUserSecret.KmsKeyId ? { kmsKeyId: c.MasterUserSecret.KmsKeyId } : {}),
+            ...(c.MasterUserSecret.SecretStatus ? { status: c.MasterUserSecret.SecretStatus } : {}),
+          },
+        }
+      : {}),
   };
 }
 
@@ -125,6 +180,8 @@ export function toInstance(i: DBInstance, requestedId: string): Instance {
     performanceInsights: i.PerformanceInsightsEnabled ?? false,
     performanceInsightsKmsKeyId: i.PerformanceInsightsKMSKeyId,
     performanceInsightsRetentionPeriod: i.PerformanceInsightsRetentionPeriod,
+    ...(i.CACertificateIdentifier ? { caCertificateIdentifier: i.CACertificateIdentifier } : {}),
+    ...(i.PromotionTier !== undefined ? { promotionTier: i.PromotionTier } : {}),
     tags: tagsToRecord(i.TagList),
   };
 }
@@ -212,8 +269,21 @@ export class RdsClusters implements Clusters {
           EnableCloudwatchLogsExports: request.logExports.length > 0 ? request.logExports : undefined,
           // Only the groups asked for (the workflow's admin group): applications cannot reach green yet.
           VpcSecurityGroupIds: request.securityGroupIds,
+          // Green comes up as blue is configured. The restore does not inherit these from its
+          // source; per the SDK's RestoreDBClusterToPointInTimeMessage docs its defaults are:
+          // Port "the default port for the engine" (5432, not blue's), StorageType `aurora` (so an
+          // I/O-Optimized blue would clone to standard storage and bill differently),
+          // EngineLifecycleSupport `open-source-rds-extended-support` (whatever blue opted out
+          // of), CopyTagsToSnapshot "not to copy them". ServerlessV2ScalingConfiguration is
+          // needed for green's `db.serverless` instances to start with blue's capacity range.
+          Port: request.port,
+          StorageType: request.storageType,
+          ServerlessV2ScalingConfiguration: fromScaling(request.serverlessV2Scaling),
+          EngineLifecycleSupport: request.engineLifecycleSupport,
+          // Deletion protection is restored at OpenGreen, when blue had it: until then a failed
+          // run must be able to delete green.
           DeletionProtection: false,
-          CopyTagsToSnapshot: true,
+          CopyTagsToSnapshot: request.copyTagsToSnapshot,
           Tags: recordToTags(request.tags),
         }),
       ),
@@ -243,6 +313,11 @@ export class RdsClusters implements Clusters {
           ...monitoring,
           EnablePerformanceInsights: request.performanceInsights,
           ...performanceInsights,
+          // The default is the region's current default CA, which may not be the one blue's
+          // clients pin: green serves a certificate from the same CA as blue.
+          CACertificateIdentifier: request.caCertificateIdentifier,
+          // The default tier is 1 for every new instance: keep blue's failover order.
+          PromotionTier: request.promotionTier,
           PubliclyAccessible: false,
           Tags: recordToTags(request.tags),
         }),
@@ -250,16 +325,54 @@ export class RdsClusters implements Clusters {
     );
   }
 
-  async setSecurityGroups(clusterId: string, securityGroupIds: string[]): Promise<void> {
+  async setSecurityGroups(
+    clusterId: string,
+    securityGroupIds: string[],
+    options: OpenClusterOptions = {},
+  ): Promise<void> {
     await awsCall(`ModifyDBCluster ${clusterId} VpcSecurityGroupIds`, () =>
       this.rds.send(
         new ModifyDBClusterCommand({
           DBClusterIdentifier: clusterId,
           VpcSecurityGroupIds: securityGroupIds,
+          // One call: a second ModifyDBCluster while the first is applied may be refused as busy.
+          ...(options.deletionProtection !== undefined ? { DeletionProtection: options.deletionProtection } : {}),
           ApplyImmediately: true,
         }),
       ),
     );
+  }
+
+  async addRole(clusterId: string, roleArn: string, featureName?: string): Promise<void> {
+    await awsCall(`AddRoleToDBCluster ${clusterId} ${roleArn}`, async () => {
+      try {
+        await this.rds.send(
+          new AddRoleToDBClusterCommand({
+            DBClusterIdentifier: clusterId,
+            RoleArn: roleArn,
+            ...(featureName ? { FeatureName: featureName } : {}),
+          }),
+        );
+      } catch (error) {
+        // Already associated (a retried OpenGreen): what was asked for is there.
+        if (isNamed(error, ['DBClusterRoleAlreadyExistsFault', 'DBClusterRoleAlreadyExists'])) return;
+        throw error;
+      }
+    });
+  }
+
+  async manageMasterUserPassword(clusterId: string, kmsKeyId?: string): Promise<string | undefined> {
+    const output = await awsCall(`ModifyDBCluster ${clusterId} ManageMasterUserPassword`, () =>
+      this.rds.send(
+        new ModifyDBClusterCommand({
+          DBClusterIdentifier: clusterId,
+          ManageMasterUserPassword: true,
+          ...(kmsKeyId ? { MasterUserSecretKmsKeyId: kmsKeyId } : {}),
+          ApplyImmediately: true,
+        }),
+      ),
+    );
+    return output.DBCluster?.MasterUserSecret?.SecretArn;
   }
 
   async upgradeEngine(request: UpgradeRequest): Promise<void> {

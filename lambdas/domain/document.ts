@@ -1,3 +1,4 @@
+import type { AssociatedRole, ServerlessV2Scaling } from '../ports';
 import type { DeploymentInput } from './input';
 
 /**
@@ -21,6 +22,17 @@ export interface BlueSnapshot {
   iamAuth: boolean;
   logExports: string[];
   deletionProtection: boolean;
+  /** What green carries over from blue (docs/green-carries-over.md); absent when blue has none. */
+  storageType?: string;
+  serverlessV2Scaling?: ServerlessV2Scaling;
+  engineLifecycleSupport?: string;
+  copyTagsToSnapshot?: boolean;
+  /** Blue's own tags (not the workflow's `bluegreen:*`), given to green beside the workflow's. */
+  tags?: Record<string, string>;
+  /** Added to green at OpenGreen. */
+  associatedRoles?: AssociatedRole[];
+  /** Blue's master password is managed by RDS in this secret; green gets its own after cutover. */
+  masterUserSecret?: { secretArn: string; kmsKeyId?: string };
   writer: {
     instanceId: string;
     instanceClass: string;
@@ -31,8 +43,14 @@ export interface BlueSnapshot {
     performanceInsights: boolean;
     performanceInsightsKmsKeyId?: string;
     performanceInsightsRetentionPeriod?: number;
+    caCertificateIdentifier?: string;
+    promotionTier?: number;
+    /** The writer instance's own tags (not the workflow's), given to green's instances. */
+    tags?: Record<string, string>;
   };
   readerInstanceIds: string[];
+  /** Blue's readers' failover tiers, in the order of `readerInstanceIds`; green's readers get them in turn. */
+  readerPromotionTiers?: number[];
   availabilityZones: string[];
   upgrade?: { isMajor: boolean; targetFamily?: string };
   cname: { target: string; ttl: number };
@@ -80,11 +98,16 @@ export interface ExecutionDocument {
   replicas?: { instanceIds: string[]; requestedAt: string };
   smoke?: { results: { name: string; passed: boolean; value: string; expect: string }[]; rowCounts?: unknown };
   approval?: { decision: 'approve'; reason?: string; decidedAt: string; sourceIp?: string; userAgent?: string };
-  open?: { securityGroupIds: string[]; openedAt: string };
+  open?: { securityGroupIds: string[]; openedAt: string; roles?: string[]; deletionProtection?: boolean };
   cutover?: { changeId: string; target: string; requestedAt: string };
   /** Results of poll checks, one key per wait loop. */
   wait?: Record<string, PollState>;
-  deletion?: { finalSnapshotId: string; requestedAt: string };
+  deletion?: {
+    finalSnapshotId: string;
+    requestedAt: string;
+    /** Blue's master password was managed by RDS: green now has its own secret. */
+    masterUserSecret?: { greenSecretArn?: string; blueSecretArn: string; instructions: string };
+  };
   rollback?: { blueRestored: boolean; blueUnfenced: string[]; greenDeleting: boolean; keptGreen: boolean };
   unfence?: { databases: string[] };
   release?: { released: boolean };
@@ -95,3 +118,13 @@ export interface ExecutionDocument {
 export const EXECUTION_TAG = 'bluegreen:execution';
 export const ROLE_TAG = 'bluegreen:role';
 export const SOURCE_TAG = 'bluegreen:source';
+
+/**
+ * A value RDS accepts as a tag value: Unicode letters, digits, whitespace and `_ . : / = + - @`,
+ * at most 256 characters (RDS API reference, `Tag`). An execution name may hold characters
+ * outside that set (`!`, `'`, `(`, …); each becomes `_`, so the value stays stable across
+ * re-runs and `isOurs` can compare it.
+ */
+export function rdsTagValue(value: string): string {
+  return value.replace(/[^\p{L}\p{Z}\p{N}_.:/=+\-@]/gu, '_').slice(0, 256);
+}

@@ -37,6 +37,8 @@ export const defaultsSchema = z.strictObject({
   allowDeletionProtectionOff: z.boolean(),
   hostedZoneId: z.string().min(1),
   recordName: z.string().min(1),
+  /** Whether the deployment was given an Enhanced Monitoring role to pass to green's instances. */
+  monitoringRoleConfigured: z.boolean().default(false),
 });
 export type Defaults = z.infer<typeof defaultsSchema>;
 
@@ -133,6 +135,10 @@ export interface DeploymentInput {
   dryRun: boolean;
   adminSecurityGroupId: string;
   allowDeletionProtectionOff: boolean;
+  /** The configured prefix: Preflight checks every member instance of blue against it. */
+  clusterIdPrefix: string;
+  /** Whether a monitoring role is configured (Preflight refuses a monitored blue without one). */
+  monitoringRoleConfigured: boolean;
 }
 
 /** Formats zod issues as "field: rule" sentences. */
@@ -202,6 +208,10 @@ export function parseInput(request: ValidateRequest): DeploymentInput {
   if (hostedZoneId !== defaults.hostedZoneId) {
     problems.push(`cname.hostedZoneId: must be the configured hosted zone ${defaults.hostedZoneId}`);
   }
+  // IAM lets the workflow change only the configured record: another name would fail at cutover.
+  if (normalizedName(recordName) !== normalizedName(defaults.recordName)) {
+    problems.push(`cname.recordName: must be the configured record ${defaults.recordName}`);
+  }
   if (!raw.targetEngineVersion && (raw.clusterParameterGroupName || raw.instanceParameterGroupName)) {
     problems.push('clusterParameterGroupName: parameter groups are only used with targetEngineVersion');
   }
@@ -242,5 +252,12 @@ export function parseInput(request: ValidateRequest): DeploymentInput {
     dryRun: raw.dryRun,
     adminSecurityGroupId: defaults.adminSecurityGroupId,
     allowDeletionProtectionOff: defaults.allowDeletionProtectionOff,
+    clusterIdPrefix: defaults.clusterIdPrefix,
+    monitoringRoleConfigured: defaults.monitoringRoleConfigured,
   };
+}
+
+/** DNS names compare without case and without the trailing dot. */
+function normalizedName(name: string): string {
+  return name.toLowerCase().replace(/\.$/, '');
 }

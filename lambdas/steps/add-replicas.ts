@@ -2,6 +2,7 @@ import type { ExecutionDocument, PollState } from '../domain/document';
 import { PreconditionFailed } from '../domain/errors';
 import type { Ports } from '../ports';
 import { assertNotFailed, greenReaderId, greenTags, isOurs, poll, settle, requireBlue } from './common';
+import { greenInstanceParameterGroup } from './green-writer';
 
 /** AddReplicas: `replicaCount` readers on green, in availability zones other than the writer's. */
 export async function addReplicas(
@@ -12,7 +13,7 @@ export async function addReplicas(
   const writerAz = blue.writer.availabilityZone;
   const otherAzs = blue.availabilityZones.filter((az) => az !== writerAz);
   const instanceIds: string[] = [];
-  const parameterGroupName = doc.input.instanceParameterGroupName ?? blue.writer.parameterGroupName;
+  const parameterGroupName = greenInstanceParameterGroup(doc, true);
   for (let i = 0; i < doc.input.replicaCount; i++) {
     const instanceId = greenReaderId(doc.input.greenClusterId, i);
     instanceIds.push(instanceId);
@@ -24,6 +25,8 @@ export async function addReplicas(
       continue;
     }
     const az = otherAzs.length ? otherAzs[i % otherAzs.length] : undefined;
+    // Blue's readers' failover order, reader by reader (CreateDBInstance would give each tier 1).
+    const promotionTier = blue.readerPromotionTiers?.[i];
     await clusters.createInstance({
       instanceId,
       clusterId: doc.input.greenClusterId,
@@ -39,7 +42,9 @@ export async function addReplicas(
       ...(blue.writer.performanceInsightsRetentionPeriod
         ? { performanceInsightsRetentionPeriod: blue.writer.performanceInsightsRetentionPeriod }
         : {}),
-      tags: { ...greenTags(doc), 'bluegreen:instance-role': 'reader' },
+      ...(blue.writer.caCertificateIdentifier ? { caCertificateIdentifier: blue.writer.caCertificateIdentifier } : {}),
+      ...(promotionTier !== undefined ? { promotionTier } : {}),
+      tags: { ...greenTags(doc, blue.writer.tags), 'bluegreen:instance-role': 'reader' },
     });
   }
   return { instanceIds, requestedAt: clock.now().toISOString() };

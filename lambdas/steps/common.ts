@@ -1,5 +1,5 @@
 import type { BlueSnapshot, ExecutionDocument, GreenInfo, PollState } from '../domain/document';
-import { EXECUTION_TAG, ROLE_TAG, SOURCE_TAG } from '../domain/document';
+import { EXECUTION_TAG, ROLE_TAG, SOURCE_TAG, rdsTagValue } from '../domain/document';
 import { PollTimeout, PreconditionFailed, ResourceFailed, RetryableAwsError } from '../domain/errors';
 import type { Clock, Cluster, Clusters } from '../ports';
 
@@ -106,15 +106,36 @@ export async function describeGreen(
 }
 
 export function isOurs(tags: Record<string, string>, doc: ExecutionDocument): boolean {
-  return tags[EXECUTION_TAG] === doc.input.executionId;
+  return tags[EXECUTION_TAG] === rdsTagValue(doc.input.executionId);
 }
 
-export function greenTags(doc: ExecutionDocument): Record<string, string> {
+/** The workflow's own tags, values in RDS's tag character set. */
+export function workflowTags(doc: ExecutionDocument): Record<string, string> {
   return {
-    [EXECUTION_TAG]: doc.input.executionId,
+    [EXECUTION_TAG]: rdsTagValue(doc.input.executionId),
     [ROLE_TAG]: 'green',
-    [SOURCE_TAG]: doc.input.blueClusterId,
+    [SOURCE_TAG]: rdsTagValue(doc.input.blueClusterId),
   };
+}
+
+/** The prefix of the workflow's tag keys; blue's tags with it are never copied to green. */
+export const WORKFLOW_TAG_PREFIX = 'bluegreen:';
+
+/** Tags a resource of blue carries that green should carry too: not the workflow's, not AWS's reserved ones. */
+export function ownTags(tags: Record<string, string> | undefined): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(tags ?? {}).filter(
+      ([key]) => !key.startsWith(WORKFLOW_TAG_PREFIX) && !key.toLowerCase().startsWith('aws:'),
+    ),
+  );
+}
+
+/**
+ * Green's tags: blue's own (cost allocation, ownership, backup plans select by tag) and the
+ * workflow's, which win on a clash so that `isOurs` and the IAM tag conditions hold.
+ */
+export function greenTags(doc: ExecutionDocument, blueTags?: Record<string, string>): Record<string, string> {
+  return { ...ownTags(blueTags), ...workflowTags(doc) };
 }
 
 /** Instance ids derived from green's id (never random), each at most 63 characters. */

@@ -30,7 +30,13 @@ export async function createClone(
     iamAuth: blue.iamAuth,
     logExports: blue.logExports,
     securityGroupIds: [doc.input.adminSecurityGroupId],
-    tags: greenTags(doc),
+    // Each of these has a restore default that is not "like the source" (see the adapter).
+    port: blue.port,
+    ...(blue.storageType ? { storageType: blue.storageType } : {}),
+    ...(blue.serverlessV2Scaling ? { serverlessV2Scaling: blue.serverlessV2Scaling } : {}),
+    ...(blue.engineLifecycleSupport ? { engineLifecycleSupport: blue.engineLifecycleSupport } : {}),
+    copyTagsToSnapshot: blue.copyTagsToSnapshot ?? false,
+    tags: greenTags(doc, blue.tags),
   });
   return { ...base, reused: false };
 }

@@ -12,8 +12,25 @@ export async function openGreen(
   const id = doc.input.greenClusterId;
   const green = await describeGreen(clusters, doc);
   const wanted = [...new Set([doc.input.adminSecurityGroupId, ...blue.accessSecurityGroupIds])];
-  if (!groupsActive(green, wanted)) await clusters.setSecurityGroups(id, wanted);
-  return { securityGroupIds: wanted, openedAt: clock.now().toISOString() };
+  // Blue's IAM roles (S3 import/export, Lambda, …): added now, not at the clone, so that green
+  // reaches nothing outside itself before it is the live database. A retry skips those present.
+  const present = new Set((green.associatedRoles ?? []).map((r) => r.roleArn));
+  for (const role of blue.associatedRoles ?? []) {
+    if (!present.has(role.roleArn)) await clusters.addRole(id, role.roleArn, role.featureName);
+  }
+  // Green was cloned without deletion protection (a failed run must be able to delete it); from
+  // here on it is the database applications use, so it gets blue's protection back, in the same
+  // ModifyDBCluster as the groups.
+  const protect = blue.deletionProtection && !green.deletionProtection;
+  if (!groupsActive(green, wanted) || protect) {
+    await clusters.setSecurityGroups(id, wanted, protect ? { deletionProtection: true } : {});
+  }
+  return {
+    securityGroupIds: wanted,
+    openedAt: clock.now().toISOString(),
+    ...(blue.associatedRoles?.length ? { roles: blue.associatedRoles.map((r) => r.roleArn) } : {}),
+    deletionProtection: blue.deletionProtection,
+  };
 }
 
 export async function checkGreenOpen(

@@ -52,18 +52,45 @@ export async function deleteBlue(
       kept: `Blue ${blue.id} was kept, not deleted: ${notRetired}. Delete it by hand when you are sure.`,
     };
   }
+  const masterUserSecret = await manageGreenMasterPassword(doc, clusters);
+  const secret = masterUserSecret ? { masterUserSecret } : {};
   if (current.deletionProtection) {
     if (!doc.input.allowDeletionProtectionOff) {
       return {
         finalSnapshotId: snapshotId,
         requestedAt,
+        ...secret,
         kept: `Blue ${blue.id} has deletion protection on and the configuration does not allow the workflow to turn it off; it was kept. Delete it by hand when you are sure.`,
       };
     }
     await clusters.setDeletionProtection(blue.id, false);
   }
   await advanceClusterDeletion(clusters, blue.id, { finalSnapshotId: snapshotId });
-  return { finalSnapshotId: snapshotId, requestedAt };
+  return { finalSnapshotId: snapshotId, requestedAt, ...secret };
+}
+
+/**
+ * Blue's master password is managed by RDS. The clone has blue's password but no secret of its
+ * own, and RDS deletes blue's secret with blue. So once green is the live database, and before
+ * blue goes, green gets ManageMasterUserPassword: RDS sets a new password and keeps it in
+ * green's own secret. Not earlier: until cutover the workflow reaches green with blue's secret.
+ */
+async function manageGreenMasterPassword(
+  doc: ExecutionDocument,
+  clusters: Pick<Ports, 'clusters'>['clusters'],
+): Promise<NonNullable<ExecutionDocument['deletion']>['masterUserSecret']> {
+  const blueSecret = doc.blue?.masterUserSecret;
+  if (!blueSecret) return undefined;
+  const green = await clusters.describeCluster(doc.input.greenClusterId);
+  const greenSecretArn =
+    green?.masterUserSecret?.secretArn ??
+    (await clusters.manageMasterUserPassword(doc.input.greenClusterId, blueSecret.kmsKeyId));
+  const which = greenSecretArn ?? `the MasterUserSecret of ${doc.input.greenClusterId} (aws rds describe-db-clusters)`;
+  return {
+    blueSecretArn: blueSecret.secretArn,
+    ...(greenSecretArn ? { greenSecretArn } : {}),
+    instructions: `Green ${doc.input.greenClusterId} now has a master password of its own, managed by RDS in ${which}. Clients that read blue's secret ${blueSecret.secretArn} must read that one instead (RDS deletes blue's secret with blue); point this deployment's databaseSecretArn at it for the next run.`,
+  };
 }
 
 export async function checkBlueDeleted(

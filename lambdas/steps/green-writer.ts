@@ -3,6 +3,22 @@ import { PreconditionFailed } from '../domain/errors';
 import type { Ports } from '../ports';
 import { assertNotFailed, greenTags, greenWriterId, isOurs, poll, settle, requireBlue } from './common';
 
+/**
+ * The instance parameter group of green's instances when they are created. A major upgrade
+ * moves the writer to the input's group itself (ModifyDBCluster DBInstanceParameterGroupName),
+ * so the writer starts with blue's. RDS accepts that parameter only with a major upgrade, so on
+ * a minor upgrade the input's group (same family, Preflight checked) is given at creation, or
+ * the writer would keep blue's while the readers got the input's.
+ */
+export function greenInstanceParameterGroup(doc: ExecutionDocument, forReader = false): string | undefined {
+  const blueGroup = doc.blue?.writer.parameterGroupName;
+  const asked = doc.input.targetEngineVersion ? doc.input.instanceParameterGroupName : undefined;
+  if (!asked) return blueGroup;
+  const isMajor = doc.blue?.upgrade?.isMajor ?? false;
+  // Readers are created after the upgrade: the new group, whether major or minor.
+  return forReader || !isMajor ? asked : blueGroup;
+}
+
 /** CreateGreenWriter: a clone has no instances; create the writer like blue's. */
 export async function createGreenWriter(
   doc: ExecutionDocument,
@@ -19,12 +35,13 @@ export async function createGreenWriter(
     return { instanceId, requestedAt, reused: true };
   }
   const w = blue.writer;
+  const parameterGroupName = greenInstanceParameterGroup(doc);
   await clusters.createInstance({
     instanceId,
     clusterId: doc.input.greenClusterId,
     instanceClass: doc.input.writerInstanceClass ?? w.instanceClass,
     ...(w.availabilityZone ? { availabilityZone: w.availabilityZone } : {}),
-    ...(w.parameterGroupName ? { parameterGroupName: w.parameterGroupName } : {}),
+    ...(parameterGroupName ? { parameterGroupName } : {}),
     ...(w.monitoringInterval ? { monitoringInterval: w.monitoringInterval } : {}),
     ...(w.monitoringRoleArn ? { monitoringRoleArn: w.monitoringRoleArn } : {}),
     performanceInsights: w.performanceInsights,
@@ -32,7 +49,10 @@ export async function createGreenWriter(
     ...(w.performanceInsightsRetentionPeriod
       ? { performanceInsightsRetentionPeriod: w.performanceInsightsRetentionPeriod }
       : {}),
-    tags: { ...greenTags(doc), 'bluegreen:instance-role': 'writer' },
+    // CreateDBInstance defaults the CA to the region's current default and the tier to 1.
+    ...(w.caCertificateIdentifier ? { caCertificateIdentifier: w.caCertificateIdentifier } : {}),
+    ...(w.promotionTier !== undefined ? { promotionTier: w.promotionTier } : {}),
+    tags: { ...greenTags(doc, w.tags), 'bluegreen:instance-role': 'writer' },
   });
   return { instanceId, requestedAt, reused: false };
 }

@@ -1,9 +1,12 @@
 import type { BlueSnapshot, ExecutionDocument } from '../domain/document';
-import { EXECUTION_TAG } from '../domain/document';
+import { EXECUTION_TAG, rdsTagValue } from '../domain/document';
 import { PreconditionFailed } from '../domain/errors';
 import type { Ports } from '../ports';
-import { normalizeHost } from './common';
+import { greenTags, normalizeHost, ownTags } from './common';
 import { networkProblems } from './preflight-network';
+
+/** RDS's limit of tags on one resource. */
+const MAX_TAGS = 50;
 
 /**
  * Preflight: the guard rails (docs/architecture.md), all checked before any side effect.
@@ -32,6 +35,32 @@ export async function preflight(
   const writerMember = blue.members.find((m) => m.isWriter);
   const writer = writerMember ? await clusters.describeInstance(writerMember.instanceId) : undefined;
   if (!writer) throw new PreconditionFailed(`Blue cluster ${blue.id} has no writer instance.`);
+
+  // IAM allows the workflow only resources of the prefix: deleting blue (its instances first)
+  // would be denied half-way, after cutover, for an instance named otherwise.
+  const outside = blue.members.filter((m) => !m.instanceId.startsWith(input.clusterIdPrefix));
+  if (outside.length) {
+    problems.push(
+      `blue cluster ${blue.id} has instances outside the configured prefix "${input.clusterIdPrefix}" (${outside.map((m) => m.instanceId).join(', ')}); the workflow may not touch them, so it could not delete blue after cutover`,
+    );
+  }
+  if ((writer.monitoringInterval ?? 0) > 0 && !input.monitoringRoleConfigured) {
+    problems.push(
+      `blue's writer ${writer.id} has Enhanced Monitoring (every ${writer.monitoringInterval} s) but the deployment has no monitoringRoleArn configured, so green's instances could not be created like it; configure monitoringRoleArn (the role ${writer.monitoringRoleArn ?? 'blue uses'})`,
+    );
+  }
+  const writerClass = input.writerInstanceClass ?? writer.instanceClass;
+  if (writerClass === 'db.serverless' && !blue.serverlessV2Scaling) {
+    problems.push(
+      `writerInstanceClass: db.serverless needs a ServerlessV2ScalingConfiguration, and blue cluster ${blue.id} has none`,
+    );
+  }
+  const tagCount = Object.keys(greenTags(doc, blue.tags)).length;
+  if (tagCount > MAX_TAGS) {
+    problems.push(
+      `blue cluster ${blue.id} has ${Object.keys(ownTags(blue.tags)).length} tags of its own; with the workflow's that is ${tagCount}, more than RDS's ${MAX_TAGS} per resource`,
+    );
+  }
 
   const groupIds = blue.securityGroups.map((g) => g.id);
   if (!groupIds.includes(input.adminSecurityGroupId)) {
@@ -109,6 +138,12 @@ export async function preflight(
     problems.push(
       `cname.recordName: ${input.cname.recordName} does not exist in hosted zone ${input.cname.hostedZoneId}`,
     );
+  } else if (record.routingPolicy || record.setIdentifier) {
+    // The swap UPSERTs a simple record; with a routing policy it would add a second record set
+    // beside the first (or be refused), and applications would not all follow the cutover.
+    problems.push(
+      `cname.recordName: ${input.cname.recordName} has a ${record.routingPolicy ?? 'routing'} policy (SetIdentifier ${record.setIdentifier ?? 'set'}); the workflow swaps only a simple CNAME record`,
+    );
   } else if (record.type !== 'CNAME' || record.values.length !== 1) {
     problems.push(`cname.recordName: ${input.cname.recordName} is a record of type ${record.type}, not a single CNAME`);
   } else {
@@ -121,7 +156,7 @@ export async function preflight(
   }
 
   const green = await clusters.describeCluster(input.greenClusterId);
-  if (green && green.tags[EXECUTION_TAG] !== input.executionId) {
+  if (green && green.tags[EXECUTION_TAG] !== rdsTagValue(input.executionId)) {
     problems.push(
       `greenClusterId: cluster ${input.greenClusterId} already exists and was not created by this execution; choose another id`,
     );
@@ -147,6 +182,23 @@ export async function preflight(
     iamAuth: blue.iamAuth,
     logExports: blue.logExports,
     deletionProtection: blue.deletionProtection,
+    ...(blue.storageType ? { storageType: blue.storageType } : {}),
+    ...(blue.serverlessV2Scaling ? { serverlessV2Scaling: blue.serverlessV2Scaling } : {}),
+    ...(blue.engineLifecycleSupport ? { engineLifecycleSupport: blue.engineLifecycleSupport } : {}),
+    copyTagsToSnapshot: blue.copyTagsToSnapshot ?? false,
+    tags: ownTags(blue.tags),
+    associatedRoles: (blue.associatedRoles ?? []).map((r) => ({
+      roleArn: r.roleArn,
+      ...(r.featureName ? { featureName: r.featureName } : {}),
+    })),
+    ...(blue.masterUserSecret
+      ? {
+          masterUserSecret: {
+            secretArn: blue.masterUserSecret.secretArn,
+            ...(blue.masterUserSecret.kmsKeyId ? { kmsKeyId: blue.masterUserSecret.kmsKeyId } : {}),
+          },
+        }
+      : {}),
     writer: {
       instanceId: writer.id,
       instanceClass: writer.instanceClass,
@@ -161,8 +213,12 @@ export async function preflight(
       ...(writer.performanceInsightsRetentionPeriod
         ? { performanceInsightsRetentionPeriod: writer.performanceInsightsRetentionPeriod }
         : {}),
+      ...(writer.caCertificateIdentifier ? { caCertificateIdentifier: writer.caCertificateIdentifier } : {}),
+      ...(writer.promotionTier !== undefined ? { promotionTier: writer.promotionTier } : {}),
+      tags: ownTags(writer.tags),
     },
     readerInstanceIds: blue.members.filter((m) => !m.isWriter).map((m) => m.instanceId),
+    readerPromotionTiers: blue.members.filter((m) => !m.isWriter).flatMap((m) => m.promotionTier ?? []),
     availabilityZones: blue.availabilityZones,
     ...(upgrade ? { upgrade } : {}),
     cname,

@@ -4,7 +4,7 @@ import type { Ports } from '../ports';
 /** The facts of a finished run, for the notification and the console. */
 export function summarize(doc: ExecutionDocument) {
   const cname = doc.wait?.cname as { downtimeMs?: number } | undefined;
-  const deletion = doc.deletion as { finalSnapshotId?: string; kept?: string } | undefined;
+  const deletion = doc.deletion as (ExecutionDocument['deletion'] & { kept?: string }) | undefined;
   return {
     execution: doc.input.executionName,
     dryRun: doc.input.dryRun,
@@ -21,6 +21,7 @@ export function summarize(doc: ExecutionDocument) {
     downtimeMs: cname?.downtimeMs,
     blueFinalSnapshot: deletion?.kept ? undefined : deletion?.finalSnapshotId,
     blueKept: deletion?.kept,
+    masterUserSecret: deletion?.masterUserSecret?.instructions,
     approvedBy: doc.approval ? { decidedAt: doc.approval.decidedAt, sourceIp: doc.approval.sourceIp } : undefined,
     phases: phaseDurations(doc),
   };
@@ -60,6 +61,7 @@ export async function report(
         summary.blueKept
           ? String(summary.blueKept)
           : `Blue ${doc.input.blueClusterId} was deleted after ${doc.input.blueRetentionSeconds} s; its final snapshot is ${String(summary.blueFinalSnapshot)}.`,
+        ...(summary.masterUserSecret ? [summary.masterUserSecret] : []),
       ];
   await notifier.publish(subject, `${lines.join('\n')}\n\n${JSON.stringify(summary, null, 2)}`);
   return summary;

@@ -7,6 +7,7 @@ import type {
   Clusters,
   CreateInstanceRequest,
   Instance,
+  OpenClusterOptions,
   SecurityGroupMembership,
   UpgradeRequest,
   UpgradeTarget,
@@ -48,6 +49,21 @@ export interface ClusterRecord {
   logExports: string[];
   deletionProtection: boolean;
   tags: Record<string, string>;
+  /**
+   * Settings that only matter to AWS (storage type, Serverless v2 range, Extended Support, tag
+   * copying, IAM roles, the managed master-password secret): kept and reported as asked, so the
+   * workflow's carry-over is visible in the rehearsal. The port is not: a local cluster's port is
+   * its proxy's, which the machine chooses.
+   */
+  settings: Pick<
+    Cluster,
+    | 'storageType'
+    | 'serverlessV2Scaling'
+    | 'engineLifecycleSupport'
+    | 'copyTagsToSnapshot'
+    | 'associatedRoles'
+    | 'masterUserSecret'
+  >;
   /** The cluster volume while no writer runs on it (a clone, or after the writer was deleted). */
   storageDir?: string;
   instanceIds: string[];
@@ -164,6 +180,8 @@ export class LocalClusters implements Clusters {
       ...(r.performanceInsightsRetentionPeriod !== undefined
         ? { performanceInsightsRetentionPeriod: r.performanceInsightsRetentionPeriod }
         : {}),
+      ...(r.caCertificateIdentifier ? { caCertificateIdentifier: r.caCertificateIdentifier } : {}),
+      ...(r.promotionTier !== undefined ? { promotionTier: r.promotionTier } : {}),
       tags: { ...r.tags },
     };
   }
@@ -219,6 +237,14 @@ export class LocalClusters implements Clusters {
     // UseLatestRestorableTime: the clone's point in time is the source's LatestRestorableTime, not now.
     record.restoredTo = this.latestRestorableTime(source);
     this.options.log(`${record.id}: restore of ${source.id} to its LatestRestorableTime ${record.restoredTo}`);
+    // As RDS: the restore takes what it is given and its own defaults otherwise, never the source's.
+    record.settings = {
+      storageType: request.storageType ?? 'aurora',
+      ...(request.serverlessV2Scaling ? { serverlessV2Scaling: { ...request.serverlessV2Scaling } } : {}),
+      engineLifecycleSupport: request.engineLifecycleSupport ?? 'open-source-rds-extended-support',
+      copyTagsToSnapshot: request.copyTagsToSnapshot,
+      associatedRoles: [],
+    };
     this.enqueue(record, 'clone', async () => {
       // The copy reads the source's writer: run it in the source's queue, after its pending changes.
       const storage = this.newDataDir(record.id);
@@ -272,12 +298,17 @@ export class LocalClusters implements Clusters {
     );
   }
 
-  async setSecurityGroups(clusterId: string, securityGroupIds: string[]): Promise<void> {
+  async setSecurityGroups(
+    clusterId: string,
+    securityGroupIds: string[],
+    options: OpenClusterOptions = {},
+  ): Promise<void> {
     const action = `ModifyDBCluster ${clusterId} VpcSecurityGroupIds`;
     const cluster = this.requireCluster(clusterId, action);
     if (cluster.status !== 'available') {
       throw awsFault('InvalidDBClusterStateFault', `DBCluster ${clusterId} is ${cluster.status}`, action);
     }
+    if (options.deletionProtection !== undefined) cluster.deletionProtection = options.deletionProtection;
     const wanted = [...new Set(securityGroupIds)];
     const current = cluster.securityGroups.map((g) => g.id);
     cluster.securityGroups = [
@@ -385,6 +416,28 @@ export class LocalClusters implements Clusters {
       delete cluster.pendingEngineVersion;
       cluster.status = 'available';
     });
+  }
+
+  async addRole(clusterId: string, roleArn: string, featureName?: string): Promise<void> {
+    const action = `AddRoleToDBCluster ${clusterId}`;
+    const cluster = this.requireCluster(clusterId, action);
+    const roles = cluster.settings.associatedRoles ?? [];
+    if (roles.some((r) => r.roleArn === roleArn)) {
+      throw awsFault('DBClusterRoleAlreadyExistsFault', `Role ${roleArn} is already associated`, action);
+    }
+    cluster.settings.associatedRoles = [
+      ...roles,
+      { roleArn, ...(featureName ? { featureName } : {}), status: 'ACTIVE' },
+    ];
+  }
+
+  async manageMasterUserPassword(clusterId: string, kmsKeyId?: string): Promise<string | undefined> {
+    const cluster = this.requireCluster(clusterId, `ModifyDBCluster ${clusterId} ManageMasterUserPassword`);
+    // Locally the password stays as it is (the rehearsal's database Lambdas keep their login);
+    // only the secret RDS would create is recorded, so the report can name it.
+    const secretArn = `arn:aws:secretsmanager:local:000000000000:secret:rds!cluster-${cluster.id}-LOCAL0`;
+    cluster.settings.masterUserSecret = { secretArn, ...(kmsKeyId ? { kmsKeyId } : {}), status: 'active' };
+    return secretArn;
   }
 
   async setDeletionProtection(clusterId: string, enabled: boolean): Promise<void> {
@@ -508,6 +561,7 @@ export class LocalClusters implements Clusters {
       logExports: [...spec.logExports],
       deletionProtection: false,
       tags: { ...spec.tags },
+      settings: {},
       instanceIds: [],
       pendingModifications: false,
       createdAt: new Date().toISOString(),
@@ -564,10 +618,15 @@ export class LocalClusters implements Clusters {
       iamAuth: record.iamAuth,
       logExports: [...record.logExports],
       deletionProtection: record.deletionProtection,
-      members: record.instanceIds.map((instanceId) => ({
-        instanceId,
-        isWriter: this.instances.get(instanceId)?.isWriter ?? false,
-      })),
+      members: record.instanceIds.map((instanceId) => {
+        const instance = this.instances.get(instanceId);
+        const tier = instance?.request.promotionTier;
+        return {
+          instanceId,
+          isWriter: instance?.isWriter ?? false,
+          ...(tier !== undefined ? { promotionTier: tier } : {}),
+        };
+      }),
       tags: { ...record.tags },
       // Trails the present by the modelled lag, so CheckRestorable really waits for it to pass
       // the fence, as it must on Aurora.
@@ -575,6 +634,7 @@ export class LocalClusters implements Clusters {
       pendingModifications: record.pendingModifications,
       ...(record.pendingEngineVersion ? { pendingEngineVersion: record.pendingEngineVersion } : {}),
       availabilityZones: [...AZS],
+      ...structuredClone(record.settings),
     };
   }
 

@@ -62,6 +62,16 @@ export class LocalDns implements Dns {
       throw awsFault('InvalidChangeBatch', `Invalid TTL ${ttl}`, action);
     }
     const name = normalise(recordName);
+    const existing = this.records.get(name);
+    if (existing?.setIdentifier !== undefined) {
+      // As Route 53: a simple record set cannot sit beside (or replace by UPSERT) record sets of
+      // the same name and type that carry a routing policy.
+      throw awsFault(
+        'InvalidChangeBatch',
+        `[RRSet with DNS name ${name}., type CNAME cannot be created because a ${existing.routingPolicy ?? 'routing-policy'} RRSet with the same name and type (SetIdentifier ${existing.setIdentifier}) already exists]`,
+        action,
+      );
+    }
     this.records.set(name, { name: `${name}.`, type: 'CNAME', ttl, values: [target] });
     const change: Change = {
       id: `/change/C${(++this.counter).toString().padStart(4, '0')}LOCAL`,
@@ -100,6 +110,28 @@ export class LocalDns implements Dns {
   setRecordNow(recordName: string, target: string, ttl: number): void {
     const name = normalise(recordName);
     this.records.set(name, { name: `${name}.`, type: 'CNAME', ttl, values: [target] });
+    if (name === normalise(this.options.recordName)) this.pointCnameProxy(target);
+  }
+
+  /**
+   * Sets a record with a routing policy (weighted, failover, …), in sync at once: what a team
+   * that spreads traffic with Route 53 has. `getRecord` reports the policy; UPSERT refuses it.
+   */
+  setRoutingRecordNow(
+    recordName: string,
+    target: string,
+    ttl: number,
+    routing: { policy: string; setIdentifier: string },
+  ): void {
+    const name = normalise(recordName);
+    this.records.set(name, {
+      name: `${name}.`,
+      type: 'CNAME',
+      ttl,
+      values: [target],
+      routingPolicy: routing.policy,
+      setIdentifier: routing.setIdentifier,
+    });
     if (name === normalise(this.options.recordName)) this.pointCnameProxy(target);
   }
 

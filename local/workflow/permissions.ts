@@ -22,6 +22,8 @@ const CLUSTER_METHODS: Record<keyof Clusters, 'rds:read' | 'rds:write'> = {
   cloneCopyOnWrite: 'rds:write',
   createInstance: 'rds:write',
   setSecurityGroups: 'rds:write',
+  addRole: 'rds:write',
+  manageMasterUserPassword: 'rds:write',
   upgradeEngine: 'rds:write',
   setDeletionProtection: 'rds:write',
   deleteInstance: 'rds:write',

@@ -28,6 +28,8 @@ describe('local cloud: major engine upgrade of a clone', () => {
     await cloud.clusters.cloneCopyOnWrite({
       sourceClusterId: 'app-blue',
       targetClusterId: 'app-green',
+      port: 5432,
+      copyTagsToSnapshot: false,
       iamAuth: false,
       logExports: [],
       securityGroupIds: ['sg-admin'],

@@ -159,6 +159,8 @@ describe('local cloud (real PostgreSQL behind AWS-like ports)', () => {
     await cloud.clusters.cloneCopyOnWrite({
       sourceClusterId: 'app-blue',
       targetClusterId: 'app-green',
+      port: 5432,
+      copyTagsToSnapshot: false,
       iamAuth: false,
       logExports: ['postgresql'],
       securityGroupIds: [ADMIN],
@@ -221,6 +223,8 @@ describe('local cloud (real PostgreSQL behind AWS-like ports)', () => {
     const again = cloud.clusters.cloneCopyOnWrite({
       sourceClusterId: 'app-blue',
       targetClusterId: 'app-green',
+      port: 5432,
+      copyTagsToSnapshot: false,
       iamAuth: false,
       logExports: [],
       securityGroupIds: [ADMIN],

@@ -30,6 +30,8 @@ export function makeInput(overrides: Partial<DeploymentInput> = {}): DeploymentI
     dryRun: false,
     adminSecurityGroupId: 'sg-admin',
     allowDeletionProtectionOff: false,
+    clusterIdPrefix: 'orders-',
+    monitoringRoleConfigured: false,
     ...overrides,
   };
 }
@@ -105,6 +107,8 @@ export function clustersStub(servers: Record<string, Pick<TestServer, 'host' | '
     cloneCopyOnWrite: notUsed('cloneCopyOnWrite'),
     createInstance: notUsed('createInstance'),
     setSecurityGroups: notUsed('setSecurityGroups'),
+    addRole: notUsed('addRole'),
+    manageMasterUserPassword: notUsed('manageMasterUserPassword'),
     upgradeEngine: notUsed('upgradeEngine'),
     setDeletionProtection: notUsed('setDeletionProtection'),
     deleteInstance: notUsed('deleteInstance'),

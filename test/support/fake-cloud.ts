@@ -168,7 +168,16 @@ export class FakeCloud {
         members: [],
         tags: { ...r.tags },
         deletionProtection: false,
+        // As RDS: what the restore is given, or the restore's own defaults, never the source's.
+        port: r.port,
+        storageType: r.storageType ?? 'aurora',
+        engineLifecycleSupport: r.engineLifecycleSupport ?? 'open-source-rds-extended-support',
+        copyTagsToSnapshot: r.copyTagsToSnapshot,
+        associatedRoles: [],
       };
+      delete green.serverlessV2Scaling;
+      if (r.serverlessV2Scaling) green.serverlessV2Scaling = { ...r.serverlessV2Scaling };
+      delete green.masterUserSecret;
       this.clusters.set(green.id, green);
       this.later(`cluster:${green.id}`, () => (green.status = 'available'), 'clone');
     },
@@ -187,16 +196,28 @@ export class FakeCloud {
         ...(r.availabilityZone ? { availabilityZone: r.availabilityZone } : {}),
         ...(r.parameterGroupName ? { parameterGroupName: r.parameterGroupName } : {}),
         performanceInsights: r.performanceInsights,
+        ...(r.monitoringInterval !== undefined ? { monitoringInterval: r.monitoringInterval } : {}),
+        ...(r.monitoringRoleArn ? { monitoringRoleArn: r.monitoringRoleArn } : {}),
+        ...(r.caCertificateIdentifier ? { caCertificateIdentifier: r.caCertificateIdentifier } : {}),
+        ...(r.promotionTier !== undefined ? { promotionTier: r.promotionTier } : {}),
         tags: { ...r.tags },
       };
       this.instances.set(instance.id, instance);
-      cluster.members.push({ instanceId: instance.id, isWriter: cluster.members.length === 0 });
+      cluster.members.push({
+        instanceId: instance.id,
+        isWriter: cluster.members.length === 0,
+        ...(r.promotionTier !== undefined ? { promotionTier: r.promotionTier } : {}),
+      });
       this.later(`instance:${instance.id}`, () => (instance.status = 'available'), 'instance');
     },
-    setSecurityGroups: async (id, groups) => {
-      this.calls.push({ op: 'setSecurityGroups', args: { id, groups } });
+    setSecurityGroups: async (id, groups, options = {}) => {
+      this.calls.push({
+        op: 'setSecurityGroups',
+        args: { id, groups, ...(options.deletionProtection !== undefined ? { options } : {}) },
+      });
       const c = this.clusters.get(id);
       if (!c) throw Object.assign(new Error('no cluster'), { name: 'DBClusterNotFoundFault' });
+      if (options.deletionProtection !== undefined) c.deletionProtection = options.deletionProtection;
       const old = new Set(c.securityGroups.map((g) => g.id));
       c.securityGroups = [
         ...groups.map((g) => ({ id: g, status: old.has(g) ? 'active' : 'adding' })),
@@ -232,6 +253,23 @@ export class FakeCloud {
         },
         'upgrade',
       );
+    },
+    addRole: async (id, roleArn, featureName) => {
+      this.calls.push({ op: 'addRole', args: { id, roleArn, featureName } });
+      const c = this.clusters.get(id);
+      if (!c) throw Object.assign(new Error('no cluster'), { name: 'DBClusterNotFoundFault' });
+      if (c.associatedRoles?.some((r) => r.roleArn === roleArn)) {
+        throw Object.assign(new Error('already'), { name: 'DBClusterRoleAlreadyExistsFault' });
+      }
+      c.associatedRoles = [...(c.associatedRoles ?? []), { roleArn, ...(featureName ? { featureName } : {}) }];
+    },
+    manageMasterUserPassword: async (id, kmsKeyId) => {
+      this.calls.push({ op: 'manageMasterUserPassword', args: { id, kmsKeyId } });
+      const c = this.clusters.get(id);
+      if (!c) throw Object.assign(new Error('no cluster'), { name: 'DBClusterNotFoundFault' });
+      const secretArn = `arn:aws:secretsmanager:eu-west-1:123456789012:secret:rds!cluster-${id}-AbCdEf`;
+      c.masterUserSecret = { secretArn, ...(kmsKeyId ? { kmsKeyId } : {}) };
+      return secretArn;
     },
     setDeletionProtection: async (id, enabled) => {
       this.calls.push({ op: 'setDeletionProtection', args: { id, enabled } });
@@ -278,9 +316,13 @@ export class FakeCloud {
 
   readonly dnsPort: Dns = {
     getRecord: async (zone, name) => (zone === ZONE && name === RECORD ? structuredClone(this.record) : undefined),
+    // Route 53 refuses to UPSERT a simple record over a routing-policy one (see local/cloud/dns.ts).
     upsertCname: async (zone, name, target, ttl, comment) => {
       this.calls.push({ op: 'upsertCname', args: { zone, name, target, ttl, comment } });
       if (zone !== ZONE) throw Object.assign(new Error('zone'), { name: 'NoSuchHostedZone' });
+      if (this.record.setIdentifier !== undefined) {
+        throw Object.assign(new Error('routing-policy record'), { name: 'InvalidChangeBatch' });
+      }
       this.record.values = [target];
       this.record.ttl = ttl;
       const id = `/change/C${++this.changeSeq}`;

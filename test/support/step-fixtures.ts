@@ -34,6 +34,7 @@ export const DEFAULTS: Defaults = {
   allowDeletionProtectionOff: false,
   hostedZoneId: ZONE,
   recordName: RECORD,
+  monitoringRoleConfigured: false,
 };
 
 export type RawOverrides = Partial<RawInput>;

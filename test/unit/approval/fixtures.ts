@@ -40,6 +40,8 @@ export function executionDocument(overrides: Partial<ExecutionDocument> = {}): E
       dryRun: false,
       adminSecurityGroupId: 'sg-admin',
       allowDeletionProtectionOff: false,
+      clusterIdPrefix: 'orders-',
+      monitoringRoleConfigured: false,
     },
     blue: {
       id: 'orders-prod',

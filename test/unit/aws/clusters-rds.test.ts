@@ -1,5 +1,7 @@
 import {
+  AddRoleToDBClusterCommand,
   CreateDBInstanceCommand,
+  DBClusterRoleAlreadyExistsFault,
   DBClusterAlreadyExistsFault,
   DBClusterNotFoundFault,
   DBClusterSnapshotNotFoundFault,
@@ -56,9 +58,21 @@ describe('describeCluster', () => {
           EnabledCloudwatchLogsExports: ['postgresql'],
           DeletionProtection: true,
           DBClusterMembers: [
-            { DBInstanceIdentifier: 'blue-1', IsClusterWriter: true },
-            { DBInstanceIdentifier: 'blue-2', IsClusterWriter: false },
+            { DBInstanceIdentifier: 'blue-1', IsClusterWriter: true, PromotionTier: 0 },
+            { DBInstanceIdentifier: 'blue-2', IsClusterWriter: false, PromotionTier: 2 },
           ],
+          StorageType: 'aurora-iopt1',
+          ServerlessV2ScalingConfiguration: { MinCapacity: 0.5, MaxCapacity: 16 },
+          EngineLifecycleSupport: 'open-source-rds-extended-support-disabled',
+          CopyTagsToSnapshot: true,
+          AssociatedRoles: [
+            { RoleArn: 'arn:aws:iam::123456789012:role/s3-import', FeatureName: 's3Import', Status: 'ACTIVE' },
+          ],
+          MasterUserSecret: {
+            SecretArn: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:rds!cluster-0000-AbCdEf',
+            KmsKeyId: 'arn:aws:kms:eu-west-1:123456789012:key/secret',
+            SecretStatus: 'active',
+          },
           TagList: [
             { Key: 'team', Value: 'db' },
             { Key: 'bluegreen:role', Value: 'blue' },
@@ -90,13 +104,25 @@ describe('describeCluster', () => {
       logExports: ['postgresql'],
       deletionProtection: true,
       members: [
-        { instanceId: 'blue-1', isWriter: true },
-        { instanceId: 'blue-2', isWriter: false },
+        { instanceId: 'blue-1', isWriter: true, promotionTier: 0 },
+        { instanceId: 'blue-2', isWriter: false, promotionTier: 2 },
       ],
       tags: { team: 'db', 'bluegreen:role': 'blue' },
       latestRestorableTime: '2024-05-01T10:00:00.000Z',
       pendingModifications: false,
       availabilityZones: ['eu-west-1a', 'eu-west-1b'],
+      storageType: 'aurora-iopt1',
+      serverlessV2Scaling: { minCapacity: 0.5, maxCapacity: 16 },
+      engineLifecycleSupport: 'open-source-rds-extended-support-disabled',
+      copyTagsToSnapshot: true,
+      associatedRoles: [
+        { roleArn: 'arn:aws:iam::123456789012:role/s3-import', featureName: 's3Import', status: 'ACTIVE' },
+      ],
+      masterUserSecret: {
+        secretArn: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:rds!cluster-0000-AbCdEf',
+        kmsKeyId: 'arn:aws:kms:eu-west-1:123456789012:key/secret',
+        status: 'active',
+      },
     });
     expect(rdsMock).toHaveReceivedCommandWith(DescribeDBClustersCommand, { DBClusterIdentifier: 'blue' });
   });
@@ -155,7 +181,7 @@ describe('describeCluster', () => {
 });
 
 describe('describeInstance', () => {
-  it('maps monitoring, Performance Insights, zone, parameter group and tags', async () => {
+  it('maps monitoring, Performance Insights, zone, parameter group, CA, promotion tier and tags', async () => {
     rdsMock.on(DescribeDBInstancesCommand, { DBInstanceIdentifier: 'blue-1' }).resolves({
       DBInstances: [
         {
@@ -170,6 +196,8 @@ describe('describeInstance', () => {
           PerformanceInsightsEnabled: true,
           PerformanceInsightsKMSKeyId: 'arn:aws:kms:eu-west-1:123456789012:key/pi',
           PerformanceInsightsRetentionPeriod: 7,
+          CACertificateIdentifier: 'rds-ca-rsa2048-g1',
+          PromotionTier: 3,
           TagList: [{ Key: 'team', Value: 'db' }],
         },
       ],
@@ -187,6 +215,8 @@ describe('describeInstance', () => {
       performanceInsights: true,
       performanceInsightsKmsKeyId: 'arn:aws:kms:eu-west-1:123456789012:key/pi',
       performanceInsightsRetentionPeriod: 7,
+      caCertificateIdentifier: 'rds-ca-rsa2048-g1',
+      promotionTier: 3,
       tags: { team: 'db' },
     });
   });
@@ -319,8 +349,28 @@ describe('cloneCopyOnWrite', () => {
     iamAuth: true,
     logExports: ['postgresql'],
     securityGroupIds: ['sg-admin'],
+    port: 5433,
+    copyTagsToSnapshot: true,
     tags: { 'bluegreen:execution': 'exec1', 'bluegreen:role': 'green', 'bluegreen:source': 'blue' },
   };
+
+  it("gives the restore blue's port, storage, capacity range, lifecycle and tag copying (its defaults differ)", async () => {
+    rdsMock.on(RestoreDBClusterToPointInTimeCommand).resolves({});
+    await clusters.cloneCopyOnWrite({
+      ...request,
+      copyTagsToSnapshot: false,
+      storageType: 'aurora-iopt1',
+      serverlessV2Scaling: { minCapacity: 0.5, maxCapacity: 64, secondsUntilAutoPause: 600 },
+      engineLifecycleSupport: 'open-source-rds-extended-support-disabled',
+    });
+    expect(rdsMock).toHaveReceivedCommandWith(RestoreDBClusterToPointInTimeCommand, {
+      Port: 5433,
+      StorageType: 'aurora-iopt1',
+      ServerlessV2ScalingConfiguration: { MinCapacity: 0.5, MaxCapacity: 64, SecondsUntilAutoPause: 600 },
+      EngineLifecycleSupport: 'open-source-rds-extended-support-disabled',
+      CopyTagsToSnapshot: false,
+    });
+  });
 
   it('restores a copy-on-write clone at the latest restorable time with the admin group only', async () => {
     rdsMock.on(RestoreDBClusterToPointInTimeCommand).resolves({});
@@ -416,6 +466,63 @@ describe('createInstance', () => {
     expect(input).not.toHaveProperty('MonitoringInterval');
     expect(input).not.toHaveProperty('MonitoringRoleArn');
     expect(input).not.toHaveProperty('PerformanceInsightsRetentionPeriod');
+  });
+
+  it("keeps blue's CA and failover tier (CreateDBInstance would pick the region's default CA and tier 1)", async () => {
+    rdsMock.on(CreateDBInstanceCommand).resolves({});
+    await clusters.createInstance({
+      ...base,
+      instanceClass: 'db.serverless',
+      performanceInsights: false,
+      caCertificateIdentifier: 'rds-ca-rsa4096-g1',
+      promotionTier: 0,
+    });
+    expect(rdsMock).toHaveReceivedCommandWith(CreateDBInstanceCommand, {
+      DBInstanceClass: 'db.serverless',
+      CACertificateIdentifier: 'rds-ca-rsa4096-g1',
+      PromotionTier: 0,
+    });
+  });
+});
+
+describe('what OpenGreen and DeleteBlue change on green', () => {
+  it('restores deletion protection in the same ModifyDBCluster as the groups', async () => {
+    rdsMock.on(ModifyDBClusterCommand).resolves({});
+    await clusters.setSecurityGroups('green', ['sg-admin', 'sg-app'], { deletionProtection: true });
+    expect(rdsMock).toHaveReceivedCommandTimes(ModifyDBClusterCommand, 1);
+    expect(rdsMock).toHaveReceivedCommandWith(ModifyDBClusterCommand, {
+      DBClusterIdentifier: 'green',
+      VpcSecurityGroupIds: ['sg-admin', 'sg-app'],
+      DeletionProtection: true,
+      ApplyImmediately: true,
+    });
+  });
+
+  it("associates blue's IAM role with its feature, and a role already there is success", async () => {
+    rdsMock.on(AddRoleToDBClusterCommand).resolvesOnce({}).rejectsOnce(
+      new DBClusterRoleAlreadyExistsFault({ message: 'already associated', $metadata: {} }),
+    );
+    const role = 'arn:aws:iam::123456789012:role/s3-import';
+    await clusters.addRole('green', role, 's3Import');
+    await expect(clusters.addRole('green', role, 's3Import')).resolves.toBeUndefined();
+    expect(rdsMock).toHaveReceivedCommandWith(AddRoleToDBClusterCommand, {
+      DBClusterIdentifier: 'green',
+      RoleArn: role,
+      FeatureName: 's3Import',
+    });
+  });
+
+  it("has RDS manage green's master password with blue's secret key, and returns the new secret", async () => {
+    const secretArn = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:rds!cluster-1111-AbCdEf';
+    rdsMock.on(ModifyDBClusterCommand).resolves({ DBCluster: { MasterUserSecret: { SecretArn: secretArn } } });
+    const key = 'arn:aws:kms:eu-west-1:123456789012:key/11111111-2222-3333-4444-555555555555';
+    await expect(clusters.manageMasterUserPassword('green', key)).resolves.toBe(secretArn);
+    expect(rdsMock).toHaveReceivedCommandWith(ModifyDBClusterCommand, {
+      DBClusterIdentifier: 'green',
+      ManageMasterUserPassword: true,
+      MasterUserSecretKmsKeyId: key,
+      ApplyImmediately: true,
+    });
   });
 });
 
