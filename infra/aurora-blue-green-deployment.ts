@@ -282,8 +282,19 @@ export interface AuroraBlueGreenDeploymentProps {
    * only group left on blue while writes are blocked and the only group on green until cutover.
    */
   readonly adminSecurityGroup: ec2.ISecurityGroup;
-  /** The secret with the clusters' admin credentials (RDS-managed shape: username, password). */
+  /**
+   * The secret with the clusters' admin credentials (RDS-managed shape: username, password). It
+   * may be the secret RDS manages for blue's master user (`rds!cluster-…`); then green gets a
+   * secret of its own after cutover and the report names it.
+   */
   readonly databaseSecret: secretsmanager.ISecret;
+  /**
+   * The customer managed KMS key that encrypts `databaseSecret` (for an RDS-managed secret: the
+   * `MasterUserSecret.KmsKeyId` of blue). The database Lambdas get kms:Decrypt on it through
+   * Secrets Manager; the step that has RDS manage green's password may use it for green's secret.
+   * @default - the secret is encrypted with the AWS managed key `aws/secretsmanager`
+   */
+  readonly databaseSecretKey?: kms.IKey;
   /** The hosted zone of the CNAME that applications connect to. */
   readonly hostedZone: route53.IHostedZone;
   /** The CNAME (fully qualified, inside `hostedZone`) that cutover moves from blue to green. */
@@ -344,6 +355,13 @@ export interface AuroraBlueGreenDeploymentProps {
    * @default - no iam:PassRole (instances without Enhanced Monitoring only)
    */
   readonly monitoringRole?: iam.IRole;
+  /**
+   * IAM roles associated with blue (`AssociatedRoles`: S3 import/export, Lambda, …). OpenGreen
+   * associates them with green (AddRoleToDBCluster), which passes each to RDS; Preflight refuses a
+   * blue with a role not listed here.
+   * @default - none (a blue with associated roles is refused)
+   */
+  readonly clusterRoles?: readonly iam.IRole[];
   /**
    * Customer managed KMS keys that encrypt the clusters; cloning and creating instances need
    * kms:CreateGrant and kms:DescribeKey on them (through RDS only).
@@ -426,6 +444,9 @@ export class AuroraBlueGreenDeployment extends Construct {
       },
       hostedZoneId: props.hostedZone.hostedZoneId,
       adminSecurityGroupId: props.adminSecurityGroup.securityGroupId,
+      // Preflight refuses a blue with Enhanced Monitoring when there is no role to pass for green.
+      monitoringRoleConfigured: props.monitoringRole !== undefined,
+      clusterRoleArns: (props.clusterRoles ?? []).map((r) => r.roleArn),
     });
 
     // ---- notifications -------------------------------------------------------------------
@@ -661,6 +682,8 @@ export function definitionDefaults(source: {
   allowDeletionProtectionOff?: boolean;
   hostedZoneId: string;
   recordName: string;
+  monitoringRoleConfigured?: boolean;
+  clusterRoleArns?: readonly string[];
 }): Defaults {
   const candidate = {
     ...DEFAULT_EXECUTION_DEFAULTS,
@@ -670,6 +693,8 @@ export function definitionDefaults(source: {
     allowDeletionProtectionOff: source.allowDeletionProtectionOff ?? false,
     hostedZoneId: source.hostedZoneId,
     recordName: source.recordName,
+    monitoringRoleConfigured: source.monitoringRoleConfigured ?? false,
+    clusterRoleArns: [...(source.clusterRoleArns ?? [])],
   };
   const parsed = defaultsSchema.safeParse(candidate);
   if (!parsed.success) {
@@ -797,6 +822,8 @@ class StepAccess {
               'rds:DeleteDBCluster',
               'rds:AddTagsToResource',
               'rds:CreateDBClusterSnapshot',
+              // OpenGreen gives green blue's IAM roles.
+              'rds:AddRoleToDBCluster',
             ],
             // The restore's source (blue) and target (green) are both clusters of the prefix.
             resources: [
@@ -824,6 +851,55 @@ class StepAccess {
               actions: ['iam:PassRole'],
               resources: [this.props.monitoringRole.roleArn],
               conditions: { StringEquals: { 'iam:PassedToService': 'monitoring.rds.amazonaws.com' } },
+            }),
+          );
+        }
+        const clusterRoles = this.props.clusterRoles ?? [];
+        if (clusterRoles.length) {
+          role.addToPolicy(
+            new iam.PolicyStatement({
+              sid: 'PassClusterRoles',
+              actions: ['iam:PassRole'],
+              resources: clusterRoles.map((r) => r.roleArn),
+              conditions: { StringEquals: { 'iam:PassedToService': 'rds.amazonaws.com' } },
+            }),
+          );
+        }
+        // A blue whose master password RDS manages: after cutover RDS creates green's own secret
+        // on the caller's behalf (ModifyDBCluster ManageMasterUserPassword), which needs these
+        // (Aurora User Guide, "Required permissions for Secrets Manager integration").
+        const rdsSecrets = Stack.of(this.owner).formatArn({
+          service: 'secretsmanager',
+          resource: 'secret',
+          resourceName: 'rds!cluster-*',
+          arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+        });
+        role.addToPolicy(
+          new iam.PolicyStatement({
+            sid: 'LetRdsManageGreensMasterSecret',
+            actions: ['secretsmanager:CreateSecret', 'secretsmanager:TagResource'],
+            resources: [rdsSecrets],
+          }),
+        );
+        Validations.of(role).acknowledge({
+          id: this.nagId(rdsSecrets),
+          reason:
+            'RDS names the secret it creates for a managed master password rds!cluster-<uuid>: the uuid is not known before RDS creates it',
+        });
+        if (this.props.databaseSecretKey) {
+          role.addToPolicy(
+            new iam.PolicyStatement({
+              sid: 'EncryptGreensMasterSecret',
+              actions: ['kms:DescribeKey', 'kms:GenerateDataKey', 'kms:Decrypt'],
+              resources: [this.props.databaseSecretKey.keyArn],
+              conditions: {
+                StringEquals: {
+                  'kms:ViaService': [
+                    `secretsmanager.${this.region()}.amazonaws.com`,
+                    `rds.${this.region()}.amazonaws.com`,
+                  ],
+                },
+              },
             }),
           );
         }
@@ -947,6 +1023,18 @@ class StepAccess {
         return;
       case 'secret':
         this.props.databaseSecret.grantRead(fn);
+        if (this.props.databaseSecretKey) {
+          // An imported secret's grantRead does not reach its key: RDS-managed secrets are
+          // encrypted with a customer managed key when blue asked for one.
+          role.addToPolicy(
+            new iam.PolicyStatement({
+              sid: 'DecryptDatabaseSecret',
+              actions: ['kms:Decrypt'],
+              resources: [this.props.databaseSecretKey.keyArn],
+              conditions: { StringEquals: { 'kms:ViaService': `secretsmanager.${this.region()}.amazonaws.com` } },
+            }),
+          );
+        }
         return;
     }
   }

@@ -45,12 +45,18 @@ export const configSchema = z
       .string()
       .regex(/^(?:[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?\.)+[A-Za-z0-9-]{1,63}\.?$/, 'a DNS zone name'),
     recordName: z.string().min(1, 'the CNAME that applications connect to'),
+    // A secret of your own, or the one RDS manages for blue's master user (`rds!cluster-<uuid>`,
+    // the form `MasterUserSecret.SecretArn` has): `!` is part of that name.
     databaseSecretArn: z
       .string()
       .regex(
-        /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+-[A-Za-z0-9]{6}$/,
-        'the complete ARN of a Secrets Manager secret (ending in the 6-character suffix)',
+        /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@!-]+-[A-Za-z0-9]{6}$/,
+        'the complete ARN of a Secrets Manager secret (ending in the 6-character suffix), e.g. rds!cluster-… for a password RDS manages',
       ),
+    databaseSecretKmsKeyArn: z
+      .string()
+      .regex(/^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[0-9a-f-]{36}$/, 'the ARN of a KMS key')
+      .optional(),
     approvalEmails: z.array(email).min(1, 'at least one approver'),
     notificationEmails: z.array(email).default([]),
     schedule: z
@@ -93,6 +99,9 @@ export const configSchema = z
       .string()
       .regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/[A-Za-z0-9/_+=,.@-]+$/, 'the ARN of an IAM role')
       .optional(),
+    clusterRoleArns: z
+      .array(z.string().regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/[A-Za-z0-9/_+=,.@-]+$/, 'the ARN of an IAM role'))
+      .default([]),
     clusterKmsKeyArns: z
       .array(z.string().regex(/^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[0-9a-f-]{36}$/, 'the ARN of a KMS key'))
       .default([]),
@@ -125,6 +134,14 @@ export const configSchema = z
         code: 'custom',
         path: ['databaseSecretArn'],
         message: `must be a secret of account ${config.account} in ${config.region}`,
+      });
+    }
+    const secretKey = config.databaseSecretKmsKeyArn?.split(':');
+    if (secretKey && (secretKey[3] !== config.region || secretKey[4] !== config.account)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['databaseSecretKmsKeyArn'],
+        message: `must be a key of account ${config.account} in ${config.region}`,
       });
     }
     const blue = config.schedule?.input['blueClusterId'];
@@ -193,5 +210,7 @@ export function toDefinitionDefaults(config: BlueGreenConfig): Defaults {
     allowDeletionProtectionOff: config.allowDeletionProtectionOff,
     hostedZoneId: config.hostedZoneId,
     recordName: config.recordName,
+    monitoringRoleConfigured: config.monitoringRoleArn !== undefined,
+    clusterRoleArns: config.clusterRoleArns,
   });
 }

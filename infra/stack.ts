@@ -54,6 +54,9 @@ export class BlueGreenStack extends Stack {
         },
       ),
       databaseSecret: secretsmanager.Secret.fromSecretCompleteArn(this, 'DatabaseSecret', config.databaseSecretArn),
+      ...(config.databaseSecretKmsKeyArn
+        ? { databaseSecretKey: kms.Key.fromKeyArn(this, 'DatabaseSecretKey', config.databaseSecretKmsKeyArn) }
+        : {}),
       hostedZone: route53.HostedZone.fromHostedZoneAttributes(this, 'HostedZone', {
         hostedZoneId: config.hostedZoneId,
         zoneName: config.hostedZoneName,
@@ -69,6 +72,9 @@ export class BlueGreenStack extends Stack {
       ...(config.monitoringRoleArn
         ? { monitoringRole: iam.Role.fromRoleArn(this, 'MonitoringRole', config.monitoringRoleArn, { mutable: false }) }
         : {}),
+      clusterRoles: config.clusterRoleArns.map((arn, i) =>
+        iam.Role.fromRoleArn(this, `ClusterRole${i}`, arn, { mutable: false }),
+      ),
       clusterEncryptionKeys: config.clusterKmsKeyArns.map((arn, i) => kms.Key.fromKeyArn(this, `ClusterKey${i}`, arn)),
       ...(config.schedule
         ? {

@@ -39,6 +39,8 @@ export const defaultsSchema = z.strictObject({
   recordName: z.string().min(1),
   /** Whether the deployment was given an Enhanced Monitoring role to pass to green's instances. */
   monitoringRoleConfigured: z.boolean().default(false),
+  /** IAM roles the workflow may associate with green (blue's `AssociatedRoles`): it must pass them to RDS. */
+  clusterRoleArns: z.array(z.string().min(1)).default([]),
 });
 export type Defaults = z.infer<typeof defaultsSchema>;
 
@@ -139,6 +141,8 @@ export interface DeploymentInput {
   clusterIdPrefix: string;
   /** Whether a monitoring role is configured (Preflight refuses a monitored blue without one). */
   monitoringRoleConfigured: boolean;
+  /** Roles the deployment may pass to RDS; Preflight refuses a blue with an associated role outside them. */
+  clusterRoleArns: string[];
 }
 
 /** Formats zod issues as "field: rule" sentences. */
@@ -254,6 +258,7 @@ export function parseInput(request: ValidateRequest): DeploymentInput {
     allowDeletionProtectionOff: defaults.allowDeletionProtectionOff,
     clusterIdPrefix: defaults.clusterIdPrefix,
     monitoringRoleConfigured: defaults.monitoringRoleConfigured,
+    clusterRoleArns: defaults.clusterRoleArns,
   };
 }
 

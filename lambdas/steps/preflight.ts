@@ -49,6 +49,13 @@ export async function preflight(
       `blue's writer ${writer.id} has Enhanced Monitoring (every ${writer.monitoringInterval} s) but the deployment has no monitoringRoleArn configured, so green's instances could not be created like it; configure monitoringRoleArn (the role ${writer.monitoringRoleArn ?? 'blue uses'})`,
     );
   }
+  // AddRoleToDBCluster at OpenGreen passes each role to RDS: IAM allows only the configured ones.
+  const unpassable = (blue.associatedRoles ?? []).filter((r) => !input.clusterRoleArns.includes(r.roleArn));
+  if (unpassable.length) {
+    problems.push(
+      `blue cluster ${blue.id} has IAM roles that green must get at OpenGreen but the deployment may not pass (${unpassable.map((r) => r.roleArn).join(', ')}); add them to clusterRoleArns`,
+    );
+  }
   const writerClass = input.writerInstanceClass ?? writer.instanceClass;
   if (writerClass === 'db.serverless' && !blue.serverlessV2Scaling) {
     problems.push(

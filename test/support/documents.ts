@@ -32,6 +32,7 @@ export function makeInput(overrides: Partial<DeploymentInput> = {}): DeploymentI
     allowDeletionProtectionOff: false,
     clusterIdPrefix: 'orders-',
     monitoringRoleConfigured: false,
+    clusterRoleArns: [],
     ...overrides,
   };
 }

@@ -34,7 +34,9 @@ export const DEFAULTS: Defaults = {
   allowDeletionProtectionOff: false,
   hostedZoneId: ZONE,
   recordName: RECORD,
-  monitoringRoleConfigured: false,
+  // The test deployment passes an Enhanced Monitoring role (Preflight refuses a monitored blue without one).
+  monitoringRoleConfigured: true,
+  clusterRoleArns: [],
 };
 
 export type RawOverrides = Partial<RawInput>;

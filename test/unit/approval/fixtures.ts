@@ -42,6 +42,7 @@ export function executionDocument(overrides: Partial<ExecutionDocument> = {}): E
       allowDeletionProtectionOff: false,
       clusterIdPrefix: 'orders-',
       monitoringRoleConfigured: false,
+      clusterRoleArns: [],
     },
     blue: {
       id: 'orders-prod',

@@ -58,6 +58,8 @@ describe('CreateClone', () => {
       iamAuth: true,
       logExports: ['postgresql'],
       securityGroupIds: [ADMIN_SG],
+      port: 5432,
+      copyTagsToSnapshot: false,
       tags: OURS,
     });
   });
