@@ -68,7 +68,7 @@ export const rawInputSchema = z.strictObject({
   instanceParameterGroupName: z.string().min(1).max(255).optional(),
   writerInstanceClass: z
     .string()
-    .regex(/^db\.[a-z0-9-]+\.[a-z0-9]+$/, 'an instance class looks like db.r6g.large')
+    .regex(/^db\.(?:serverless|[a-z0-9-]+\.[a-z0-9]+)$/, 'an instance class looks like db.r6g.large or db.serverless')
     .optional(),
   replicaCount: z.number().int('replicaCount is a whole number').min(0).max(15, 'at most 15 replicas').optional(),
   migrations: z

@@ -151,7 +151,9 @@ export class FakeCloud {
     clusterParameterGroupFamily: async (name) =>
       ({ 'pg16-cluster': 'aurora-postgresql16', 'pg17-cluster': 'aurora-postgresql17' })[name],
     instanceParameterGroupFamily: async (name) =>
-      ({ 'pg16-inst': 'aurora-postgresql16', 'pg17-inst': 'aurora-postgresql17' })[name],
+      ({ 'pg16-inst': 'aurora-postgresql16', 'pg16-inst-tuned': 'aurora-postgresql16', 'pg17-inst': 'aurora-postgresql17' })[
+        name
+      ],
     cloneCopyOnWrite: async (r: CloneRequest) => {
       this.calls.push({ op: 'cloneCopyOnWrite', args: r });
       const source = this.clusters.get(r.sourceClusterId);

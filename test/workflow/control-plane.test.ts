@@ -223,6 +223,36 @@ describe('the synthesized state machine, run against an in-memory AWS', () => {
     expect(r.cloud.locks.size).toBe(0);
   });
 
+  it.each([
+    [
+      'a member instance outside the prefix',
+      {},
+      (c: FakeCloud) => c.clusters.get('app-blue')?.members.push({ instanceId: 'legacy-3', isWriter: false }),
+      'instances outside the configured prefix "app-" (legacy-3)',
+    ],
+    [
+      'a CNAME with a routing policy',
+      {},
+      (c: FakeCloud) => Object.assign(c.record, { routingPolicy: 'failover', setIdentifier: 'primary' }),
+      'has a failover policy (SetIdentifier primary)',
+    ],
+    [
+      'a cname.recordName other than the configured one',
+      { cname: { recordName: 'other.test.internal' } },
+      () => undefined,
+      `cname.recordName: must be the configured record ${RECORD}`,
+    ],
+  ])('refuses %s with PreconditionFailed and leaves blue untouched', async (_what, extra, prepare, cause) => {
+    const r = await run({ ...BASE_INPUT, ...extra }, { prepare });
+    expect(r.outcome.status).toBe('FAILED');
+    expect(r.outcome.error?.name).toBe('PreconditionFailed');
+    expect(r.outcome.error?.cause).toContain(cause);
+    expect(r.cloud.calls).toEqual([]);
+    expect(blueGroups(r).sort()).toEqual(ORIGINAL_GROUPS.map((g) => `${g}:active`).sort());
+    expect(greenIds(r)).toEqual([]);
+    expect(r.cloud.locks.size).toBe(0);
+  });
+
   it('stops on a bad migration file before anything is changed, naming the file', async () => {
     const r = await run(BASE_INPUT, {
       prepare: (c) => (c.migrationFiles = [{ name: '001_empty.sql', bytes: Buffer.from('   \n') }]),

@@ -1,4 +1,5 @@
 import { EXECUTION_TAG } from '../../../../lambdas/domain/document';
+import type { Defaults } from '../../../../lambdas/domain/input';
 import { PreconditionFailed } from '../../../../lambdas/domain/errors';
 import { preflight } from '../../../../lambdas/steps/preflight';
 import type { Cluster } from '../../../../lambdas/ports';
@@ -26,8 +27,8 @@ function addClusterAtGreenId(tags: Record<string, string>): void {
 }
 
 /** Runs Preflight expecting a guard rail: returns the sentence, after checking nothing was changed. */
-async function guardRail(raw: RawOverrides = {}): Promise<string> {
-  const error = await failureOf(preflight(stepDocument(raw), cloud.ports()));
+async function guardRail(raw: RawOverrides = {}, defaults: Partial<Defaults> = {}): Promise<string> {
+  const error = await failureOf(preflight(stepDocument(raw, defaults), cloud.ports()));
   expect(error).toBeInstanceOf(PreconditionFailed);
   expect(error.name).toBe('PreconditionFailed');
   expect(cloud.calls).toEqual([]);
@@ -265,5 +266,69 @@ describe('Preflight', () => {
     expect(message).toContain('16.5 is not a valid upgrade target');
     expect(message).toContain('points at elsewhere.example.com');
     expect(message).toContain(`cluster ${GREEN} already exists`);
+  });
+});
+
+describe('Preflight refuses what would fail later in a real account', () => {
+  it('refuses a blue with a member instance outside the configured prefix', async () => {
+    blueCluster().members.push({ instanceId: 'legacy-reader-3', isWriter: false });
+    const message = await guardRail();
+    expect(message).toContain(
+      `blue cluster ${BLUE} has instances outside the configured prefix "app-" (legacy-reader-3)`,
+    );
+  });
+
+  it('refuses a CNAME that carries a routing policy (a SetIdentifier)', async () => {
+    Object.assign(cloud.record, { routingPolicy: 'weighted', setIdentifier: 'blue-90' });
+    const message = await guardRail();
+    expect(message).toContain(
+      `cname.recordName: ${RECORD} has a weighted policy (SetIdentifier blue-90); the workflow swaps only a simple CNAME record`,
+    );
+  });
+
+  it('refuses a blue with Enhanced Monitoring when no monitoring role is configured', async () => {
+    Object.assign(cloud.instances.get(`${BLUE}-1`) ?? {}, {
+      monitoringInterval: 30,
+      monitoringRoleArn: 'arn:aws:iam::123456789012:role/rds-monitoring',
+    });
+    const message = await guardRail({}, { monitoringRoleConfigured: false });
+    expect(message).toContain(
+      `blue's writer ${BLUE}-1 has Enhanced Monitoring (every 30 s) but the deployment has no monitoringRoleArn configured`,
+    );
+    await expect(preflight(stepDocument({}, { monitoringRoleConfigured: true }), cloud.ports())).resolves.toMatchObject({
+      writer: { monitoringInterval: 30 },
+    });
+  });
+
+  it('refuses a blue with an IAM role the deployment may not pass to RDS', async () => {
+    const role = 'arn:aws:iam::123456789012:role/aurora-s3-import';
+    blueCluster().associatedRoles = [{ roleArn: role, featureName: 's3Import' }];
+    const message = await guardRail();
+    expect(message).toContain(`may not pass (${role}); add them to clusterRoleArns`);
+    await expect(preflight(stepDocument({}, { clusterRoleArns: [role] }), cloud.ports())).resolves.toMatchObject({
+      associatedRoles: [{ roleArn: role, featureName: 's3Import' }],
+    });
+  });
+
+  it('refuses db.serverless for a blue without a Serverless v2 capacity range', async () => {
+    const message = await guardRail({ writerInstanceClass: 'db.serverless' });
+    expect(message).toContain('writerInstanceClass: db.serverless needs a ServerlessV2ScalingConfiguration');
+  });
+
+  it('detects a master password that RDS manages', async () => {
+    const secretArn = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:rds!cluster-0a1b-AbCdEf';
+    blueCluster().masterUserSecret = { secretArn, status: 'active' };
+    await expect(preflight(stepDocument(), cloud.ports())).resolves.toMatchObject({ masterUserSecret: { secretArn } });
+  });
+});
+
+describe('ValidateInput', () => {
+  it('refuses a cname.recordName other than the configured one, before Preflight looks at anything', () => {
+    expect(() => stepDocument({ cname: { recordName: 'other.test.internal' } })).toThrow(
+      `cname.recordName: must be the configured record ${RECORD}`,
+    );
+    expect(stepDocument({ cname: { recordName: `${RECORD.toUpperCase()}.` } }).input.cname.recordName).toBe(
+      `${RECORD.toUpperCase()}.`,
+    );
   });
 });
