@@ -2,6 +2,7 @@ import {
   ChangeResourceRecordSetsCommand,
   GetChangeCommand,
   ListResourceRecordSetsCommand,
+  type ResourceRecordSet,
   type Route53Client,
 } from '@aws-sdk/client-route-53';
 import { awsCall } from '../domain/aws-errors';
@@ -10,6 +11,22 @@ import type { Dns, DnsRecord } from '../ports';
 /** Route 53 names are absolute (`app.example.com.`) and case-insensitive; compare them without the dot. */
 function normaliseName(name: string): string {
   return name.trim().replace(/\.$/, '').toLowerCase();
+}
+
+/**
+ * The routing policy of a record set, from the field that sets it (Route 53 API reference,
+ * ResourceRecordSet); undefined for a simple record. Such record sets come in groups sharing a
+ * name and type, told apart by `SetIdentifier`; an UPSERT of a simple record cannot replace them.
+ */
+export function routingPolicyOf(record: ResourceRecordSet): string | undefined {
+  if (record.Weight !== undefined) return 'weighted';
+  if (record.Region !== undefined) return 'latency';
+  if (record.Failover !== undefined) return 'failover';
+  if (record.GeoLocation !== undefined) return 'geolocation';
+  if (record.GeoProximityLocation !== undefined) return 'geoproximity';
+  if (record.MultiValueAnswer !== undefined) return 'multivalue';
+  if (record.CidrRoutingConfig !== undefined) return 'cidr';
+  return record.SetIdentifier !== undefined ? 'routing' : undefined;
 }
 
 /** The `Dns` port on Route 53: the CNAME that applications use to reach the database. */
@@ -38,6 +55,8 @@ export class Route53Dns implements Dns {
       type: record.Type,
       ttl: record.TTL ?? 0,
       values: (record.ResourceRecords ?? []).flatMap((r) => (r.Value === undefined ? [] : [r.Value])),
+      ...(routingPolicyOf(record) ? { routingPolicy: routingPolicyOf(record) } : {}),
+      ...(record.SetIdentifier !== undefined ? { setIdentifier: record.SetIdentifier } : {}),
     };
   }
 

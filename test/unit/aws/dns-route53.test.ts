@@ -47,6 +47,35 @@ describe('getRecord', () => {
     });
   });
 
+  it.each([
+    ['weighted', { Weight: 90 }],
+    ['latency', { Region: 'eu-west-1' }],
+    ['failover', { Failover: 'PRIMARY' }],
+    ['geolocation', { GeoLocation: { CountryCode: 'FR' } }],
+    ['geoproximity', { GeoProximityLocation: { AWSRegion: 'eu-west-1', Bias: 0 } }],
+    ['multivalue', { MultiValueAnswer: true }],
+    ['cidr', { CidrRoutingConfig: { CollectionId: 'c1', LocationName: 'office' } }],
+  ] as const)('reports a %s routing policy and its SetIdentifier', async (policy, fields) => {
+    route53Mock.on(ListResourceRecordSetsCommand).resolves({
+      ResourceRecordSets: [
+        {
+          Name: 'db.example.com.',
+          Type: 'CNAME',
+          TTL: 60,
+          SetIdentifier: 'blue',
+          ResourceRecords: [{ Value: 'blue.cluster-abc.eu-west-1.rds.amazonaws.com' }],
+          ...fields,
+        },
+      ],
+      IsTruncated: true,
+      MaxItems: 1,
+    });
+    await expect(dns.getRecord('Z123', 'db.example.com')).resolves.toMatchObject({
+      routingPolicy: policy,
+      setIdentifier: 'blue',
+    });
+  });
+
   it('matches names regardless of the trailing dot and case', async () => {
     route53Mock.on(ListResourceRecordSetsCommand).resolves({
       ResourceRecordSets: [{ Name: 'db.example.com.', Type: 'CNAME', TTL: 60, ResourceRecords: [{ Value: 'x' }] }],
