@@ -65,7 +65,25 @@ describe('readConfig', () => {
       allowDeletionProtectionOff: true,
       hostedZoneId: 'Z0123456789EXAMPLE',
       recordName: 'orders.db.example.internal',
+      monitoringRoleConfigured: example()['monitoringRoleArn'] !== undefined,
+      clusterRoleArns: [],
     });
+  });
+
+  it('accepts the secret RDS manages for a master password (rds!cluster-…) and its KMS key', () => {
+    const secret = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:rds!cluster-0a1b2c3d-4e5f-AbCdEf';
+    const key = 'arn:aws:kms:eu-west-1:123456789012:key/5ec2e7ab-0123-abcd-0123-0123456789ab';
+    const config = parseConfig({ ...example(), databaseSecretArn: secret, databaseSecretKmsKeyArn: key });
+    expect(config).toMatchObject({ databaseSecretArn: secret, databaseSecretKmsKeyArn: key });
+  });
+
+  it('tells Preflight whether a monitoring role is configured', () => {
+    const role = 'arn:aws:iam::123456789012:role/rds-monitoring';
+    const withRole = parseConfig({ ...example(), monitoringRoleArn: role });
+    expect(toDefinitionDefaults(withRole).monitoringRoleConfigured).toBe(true);
+    const config = example();
+    delete config['monitoringRoleArn'];
+    expect(toDefinitionDefaults(parseConfig(config)).monitoringRoleConfigured).toBe(false);
   });
 });
 
@@ -83,6 +101,11 @@ describe('a bad configuration names the key', () => {
       'a record outside the zone',
       (c) => (c['recordName'] = 'orders.example.com'),
       /bluegreen\.recordName: must be a name inside the hosted zone db\.example\.internal/,
+    ],
+    [
+      'a secret key of another account',
+      (c) => (c['databaseSecretKmsKeyArn'] = 'arn:aws:kms:eu-west-1:999999999999:key/5ec2e7ab-0123-abcd-0123-0123456789ab'),
+      /bluegreen\.databaseSecretKmsKeyArn: must be a key of account 123456789012 in eu-west-1/,
     ],
     [
       'a partial secret ARN',

@@ -17,6 +17,9 @@ import { stubHandlersDir } from './fixture';
 const handlersDir = stubHandlersDir();
 const MONITORING_ROLE = 'arn:aws:iam::123456789012:role/rds-monitoring-role';
 const CLUSTER_KEY = 'arn:aws:kms:eu-west-1:123456789012:key/0123abcd-0123-abcd-0123-0123456789ab';
+const SECRET_KEY = 'arn:aws:kms:eu-west-1:123456789012:key/5ec2e7ab-0123-abcd-0123-0123456789ab';
+const MANAGED_SECRET = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:rds!cluster-0a1b2c3d-4e5f-AbCdEf';
+const S3_ROLE = 'arn:aws:iam::123456789012:role/aurora-s3-import';
 
 function newStack(): Stack {
   const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
@@ -65,6 +68,10 @@ describe('AuroraBlueGreenDeployment', () => {
       approvalFunction,
       monitoringRole: iam.Role.fromRoleArn(stack, 'Monitoring', MONITORING_ROLE, { mutable: false }),
       clusterEncryptionKeys: [kms.Key.fromKeyArn(stack, 'ClusterKey', CLUSTER_KEY)],
+      // Blue's master password managed by RDS: its secret and that secret's key.
+      databaseSecret: secretsmanager.Secret.fromSecretCompleteArn(stack, 'ManagedSecret', MANAGED_SECRET),
+      databaseSecretKey: kms.Key.fromKeyArn(stack, 'SecretKey', SECRET_KEY),
+      clusterRoles: [iam.Role.fromRoleArn(stack, 'S3Import', S3_ROLE, { mutable: false })],
       executionDefaults: { pollInterval: Duration.seconds(10), replicaCount: 2 },
       allowDeletionProtectionOff: true,
     });
@@ -110,6 +117,50 @@ describe('AuroraBlueGreenDeployment', () => {
         ]),
       },
     });
+  });
+
+  it("lets every database Lambda decrypt the RDS-managed secret with its key, through Secrets Manager only", () => {
+    const decrypting = Object.values(template.findResources('AWS::IAM::Policy')).filter((policy) =>
+      JSON.stringify(policy).includes('"Sid":"DecryptDatabaseSecret"'),
+    );
+    const databaseSteps = ['FenceWrites', 'VerifyClone', 'ApplySql', 'PostUpgrade', 'SmokeTest', 'UnfenceBlue'];
+    expect(decrypting).toHaveLength(databaseSteps.length);
+    template.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          {
+            Sid: 'DecryptDatabaseSecret',
+            Effect: 'Allow',
+            Action: 'kms:Decrypt',
+            Resource: SECRET_KEY,
+            Condition: { StringEquals: { 'kms:ViaService': 'secretsmanager.eu-west-1.amazonaws.com' } },
+          },
+        ]),
+      },
+    });
+  });
+
+  it('lets the rds:write steps pass the configured cluster roles to RDS only', () => {
+    template.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          {
+            Sid: 'PassClusterRoles',
+            Effect: 'Allow',
+            Action: 'iam:PassRole',
+            Resource: S3_ROLE,
+            Condition: { StringEquals: { 'iam:PassedToService': 'rds.amazonaws.com' } },
+          },
+        ]),
+      },
+    });
+  });
+
+  it('tells Preflight (through the defaults) that a monitoring role and cluster roles are configured', () => {
+    expect(deployment.defaults).toMatchObject({ monitoringRoleConfigured: true, clusterRoleArns: [S3_ROLE] });
+    const stack = newStack();
+    const bare = new AuroraBlueGreenDeployment(stack, 'Bare', { ...baseProps(stack), approvalFunction });
+    expect(bare.defaults).toMatchObject({ monitoringRoleConfigured: false, clusterRoleArns: [] });
   });
 
   it('merges the execution defaults over the documented ones', () => {
