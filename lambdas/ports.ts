@@ -175,7 +175,7 @@ export interface Clusters {
   createInstance(request: CreateInstanceRequest): Promise<void>;
   /** Replaces the cluster's VPC security groups (ApplyImmediately). */
   setSecurityGroups(clusterId: string, securityGroupIds: string[], options?: OpenClusterOptions): Promise<void>;
-  /** AddRoleToDBCluster: associates an IAM role (for `featureName`, when the role has one). */
+  /** AddRoleToDBCluster: associates an IAM role (for `featureName`, when the role has one); already associated is success. */
   addRole(clusterId: string, roleArn: string, featureName?: string): Promise<void>;
   /**
    * ModifyDBCluster ManageMasterUserPassword: RDS generates a new master password and keeps it

@@ -422,9 +422,8 @@ export class LocalClusters implements Clusters {
     const action = `AddRoleToDBCluster ${clusterId}`;
     const cluster = this.requireCluster(clusterId, action);
     const roles = cluster.settings.associatedRoles ?? [];
-    if (roles.some((r) => r.roleArn === roleArn)) {
-      throw awsFault('DBClusterRoleAlreadyExistsFault', `Role ${roleArn} is already associated`, action);
-    }
+    // RDS answers DBClusterRoleAlreadyExistsFault; the port (like the RDS adapter) calls that success.
+    if (roles.some((r) => r.roleArn === roleArn)) return;
     cluster.settings.associatedRoles = [
       ...roles,
       { roleArn, ...(featureName ? { featureName } : {}), status: 'ACTIVE' },

@@ -104,7 +104,8 @@ describe('a bad configuration names the key', () => {
     ],
     [
       'a secret key of another account',
-      (c) => (c['databaseSecretKmsKeyArn'] = 'arn:aws:kms:eu-west-1:999999999999:key/5ec2e7ab-0123-abcd-0123-0123456789ab'),
+      (c) =>
+        (c['databaseSecretKmsKeyArn'] = 'arn:aws:kms:eu-west-1:999999999999:key/5ec2e7ab-0123-abcd-0123-0123456789ab'),
       /bluegreen\.databaseSecretKmsKeyArn: must be a key of account 123456789012 in eu-west-1/,
     ],
     [

@@ -119,7 +119,7 @@ describe('AuroraBlueGreenDeployment', () => {
     });
   });
 
-  it("lets every database Lambda decrypt the RDS-managed secret with its key, through Secrets Manager only", () => {
+  it('lets every database Lambda decrypt the RDS-managed secret with its key, through Secrets Manager only', () => {
     const decrypting = Object.values(template.findResources('AWS::IAM::Policy')).filter((policy) =>
       JSON.stringify(policy).includes('"Sid":"DecryptDatabaseSecret"'),
     );

@@ -160,7 +160,8 @@ describe('local cloud (real PostgreSQL behind AWS-like ports)', () => {
       sourceClusterId: 'app-blue',
       targetClusterId: 'app-green',
       port: 5432,
-      copyTagsToSnapshot: false,
+      copyTagsToSnapshot: true,
+      storageType: 'aurora-iopt1',
       iamAuth: false,
       logExports: ['postgresql'],
       securityGroupIds: [ADMIN],
@@ -178,6 +179,13 @@ describe('local cloud (real PostgreSQL behind AWS-like ports)', () => {
     );
     expect(seen).toEqual(['creating', 'available']);
     expect(green).toMatchObject({ members: [], engineVersion: '16.13', tags: { 'bluegreen:role': 'green' } });
+    // As RDS: the settings the restore was given, and its own defaults for the rest.
+    expect(green).toMatchObject({
+      storageType: 'aurora-iopt1',
+      copyTagsToSnapshot: true,
+      engineLifecycleSupport: 'open-source-rds-extended-support',
+      associatedRoles: [],
+    });
 
     await cloud.clusters.createInstance({
       instanceId: 'app-green-1',
@@ -234,6 +242,14 @@ describe('local cloud (real PostgreSQL behind AWS-like ports)', () => {
     await expect(again).rejects.toThrow(/DBClusterAlreadyExistsFault/);
     await expect(cloud.clusters.deleteInstance('nope')).rejects.toMatchObject({ name: 'DBInstanceNotFoundFault' });
     await expect(cloud.dns.getRecord('ZOTHER', RECORD)).rejects.toThrow(/NoSuchHostedZone/);
+    const role = 'arn:aws:iam::000000000000:role/s3-import';
+    await cloud.clusters.addRole('app-green', role, 's3Import');
+    await cloud.clusters.addRole('app-green', role, 's3Import'); // already there: success, once
+    const secret = await cloud.clusters.manageMasterUserPassword('app-green');
+    expect(await cloud.clusters.describeCluster('app-green')).toMatchObject({
+      associatedRoles: [{ roleArn: role, featureName: 's3Import', status: 'ACTIVE' }],
+      masterUserSecret: { secretArn: secret },
+    });
     expect(await cloud.clusters.validUpgradeTargets('16.13')).toContainEqual({
       engineVersion: '16.14',
       isMajorVersionUpgrade: false,

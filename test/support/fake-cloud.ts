@@ -151,9 +151,11 @@ export class FakeCloud {
     clusterParameterGroupFamily: async (name) =>
       ({ 'pg16-cluster': 'aurora-postgresql16', 'pg17-cluster': 'aurora-postgresql17' })[name],
     instanceParameterGroupFamily: async (name) =>
-      ({ 'pg16-inst': 'aurora-postgresql16', 'pg16-inst-tuned': 'aurora-postgresql16', 'pg17-inst': 'aurora-postgresql17' })[
-        name
-      ],
+      ({
+        'pg16-inst': 'aurora-postgresql16',
+        'pg16-inst-tuned': 'aurora-postgresql16',
+        'pg17-inst': 'aurora-postgresql17',
+      })[name],
     cloneCopyOnWrite: async (r: CloneRequest) => {
       this.calls.push({ op: 'cloneCopyOnWrite', args: r });
       const source = this.clusters.get(r.sourceClusterId);
@@ -260,9 +262,7 @@ export class FakeCloud {
       this.calls.push({ op: 'addRole', args: { id, roleArn, featureName } });
       const c = this.clusters.get(id);
       if (!c) throw Object.assign(new Error('no cluster'), { name: 'DBClusterNotFoundFault' });
-      if (c.associatedRoles?.some((r) => r.roleArn === roleArn)) {
-        throw Object.assign(new Error('already'), { name: 'DBClusterRoleAlreadyExistsFault' });
-      }
+      if (c.associatedRoles?.some((r) => r.roleArn === roleArn)) return; // the adapter maps AWS's "already" to success
       c.associatedRoles = [...(c.associatedRoles ?? []), { roleArn, ...(featureName ? { featureName } : {}) }];
     },
     manageMasterUserPassword: async (id, kmsKeyId) => {

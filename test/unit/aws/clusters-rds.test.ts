@@ -499,9 +499,10 @@ describe('what OpenGreen and DeleteBlue change on green', () => {
   });
 
   it("associates blue's IAM role with its feature, and a role already there is success", async () => {
-    rdsMock.on(AddRoleToDBClusterCommand).resolvesOnce({}).rejectsOnce(
-      new DBClusterRoleAlreadyExistsFault({ message: 'already associated', $metadata: {} }),
-    );
+    rdsMock
+      .on(AddRoleToDBClusterCommand)
+      .resolvesOnce({})
+      .rejectsOnce(new DBClusterRoleAlreadyExistsFault({ message: 'already associated', $metadata: {} }));
     const role = 'arn:aws:iam::123456789012:role/s3-import';
     await clusters.addRole('green', role, 's3Import');
     await expect(clusters.addRole('green', role, 's3Import')).resolves.toBeUndefined();

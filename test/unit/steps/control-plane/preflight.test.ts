@@ -295,9 +295,11 @@ describe('Preflight refuses what would fail later in a real account', () => {
     expect(message).toContain(
       `blue's writer ${BLUE}-1 has Enhanced Monitoring (every 30 s) but the deployment has no monitoringRoleArn configured`,
     );
-    await expect(preflight(stepDocument({}, { monitoringRoleConfigured: true }), cloud.ports())).resolves.toMatchObject({
-      writer: { monitoringInterval: 30 },
-    });
+    await expect(preflight(stepDocument({}, { monitoringRoleConfigured: true }), cloud.ports())).resolves.toMatchObject(
+      {
+        writer: { monitoringInterval: 30 },
+      },
+    );
   });
 
   it('refuses a blue with an IAM role the deployment may not pass to RDS', async () => {
