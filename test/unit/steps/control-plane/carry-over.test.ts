@@ -44,6 +44,9 @@ function callsOf<T>(op: string): T[] {
 
 /** Blue configured the way a real production cluster often is, all of it away from the API defaults. */
 function configureBlue(): void {
+  // Blue listens on 6432; the admin group admits it from itself (Preflight checks that).
+  const admin = cloud.securityGroups.get(ADMIN_SG);
+  if (admin) admin.ingress = [{ protocol: 'tcp', fromPort: 6432, toPort: 6432, sourceGroupIds: [ADMIN_SG], cidrs: [] }];
   Object.assign(cluster(BLUE), {
     port: 6432,
     storageType: 'aurora-iopt1',
