@@ -71,6 +71,8 @@ describe('local cloud: AWS behaviours it models', () => {
     await cloud.clusters.cloneCopyOnWrite({
       sourceClusterId: 'app-blue',
       targetClusterId: 'app-green',
+      port: 5432,
+      copyTagsToSnapshot: false,
       iamAuth: false,
       logExports: [],
       securityGroupIds: [ADMIN],
