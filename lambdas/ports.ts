@@ -205,13 +205,16 @@ export interface MigrationSource {
   list(s3Prefix: string): Promise<MigrationFile[]>;
 }
 
+/**
+ * A pending approval. `approvalId` is the secret of the emailed link: a store keeps only its
+ * SHA-256 (and derives the form's nonce from it), and `taskToken` only until the approval is decided.
+ */
 export interface ApprovalRequestRecord {
   approvalId: string;
   taskToken: string;
   executionArn: string;
   evidence: Record<string, unknown>;
   expiresAt: string;
-  nonce: string;
 }
 
 export interface Approvals {

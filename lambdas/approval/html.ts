@@ -211,12 +211,8 @@ ${renderEvidence(record)}
 export function renderDecidedPage(record: ApprovalRecord, note?: string): string {
   const approved = record.status === 'approved';
   const headline = approved ? 'This cutover was approved' : 'This cutover was rejected';
-  const who = [
-    record.decidedAt ? `at ${escapeHtml(record.decidedAt)}` : '',
-    record.sourceIp ? `from ${escapeHtml(record.sourceIp)}` : '',
-  ]
-    .filter(Boolean)
-    .join(' ');
+  // Anyone with the link sees this page: the decider's IP and browser stay in the table and the access log.
+  const who = record.decidedAt ? `at ${escapeHtml(record.decidedAt)}` : '';
   const e = asEvidence(record.evidence);
   return layout(
     headline,

@@ -11,6 +11,7 @@ import {
 import {
   APPROVAL_ID_PATTERN,
   APPROVAL_REJECTED,
+  DeliveryOutcomeUnknown,
   MAX_REASON_LENGTH,
   type ApprovalOutput,
   type ApprovalRecord,
@@ -136,9 +137,10 @@ function parseForm(body: string): ParsedForm {
 async function handlePost(
   id: string,
   request: ApprovalHttpRequest,
-  { store, decisions }: ApprovalHttpPorts,
+  ports: ApprovalHttpPorts,
   now: Date,
 ): Promise<ApprovalHttpResponse> {
+  const { store, decisions } = ports;
   const contentType = (header(request, 'content-type') ?? '').split(';', 1)[0]?.trim().toLowerCase();
   if (contentType !== 'application/x-www-form-urlencoded') {
     return html(415, renderMessagePage('Unsupported form', 'Send the form from the approval page.'));
@@ -196,13 +198,24 @@ async function handlePost(
         ...(request.sourceIp ? { sourceIp: request.sourceIp } : {}),
         ...(userAgent ? { userAgent } : {}),
       };
-      delivery = await decisions.sendSuccess(decided.taskToken, output);
+      delivery = await decisions.sendSuccess(result.taskToken, output);
     } else {
-      delivery = await decisions.sendFailure(decided.taskToken, APPROVAL_REJECTED, reason);
+      delivery = await decisions.sendFailure(result.taskToken, APPROVAL_REJECTED, reason);
     }
   } catch (error) {
+    if (error instanceof DeliveryOutcomeUnknown) {
+      // Step Functions may have taken it: the decision stays recorded, and nobody may decide again.
+      ports.onError?.(error);
+      return html(
+        502,
+        renderDecidedPage(
+          decided,
+          'Outcome unknown: the decision was recorded, but Step Functions did not confirm it. Check the execution in the Step Functions console before doing anything else; this link will not decide again.',
+        ),
+      );
+    }
     // The decision did not reach Step Functions: undo it so that the approver can try again.
-    await store.reopen(id, decidedAt);
+    await store.reopen(id, decidedAt, result.taskToken);
     throw error;
   }
   if (delivery === 'task-gone') {

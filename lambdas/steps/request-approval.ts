@@ -17,8 +17,13 @@ export interface RequestApprovalEvent {
   taskToken: string;
 }
 
+/**
+ * What the Lambda returns. For a `waitForTaskToken` task this lands in the execution history
+ * (`TaskSubmitted`), which `states:GetExecutionHistory` (ReadOnlyAccess) shows to anyone: so it
+ * holds nothing that opens the page, only when the request was made and when it expires.
+ */
 export interface RequestApprovalResult {
-  approvalId: string;
+  requestedAt: string;
   expiresAt: string;
 }
 
@@ -253,9 +258,8 @@ export async function requestApproval(
     executionArn: doc.input.executionId,
     evidence: evidence as unknown as Record<string, unknown>,
     expiresAt,
-    nonce: randomId(),
   });
   const email = approvalEmail(evidence, url);
   await notifier.publish(email.subject, email.text);
-  return { approvalId, expiresAt };
+  return { requestedAt: evidence.requestedAt, expiresAt };
 }

@@ -1,4 +1,5 @@
 import { approvalIdFromPath, handleApprovalHttp, type ApprovalHttpRequest } from '../../../lambdas/approval/http';
+import { DeliveryOutcomeUnknown } from '../../../lambdas/approval/model';
 import { sdkShapedError } from '../../../lambdas/domain/aws-errors';
 import { InMemoryApprovalStore, LocalApprovals } from '../../../local/approval-server';
 import { ManualClock, NOW, RecordingDecisions, requestApprovalEmail, TASK_TOKEN } from './fixtures';
@@ -90,6 +91,9 @@ describe('handleApprovalHttp', () => {
     expect(after.statusCode).toBe(410);
     expect(after.body).toContain('This cutover was approved');
     expect(after.body).not.toContain('name="nonce"');
+    // Another link holder sees the decision, not who made it from where.
+    expect(after.body).not.toContain('203.0.113.7');
+    expect(after.body).not.toContain('Mobile Safari');
   });
 
   it('POST reject sends ApprovalRejected with the reason as cause', async () => {
@@ -219,6 +223,23 @@ describe('handleApprovalHttp', () => {
     const retried = await post({ nonce, decision: 'approve' });
     expect(retried.statusCode).toBe(303);
     expect(decisions.sent).toHaveLength(1);
+  });
+
+  it('when the outcome is unknown, says "outcome unknown, check the execution" and never decides again', async () => {
+    const { post, call, decisions, store, approvalId, nonce, errors } = await setup();
+    decisions.failNext = new DeliveryOutcomeUnknown('Step Functions SendTaskSuccess: outcome unknown');
+
+    const unclear = await post({ nonce, decision: 'approve' });
+    expect(unclear.statusCode).toBe(502);
+    expect(unclear.body).toContain('Outcome unknown');
+    expect(unclear.body).toContain('Check the execution');
+    expect(errors).toHaveLength(1);
+    expect((await store.get(approvalId))!.status).toBe('approved');
+
+    const second = await post({ nonce, decision: 'reject', reason: 'try the other way' });
+    expect(second.statusCode).toBe(410);
+    expect((await call({})).statusCode).toBe(410);
+    expect(decisions.sent).toHaveLength(0);
   });
 });
 

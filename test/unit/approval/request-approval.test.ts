@@ -1,3 +1,4 @@
+import { approvalNonce } from '../../../lambdas/domain/approval-secrets';
 import { PreconditionFailed } from '../../../lambdas/domain/errors';
 import type { ApprovalRequestRecord } from '../../../lambdas/ports';
 import {
@@ -41,12 +42,12 @@ describe('requestApproval', () => {
     const record = stored[0]!;
     expect(record.taskToken).toBe(TASK_TOKEN);
     expect(record.executionArn).toBe('arn:aws:states:eu-west-1:123456789012:execution:bluegreen:run-1');
-    expect(record.approvalId).toBe(result.approvalId);
     expect(Buffer.from(record.approvalId, 'base64url').length).toBeGreaterThanOrEqual(16);
-    expect(Buffer.from(record.nonce, 'base64url').length).toBeGreaterThanOrEqual(16);
-    expect(record.nonce).not.toBe(record.approvalId);
     expect(TASK_TOKEN).not.toContain(record.approvalId);
-    expect(result.expiresAt).toBe('2026-12-05T03:07:30.000Z');
+    // The result lands in the execution history: nothing in it opens the page.
+    expect(result).toEqual({ requestedAt: NOW.toISOString(), expiresAt: '2026-12-05T03:07:30.000Z' });
+    expect(JSON.stringify(result)).not.toContain(record.approvalId);
+    expect(JSON.stringify(result)).not.toContain(approvalNonce(record.approvalId));
     expect(record.expiresAt).toBe(result.expiresAt);
 
     expect(emails).toHaveLength(1);
@@ -55,7 +56,7 @@ describe('requestApproval', () => {
     const links = email.text.match(/https?:\/\/\S+/g);
     expect(links).toEqual([`https://approve.example.com/approvals/${record.approvalId}`]);
     expect(email.text).not.toContain(TASK_TOKEN);
-    expect(email.text).not.toContain(record.nonce);
+    expect(email.text).not.toContain(approvalNonce(record.approvalId));
     expect(JSON.stringify(result)).not.toContain(TASK_TOKEN);
     expect(JSON.stringify(record.evidence)).not.toContain(TASK_TOKEN);
   });
@@ -110,12 +111,12 @@ describe('requestApproval', () => {
     expect((stored[0]!.evidence as unknown as ApprovalEvidence).onReject.join(' ')).toMatch(/is kept for inspection/);
   });
 
-  it('creates a fresh id and nonce for every request', async () => {
+  it('creates a fresh id (and so a fresh nonce) for every request', async () => {
     const { stored, ports } = harness();
     await requestApproval({ document: executionDocument(), taskToken: TASK_TOKEN }, ports);
     await requestApproval({ document: executionDocument(), taskToken: TASK_TOKEN }, ports);
     expect(stored[0]!.approvalId).not.toBe(stored[1]!.approvalId);
-    expect(stored[0]!.nonce).not.toBe(stored[1]!.nonce);
+    expect(approvalNonce(stored[0]!.approvalId)).not.toBe(approvalNonce(stored[1]!.approvalId));
   });
 
   it('refuses without blue or without a token, and the error never carries the token', async () => {
