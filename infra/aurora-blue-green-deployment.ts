@@ -42,6 +42,31 @@ export const LAMBDA_BUNDLING = {
   externalModules: [] as string[],
 } satisfies lambdaNodejs.BundlingOptions;
 
+/**
+ * libpg-query (the real PostgreSQL parser) is WebAssembly: esbuild bundles its JavaScript but not
+ * `libpg-query.wasm`, which the bundle loads from its own folder (`__dirname`). The steps that parse
+ * SQL get it copied next to their bundle; `test/infra/parser-bundling.test.ts` runs such a bundle.
+ */
+export const PG_PARSER_WASM = require.resolve('libpg-query/wasm/libpg-query.wasm');
+
+/** Handlers (`lambdas/handlers/<step>.ts`) whose bundle contains libpg-query. */
+export const SQL_PARSER_STEPS: ReadonlySet<string> = new Set(['validate-input', 'smoke-test']);
+
+/** The esbuild settings of one step's Lambda: LAMBDA_BUNDLING, plus the parser's .wasm where it is used. */
+export function bundlingFor(step: string): lambdaNodejs.BundlingOptions {
+  if (!SQL_PARSER_STEPS.has(step)) return LAMBDA_BUNDLING;
+  return {
+    ...LAMBDA_BUNDLING,
+    commandHooks: {
+      beforeBundling: () => [],
+      beforeInstall: () => [],
+      afterBundling: (_inputDir: string, outputDir: string) => [
+        `node -e "require('fs').copyFileSync(process.argv[1], process.argv[2])" "${PG_PARSER_WASM}" "${path.join(outputDir, 'libpg-query.wasm')}"`,
+      ],
+    },
+  };
+}
+
 /** `NODE_OPTIONS` of every Lambda: stack traces point into the TypeScript sources. */
 export const LAMBDA_NODE_OPTIONS = '--enable-source-maps';
 
@@ -607,7 +632,7 @@ export class AuroraBlueGreenDeployment extends Construct {
       logGroup,
       role,
       environment,
-      bundling: LAMBDA_BUNDLING,
+      bundling: bundlingFor(spec.step),
       ...(inVpc
         ? {
             vpc: props.vpc,

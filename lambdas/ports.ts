@@ -184,7 +184,16 @@ export interface QueryResult<Row = Record<string, unknown>> {
 
 /** One database session (a single connection). */
 export interface DbSession {
-  query<Row = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<QueryResult<Row>>;
+  /**
+   * Without params, the simple query protocol (a multi-statement migration file runs as sent).
+   * `{ protocol: 'extended' }` forces the extended protocol even without params: the server then
+   * accepts exactly one statement.
+   */
+  query<Row = Record<string, unknown>>(
+    sql: string,
+    params?: unknown[],
+    options?: { protocol?: 'simple' | 'extended' },
+  ): Promise<QueryResult<Row>>;
   /** The server process id of this session (to exempt it from the fence). */
   readonly pid: number;
   close(): Promise<void>;

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { truncateValue } from '../domain/truncate';
 import type { ApprovalEvidence, RowCountEvidence, SmokeEvidence } from '../steps/request-approval';
 import { MAX_REASON_LENGTH, type ApprovalRecord } from './model';
 
@@ -99,7 +100,7 @@ function smokeTable(tests: SmokeEvidence[] | undefined): string {
   const rows = tests
     .map(
       (t) =>
-        `<tr><td>${escapeHtml(t.name)}</td><td class="${t.passed ? 'pass' : 'fail'}">${t.passed ? 'pass' : 'FAIL'}</td><td><code>${escapeHtml(t.value)}</code> <span class="muted">(expected ${escapeHtml(t.expect)})</span></td></tr>`,
+        `<tr><td>${escapeHtml(truncateValue(String(t.name)))}</td><td class="${t.passed ? 'pass' : 'fail'}">${t.passed ? 'pass' : 'FAIL'}</td><td><code>${escapeHtml(truncateValue(String(t.value)))}</code> <span class="muted">(expected ${escapeHtml(truncateValue(String(t.expect)))})</span></td></tr>`,
     )
     .join('');
   return `<table><thead><tr><th scope="col">Test</th><th scope="col">Result</th><th scope="col">Value</th></tr></thead><tbody>${rows}</tbody></table>`;

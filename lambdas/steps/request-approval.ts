@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { ExecutionDocument } from '../domain/document';
 import { PreconditionFailed } from '../domain/errors';
+import { truncateValue } from '../domain/truncate';
 import type { Ports } from '../ports';
 
 /**
@@ -163,11 +164,12 @@ export function buildEvidence(doc: ExecutionDocument, now: Date, expiresAt: stri
       ? { engineUpgrade: { from: doc.upgrade.from, to: doc.upgrade.to, isMajor: doc.upgrade.isMajor } }
       : {}),
     fenceVerified: doc.verify?.fenceRowFound === true,
+    // Cut again here: a document from an older run (or a hand-edited one) may carry longer values.
     smokeTests: (doc.smoke?.results ?? []).map((r) => ({
-      name: r.name,
+      name: truncateValue(r.name),
       passed: r.passed,
-      value: r.value,
-      expect: r.expect,
+      value: truncateValue(r.value),
+      expect: truncateValue(r.expect),
     })),
     rowCounts: normalizeRowCounts(doc.smoke?.rowCounts),
     ...(fencedAt ? { fencedAt } : {}),

@@ -1,4 +1,5 @@
 import { approvalNonce } from '../../../lambdas/domain/approval-secrets';
+import { renderPendingPage } from '../../../lambdas/approval/html';
 import { PreconditionFailed } from '../../../lambdas/domain/errors';
 import type { ApprovalRequestRecord } from '../../../lambdas/ports';
 import {
@@ -109,6 +110,31 @@ describe('requestApproval', () => {
 
     expect(emails[0]!.text).toContain('Write fence verified on green: NO');
     expect((stored[0]!.evidence as unknown as ApprovalEvidence).onReject.join(' ')).toMatch(/is kept for inspection/);
+  });
+
+  it('cuts smoke-test values to 200 characters in the evidence, the email and the page', async () => {
+    const { stored, emails, ports } = harness();
+    const doc = executionDocument({
+      smoke: {
+        results: [{ name: 'long', passed: true, value: 'v'.repeat(5000), expect: `equals:${'v'.repeat(5000)}` }],
+      },
+    });
+
+    await requestApproval({ document: doc, taskToken: TASK_TOKEN }, ports);
+
+    const evidence = stored[0]!.evidence as unknown as ApprovalEvidence;
+    expect([...evidence.smokeTests[0]!.value]).toHaveLength(200);
+    expect([...evidence.smokeTests[0]!.expect]).toHaveLength(200);
+    expect(emails[0]!.text).not.toContain('v'.repeat(200));
+    expect(emails[0]!.text).toContain(`${'v'.repeat(199)}…`);
+    const page = renderPendingPage({
+      ...stored[0]!,
+      nonce: 'n',
+      status: 'pending',
+      evidence: { ...stored[0]!.evidence, smokeTests: doc.smoke!.results },
+    });
+    expect(page).not.toContain('v'.repeat(200));
+    expect(page).toContain(`${'v'.repeat(199)}…`);
   });
 
   it('creates a fresh id (and so a fresh nonce) for every request', async () => {
