@@ -1,4 +1,5 @@
-import { ArnFormat, Duration, RemovalPolicy, Stack, TimeZone, Validations } from 'aws-cdk-lib';
+import * as path from 'node:path';
+import { Annotations, ArnFormat, Duration, RemovalPolicy, Stack, TimeZone, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
@@ -66,6 +67,16 @@ export function bundlingFor(step: string): lambdaNodejs.BundlingOptions {
     },
   };
 }
+
+/** What writes a migration file: only `migrationUploaderArns` may. */
+export const MIGRATION_WRITE_ACTIONS = [
+  's3:PutObject',
+  's3:DeleteObject',
+  's3:DeleteObjectVersion',
+  's3:PutObjectAcl',
+  's3:PutObjectVersionAcl',
+  's3:RestoreObject',
+];
 
 /** `NODE_OPTIONS` of every Lambda: stack traces point into the TypeScript sources. */
 export const LAMBDA_NODE_OPTIONS = '--enable-source-maps';
@@ -344,6 +355,13 @@ export interface AuroraBlueGreenDeploymentProps {
    */
   readonly approvalEmails?: readonly string[];
   /**
+   * IAM principals (role or user ARNs; `*` wildcards allowed) that may upload, change or delete
+   * migration files. The bucket policy denies those writes to every other principal, whatever
+   * its IAM policies say; reading is unaffected.
+   * @default - no bucket-policy restriction: whoever IAM lets write to the bucket can change a migration set
+   */
+  readonly migrationUploaderArns?: readonly string[];
+  /**
    * Email addresses subscribed to the topic for success and failure reports.
    * @default - none
    */
@@ -488,6 +506,25 @@ export class AuroraBlueGreenDeployment extends Construct {
     });
 
     this.migrationsBucket = props.existingMigrationsBucket ?? this.newMigrationsBucket();
+    if (props.migrationUploaderArns?.length) {
+      // A deny in the bucket's own policy: an admin's broad IAM grant cannot change a migration set.
+      const added = this.migrationsBucket.addToResourcePolicy(
+        new iam.PolicyStatement({
+          sid: 'OnlyConfiguredUploaders',
+          effect: iam.Effect.DENY,
+          principals: [new iam.AnyPrincipal()],
+          actions: MIGRATION_WRITE_ACTIONS,
+          resources: [this.migrationsBucket.arnForObjects('*')],
+          conditions: { ArnNotLike: { 'aws:PrincipalArn': [...props.migrationUploaderArns] } },
+        }),
+      );
+      if (!added.statementAdded) {
+        Annotations.of(this).addWarningV2(
+          'bluegreen:migrationUploaders',
+          'migrationUploaderArns cannot be enforced on an existing migrations bucket: add the OnlyConfiguredUploaders deny (docs/migrations.md) to its policy yourself',
+        );
+      }
+    }
 
     // ---- one Lambda per task -----------------------------------------------------------------
     const functions = new Map<string, lambda.IFunction>();

@@ -207,11 +207,17 @@ export interface Database {
 export interface MigrationFile {
   name: string;
   bytes: Uint8Array;
+  /** The S3 version of these bytes (a versioned bucket); absent where there are no versions. */
+  versionId?: string;
 }
 
 export interface MigrationSource {
-  /** All objects under the prefix, `.sql` and others; the step decides what is a migration. */
-  list(s3Prefix: string): Promise<MigrationFile[]>;
+  /**
+   * All objects under the prefix, `.sql` and others; the step decides what is a migration.
+   * With `versions` (name relative to the prefix → version id, as ValidateMigrations pinned
+   * them), those objects are read at exactly those versions.
+   */
+  list(s3Prefix: string, versions?: Readonly<Record<string, string>>): Promise<MigrationFile[]>;
 }
 
 /**

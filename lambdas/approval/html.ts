@@ -153,6 +153,19 @@ export function renderEvidence(record: ApprovalRecord): string {
     ),
     row('Downtime so far', downtime),
     row('Migrations applied', list(e.migrationsApplied)),
+    ...(Array.isArray(e.migrationHashes) && e.migrationHashes.length
+      ? [
+          row(
+            'Migration files (SHA-256)',
+            `<ul>${e.migrationHashes
+              .map(
+                (m) =>
+                  `<li><code>${escapeHtml(m.name)}</code><br><code>${escapeHtml(m.sha256)}</code>${m.versionId ? ` <span class="muted">S3 version ${escapeHtml(m.versionId)}</span>` : ''}</li>`,
+              )
+              .join('')}</ul>`,
+          ),
+        ]
+      : []),
     ...(isStringArray(e.migrationsSkipped) && e.migrationsSkipped.length
       ? [row('Migrations skipped', list(e.migrationsSkipped))]
       : []),

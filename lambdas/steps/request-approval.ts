@@ -52,6 +52,11 @@ export interface ApprovalEvidence {
   cname: { recordName: string; hostedZoneId: string };
   migrationsApplied: string[];
   migrationsSkipped: string[];
+  /**
+   * Every file of the migration set with the SHA-256 (and S3 version) ValidateMigrations pinned
+   * and ApplySql ran: compare with `sha256sum` of the files you reviewed.
+   */
+  migrationHashes: { name: string; sha256: string; versionId?: string }[];
   engineUpgrade?: { from: string; to: string; isMajor: boolean };
   fenceVerified: boolean;
   smokeTests: SmokeEvidence[];
@@ -160,6 +165,8 @@ export function buildEvidence(doc: ExecutionDocument, now: Date, expiresAt: stri
     cname: { recordName: input.cname.recordName, hostedZoneId: input.cname.hostedZoneId },
     migrationsApplied: doc.migrations?.applied.map((m) => m.name) ?? [],
     migrationsSkipped: doc.migrations?.skipped ?? [],
+    migrationHashes:
+      doc.migrationSet?.pins ?? doc.migrations?.applied.map((m) => ({ name: m.name, sha256: m.sha256 })) ?? [],
     ...(doc.upgrade?.requested
       ? { engineUpgrade: { from: doc.upgrade.from, to: doc.upgrade.to, isMajor: doc.upgrade.isMajor } }
       : {}),
@@ -225,6 +232,12 @@ export function approvalEmail(evidence: ApprovalEvidence, url: string): { subjec
     `Migrations applied (${evidence.migrationsApplied.length}): ${evidence.migrationsApplied.join(', ') || 'none'}`,
   );
   if (evidence.migrationsSkipped.length) lines.push(`Migrations skipped: ${evidence.migrationsSkipped.join(', ')}`);
+  if (evidence.migrationHashes.length) {
+    lines.push('Migration files run, as checked by ValidateMigrations (SHA-256):');
+    for (const m of evidence.migrationHashes) {
+      lines.push(`  ${m.sha256}  ${m.name}${m.versionId ? `  (S3 version ${m.versionId})` : ''}`);
+    }
+  }
   lines.push(`Smoke tests: ${evidence.smokeTests.length - failed} of ${evidence.smokeTests.length} passed`);
   for (const t of evidence.smokeTests) {
     lines.push(`  [${t.passed ? 'pass' : 'FAIL'}] ${t.name}: ${t.value} (expected ${t.expect})`);

@@ -137,6 +137,29 @@ describe('requestApproval', () => {
     expect(page).toContain(`${'v'.repeat(199)}…`);
   });
 
+  it('lists every pinned migration file with its SHA-256 and S3 version in the evidence, the email and the page', async () => {
+    const { stored, emails, ports } = harness();
+    const doc = executionDocument({
+      migrationSet: {
+        files: ['001_add_status.sql', '002_index.sql'],
+        pins: [
+          { name: '001_add_status.sql', sha256: 'a'.repeat(64), versionId: 'v-001' },
+          { name: '002_index.sql', sha256: 'b'.repeat(64) },
+        ],
+      },
+    });
+
+    await requestApproval({ document: doc, taskToken: TASK_TOKEN }, ports);
+
+    const evidence = stored[0]!.evidence as unknown as ApprovalEvidence;
+    expect(evidence.migrationHashes).toEqual(doc.migrationSet!.pins);
+    expect(emails[0]!.text).toContain(`  ${'a'.repeat(64)}  001_add_status.sql  (S3 version v-001)`);
+    expect(emails[0]!.text).toContain(`  ${'b'.repeat(64)}  002_index.sql`);
+    const page = renderPendingPage({ ...stored[0]!, nonce: 'n', status: 'pending' });
+    expect(page).toContain(`<code>${'a'.repeat(64)}</code> <span class="muted">S3 version v-001</span>`);
+    expect(page).toContain(`<code>${'b'.repeat(64)}</code>`);
+  });
+
   it('creates a fresh id (and so a fresh nonce) for every request', async () => {
     const { stored, ports } = harness();
     await requestApproval({ document: executionDocument(), taskToken: TASK_TOKEN }, ports);
