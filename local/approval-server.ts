@@ -232,6 +232,12 @@ export async function submitDecision(
     if (value === undefined) throw new Error(`the ${decision} form has no ${name} field`);
     fields.set(name, value);
   }
+  if (decision === 'approve') {
+    // Like a person: read blue's id from the page and type it.
+    const blueId = /<code id="confirm-cluster-id">([^<]*)<\/code>/.exec(form)?.[1];
+    if (blueId === undefined) throw new Error('the approve form does not show the cluster id to type');
+    fields.set('confirm', decodeEntities(blueId));
+  }
   const why = reason ?? (decision === 'reject' ? 'rejected by the rehearsal (--reject)' : '');
   if (why) fields.set('reason', why);
   const posted = await fetch(url, {

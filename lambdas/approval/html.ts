@@ -34,7 +34,7 @@ code{font:.9em ui-monospace,SFMono-Regular,Menlo,monospace;overflow-wrap:anywher
 .decide{display:grid;gap:1rem;margin:1.5rem 0}
 form{border:1px solid #8886;border-radius:.5rem;padding:1rem;margin:0}
 label{display:block;font-weight:600;margin-bottom:.25rem}
-textarea{width:100%;min-height:5rem;font:inherit;padding:.5rem}
+textarea,input{width:100%;font:inherit;padding:.5rem;margin-bottom:.5rem}textarea{min-height:5rem}
 button{font:inherit;font-weight:600;width:100%;padding:.8rem 1rem;margin-top:.75rem;border:0;border-radius:.5rem;color:#fff;cursor:pointer}
 .approve{background:var(--ok)}.reject{background:var(--bad)}
 ul{padding-left:1.25rem}
@@ -206,6 +206,8 @@ ${renderEvidence(record)}
 <form method="post" action="" id="approve-form">
 <input type="hidden" name="nonce" value="${nonce}">
 <input type="hidden" name="decision" value="approve">
+<label for="approve-confirm">Type <code id="confirm-cluster-id">${escapeHtml(asEvidence(record.evidence).blue?.clusterId)}</code> (blue’s cluster id) to approve</label>
+<input id="approve-confirm" name="confirm" required autocomplete="off" autocapitalize="off" spellcheck="false">
 <label for="approve-reason">Comment (optional)</label>
 <textarea id="approve-reason" name="reason" maxlength="${MAX_REASON_LENGTH}"></textarea>
 <button type="submit" class="approve">Approve cutover</button>

@@ -120,6 +120,8 @@ interface ParsedForm {
   nonce?: string;
   decision?: string;
   reason?: string;
+  /** Blue's cluster id, typed by the approver (approve only). */
+  confirm?: string;
 }
 
 function parseForm(body: string): ParsedForm {
@@ -128,6 +130,8 @@ function parseForm(body: string): ParsedForm {
   const nonce = params.get('nonce');
   const decision = params.get('decision');
   const reason = params.get('reason');
+  const confirm = params.get('confirm');
+  if (confirm !== null) form.confirm = confirm.trim();
   if (nonce !== null) form.nonce = nonce;
   if (decision !== null) form.decision = decision;
   if (reason !== null) form.reason = reason.replace(/\r\n/g, '\n').trim();
@@ -163,6 +167,16 @@ async function handlePost(
   const reason = form.reason ?? '';
   if (reason.length > MAX_REASON_LENGTH) {
     return html(400, renderMessagePage('Reason too long', `Keep the reason under ${MAX_REASON_LENGTH} characters.`));
+  }
+  const blueId = (record.evidence as { blue?: { clusterId?: unknown } }).blue?.clusterId;
+  if (decision === 'approve' && (typeof blueId !== 'string' || form.confirm !== blueId)) {
+    return html(
+      400,
+      renderMessagePage(
+        'Type blue’s cluster id to approve',
+        'Nothing was decided. Go back and type the id of the cluster being replaced, exactly as the page shows it, into the field above the Approve button.',
+      ),
+    );
   }
   if (decision === 'reject' && !reason) {
     return html(

@@ -69,7 +69,7 @@ describe('handleApprovalHttp', () => {
   it('POST approve decides once, sends success with the decision, and redirects to the decided page', async () => {
     const { post, call, decisions, store, approvalId, nonce } = await setup();
 
-    const response = await post({ nonce, decision: 'approve', reason: 'looks good' });
+    const response = await post({ nonce, decision: 'approve', confirm: 'orders-prod', reason: 'looks good' });
 
     expect(response.statusCode).toBe(303);
     expect(response.headers.location).toBe(approvalId);
@@ -96,6 +96,19 @@ describe('handleApprovalHttp', () => {
     expect(after.body).not.toContain('Mobile Safari');
   });
 
+  it.each([
+    ['without', {}],
+    ['with a wrong', { confirm: 'orders-pro' }],
+    ["with green's", { confirm: 'orders-prod-g261205015000' }],
+  ])('POST approve %s cluster id typed is refused (400) and decides nothing', async (_label, extra) => {
+    const { post, decisions, store, approvalId, nonce } = await setup();
+    const response = await post({ nonce, decision: 'approve', ...extra });
+    expect(response.statusCode).toBe(400);
+    expect(response.body).toContain('Type blue’s cluster id to approve');
+    expect(decisions.sent).toHaveLength(0);
+    expect((await store.get(approvalId))!.status).toBe('pending');
+  });
+
   it('POST reject sends ApprovalRejected with the reason as cause', async () => {
     const { post, decisions, store, approvalId, nonce } = await setup();
 
@@ -119,7 +132,7 @@ describe('handleApprovalHttp', () => {
 
   it('a second POST gets 410 and no second decision', async () => {
     const { post, decisions, nonce } = await setup();
-    await post({ nonce, decision: 'approve' });
+    await post({ nonce, decision: 'approve', confirm: 'orders-prod' });
 
     const second = await post({ nonce, decision: 'reject', reason: 'changed my mind' });
 
@@ -132,7 +145,7 @@ describe('handleApprovalHttp', () => {
   it('two POSTs at once: exactly one decision', async () => {
     const { post, decisions, nonce } = await setup();
     const results = await Promise.all([
-      post({ nonce, decision: 'approve' }),
+      post({ nonce, decision: 'approve', confirm: 'orders-prod' }),
       post({ nonce, decision: 'reject', reason: 'no' }),
     ]);
     expect(results.map((r) => r.statusCode).sort()).toEqual([303, 410]);
@@ -157,7 +170,7 @@ describe('handleApprovalHttp', () => {
     const response = await call({
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ nonce, decision: 'approve' }),
+      body: JSON.stringify({ nonce, decision: 'approve', confirm: 'orders-prod' }),
     });
     expect(response.statusCode).toBe(415);
     expect(decisions.sent).toHaveLength(0);
@@ -165,7 +178,7 @@ describe('handleApprovalHttp', () => {
 
   it('refuses an oversized form (413)', async () => {
     const { post, decisions, nonce } = await setup();
-    const response = await post({ nonce, decision: 'approve', reason: 'x'.repeat(20_000) });
+    const response = await post({ nonce, decision: 'approve', confirm: 'orders-prod', reason: 'x'.repeat(20_000) });
     expect(response.statusCode).toBe(413);
     expect(decisions.sent).toHaveLength(0);
   });
@@ -175,7 +188,7 @@ describe('handleApprovalHttp', () => {
     clock.advance(3600);
 
     const page = await call({ method: 'GET' });
-    const posted = await post({ nonce, decision: 'approve' });
+    const posted = await post({ nonce, decision: 'approve', confirm: 'orders-prod' });
 
     expect(page.statusCode).toBe(410);
     expect(page.body).toContain('This approval has expired');
@@ -205,7 +218,7 @@ describe('handleApprovalHttp', () => {
   it('when the execution no longer waits, says so (410)', async () => {
     const { post, decisions, nonce } = await setup();
     decisions.result = 'task-gone';
-    const response = await post({ nonce, decision: 'approve' });
+    const response = await post({ nonce, decision: 'approve', confirm: 'orders-prod' });
     expect(response.statusCode).toBe(410);
     expect(response.body).toContain('no longer waiting');
   });
@@ -214,13 +227,13 @@ describe('handleApprovalHttp', () => {
     const { post, decisions, store, approvalId, nonce, errors } = await setup();
     decisions.failNext = sdkShapedError('ServiceUnavailable');
 
-    const failed = await post({ nonce, decision: 'approve' });
+    const failed = await post({ nonce, decision: 'approve', confirm: 'orders-prod' });
     expect(failed.statusCode).toBe(500);
     expect(failed.body).toContain('Nothing was decided');
     expect(errors).toHaveLength(1);
     expect((await store.get(approvalId))!.status).toBe('pending');
 
-    const retried = await post({ nonce, decision: 'approve' });
+    const retried = await post({ nonce, decision: 'approve', confirm: 'orders-prod' });
     expect(retried.statusCode).toBe(303);
     expect(decisions.sent).toHaveLength(1);
   });
@@ -229,7 +242,7 @@ describe('handleApprovalHttp', () => {
     const { post, call, decisions, store, approvalId, nonce, errors } = await setup();
     decisions.failNext = new DeliveryOutcomeUnknown('Step Functions SendTaskSuccess: outcome unknown');
 
-    const unclear = await post({ nonce, decision: 'approve' });
+    const unclear = await post({ nonce, decision: 'approve', confirm: 'orders-prod' });
     expect(unclear.statusCode).toBe(502);
     expect(unclear.body).toContain('Outcome unknown');
     expect(unclear.body).toContain('Check the execution');

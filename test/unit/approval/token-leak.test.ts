@@ -179,8 +179,8 @@ describe('the task token stays secret through a whole approval flow', () => {
     };
     const first = await get();
     const nonce = /name="nonce" value="([^"]+)"/.exec(String(first.body))![1]!;
-    const failed = await post({ nonce, decision: 'approve' });
-    const approved = await post({ nonce, decision: 'approve', reason: 'ship it' });
+    const failed = await post({ nonce, decision: 'approve', confirm: 'orders-prod' });
+    const approved = await post({ nonce, decision: 'approve', confirm: 'orders-prod', reason: 'ship it' });
     const second = await post({ nonce, decision: 'reject', reason: 'too late' });
     const reloaded = await get();
 
