@@ -161,7 +161,8 @@ export const DEFAULT_EXECUTION_DEFAULTS: ExecutionDefaultValues = {
   maxPolls: 720,
   checkWindowSeconds: 20,
   checkEveryMs: 2_000,
-  approvalTimeoutSeconds: 86_400,
+  // Writes are blocked while the approval waits: an hour of downtime at most, by default.
+  approvalTimeoutSeconds: 3_600,
   blueRetentionSeconds: 86_400,
   cutoverTtlSeconds: 5,
   replicaCount: 1,
@@ -368,7 +369,7 @@ export interface AuroraBlueGreenDeploymentProps {
   readonly notificationEmails?: readonly string[];
   /**
    * Defaults of every execution; each may be overridden in an execution's input.
-   * @default - each field's own default (poll every 30 s, 720 polls, each check looking every 2 s for 20 s, approval 1 day, blue kept 1 day, TTL 5 s, 1 replica, lock 5 s, statement 10 min)
+   * @default - each field's own default (poll every 30 s, 720 polls, each check looking every 2 s for 20 s, approval 1 hour, blue kept 1 day, TTL 5 s, 1 replica, lock 5 s, statement 10 min)
    */
   readonly executionDefaults?: ExecutionDefaults;
   /**

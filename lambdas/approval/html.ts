@@ -201,6 +201,11 @@ export function renderPendingPage(record: ApprovalRecord): string {
     title(record),
     `<h1>Approve the cutover of <code>${escapeHtml(asEvidence(record.evidence).blue?.clusterId)}</code>?</h1>
 <p class="notice">Nothing has been decided yet. Review the evidence, then approve or reject below.</p>
+${
+  asEvidence(record.evidence).fencedAt
+    ? `<p class="notice fail" id="writes-blocked">Writes are blocked: blue has taken no writes since ${escapeHtml(asEvidence(record.evidence).fencedAt)}. Every minute this approval waits is downtime for applications.</p>`
+    : ''
+}
 ${renderEvidence(record)}
 <div class="decide">
 <form method="post" action="" id="approve-form">

@@ -216,6 +216,12 @@ export function approvalEmail(evidence: ApprovalEvidence, url: string): { subjec
     '',
     `Decide before ${evidence.expiresAt}; after that the deployment rolls back.`,
     '',
+    ...(evidence.fencedAt
+      ? [
+          `WRITES ARE BLOCKED: blue has taken no writes since ${evidence.fencedAt} (${formatSeconds(evidence.downtimeSoFarSeconds ?? 0)} when this was sent). Every minute this approval waits is downtime for applications.`,
+          '',
+        ]
+      : []),
     'EVIDENCE',
     `Blue:  ${evidence.blue.clusterId}  ${evidence.blue.endpoint}  engine ${evidence.blue.engineVersion}`,
     `Green: ${evidence.green.clusterId}  ${evidence.green.endpoint}  engine ${evidence.green.engineVersion}`,

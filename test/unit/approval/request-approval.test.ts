@@ -93,6 +93,13 @@ describe('requestApproval', () => {
 
     const text = emails[0]!.text;
     expect(text).toContain('Downtime so far: 7m 30s');
+    expect(text).toContain(
+      'WRITES ARE BLOCKED: blue has taken no writes since 2026-12-05T02:00:00.000Z (7m 30s when this was sent). Every minute this approval waits is downtime for applications.',
+    );
+    const page = renderPendingPage({ ...stored[0]!, nonce: 'n', status: 'pending' });
+    expect(page).toContain(
+      'Writes are blocked: blue has taken no writes since 2026-12-05T02:00:00.000Z. Every minute this approval waits is downtime',
+    );
     expect(text).toContain('Write fence verified on green: yes');
     expect(text).toContain('Migrations applied (2): 001_add_status.sql, 002_index.sql');
     expect(text).toContain('Smoke tests: 2 of 2 passed');
