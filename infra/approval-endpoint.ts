@@ -4,7 +4,7 @@ import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import type * as kms from 'aws-cdk-lib/aws-kms';
+import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { OutputFormat, type BundlingOptions } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -29,6 +29,11 @@ export const APPROVAL_BUNDLING = {
 
 /** The handlers (lambdas/handlers/<name>.ts) of the approval functions. */
 export const APPROVAL_HANDLERS = ['approval-api', 'request-approval'] as const;
+
+/** What DynamoDB needs of a caller on a table with a customer-managed key: exact actions, no wildcard. */
+function grantTableKey(key: kms.IKey, grantee: iam.IGrantable): void {
+  key.grant(grantee, 'kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey', 'kms:DescribeKey');
+}
 
 export interface ApprovalEndpointProps {
   /**
@@ -63,8 +68,9 @@ export interface ApprovalEndpointProps {
   readonly logRetention?: logs.RetentionDays;
 
   /**
-   * Customer-managed key for the approvals table.
-   * @default - the AWS managed key for DynamoDB (`aws/dynamodb`)
+   * Customer-managed key for the approvals table. Reading the table then needs `kms:Decrypt` on
+   * this key, which `ReadOnlyAccess` does not grant.
+   * @default - a new customer-managed key with yearly rotation, usable only by the two functions
    */
   readonly encryptionKey?: kms.IKey;
 
@@ -88,6 +94,8 @@ export class ApprovalEndpoint extends Construct {
   /** Base URL of the approval page; links are `${url}approvals/{id}`. */
   readonly url: string;
   readonly table: dynamodb.ITableV2;
+  /** The customer-managed key of the approvals table. */
+  readonly encryptionKey: kms.IKey;
   readonly api: apigwv2.HttpApi;
   readonly accessLogGroup: logs.ILogGroup;
 
@@ -101,14 +109,21 @@ export class ApprovalEndpoint extends Construct {
     if (rateLimit <= 0 || burstLimit <= 0) throw new Error('throttling limits must be positive');
     const retention = props.logRetention ?? logs.RetentionDays.ONE_YEAR;
 
+    const encryptionKey =
+      props.encryptionKey ??
+      new kms.Key(this, 'TableKey', {
+        description: 'Approvals table of the Aurora blue/green deployment (only its functions may decrypt)',
+        enableKeyRotation: true,
+        removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
+      });
+    this.encryptionKey = encryptionKey;
+    // Keyed by the SHA-256 of the approval id: the table never holds the link's secret.
     const table = new dynamodb.TableV2(this, 'Table', {
-      partitionKey: { name: 'approvalId', type: dynamodb.AttributeType.STRING },
+      partitionKey: { name: 'idHash', type: dynamodb.AttributeType.STRING },
       billing: dynamodb.Billing.onDemand(),
       timeToLiveAttribute: 'expiresAtEpoch',
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
-      encryption: props.encryptionKey
-        ? dynamodb.TableEncryptionV2.customerManagedKey(props.encryptionKey)
-        : dynamodb.TableEncryptionV2.awsManagedKey(),
+      encryption: dynamodb.TableEncryptionV2.customerManagedKey(encryptionKey),
       deletionProtection: (props.removalPolicy ?? RemovalPolicy.RETAIN) === RemovalPolicy.RETAIN,
       removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
     });
@@ -122,7 +137,7 @@ export class ApprovalEndpoint extends Construct {
       environment: { APPROVALS_TABLE: table.tableName },
     });
     table.grant(apiFunction, 'dynamodb:GetItem', 'dynamodb:UpdateItem');
-    props.encryptionKey?.grantEncryptDecrypt(apiFunction);
+    grantTableKey(encryptionKey, apiFunction);
     apiFunction.addToRolePolicy(
       new iam.PolicyStatement({
         actions: ['states:SendTaskSuccess', 'states:SendTaskFailure'],
@@ -180,7 +195,7 @@ export class ApprovalEndpoint extends Construct {
       },
     });
     table.grant(requestFunction, 'dynamodb:PutItem');
-    props.encryptionKey?.grantEncryptDecrypt(requestFunction);
+    grantTableKey(encryptionKey, requestFunction);
     props.topic.grantPublish(requestFunction);
     this.requestApprovalFunction = requestFunction;
 

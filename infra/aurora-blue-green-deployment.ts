@@ -1,4 +1,5 @@
-import { ArnFormat, Duration, RemovalPolicy, Stack, TimeZone, Validations } from 'aws-cdk-lib';
+import * as path from 'node:path';
+import { Annotations, ArnFormat, Duration, RemovalPolicy, Stack, TimeZone, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
@@ -41,6 +42,41 @@ export const LAMBDA_BUNDLING = {
   mainFields: ['module', 'main'],
   externalModules: [] as string[],
 } satisfies lambdaNodejs.BundlingOptions;
+
+/**
+ * libpg-query (the real PostgreSQL parser) is WebAssembly: esbuild bundles its JavaScript but not
+ * `libpg-query.wasm`, which the bundle loads from its own folder (`__dirname`). The steps that parse
+ * SQL get it copied next to their bundle; `test/infra/parser-bundling.test.ts` runs such a bundle.
+ */
+export const PG_PARSER_WASM = require.resolve('libpg-query/wasm/libpg-query.wasm');
+
+/** Handlers (`lambdas/handlers/<step>.ts`) whose bundle contains libpg-query. */
+export const SQL_PARSER_STEPS: ReadonlySet<string> = new Set(['validate-input', 'smoke-test']);
+
+/** The esbuild settings of one step's Lambda: LAMBDA_BUNDLING, plus the parser's .wasm where it is used. */
+export function bundlingFor(step: string): lambdaNodejs.BundlingOptions {
+  if (!SQL_PARSER_STEPS.has(step)) return LAMBDA_BUNDLING;
+  return {
+    ...LAMBDA_BUNDLING,
+    commandHooks: {
+      beforeBundling: () => [],
+      beforeInstall: () => [],
+      afterBundling: (_inputDir: string, outputDir: string) => [
+        `node -e "require('fs').copyFileSync(process.argv[1], process.argv[2])" "${PG_PARSER_WASM}" "${path.join(outputDir, 'libpg-query.wasm')}"`,
+      ],
+    },
+  };
+}
+
+/** What writes a migration file: only `migrationUploaderArns` may. */
+export const MIGRATION_WRITE_ACTIONS = [
+  's3:PutObject',
+  's3:DeleteObject',
+  's3:DeleteObjectVersion',
+  's3:PutObjectAcl',
+  's3:PutObjectVersionAcl',
+  's3:RestoreObject',
+];
 
 /** `NODE_OPTIONS` of every Lambda: stack traces point into the TypeScript sources. */
 export const LAMBDA_NODE_OPTIONS = '--enable-source-maps';
@@ -125,7 +161,8 @@ export const DEFAULT_EXECUTION_DEFAULTS: ExecutionDefaultValues = {
   maxPolls: 720,
   checkWindowSeconds: 20,
   checkEveryMs: 2_000,
-  approvalTimeoutSeconds: 86_400,
+  // Writes are blocked while the approval waits: an hour of downtime at most, by default.
+  approvalTimeoutSeconds: 3_600,
   blueRetentionSeconds: 86_400,
   cutoverTtlSeconds: 5,
   replicaCount: 1,
@@ -330,13 +367,20 @@ export interface AuroraBlueGreenDeploymentProps {
    */
   readonly approvalEmails?: readonly string[];
   /**
+   * IAM principals (role or user ARNs; `*` wildcards allowed) that may upload, change or delete
+   * migration files. The bucket policy denies those writes to every other principal, whatever
+   * its IAM policies say; reading is unaffected.
+   * @default - no bucket-policy restriction: whoever IAM lets write to the bucket can change a migration set
+   */
+  readonly migrationUploaderArns?: readonly string[];
+  /**
    * Email addresses subscribed to the topic for success and failure reports.
    * @default - none
    */
   readonly notificationEmails?: readonly string[];
   /**
    * Defaults of every execution; each may be overridden in an execution's input.
-   * @default - each field's own default (poll every 30 s, 720 polls, each check looking every 2 s for 20 s, approval 1 day, blue kept 1 day, TTL 5 s, 1 replica, lock 5 s, statement 10 min)
+   * @default - each field's own default (poll every 30 s, 720 polls, each check looking every 2 s for 20 s, approval 1 hour, blue kept 1 day, TTL 5 s, 1 replica, lock 5 s, statement 10 min)
    */
   readonly executionDefaults?: ExecutionDefaults;
   /**
@@ -484,6 +528,25 @@ export class AuroraBlueGreenDeployment extends Construct {
     });
 
     this.migrationsBucket = props.existingMigrationsBucket ?? this.newMigrationsBucket();
+    if (props.migrationUploaderArns?.length) {
+      // A deny in the bucket's own policy: an admin's broad IAM grant cannot change a migration set.
+      const added = this.migrationsBucket.addToResourcePolicy(
+        new iam.PolicyStatement({
+          sid: 'OnlyConfiguredUploaders',
+          effect: iam.Effect.DENY,
+          principals: [new iam.AnyPrincipal()],
+          actions: MIGRATION_WRITE_ACTIONS,
+          resources: [this.migrationsBucket.arnForObjects('*')],
+          conditions: { ArnNotLike: { 'aws:PrincipalArn': [...props.migrationUploaderArns] } },
+        }),
+      );
+      if (!added.statementAdded) {
+        Annotations.of(this).addWarningV2(
+          'bluegreen:migrationUploaders',
+          'migrationUploaderArns cannot be enforced on an existing migrations bucket: add the OnlyConfiguredUploaders deny (docs/migrations.md) to its policy yourself',
+        );
+      }
+    }
 
     // ---- one Lambda per task -----------------------------------------------------------------
     const functions = new Map<string, lambda.IFunction>();
@@ -628,7 +691,7 @@ export class AuroraBlueGreenDeployment extends Construct {
       logGroup,
       role,
       environment,
-      bundling: LAMBDA_BUNDLING,
+      bundling: bundlingFor(spec.step),
       ...(inVpc
         ? {
             vpc: props.vpc,

@@ -59,6 +59,9 @@ export const configSchema = z
       .optional(),
     approvalEmails: z.array(email).min(1, 'at least one approver'),
     notificationEmails: z.array(email).default([]),
+    migrationUploaderArns: z
+      .array(z.string().regex(/^arn:aws[a-z-]*:(iam|sts)::\d{12}:[\w+=,.@\-/*]+$/, 'an IAM role or user ARN'))
+      .default([]),
     schedule: z
       .strictObject({
         expression: z.string().superRefine((value, ctx) => {

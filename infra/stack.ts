@@ -65,6 +65,7 @@ export class BlueGreenStack extends Stack {
       clusterIdPrefix: config.clusterIdPrefix,
       approvalEmails: config.approvalEmails,
       notificationEmails: config.notificationEmails,
+      migrationUploaderArns: config.migrationUploaderArns,
       executionDefaults: executionDefaultsOf(config.defaults),
       allowDeletionProtectionOff: config.allowDeletionProtectionOff,
       dbConnectTimeout: Duration.millis(config.dbConnectTimeoutMs),

@@ -255,7 +255,16 @@ export interface QueryResult<Row = Record<string, unknown>> {
 
 /** One database session (a single connection). */
 export interface DbSession {
-  query<Row = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<QueryResult<Row>>;
+  /**
+   * Without params, the simple query protocol (a multi-statement migration file runs as sent).
+   * `{ protocol: 'extended' }` forces the extended protocol even without params: the server then
+   * accepts exactly one statement.
+   */
+  query<Row = Record<string, unknown>>(
+    sql: string,
+    params?: unknown[],
+    options?: { protocol?: 'simple' | 'extended' },
+  ): Promise<QueryResult<Row>>;
   /** The server process id of this session (to exempt it from the fence). */
   readonly pid: number;
   close(): Promise<void>;
@@ -269,20 +278,29 @@ export interface Database {
 export interface MigrationFile {
   name: string;
   bytes: Uint8Array;
+  /** The S3 version of these bytes (a versioned bucket); absent where there are no versions. */
+  versionId?: string;
 }
 
 export interface MigrationSource {
-  /** All objects under the prefix, `.sql` and others; the step decides what is a migration. */
-  list(s3Prefix: string): Promise<MigrationFile[]>;
+  /**
+   * All objects under the prefix, `.sql` and others; the step decides what is a migration.
+   * With `versions` (name relative to the prefix → version id, as ValidateMigrations pinned
+   * them), those objects are read at exactly those versions.
+   */
+  list(s3Prefix: string, versions?: Readonly<Record<string, string>>): Promise<MigrationFile[]>;
 }
 
+/**
+ * A pending approval. `approvalId` is the secret of the emailed link: a store keeps only its
+ * SHA-256 (and derives the form's nonce from it), and `taskToken` only until the approval is decided.
+ */
 export interface ApprovalRequestRecord {
   approvalId: string;
   taskToken: string;
   executionArn: string;
   evidence: Record<string, unknown>;
   expiresAt: string;
-  nonce: string;
 }
 
 export interface Approvals {

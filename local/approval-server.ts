@@ -8,6 +8,7 @@ import type {
   DecisionRequest,
   TaskDecisions,
 } from '../lambdas/approval/model';
+import { approvalNonce, openTaskToken, sealTaskToken, sha256Hex } from '../lambdas/domain/approval-secrets';
 import type { ApprovalRequestRecord, Approvals, Clock } from '../lambdas/ports';
 
 /**
@@ -16,27 +17,60 @@ import type { ApprovalRequestRecord, Approvals, Clock } from '../lambdas/ports';
  * `TaskDecisions` that resolve its own waiting task.
  */
 
-/** An in-memory `ApprovalStore` with the same conditional semantics as the DynamoDB one. */
+interface StoredApproval extends Omit<ApprovalRecord, 'approvalId' | 'nonce' | 'taskToken'> {
+  nonceHash: string;
+  sealedTaskToken?: string;
+}
+
+/**
+ * An in-memory `ApprovalStore` with the same conditional semantics as the DynamoDB one, and the
+ * same contents: the id and the nonce as SHA-256 only, the task token sealed and dropped at the decision.
+ */
 export class InMemoryApprovalStore implements ApprovalStore {
-  private readonly items = new Map<string, ApprovalRecord>();
+  private readonly items = new Map<string, StoredApproval>();
 
   put(record: ApprovalRequestRecord): void {
-    if (this.items.has(record.approvalId)) throw new Error(`approval ${record.approvalId} already exists`);
-    this.items.set(record.approvalId, structuredClone({ ...record, status: 'pending' }));
+    const key = sha256Hex(record.approvalId);
+    if (this.items.has(key)) throw new Error('an approval with this id already exists');
+    const { approvalId, taskToken, ...rest } = record;
+    this.items.set(
+      key,
+      structuredClone({
+        ...rest,
+        status: 'pending',
+        nonceHash: sha256Hex(approvalNonce(approvalId)),
+        sealedTaskToken: sealTaskToken(approvalId, taskToken),
+      }),
+    );
+  }
+
+  private view(approvalId: string, item: StoredApproval): ApprovalRecord {
+    const { nonceHash: _n, sealedTaskToken, ...rest } = structuredClone(item);
+    const taskToken = sealedTaskToken === undefined ? undefined : openTaskToken(approvalId, sealedTaskToken);
+    return { ...rest, approvalId, nonce: approvalNonce(approvalId), ...(taskToken !== undefined ? { taskToken } : {}) };
   }
 
   async get(approvalId: string): Promise<ApprovalRecord | undefined> {
-    const item = this.items.get(approvalId);
-    return item ? structuredClone(item) : undefined;
+    const item = this.items.get(sha256Hex(approvalId));
+    return item ? this.view(approvalId, item) : undefined;
   }
 
   async decide(approvalId: string, request: DecisionRequest): Promise<DecideResult> {
-    const item = this.items.get(approvalId);
-    if (!item || item.status !== 'pending' || item.nonce !== request.nonce || item.expiresAt <= request.decidedAt) {
+    const key = sha256Hex(approvalId);
+    const item = this.items.get(key);
+    if (
+      !item ||
+      item.status !== 'pending' ||
+      item.nonceHash !== sha256Hex(request.nonce) ||
+      item.expiresAt <= request.decidedAt
+    ) {
       return { decided: false };
     }
-    const decided: ApprovalRecord = {
-      ...item,
+    const taskToken = item.sealedTaskToken === undefined ? undefined : openTaskToken(approvalId, item.sealedTaskToken);
+    if (taskToken === undefined) return { decided: false };
+    const { sealedTaskToken: _dropped, ...kept } = item;
+    const decided: StoredApproval = {
+      ...kept,
       status: request.decision === 'approve' ? 'approved' : 'rejected',
       decision: request.decision,
       decidedAt: request.decidedAt,
@@ -44,20 +78,21 @@ export class InMemoryApprovalStore implements ApprovalStore {
       ...(request.sourceIp !== undefined ? { sourceIp: request.sourceIp } : {}),
       ...(request.userAgent !== undefined ? { userAgent: request.userAgent } : {}),
     };
-    this.items.set(approvalId, decided);
-    return { decided: true, record: structuredClone(decided) };
+    this.items.set(key, decided);
+    return { decided: true, record: this.view(approvalId, decided), taskToken };
   }
 
-  async reopen(approvalId: string, decidedAt: string): Promise<void> {
-    const item = this.items.get(approvalId);
+  async reopen(approvalId: string, decidedAt: string, taskToken: string): Promise<void> {
+    const key = sha256Hex(approvalId);
+    const item = this.items.get(key);
     if (!item || item.status === 'pending' || item.decidedAt !== decidedAt) return;
     const { decision: _d, decidedAt: _at, reason: _r, sourceIp: _ip, userAgent: _ua, ...rest } = item;
-    this.items.set(approvalId, { ...rest, status: 'pending' });
+    this.items.set(key, { ...rest, status: 'pending', sealedTaskToken: sealTaskToken(approvalId, taskToken) });
   }
 
-  /** Every stored approval (for the rehearsal's report and tests). */
-  all(): ApprovalRecord[] {
-    return [...this.items.values()].map((item) => structuredClone(item));
+  /** Every stored item as the table would hold it (for the rehearsal's report and tests). */
+  all(): Array<StoredApproval & { idHash: string }> {
+    return [...this.items.entries()].map(([idHash, item]) => ({ idHash, ...structuredClone(item) }));
   }
 }
 
@@ -196,6 +231,12 @@ export async function submitDecision(
     const value = hiddenValue(form, name);
     if (value === undefined) throw new Error(`the ${decision} form has no ${name} field`);
     fields.set(name, value);
+  }
+  if (decision === 'approve') {
+    // Like a person: read blue's id from the page and type it.
+    const blueId = /<code id="confirm-cluster-id">([^<]*)<\/code>/.exec(form)?.[1];
+    if (blueId === undefined) throw new Error('the approve form does not show the cluster id to type');
+    fields.set('confirm', decodeEntities(blueId));
   }
   const why = reason ?? (decision === 'reject' ? 'rejected by the rehearsal (--reject)' : '');
   if (why) fields.set('reason', why);

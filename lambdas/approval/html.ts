@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { truncateValue } from '../domain/truncate';
 import type { ApprovalEvidence, RowCountEvidence, SmokeEvidence } from '../steps/request-approval';
 import { MAX_REASON_LENGTH, type ApprovalRecord } from './model';
 
@@ -33,7 +34,7 @@ code{font:.9em ui-monospace,SFMono-Regular,Menlo,monospace;overflow-wrap:anywher
 .decide{display:grid;gap:1rem;margin:1.5rem 0}
 form{border:1px solid #8886;border-radius:.5rem;padding:1rem;margin:0}
 label{display:block;font-weight:600;margin-bottom:.25rem}
-textarea{width:100%;min-height:5rem;font:inherit;padding:.5rem}
+textarea,input{width:100%;font:inherit;padding:.5rem;margin-bottom:.5rem}textarea{min-height:5rem}
 button{font:inherit;font-weight:600;width:100%;padding:.8rem 1rem;margin-top:.75rem;border:0;border-radius:.5rem;color:#fff;cursor:pointer}
 .approve{background:var(--ok)}.reject{background:var(--bad)}
 ul{padding-left:1.25rem}
@@ -99,7 +100,7 @@ function smokeTable(tests: SmokeEvidence[] | undefined): string {
   const rows = tests
     .map(
       (t) =>
-        `<tr><td>${escapeHtml(t.name)}</td><td class="${t.passed ? 'pass' : 'fail'}">${t.passed ? 'pass' : 'FAIL'}</td><td><code>${escapeHtml(t.value)}</code> <span class="muted">(expected ${escapeHtml(t.expect)})</span></td></tr>`,
+        `<tr><td>${escapeHtml(truncateValue(String(t.name)))}</td><td class="${t.passed ? 'pass' : 'fail'}">${t.passed ? 'pass' : 'FAIL'}</td><td><code>${escapeHtml(truncateValue(String(t.value)))}</code> <span class="muted">(expected ${escapeHtml(truncateValue(String(t.expect)))})</span></td></tr>`,
     )
     .join('');
   return `<table><thead><tr><th scope="col">Test</th><th scope="col">Result</th><th scope="col">Value</th></tr></thead><tbody>${rows}</tbody></table>`;
@@ -152,6 +153,19 @@ export function renderEvidence(record: ApprovalRecord): string {
     ),
     row('Downtime so far', downtime),
     row('Migrations applied', list(e.migrationsApplied)),
+    ...(Array.isArray(e.migrationHashes) && e.migrationHashes.length
+      ? [
+          row(
+            'Migration files (SHA-256)',
+            `<ul>${e.migrationHashes
+              .map(
+                (m) =>
+                  `<li><code>${escapeHtml(m.name)}</code><br><code>${escapeHtml(m.sha256)}</code>${m.versionId ? ` <span class="muted">S3 version ${escapeHtml(m.versionId)}</span>` : ''}</li>`,
+              )
+              .join('')}</ul>`,
+          ),
+        ]
+      : []),
     ...(isStringArray(e.migrationsSkipped) && e.migrationsSkipped.length
       ? [row('Migrations skipped', list(e.migrationsSkipped))]
       : []),
@@ -187,11 +201,18 @@ export function renderPendingPage(record: ApprovalRecord): string {
     title(record),
     `<h1>Approve the cutover of <code>${escapeHtml(asEvidence(record.evidence).blue?.clusterId)}</code>?</h1>
 <p class="notice">Nothing has been decided yet. Review the evidence, then approve or reject below.</p>
+${
+  asEvidence(record.evidence).fencedAt
+    ? `<p class="notice fail" id="writes-blocked">Writes are blocked: blue has taken no writes since ${escapeHtml(asEvidence(record.evidence).fencedAt)}. Every minute this approval waits is downtime for applications.</p>`
+    : ''
+}
 ${renderEvidence(record)}
 <div class="decide">
 <form method="post" action="" id="approve-form">
 <input type="hidden" name="nonce" value="${nonce}">
 <input type="hidden" name="decision" value="approve">
+<label for="approve-confirm">Type <code id="confirm-cluster-id">${escapeHtml(asEvidence(record.evidence).blue?.clusterId)}</code> (blue’s cluster id) to approve</label>
+<input id="approve-confirm" name="confirm" required autocomplete="off" autocapitalize="off" spellcheck="false">
 <label for="approve-reason">Comment (optional)</label>
 <textarea id="approve-reason" name="reason" maxlength="${MAX_REASON_LENGTH}"></textarea>
 <button type="submit" class="approve">Approve cutover</button>
@@ -211,12 +232,8 @@ ${renderEvidence(record)}
 export function renderDecidedPage(record: ApprovalRecord, note?: string): string {
   const approved = record.status === 'approved';
   const headline = approved ? 'This cutover was approved' : 'This cutover was rejected';
-  const who = [
-    record.decidedAt ? `at ${escapeHtml(record.decidedAt)}` : '',
-    record.sourceIp ? `from ${escapeHtml(record.sourceIp)}` : '',
-  ]
-    .filter(Boolean)
-    .join(' ');
+  // Anyone with the link sees this page: the decider's IP and browser stay in the table and the access log.
+  const who = record.decidedAt ? `at ${escapeHtml(record.decidedAt)}` : '';
   const e = asEvidence(record.evidence);
   return layout(
     headline,

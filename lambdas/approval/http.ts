@@ -11,6 +11,7 @@ import {
 import {
   APPROVAL_ID_PATTERN,
   APPROVAL_REJECTED,
+  DeliveryOutcomeUnknown,
   MAX_REASON_LENGTH,
   type ApprovalOutput,
   type ApprovalRecord,
@@ -119,6 +120,8 @@ interface ParsedForm {
   nonce?: string;
   decision?: string;
   reason?: string;
+  /** Blue's cluster id, typed by the approver (approve only). */
+  confirm?: string;
 }
 
 function parseForm(body: string): ParsedForm {
@@ -127,6 +130,8 @@ function parseForm(body: string): ParsedForm {
   const nonce = params.get('nonce');
   const decision = params.get('decision');
   const reason = params.get('reason');
+  const confirm = params.get('confirm');
+  if (confirm !== null) form.confirm = confirm.trim();
   if (nonce !== null) form.nonce = nonce;
   if (decision !== null) form.decision = decision;
   if (reason !== null) form.reason = reason.replace(/\r\n/g, '\n').trim();
@@ -136,9 +141,10 @@ function parseForm(body: string): ParsedForm {
 async function handlePost(
   id: string,
   request: ApprovalHttpRequest,
-  { store, decisions }: ApprovalHttpPorts,
+  ports: ApprovalHttpPorts,
   now: Date,
 ): Promise<ApprovalHttpResponse> {
+  const { store, decisions } = ports;
   const contentType = (header(request, 'content-type') ?? '').split(';', 1)[0]?.trim().toLowerCase();
   if (contentType !== 'application/x-www-form-urlencoded') {
     return html(415, renderMessagePage('Unsupported form', 'Send the form from the approval page.'));
@@ -161,6 +167,16 @@ async function handlePost(
   const reason = form.reason ?? '';
   if (reason.length > MAX_REASON_LENGTH) {
     return html(400, renderMessagePage('Reason too long', `Keep the reason under ${MAX_REASON_LENGTH} characters.`));
+  }
+  const blueId = (record.evidence as { blue?: { clusterId?: unknown } }).blue?.clusterId;
+  if (decision === 'approve' && (typeof blueId !== 'string' || form.confirm !== blueId)) {
+    return html(
+      400,
+      renderMessagePage(
+        'Type blue’s cluster id to approve',
+        'Nothing was decided. Go back and type the id of the cluster being replaced, exactly as the page shows it, into the field above the Approve button.',
+      ),
+    );
   }
   if (decision === 'reject' && !reason) {
     return html(
@@ -196,13 +212,24 @@ async function handlePost(
         ...(request.sourceIp ? { sourceIp: request.sourceIp } : {}),
         ...(userAgent ? { userAgent } : {}),
       };
-      delivery = await decisions.sendSuccess(decided.taskToken, output);
+      delivery = await decisions.sendSuccess(result.taskToken, output);
     } else {
-      delivery = await decisions.sendFailure(decided.taskToken, APPROVAL_REJECTED, reason);
+      delivery = await decisions.sendFailure(result.taskToken, APPROVAL_REJECTED, reason);
     }
   } catch (error) {
+    if (error instanceof DeliveryOutcomeUnknown) {
+      // Step Functions may have taken it: the decision stays recorded, and nobody may decide again.
+      ports.onError?.(error);
+      return html(
+        502,
+        renderDecidedPage(
+          decided,
+          'Outcome unknown: the decision was recorded, but Step Functions did not confirm it. Check the execution in the Step Functions console before doing anything else; this link will not decide again.',
+        ),
+      );
+    }
     // The decision did not reach Step Functions: undo it so that the approver can try again.
-    await store.reopen(id, decidedAt);
+    await store.reopen(id, decidedAt, result.taskToken);
     throw error;
   }
   if (delivery === 'task-gone') {

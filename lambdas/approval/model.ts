@@ -9,8 +9,15 @@ import type { ApprovalRequestRecord } from '../ports';
 export type ApprovalStatus = 'pending' | 'approved' | 'rejected';
 export type Decision = 'approve' | 'reject';
 
-/** A stored approval: the request as `RequestApproval` stored it, plus the decision once made. */
-export interface ApprovalRecord extends ApprovalRequestRecord {
+/**
+ * A stored approval as the endpoint sees it, looked up by its id: the request as `RequestApproval`
+ * stored it, plus the decision once made. The store keeps only hashes of `approvalId` and `nonce`
+ * (the nonce is derived from the id), and `taskToken` only while the approval is pending.
+ */
+export interface ApprovalRecord extends Omit<ApprovalRequestRecord, 'taskToken'> {
+  /** Present while pending; dropped from the store once decided. */
+  taskToken?: string;
+  nonce: string;
   status: ApprovalStatus;
   decision?: Decision;
   reason?: string;
@@ -29,7 +36,7 @@ export interface DecisionRequest {
 }
 
 export type DecideResult =
-  | { decided: true; record: ApprovalRecord }
+  | { decided: true; record: ApprovalRecord; taskToken: string }
   /** The condition failed: not pending any more, expired, unknown, or the nonce did not match. */
   | { decided: false };
 
@@ -37,14 +44,16 @@ export interface ApprovalStore {
   get(approvalId: string): Promise<ApprovalRecord | undefined>;
   /**
    * Records the decision only when the approval is pending, not expired at `decidedAt` and
-   * `nonce` matches, in one conditional write: two concurrent POSTs cannot both decide.
+   * `nonce` matches, in one conditional write: two concurrent POSTs cannot both decide. The same
+   * write drops the stored task token; the result hands it over once, for delivery.
    */
   decide(approvalId: string, request: DecisionRequest): Promise<DecideResult>;
   /**
    * Puts a decided approval back to pending when its decision could not reach Step Functions,
    * so that the approver can try again. Conditional on the decision still being `decidedAt`'s.
+   * Stores `taskToken` again (it was dropped by `decide`).
    */
-  reopen(approvalId: string, decidedAt: string): Promise<void>;
+  reopen(approvalId: string, decidedAt: string, taskToken: string): Promise<void>;
 }
 
 /** What `$.approval` receives on approve. */
@@ -62,6 +71,15 @@ export type DeliveryResult = 'delivered' | 'task-gone';
 export interface TaskDecisions {
   sendSuccess(taskToken: string, output: ApprovalOutput): Promise<DeliveryResult>;
   sendFailure(taskToken: string, error: string, cause: string): Promise<DeliveryResult>;
+}
+
+/**
+ * Step Functions may or may not have received a decision (a timeout, a dropped connection or a
+ * server error after the request left). The endpoint then never reopens the approval: a second
+ * decision could contradict the first one that did arrive.
+ */
+export class DeliveryOutcomeUnknown extends Error {
+  override name = 'DeliveryOutcomeUnknown';
 }
 
 /** The error the state machine's Catch sees on reject. */

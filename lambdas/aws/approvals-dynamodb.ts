@@ -1,11 +1,14 @@
 import { GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { ApprovalRecord, ApprovalStore, DecideResult, DecisionRequest } from '../approval/model';
 import { awsCall, mapAwsError } from '../domain/aws-errors';
+import { approvalNonce, openTaskToken, sealTaskToken, sha256Hex } from '../domain/approval-secrets';
 import type { ApprovalRequestRecord, Approvals } from '../ports';
 
 /**
- * Approvals on DynamoDB: one item per approval, partition key `approvalId`. `RequestApproval`
- * writes it (the `Approvals` port); the approval endpoint reads and decides it (`ApprovalStore`).
+ * Approvals on DynamoDB: one item per approval, partition key `idHash` (SHA-256 of the approval
+ * id). `RequestApproval` writes it (the `Approvals` port); the approval endpoint reads and decides
+ * it (`ApprovalStore`). The item holds no secret in plain text: the id and the form's nonce as
+ * SHA-256 only, the task token sealed with a key derived from the id, and dropped at the decision.
  * DynamoDB's TTL removes an item at `expiresAtEpoch`: the approval's expiry plus a grace period,
  * during which an old link still gets a clear "expired" or "decided" page instead of "not found".
  */
@@ -38,29 +41,31 @@ function optionalString<K extends OptionalKey>(item: Record<string, unknown>, ke
   return (typeof value === 'string' ? { [key]: value } : {}) as { [P in K]?: string };
 }
 
-/** Reads an item back into a record; an item missing its essentials is treated as unknown. */
-export function toRecord(item: Record<string, unknown> | undefined): ApprovalRecord | undefined {
+/**
+ * Reads an item back into a record for the id that was looked up; an item missing its essentials,
+ * or not this id's, is treated as unknown.
+ */
+export function toRecord(item: Record<string, unknown> | undefined, approvalId: string): ApprovalRecord | undefined {
   if (!item) return undefined;
-  const { approvalId, taskToken, executionArn, evidence, expiresAt, nonce, status } = item;
+  const { idHash, sealedTaskToken, executionArn, evidence, expiresAt, status } = item;
   if (
-    typeof approvalId !== 'string' ||
-    typeof taskToken !== 'string' ||
+    idHash !== sha256Hex(approvalId) ||
     typeof executionArn !== 'string' ||
     typeof expiresAt !== 'string' ||
-    typeof nonce !== 'string' ||
     (status !== 'pending' && status !== 'approved' && status !== 'rejected')
   ) {
     return undefined;
   }
+  const taskToken = typeof sealedTaskToken === 'string' ? openTaskToken(approvalId, sealedTaskToken) : undefined;
   const decision: Pick<ApprovalRecord, 'decision'> =
     item.decision === 'approve' || item.decision === 'reject' ? { decision: item.decision } : {};
   return {
     approvalId,
-    taskToken,
+    ...(taskToken !== undefined ? { taskToken } : {}),
     executionArn,
     evidence: typeof evidence === 'object' && evidence !== null ? (evidence as Record<string, unknown>) : {},
     expiresAt,
-    nonce,
+    nonce: approvalNonce(approvalId),
     status,
     ...decision,
     ...optionalString(item, 'reason'),
@@ -92,9 +97,18 @@ export class DynamoDbApprovals implements Approvals, ApprovalStore {
       this.client.send(
         new PutCommand({
           TableName: this.tableName,
-          Item: { ...record, status: 'pending', expiresAtEpoch },
+          Item: {
+            idHash: sha256Hex(record.approvalId),
+            nonceHash: sha256Hex(approvalNonce(record.approvalId)),
+            sealedTaskToken: sealTaskToken(record.approvalId, record.taskToken),
+            executionArn: record.executionArn,
+            evidence: record.evidence,
+            expiresAt: record.expiresAt,
+            status: 'pending',
+            expiresAtEpoch,
+          },
           // A random 128-bit id never collides in practice; the condition makes sure it never overwrites.
-          ConditionExpression: 'attribute_not_exists(approvalId)',
+          ConditionExpression: 'attribute_not_exists(idHash)',
         }),
       ),
     );
@@ -103,9 +117,11 @@ export class DynamoDbApprovals implements Approvals, ApprovalStore {
 
   async get(approvalId: string): Promise<ApprovalRecord | undefined> {
     const result = await awsCall('DynamoDB GetItem (approval)', () =>
-      this.client.send(new GetCommand({ TableName: this.tableName, Key: { approvalId }, ConsistentRead: true })),
+      this.client.send(
+        new GetCommand({ TableName: this.tableName, Key: { idHash: sha256Hex(approvalId) }, ConsistentRead: true }),
+      ),
     );
-    return toRecord(result.Item);
+    return toRecord(result.Item, approvalId);
   }
 
   async decide(approvalId: string, request: DecisionRequest): Promise<DecideResult> {
@@ -113,15 +129,16 @@ export class DynamoDbApprovals implements Approvals, ApprovalStore {
       '#status': 'status',
       '#decision': 'decision',
       '#decidedAt': 'decidedAt',
-      '#nonce': 'nonce',
+      '#nonceHash': 'nonceHash',
       '#expiresAt': 'expiresAt',
+      '#sealedTaskToken': 'sealedTaskToken',
     };
     const values: Record<string, unknown> = {
       ':status': request.decision === 'approve' ? 'approved' : 'rejected',
       ':decision': request.decision,
       ':decidedAt': request.decidedAt,
       ':pending': 'pending',
-      ':nonce': request.nonce,
+      ':nonceHash': sha256Hex(request.nonce),
     };
     const sets = ['#status = :status', '#decision = :decision', '#decidedAt = :decidedAt'];
     for (const key of ['reason', 'sourceIp', 'userAgent'] as const) {
@@ -133,33 +150,47 @@ export class DynamoDbApprovals implements Approvals, ApprovalStore {
       }
     }
     try {
+      // The token leaves the table with the decision; ALL_OLD hands it over once, for delivery.
       const result = await this.client.send(
         new UpdateCommand({
           TableName: this.tableName,
-          Key: { approvalId },
-          UpdateExpression: `SET ${sets.join(', ')}`,
+          Key: { idHash: sha256Hex(approvalId) },
+          UpdateExpression: `SET ${sets.join(', ')} REMOVE #sealedTaskToken`,
           ConditionExpression:
-            'attribute_exists(approvalId) AND #status = :pending AND #nonce = :nonce AND #expiresAt > :decidedAt',
+            'attribute_exists(idHash) AND #status = :pending AND #nonceHash = :nonceHash AND #expiresAt > :decidedAt',
           ExpressionAttributeNames: names,
           ExpressionAttributeValues: values,
-          ReturnValues: 'ALL_NEW',
+          ReturnValues: 'ALL_OLD',
         }),
       );
-      const record = toRecord(result.Attributes);
-      return record ? { decided: true, record } : { decided: false };
+      const before = toRecord(result.Attributes, approvalId);
+      const taskToken = before?.taskToken;
+      if (!before || taskToken === undefined) return { decided: false };
+      const { taskToken: _dropped, ...rest } = before;
+      const record: ApprovalRecord = {
+        ...rest,
+        status: request.decision === 'approve' ? 'approved' : 'rejected',
+        decision: request.decision,
+        decidedAt: request.decidedAt,
+        ...(request.reason !== undefined ? { reason: request.reason } : {}),
+        ...(request.sourceIp !== undefined ? { sourceIp: request.sourceIp } : {}),
+        ...(request.userAgent !== undefined ? { userAgent: request.userAgent } : {}),
+      };
+      return { decided: true, record, taskToken };
     } catch (error) {
       if (isConditionFailure(error)) return { decided: false };
       throw mapAwsError(error, 'DynamoDB UpdateItem (decide approval)');
     }
   }
 
-  async reopen(approvalId: string, decidedAt: string): Promise<void> {
+  async reopen(approvalId: string, decidedAt: string, taskToken: string): Promise<void> {
     try {
       await this.client.send(
         new UpdateCommand({
           TableName: this.tableName,
-          Key: { approvalId },
-          UpdateExpression: 'SET #status = :pending REMOVE #decision, #decidedAt, #reason, #sourceIp, #userAgent',
+          Key: { idHash: sha256Hex(approvalId) },
+          UpdateExpression:
+            'SET #status = :pending, #sealedTaskToken = :sealed REMOVE #decision, #decidedAt, #reason, #sourceIp, #userAgent',
           ConditionExpression: '#status <> :pending AND #decidedAt = :decidedAt',
           ExpressionAttributeNames: {
             '#status': 'status',
@@ -168,8 +199,13 @@ export class DynamoDbApprovals implements Approvals, ApprovalStore {
             '#reason': 'reason',
             '#sourceIp': 'sourceIp',
             '#userAgent': 'userAgent',
+            '#sealedTaskToken': 'sealedTaskToken',
           },
-          ExpressionAttributeValues: { ':pending': 'pending', ':decidedAt': decidedAt },
+          ExpressionAttributeValues: {
+            ':pending': 'pending',
+            ':decidedAt': decidedAt,
+            ':sealed': sealTaskToken(approvalId, taskToken),
+          },
         }),
       );
     } catch (error) {

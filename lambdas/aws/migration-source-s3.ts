@@ -34,7 +34,7 @@ export class S3MigrationSource implements MigrationSource {
     private readonly maxObjects: number = MAX_MIGRATION_OBJECTS,
   ) {}
 
-  async list(s3Prefix: string): Promise<MigrationFile[]> {
+  async list(s3Prefix: string, versions?: Readonly<Record<string, string>>): Promise<MigrationFile[]> {
     const { bucket, prefix } = parseS3Prefix(s3Prefix);
     const keys = await awsCall(`ListObjectsV2 ${s3Prefix}`, async () => {
       const found: string[] = [];
@@ -58,12 +58,17 @@ export class S3MigrationSource implements MigrationSource {
 
     const files: MigrationFile[] = [];
     for (const key of keys) {
-      const bytes = await awsCall(`GetObject s3://${bucket}/${key}`, async () => {
-        const output = await this.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+      const name = key.slice(prefix.length);
+      const pinned = versions?.[name];
+      const { bytes, versionId } = await awsCall(`GetObject s3://${bucket}/${key}`, async () => {
+        const output = await this.s3.send(
+          new GetObjectCommand({ Bucket: bucket, Key: key, ...(pinned ? { VersionId: pinned } : {}) }),
+        );
         if (!output.Body) throw new Error(`GetObject s3://${bucket}/${key}: S3 returned no body`);
-        return output.Body.transformToByteArray();
+        return { bytes: await output.Body.transformToByteArray(), versionId: output.VersionId };
       });
-      files.push({ name: key.slice(prefix.length), bytes });
+      // "null" is S3's version of an object written while versioning was off: no version to pin.
+      files.push({ name, bytes, ...(versionId && versionId !== 'null' ? { versionId } : {}) });
     }
     return files;
   }

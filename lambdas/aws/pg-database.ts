@@ -1,4 +1,4 @@
-import { Client, type ClientConfig } from 'pg';
+import { Client, type ClientConfig, type QueryConfig } from 'pg';
 import { mapAwsError, RETRYABLE_AWS_CODES } from '../domain/aws-errors';
 import { RetryableAwsError } from '../domain/errors';
 import type { Database, DbSession, DbTarget, QueryResult } from '../ports';
@@ -67,6 +67,12 @@ export function mapPgError(error: unknown, action: string): Error {
   return mapAwsError(e, action);
 }
 
+/** pg's `queryMode: 'extended'` (pg 8.12+; @types/pg does not declare it yet). */
+function extendedQuery(text: string, values: unknown[]): QueryConfig {
+  const config = { text, values, queryMode: 'extended' };
+  return config;
+}
+
 class PgSession implements DbSession {
   constructor(
     private readonly client: Client,
@@ -74,11 +80,21 @@ class PgSession implements DbSession {
     private readonly where: string,
   ) {}
 
-  async query<Row = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<QueryResult<Row>> {
+  async query<Row = Record<string, unknown>>(
+    sql: string,
+    params?: unknown[],
+    options?: { protocol?: 'simple' | 'extended' },
+  ): Promise<QueryResult<Row>> {
     try {
       // Without params pg uses the simple query protocol, so a multi-statement migration file
-      // runs as sent and a server error's position counts from the start of the file.
-      const result = params?.length ? await this.client.query(sql, params) : await this.client.query(sql);
+      // runs as sent and a server error's position counts from the start of the file. The
+      // extended protocol (asked for, or implied by params) carries exactly one statement.
+      const result =
+        options?.protocol === 'extended'
+          ? await this.client.query(extendedQuery(sql, params ?? []))
+          : params?.length
+            ? await this.client.query(sql, params)
+            : await this.client.query(sql);
       const last = Array.isArray(result) ? result[result.length - 1] : result;
       return { rows: (last?.rows ?? []) as Row[], rowCount: last?.rowCount ?? 0 };
     } catch (error) {

@@ -1,5 +1,10 @@
 import { SendTaskFailureCommand, SendTaskSuccessCommand, type SFNClient } from '@aws-sdk/client-sfn';
-import type { ApprovalOutput, DeliveryResult, TaskDecisions } from '../approval/model';
+import {
+  DeliveryOutcomeUnknown,
+  type ApprovalOutput,
+  type DeliveryResult,
+  type TaskDecisions,
+} from '../approval/model';
 import { mapAwsError } from '../domain/aws-errors';
 
 /**
@@ -23,6 +28,27 @@ export function redactToken<E>(error: E, taskToken: string): E {
   return error;
 }
 
+/** Failures that happen before a request can reach Step Functions: nothing was delivered. */
+const NEVER_SENT_CODES: ReadonlySet<string> = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN']);
+
+/**
+ * Whether Step Functions may have acted on a request that failed: a 4xx answer, or a connection
+ * never made, means it did not; a server error, a timeout or a connection lost mid-request may
+ * hide a delivered decision.
+ */
+export function outcomeUnknown(error: unknown): boolean {
+  if (!(error instanceof Error)) return true;
+  const e = error as Error & { code?: string; $metadata?: { httpStatusCode?: number } };
+  const status = e.$metadata?.httpStatusCode;
+  if (status !== undefined && status >= 400 && status < 500) return false;
+  if (NEVER_SENT_CODES.has(e.code ?? '') || NEVER_SENT_CODES.has(e.name)) return false;
+  return true;
+}
+
+/**
+ * Build the client with `maxAttempts: 1`: an SDK retry after a lost answer could deliver a
+ * decision twice or mask the first one's outcome, so this adapter reports "outcome unknown" instead.
+ */
 export class SfnTaskDecisions implements TaskDecisions {
   constructor(private readonly client: SFNClient) {}
 
@@ -50,7 +76,11 @@ export class SfnTaskDecisions implements TaskDecisions {
       return 'delivered';
     } catch (error) {
       if (error instanceof Error && TASK_GONE_ERRORS.has(error.name)) return 'task-gone';
-      throw mapAwsError(redactToken(error, taskToken), `Step Functions ${action}`);
+      const redacted = redactToken(error, taskToken);
+      if (outcomeUnknown(redacted)) {
+        throw new DeliveryOutcomeUnknown(`Step Functions ${action}: outcome unknown`, { cause: redacted });
+      }
+      throw mapAwsError(redacted, `Step Functions ${action}`);
     }
   }
 }

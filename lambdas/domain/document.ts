@@ -75,7 +75,8 @@ export interface PollState {
 export interface ExecutionDocument {
   input: DeploymentInput;
   blue?: BlueSnapshot;
-  migrationSet?: { files: string[] };
+  /** ValidateMigrations: the set's file names, and each file pinned by SHA-256 (and S3 version id). */
+  migrationSet?: { files: string[]; pins?: MigrationPin[] };
   lock?: { key: string; owner: string; acquiredAt: string };
   ttl?: { changed: boolean; previousTtl: number; changeId?: string; oldTtlExpiresAt?: string };
   block?: { changed: boolean; securityGroupIds: string[]; blockedAt: string };
@@ -127,4 +128,12 @@ export const SOURCE_TAG = 'bluegreen:source';
  */
 export function rdsTagValue(value: string): string {
   return value.replace(/[^\p{L}\p{Z}\p{N}_.:/=+\-@]/gu, '_').slice(0, 256);
+}
+
+/** One migration file as ValidateMigrations read it; ApplySql runs exactly these bytes. */
+export interface MigrationPin {
+  name: string;
+  sha256: string;
+  /** S3 VersionId of the object read (the construct's bucket is versioned). */
+  versionId?: string;
 }

@@ -40,6 +40,11 @@ export class MigrationFailed extends WorkflowError {
   override name = 'MigrationFailed' as const;
 }
 
+/** The migration set is not what ValidateMigrations checked (a file changed, was added or removed). */
+export class MigrationsChanged extends WorkflowError {
+  override name = 'MigrationsChanged' as const;
+}
+
 /** A smoke test on green did not meet its expectation. */
 export class SmokeTestFailed extends WorkflowError {
   override name = 'SmokeTestFailed' as const;

@@ -2,6 +2,13 @@ import { z } from 'zod';
 import { PreconditionFailed } from './errors';
 
 /**
+ * The approval waits while blue's writes are blocked: every second of it is downtime. So its
+ * timeout is capped (12 hours); the default is 1 hour (DEFAULT_EXECUTION_DEFAULTS).
+ */
+export const MAX_APPROVAL_TIMEOUT_SECONDS = 43_200;
+const APPROVAL_CAP_MESSAGE = `at most ${MAX_APPROVAL_TIMEOUT_SECONDS} seconds (12 hours): writes to blue are blocked while the approval waits`;
+
+/**
  * The execution input (docs/architecture.md): one strict zod schema. Defaults come from the
  * deployed configuration and reach `ValidateInput` in its task parameters, so a schedule can
  * pass a tiny input. Every message names the field and the rule.
@@ -26,7 +33,7 @@ export const defaultsSchema = z.strictObject({
   maxPolls: z.number().int().min(1).max(100_000),
   checkWindowSeconds: z.number().int().min(0).max(CHECK_WINDOW_MAX_SECONDS, CHECK_WINDOW_RULE),
   checkEveryMs: z.number().int().min(10, 'at least 10 ms').max(60_000, 'at most 60000 ms'),
-  approvalTimeoutSeconds: z.number().int().min(60).max(31_536_000),
+  approvalTimeoutSeconds: z.number().int().min(60).max(MAX_APPROVAL_TIMEOUT_SECONDS, APPROVAL_CAP_MESSAGE),
   blueRetentionSeconds: z.number().int().min(0).max(31_536_000),
   cutoverTtlSeconds: z.number().int().min(0).max(86_400),
   replicaCount: z.number().int().min(0).max(15),
@@ -91,7 +98,14 @@ export const rawInputSchema = z.strictObject({
     })
     .default({}),
   approval: z
-    .strictObject({ timeoutSeconds: z.number().int().min(60, 'at least 60 seconds').max(31_536_000).optional() })
+    .strictObject({
+      timeoutSeconds: z
+        .number()
+        .int()
+        .min(60, 'at least 60 seconds')
+        .max(MAX_APPROVAL_TIMEOUT_SECONDS, APPROVAL_CAP_MESSAGE)
+        .optional(),
+    })
     .default({}),
   blueRetentionSeconds: z.number().int().min(0).max(31_536_000).optional(),
   pollIntervalSeconds: z.number().int().min(1).max(3600).optional(),

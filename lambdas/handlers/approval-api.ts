@@ -18,7 +18,8 @@ function requireEnv(name: string): string {
 const store = new DynamoDbApprovals(DynamoDBDocumentClient.from(traced(new DynamoDBClient({}))), {
   tableName: requireEnv('APPROVALS_TABLE'),
 });
-const decisions = new SfnTaskDecisions(traced(new SFNClient({})));
+// One attempt: a retried SendTaskSuccess after a lost answer must surface as "outcome unknown".
+const decisions = new SfnTaskDecisions(traced(new SFNClient({ maxAttempts: 1 })));
 
 /** API Gateway HTTP API (payload 2.0) to the framework-agnostic request. */
 export function toApprovalRequest(event: APIGatewayProxyEventV2): ApprovalHttpRequest {

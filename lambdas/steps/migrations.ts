@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import type { ExecutionDocument } from '../domain/document';
-import { MigrationFailed, PreconditionFailed } from '../domain/errors';
+import type { ExecutionDocument, MigrationPin } from '../domain/document';
+import { MigrationFailed, MigrationsChanged, PreconditionFailed } from '../domain/errors';
 import type { DbSession, MigrationSource, Ports } from '../ports';
 import { greenTarget, openSession } from './db';
 import { indexOfServerPosition, lineColumnAt, splitStatements } from './sql-text';
@@ -15,6 +15,7 @@ export interface MigrationScript {
   sql: string;
   sha256: string;
   noTransaction: boolean;
+  versionId?: string;
 }
 
 export type ApplyResult = NonNullable<ExecutionDocument['migrations']>;
@@ -42,8 +43,12 @@ function baseName(name: string): string {
  * in lexical order of file name (code points, not locale). Other files are ignored.
  * Throws PreconditionFailed naming every bad file.
  */
-export async function loadMigrationSet(source: MigrationSource, s3Prefix: string): Promise<MigrationScript[]> {
-  const files = await source.list(s3Prefix);
+export async function loadMigrationSet(
+  source: MigrationSource,
+  s3Prefix: string,
+  versions?: Readonly<Record<string, string>>,
+): Promise<MigrationScript[]> {
+  const files = versions ? await source.list(s3Prefix, versions) : await source.list(s3Prefix);
   const sqlFiles = files.filter((file) => baseName(file.name).toLowerCase().endsWith('.sql'));
   if (!sqlFiles.length) {
     const others = files.map((file) => baseName(file.name)).slice(0, 10);
@@ -88,12 +93,47 @@ export async function loadMigrationSet(source: MigrationSource, s3Prefix: string
       sql,
       sha256: createHash('sha256').update(file.bytes).digest('hex'),
       noTransaction: firstLine === NO_TRANSACTION_MARKER,
+      ...(file.versionId ? { versionId: file.versionId } : {}),
     });
   }
   if (problems.length) {
     throw new PreconditionFailed(`The migration set ${s3Prefix} is not valid, nothing was run: ${problems.join('; ')}`);
   }
   return scripts.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
+/**
+ * ApplySql runs exactly what ValidateMigrations read (and what the approver will see): the same
+ * file names, each with the pinned SHA-256 (and S3 version). Anything else stops the run before
+ * green is touched.
+ */
+export function assertPinned(scripts: MigrationScript[], pins: MigrationPin[] | undefined, s3Prefix: string): void {
+  if (!pins) {
+    throw new MigrationsChanged(
+      `ApplySql needs $.migrationSet.pins from ValidateMigrations to know which versions of ${s3Prefix} were checked; nothing was run`,
+    );
+  }
+  const now = new Map(scripts.map((s) => [s.name, s]));
+  const pinned = new Map(pins.map((p) => [p.name, p]));
+  const problems: string[] = [];
+  for (const pin of pins) {
+    const script = now.get(pin.name);
+    if (!script) problems.push(`${pin.name}: was removed`);
+    else if (script.sha256 !== pin.sha256)
+      problems.push(`${pin.name}: sha256 is now ${script.sha256}, ValidateMigrations read ${pin.sha256}`);
+    else if (pin.versionId && script.versionId !== pin.versionId)
+      problems.push(
+        `${pin.name}: S3 version is now ${script.versionId ?? 'none'}, ValidateMigrations read ${pin.versionId}`,
+      );
+  }
+  for (const script of scripts) {
+    if (!pinned.has(script.name)) problems.push(`${script.name}: was added`);
+  }
+  if (problems.length) {
+    throw new MigrationsChanged(
+      `The migration set ${s3Prefix} changed after ValidateMigrations checked it, nothing was run: ${problems.join('; ')}. Start a new execution to check and apply the new set.`,
+    );
+  }
 }
 
 interface ServerError {
@@ -179,8 +219,11 @@ export async function applySql(
 ): Promise<ApplyResult> {
   const settings = doc.input.migrations;
   if (!settings) return { applied: [], skipped: [] };
-  // Validate the whole set before touching green.
-  const scripts = await loadMigrationSet(ports.migrations, settings.s3Prefix);
+  // Validate the whole set before touching green, read at the versions ValidateMigrations pinned.
+  const pins = doc.migrationSet?.pins;
+  const versions = Object.fromEntries((pins ?? []).flatMap((p) => (p.versionId ? [[p.name, p.versionId]] : [])));
+  const scripts = await loadMigrationSet(ports.migrations, settings.s3Prefix, versions);
+  assertPinned(scripts, pins, settings.s3Prefix);
   const target = await greenTarget(doc, ports.clusters);
   const session = await openSession(ports.database, target, settings.database);
   const { clock } = ports;

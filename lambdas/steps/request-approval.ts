@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { ExecutionDocument } from '../domain/document';
 import { PreconditionFailed } from '../domain/errors';
+import { truncateValue } from '../domain/truncate';
 import type { Ports } from '../ports';
 
 /**
@@ -17,8 +18,13 @@ export interface RequestApprovalEvent {
   taskToken: string;
 }
 
+/**
+ * What the Lambda returns. For a `waitForTaskToken` task this lands in the execution history
+ * (`TaskSubmitted`), which `states:GetExecutionHistory` (ReadOnlyAccess) shows to anyone: so it
+ * holds nothing that opens the page, only when the request was made and when it expires.
+ */
 export interface RequestApprovalResult {
-  approvalId: string;
+  requestedAt: string;
   expiresAt: string;
 }
 
@@ -46,6 +52,11 @@ export interface ApprovalEvidence {
   cname: { recordName: string; hostedZoneId: string };
   migrationsApplied: string[];
   migrationsSkipped: string[];
+  /**
+   * Every file of the migration set with the SHA-256 (and S3 version) ValidateMigrations pinned
+   * and ApplySql ran: compare with `sha256sum` of the files you reviewed.
+   */
+  migrationHashes: { name: string; sha256: string; versionId?: string }[];
   engineUpgrade?: { from: string; to: string; isMajor: boolean };
   fenceVerified: boolean;
   smokeTests: SmokeEvidence[];
@@ -154,15 +165,18 @@ export function buildEvidence(doc: ExecutionDocument, now: Date, expiresAt: stri
     cname: { recordName: input.cname.recordName, hostedZoneId: input.cname.hostedZoneId },
     migrationsApplied: doc.migrations?.applied.map((m) => m.name) ?? [],
     migrationsSkipped: doc.migrations?.skipped ?? [],
+    migrationHashes:
+      doc.migrationSet?.pins ?? doc.migrations?.applied.map((m) => ({ name: m.name, sha256: m.sha256 })) ?? [],
     ...(doc.upgrade?.requested
       ? { engineUpgrade: { from: doc.upgrade.from, to: doc.upgrade.to, isMajor: doc.upgrade.isMajor } }
       : {}),
     fenceVerified: doc.verify?.fenceRowFound === true,
+    // Cut again here: a document from an older run (or a hand-edited one) may carry longer values.
     smokeTests: (doc.smoke?.results ?? []).map((r) => ({
-      name: r.name,
+      name: truncateValue(r.name),
       passed: r.passed,
-      value: r.value,
-      expect: r.expect,
+      value: truncateValue(r.value),
+      expect: truncateValue(r.expect),
     })),
     rowCounts: normalizeRowCounts(doc.smoke?.rowCounts),
     ...(fencedAt ? { fencedAt } : {}),
@@ -202,6 +216,12 @@ export function approvalEmail(evidence: ApprovalEvidence, url: string): { subjec
     '',
     `Decide before ${evidence.expiresAt}; after that the deployment rolls back.`,
     '',
+    ...(evidence.fencedAt
+      ? [
+          `WRITES ARE BLOCKED: blue has taken no writes since ${evidence.fencedAt} (${formatSeconds(evidence.downtimeSoFarSeconds ?? 0)} when this was sent). Every minute this approval waits is downtime for applications.`,
+          '',
+        ]
+      : []),
     'EVIDENCE',
     `Blue:  ${evidence.blue.clusterId}  ${evidence.blue.endpoint}  engine ${evidence.blue.engineVersion}`,
     `Green: ${evidence.green.clusterId}  ${evidence.green.endpoint}  engine ${evidence.green.engineVersion}`,
@@ -218,6 +238,12 @@ export function approvalEmail(evidence: ApprovalEvidence, url: string): { subjec
     `Migrations applied (${evidence.migrationsApplied.length}): ${evidence.migrationsApplied.join(', ') || 'none'}`,
   );
   if (evidence.migrationsSkipped.length) lines.push(`Migrations skipped: ${evidence.migrationsSkipped.join(', ')}`);
+  if (evidence.migrationHashes.length) {
+    lines.push('Migration files run, as checked by ValidateMigrations (SHA-256):');
+    for (const m of evidence.migrationHashes) {
+      lines.push(`  ${m.sha256}  ${m.name}${m.versionId ? `  (S3 version ${m.versionId})` : ''}`);
+    }
+  }
   lines.push(`Smoke tests: ${evidence.smokeTests.length - failed} of ${evidence.smokeTests.length} passed`);
   for (const t of evidence.smokeTests) {
     lines.push(`  [${t.passed ? 'pass' : 'FAIL'}] ${t.name}: ${t.value} (expected ${t.expect})`);
@@ -253,9 +279,8 @@ export async function requestApproval(
     executionArn: doc.input.executionId,
     evidence: evidence as unknown as Record<string, unknown>,
     expiresAt,
-    nonce: randomId(),
   });
   const email = approvalEmail(evidence, url);
   await notifier.publish(email.subject, email.text);
-  return { approvalId, expiresAt };
+  return { requestedAt: evidence.requestedAt, expiresAt };
 }

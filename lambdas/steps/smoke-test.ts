@@ -1,5 +1,7 @@
 import type { ExecutionDocument } from '../domain/document';
-import { SmokeTestFailed } from '../domain/errors';
+import { PreconditionFailed, SmokeTestFailed } from '../domain/errors';
+import { smokeSqlRefusal } from '../domain/smoke-sql';
+import { truncateValue } from '../domain/truncate';
 import type { SmokeTestSpec } from '../domain/input';
 import type { Database, DbSession, DbTarget, Ports } from '../ports';
 import {
@@ -14,9 +16,16 @@ import {
 } from './db';
 
 /**
- * SmokeTest: the input's smoke tests on green, each in a READ ONLY transaction with a statement
- * timeout; then the approval's evidence, row counts per table on blue and on green.
+ * SmokeTest: the input's smoke tests on green; then the approval's evidence, row counts per table
+ * on blue and on green. Each test is exactly one query (checked with the real PostgreSQL parser),
+ * sent with the extended protocol (the server takes one statement per message), in a READ ONLY
+ * transaction with a statement timeout, as the role `bluegreen_smoke` (NOLOGIN, member of
+ * `pg_read_all_data` only) where the server has that role (PostgreSQL 14+). Values are cut to
+ * 200 characters before they reach the document, the email or the page.
  */
+
+/** The role smoke tests run as: it may read every table and do nothing else. */
+export const SMOKE_ROLE = 'bluegreen_smoke';
 
 export interface SmokeResult {
   name: string;
@@ -47,6 +56,8 @@ export interface RowCountEvidence {
 export interface SmokeTestOutput {
   results: SmokeResult[];
   rowCounts: RowCountEvidence;
+  /** Who the tests ran as: `bluegreen_smoke`, or the admin user with the reason. */
+  readAs: string;
 }
 
 export interface SmokeTestOptions {
@@ -79,32 +90,82 @@ function serverError(error: unknown): { code: string; message: string } | undefi
     : undefined;
 }
 
-async function runOne(session: DbSession, test: SmokeTestSpec, timeoutMs: number): Promise<SmokeResult> {
+function failure(test: SmokeTestSpec, value: string): SmokeResult {
+  return { name: test.name, passed: false, value: truncateValue(value), expect: truncateValue(test.expect) };
+}
+
+async function runOne(
+  session: DbSession,
+  test: SmokeTestSpec,
+  timeoutMs: number,
+  role: string | undefined,
+): Promise<SmokeResult> {
+  const refusal = await smokeSqlRefusal(test.sql);
+  if (refusal) return failure(test, `refused: ${refusal}`);
   await session.query('BEGIN READ ONLY');
   try {
     await session.query(`SET LOCAL statement_timeout = ${Math.trunc(timeoutMs)}`);
-    const result = await session.query(test.sql);
+    if (role) await session.query(`SET LOCAL ROLE ${quoteIdent(role)}`);
+    const result = await session.query(test.sql, [], { protocol: 'extended' });
     const row = result.rows[0];
-    if (!row) return { name: test.name, passed: false, value: '(no rows)', expect: test.expect };
+    if (!row) return failure(test, '(no rows)');
     const first = Object.values(row)[0];
     return {
       name: test.name,
       passed: meetsExpectation(first, test.expect),
-      value: display(first),
-      expect: test.expect,
+      value: truncateValue(display(first)),
+      expect: truncateValue(test.expect),
     };
   } catch (error) {
-    const failure = serverError(error);
-    if (!failure) throw error; // a lost connection is not a failed test: let the step retry
-    return {
-      name: test.name,
-      passed: false,
-      value: `error: SQLSTATE ${failure.code}: ${failure.message}`,
-      expect: test.expect,
-    };
+    const failed = serverError(error);
+    if (!failed) throw error; // a lost connection is not a failed test: let the step retry
+    return failure(test, `error: SQLSTATE ${failed.code}: ${failed.message}`);
   } finally {
     await session.query('ROLLBACK').catch(() => undefined);
   }
+}
+
+/**
+ * Makes sure `bluegreen_smoke` exists on green with `pg_read_all_data` and nothing more, and that
+ * the admin user may `SET ROLE` to it. Returns the role to use, or why the tests run as the admin
+ * user (still read-only, still one query). A role found with more rights than that is refused.
+ */
+async function prepareSmokeRole(session: DbSession): Promise<{ role?: string; readAs: string }> {
+  const { rows } = await session.query<{ available: boolean; me: string }>(
+    "SELECT to_regrole('pg_read_all_data') IS NOT NULL AS available, current_user AS me",
+  );
+  const me = rows[0]?.me ?? 'the admin user';
+  if (!rows[0]?.available) return { readAs: `${me} (no pg_read_all_data role before PostgreSQL 14)` };
+  try {
+    await session.query(
+      `DO $$BEGIN CREATE ROLE ${quoteIdent(SMOKE_ROLE)} NOLOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END$$`,
+    );
+    await session.query(`GRANT pg_read_all_data TO ${quoteIdent(SMOKE_ROLE)}`);
+    await session.query(`GRANT ${quoteIdent(SMOKE_ROLE)} TO CURRENT_USER`);
+  } catch (error) {
+    const failed = serverError(error);
+    if (!failed) throw error;
+    return { readAs: `${me} (${SMOKE_ROLE} could not be set up: SQLSTATE ${failed.code}: ${failed.message})` };
+  }
+  const extra = await session.query<{ what: string }>(
+    `SELECT 'attribute ' || a AS what
+       FROM pg_roles r, unnest(ARRAY[
+         CASE WHEN r.rolsuper THEN 'SUPERUSER' END, CASE WHEN r.rolcreaterole THEN 'CREATEROLE' END,
+         CASE WHEN r.rolcreatedb THEN 'CREATEDB' END, CASE WHEN r.rolbypassrls THEN 'BYPASSRLS' END,
+         CASE WHEN r.rolreplication THEN 'REPLICATION' END, CASE WHEN r.rolcanlogin THEN 'LOGIN' END]) a
+      WHERE r.rolname = $1 AND a IS NOT NULL
+     UNION ALL
+     SELECT 'member of ' || g.rolname
+       FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid JOIN pg_roles r ON r.oid = m.member
+      WHERE r.rolname = $1 AND g.rolname <> 'pg_read_all_data'`,
+    [SMOKE_ROLE],
+  );
+  if (extra.rows.length) {
+    throw new PreconditionFailed(
+      `the role ${SMOKE_ROLE} on green has more than pg_read_all_data (${extra.rows.map((r) => r.what).join(', ')}); smoke tests will not run as it. Drop the role or take those rights away, then start again`,
+    );
+  }
+  return { role: SMOKE_ROLE, readAs: SMOKE_ROLE };
 }
 
 interface TableStats {
@@ -249,6 +310,9 @@ export async function smokeTest(
     maxTables: options.maxTables ?? 50,
   };
   const green = await greenTarget(doc, ports.clusters);
+  const smokeRole = doc.input.smokeTests.length
+    ? await withSession(ports.database, green, ADMIN_DATABASE, prepareSmokeRole)
+    : { readAs: 'no smoke tests' };
   const results: SmokeResult[] = [];
   const sessions = new Map<string, DbSession>();
   try {
@@ -258,19 +322,14 @@ export async function smokeTest(
         try {
           session = await ports.database.connect(green, test.database);
         } catch (error) {
-          const failure = serverError(error);
-          if (!failure) throw error;
-          results.push({
-            name: test.name,
-            passed: false,
-            value: `error: SQLSTATE ${failure.code}: ${failure.message}`,
-            expect: test.expect,
-          });
+          const failed = serverError(error);
+          if (!failed) throw error;
+          results.push(failure(test, `error: SQLSTATE ${failed.code}: ${failed.message}`));
           continue;
         }
         sessions.set(test.database, session);
       }
-      results.push(await runOne(session, test, settings.statementTimeoutMs));
+      results.push(await runOne(session, test, settings.statementTimeoutMs, smokeRole.role));
     }
   } finally {
     await Promise.all([...sessions.values()].map((s) => s.close()));
@@ -283,5 +342,5 @@ export async function smokeTest(
     );
   }
   const rowCounts = await rowCountEvidence(doc, green, ports.database, settings);
-  return { results, rowCounts };
+  return { results, rowCounts, readAs: smokeRole.readAs };
 }

@@ -1,23 +1,33 @@
 import type { ExecutionDocument } from '../domain/document';
 import { PreconditionFailed } from '../domain/errors';
 import { defaultsSchema, describeIssues, parseInput, type ValidateRequest } from '../domain/input';
+import { smokeSqlRefusal } from '../domain/smoke-sql';
 import type { Ports } from '../ports';
 
 /**
  * ValidateInput: the document starts here as `{ input }`, every default filled in. An input
  * without `blueClusterId` (a recurring schedule: blue's id changes at every cutover) takes as blue
- * the cluster, within the prefix, whose endpoint the configured CNAME points at.
+ * the cluster, within the prefix, whose endpoint the configured CNAME points at. Each smoke test's
+ * SQL must already be one read-only query here, before anything is touched.
  */
 export async function validateInput(
   request: ValidateRequest,
   ports: Pick<Ports, 'dns' | 'clusters'>,
 ): Promise<Pick<ExecutionDocument, 'input'>> {
   const raw = request.raw;
-  if (isObject(raw) && raw['blueClusterId'] === undefined) {
-    const blueClusterId = await blueFromCname(request.defaults, ports);
-    return { input: parseInput({ ...request, raw: { ...raw, blueClusterId } }) };
+  const input =
+    isObject(raw) && raw['blueClusterId'] === undefined
+      ? parseInput({ ...request, raw: { ...raw, blueClusterId: await blueFromCname(request.defaults, ports) } })
+      : parseInput(request);
+  for (const [i, test] of input.smokeTests.entries()) {
+    const refusal = await smokeSqlRefusal(test.sql);
+    if (refusal) {
+      throw new PreconditionFailed(
+        `smokeTests[${i}].sql ("${test.name}"): a smoke test is exactly one read-only query; ${refusal}`,
+      );
+    }
   }
-  return { input: parseInput(request) };
+  return { input };
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {

@@ -74,6 +74,18 @@ describe('approval page in headless chromium', () => {
     // Mobile-friendly: the page is not wider than the phone.
     expect(await page.evaluate<number>('document.documentElement.scrollWidth')).toBeLessThanOrEqual(390);
 
+    // Approving needs blue's id typed: the browser refuses the empty field, nothing is sent.
+    await page.getByRole('button', { name: 'Approve cutover' }).click();
+    expect(await page.evaluate<boolean>('document.querySelector("#approve-confirm").validity.valueMissing')).toBe(true);
+    expect(decisions.sent).toHaveLength(0);
+    // A wrong id reaches the server, which refuses it and decides nothing.
+    await page.locator('#approve-confirm').fill('orders-pro');
+    await Promise.all([page.waitForURL(link), page.getByRole('button', { name: 'Approve cutover' }).click()]);
+    expect(await page.locator('h1').textContent()).toBe('Type blue’s cluster id to approve');
+    expect(decisions.sent).toHaveLength(0);
+    await page.goto(link);
+
+    await page.getByLabel(/blue’s cluster id/).fill('orders-prod');
     await Promise.all([page.waitForURL(link), page.getByRole('button', { name: 'Approve cutover' }).click()]);
     await page.waitForLoadState('load');
 

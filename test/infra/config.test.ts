@@ -1,5 +1,6 @@
 import { App } from 'aws-cdk-lib';
 import { parseConfig, readConfig, toDefinitionDefaults } from '../../infra/config';
+import { stepInput } from '../support/step-fixtures';
 import { exampleConfigInput } from './fixture';
 
 type Config = Record<string, unknown> & { schedule: Record<string, unknown>; defaults?: Record<string, unknown> };
@@ -11,7 +12,7 @@ const DOCUMENTED_DEFAULTS = {
   maxPolls: 720,
   checkWindowSeconds: 20,
   checkEveryMs: 2_000,
-  approvalTimeoutSeconds: 86_400,
+  approvalTimeoutSeconds: 3_600,
   blueRetentionSeconds: 86_400,
   cutoverTtlSeconds: 5,
   replicaCount: 1,
@@ -30,6 +31,23 @@ function problemWith(mutate: (config: Config) => void): string {
   }
   throw new Error('the configuration was accepted');
 }
+
+describe('the approval timeout (writes are blocked while it waits)', () => {
+  it('defaults to 1 hour and is capped at 12 hours, in the config and in an execution input', () => {
+    const input = example();
+    delete input.defaults;
+    expect(parseConfig(input).defaults.approvalTimeoutSeconds).toBe(3_600);
+    expect(
+      problemWith((config) => {
+        config.defaults = { ...(config.defaults ?? {}), approvalTimeoutSeconds: 86_400 };
+      }),
+    ).toContain('approvalTimeoutSeconds: at most 43200 seconds (12 hours): writes to blue are blocked');
+    expect(() => stepInput({ approval: { timeoutSeconds: 43_201 } })).toThrow(
+      /approval\.timeoutSeconds: at most 43200 seconds \(12 hours\)/,
+    );
+    expect(stepInput({ approval: { timeoutSeconds: 43_200 } }).approval.timeoutSeconds).toBe(43_200);
+  });
+});
 
 describe('readConfig', () => {
   it('reads the example configuration of cdk.json and fills in the documented defaults', () => {

@@ -1,7 +1,8 @@
 import type { Client } from 'pg';
-import { MigrationFailed, PreconditionFailed } from '../../lambdas/domain/errors';
+import { MigrationFailed, MigrationsChanged, PreconditionFailed } from '../../lambdas/domain/errors';
 import type { Database, MigrationFile, MigrationSource } from '../../lambdas/ports';
 import { applySql, loadMigrationSet, MAX_MIGRATION_BYTES, MIGRATION_LOCK_KEY } from '../../lambdas/steps/migrations';
+import { validateMigrations } from '../../lambdas/steps/validate-migrations';
 import { clustersStub, GREEN_ID, makeDocument, realClock, testDatabase } from '../support/documents';
 import { startPostgres, type TestServer } from '../support/postgres';
 
@@ -33,7 +34,12 @@ describe('SQL migrations on green (real PostgreSQL)', () => {
     return name;
   }
 
-  function run(db: string, files: Record<string, string | Uint8Array>, migrations: { lockTimeoutMs?: number } = {}) {
+  async function run(
+    db: string,
+    files: Record<string, string | Uint8Array>,
+    migrations: { lockTimeoutMs?: number } = {},
+    changedAfterValidation?: Record<string, string | Uint8Array>,
+  ) {
     const doc = makeDocument(green, {
       input: {
         migrations: {
@@ -45,9 +51,11 @@ describe('SQL migrations on green (real PostgreSQL)', () => {
         },
       },
     });
+    // As the state machine does: ValidateMigrations pins the set, ApplySql runs exactly that.
+    doc.migrationSet = await validateMigrations(doc, { migrations: source(files) });
     return applySql(doc, {
       database,
-      migrations: source(files),
+      migrations: source(changedAfterValidation ?? files),
       clusters: clustersStub({ [GREEN_ID]: green }),
       clock: realClock,
     });
@@ -228,6 +236,57 @@ describe('SQL migrations on green (real PostgreSQL)', () => {
     expect(Date.now() - started).toBeLessThan(5_000);
     await app.query('ROLLBACK');
     await app.end();
+  });
+
+  it.each([
+    [
+      'a file changed',
+      { ...set, '002_fill.sql': "INSERT INTO orders (note) VALUES ('evil');\n" },
+      /002_fill\.sql: sha256 is now [0-9a-f]{64}, ValidateMigrations read [0-9a-f]{64}/,
+    ],
+    ['a file added', { ...set, '003_more.sql': 'DROP TABLE orders;' }, /003_more\.sql: was added/],
+    ['a file removed', { '001_create.sql': set['001_create.sql'] }, /002_fill\.sql: was removed/],
+  ])(
+    'refuses to run when %s between ValidateMigrations and ApplySql, touching nothing',
+    async (_label, changed, reason) => {
+      const db = await freshDatabase();
+      const failure = run(db, set, {}, changed);
+      await expect(failure).rejects.toBeInstanceOf(MigrationsChanged);
+      await expect(failure).rejects.toThrow(reason);
+      expect(await green.sql("SELECT to_regclass('public.orders') IS NULL AS untouched", [], db)).toEqual([
+        { untouched: true },
+      ]);
+    },
+  );
+
+  it('reads each file at the version ValidateMigrations pinned', async () => {
+    const db = await freshDatabase();
+    const versions: (Readonly<Record<string, string>> | undefined)[] = [];
+    const versioned: MigrationSource = {
+      list: async (_prefix, pinned) => {
+        versions.push(pinned);
+        return [{ name: '001_create.sql', bytes: utf8(set['001_create.sql']), versionId: 'v7' }];
+      },
+    };
+    const doc = makeDocument(green, {
+      input: {
+        migrations: {
+          s3Prefix: PREFIX,
+          database: db,
+          phase: 'before-upgrade',
+          lockTimeoutMs: 5_000,
+          statementTimeoutMs: 60_000,
+        },
+      },
+    });
+    doc.migrationSet = await validateMigrations(doc, { migrations: versioned });
+    await applySql(doc, {
+      database,
+      migrations: versioned,
+      clusters: clustersStub({ [GREEN_ID]: green }),
+      clock: realClock,
+    });
+    expect(versions).toEqual([undefined, { '001_create.sql': 'v7' }]);
   });
 
   it('returns an empty result when the input has no migrations', async () => {

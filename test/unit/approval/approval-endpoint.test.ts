@@ -39,12 +39,21 @@ describe('ApprovalEndpoint', () => {
     expect(synthError).toBeUndefined();
   });
 
-  it('keeps approvals in an encrypted table with PITR and the TTL attribute', () => {
+  it('keeps approvals by id hash, in a table encrypted with its own rotating customer-managed key', () => {
+    const keys = template.findResources('AWS::KMS::Key');
+    expect(Object.keys(keys)).toHaveLength(1);
+    const [keyId] = Object.keys(keys);
+    template.hasResourceProperties('AWS::KMS::Key', { EnableKeyRotation: true });
     template.hasResourceProperties('AWS::DynamoDB::GlobalTable', {
-      KeySchema: [{ AttributeName: 'approvalId', KeyType: 'HASH' }],
+      KeySchema: [{ AttributeName: 'idHash', KeyType: 'HASH' }],
       TimeToLiveSpecification: { AttributeName: 'expiresAtEpoch', Enabled: true },
       SSESpecification: { SSEEnabled: true, SSEType: 'KMS' },
-      Replicas: [Match.objectLike({ PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true } })],
+      Replicas: [
+        Match.objectLike({
+          PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+          SSESpecification: { KMSMasterKeyId: { 'Fn::GetAtt': [keyId, 'Arn'] } },
+        }),
+      ],
     });
   });
 

@@ -1,4 +1,5 @@
 import { startApprovalServer, submitDecision, type ApprovalServer } from '../../../local/approval-server';
+import { sha256Hex } from '../../../lambdas/domain/approval-secrets';
 import { RecordingDecisions, requestApprovalEmail, TASK_TOKEN } from './fixtures';
 
 describe('local approval server', () => {
@@ -19,7 +20,13 @@ describe('local approval server', () => {
   it('listens on 127.0.0.1 and links to /approvals/{id}', async () => {
     const url = await link();
     expect(server.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
-    expect(url).toBe(`${server.url}/approvals/${server.store.all()[0]!.approvalId}`);
+    expect(url).toMatch(new RegExp(`^${server.url}/approvals/[A-Za-z0-9_-]{22,}$`));
+    // Like the DynamoDB table, the local store keeps only hashes of the id and the nonce.
+    const approvalId = url.split('/').pop()!;
+    const stored = JSON.stringify(server.store.all());
+    expect(stored).not.toContain(approvalId);
+    expect(stored).not.toContain(TASK_TOKEN);
+    expect(stored).toContain(sha256Hex(approvalId));
   });
 
   it('submitDecision approves like a person would, once', async () => {

@@ -2,6 +2,7 @@ import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client
 import { DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { DynamoDbApprovals } from '../../../lambdas/aws/approvals-dynamodb';
+import { approvalNonce, openTaskToken, sealTaskToken, sha256Hex } from '../../../lambdas/domain/approval-secrets';
 import { sdkShapedError } from '../../../lambdas/domain/aws-errors';
 import { RetryableAwsError } from '../../../lambdas/domain/errors';
 import { TASK_TOKEN } from './fixtures';
@@ -9,7 +10,7 @@ import { TASK_TOKEN } from './fixtures';
 const ddb = mockClient(DynamoDBDocumentClient);
 const TABLE = 'approvals';
 const ID = 'Jx3v9rV0m3b8Qm1nQ0xk2w7pYk1sD4fH';
-const NONCE = 'n0nce-n0nce-n0nce-n0nce-n0nce';
+const NONCE = approvalNonce(ID);
 
 const request = {
   approvalId: ID,
@@ -17,8 +18,19 @@ const request = {
   executionArn: 'arn:aws:states:eu-west-1:123456789012:execution:bluegreen:run-1',
   evidence: { blue: { clusterId: 'orders-prod' } },
   expiresAt: '2026-12-05T03:00:00.000Z',
-  nonce: NONCE,
 };
+
+/** The item as the table holds it while pending. */
+const pendingItem = () => ({
+  idHash: sha256Hex(ID),
+  nonceHash: sha256Hex(NONCE),
+  sealedTaskToken: sealTaskToken(ID, TASK_TOKEN),
+  executionArn: request.executionArn,
+  evidence: request.evidence,
+  expiresAt: request.expiresAt,
+  status: 'pending',
+  expiresAtEpoch: 1,
+});
 
 function approvals() {
   return new DynamoDbApprovals(DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'eu-west-1' })), {
@@ -30,7 +42,7 @@ function approvals() {
 beforeEach(() => ddb.reset());
 
 describe('DynamoDbApprovals', () => {
-  it('stores a pending approval that never overwrites, with the TTL a week after expiry, and returns the link', async () => {
+  it('stores only hashes of the id and the nonce and a sealed token, never overwriting, TTL a week after expiry', async () => {
     ddb.on(PutCommand).resolves({});
 
     const { url } = await approvals().store(request);
@@ -40,40 +52,47 @@ describe('DynamoDbApprovals', () => {
     expect(ddb).toHaveReceivedCommandWith(PutCommand, {
       TableName: TABLE,
       Item: {
-        ...request,
+        idHash: sha256Hex(ID),
+        nonceHash: sha256Hex(NONCE),
+        sealedTaskToken: expect.stringMatching(/^v1\./),
+        executionArn: request.executionArn,
+        evidence: request.evidence,
+        expiresAt: request.expiresAt,
         status: 'pending',
         expiresAtEpoch: Date.parse('2026-12-05T03:00:00.000Z') / 1000 + 7 * 24 * 3600,
       },
-      ConditionExpression: 'attribute_not_exists(approvalId)',
+      ConditionExpression: 'attribute_not_exists(idHash)',
     });
+    const item = JSON.stringify(ddb.commandCalls(PutCommand)[0]!.args[0].input.Item);
+    for (const secret of [ID, NONCE, TASK_TOKEN, 'SECRET-TASK-TOKEN']) expect(item).not.toContain(secret);
   });
 
-  it('reads with a consistent read and returns a typed record', async () => {
-    ddb.on(GetCommand).resolves({ Item: { ...request, status: 'pending', expiresAtEpoch: 1 } });
+  it('reads by the hash with a consistent read, and unseals the token with the id', async () => {
+    ddb.on(GetCommand).resolves({ Item: pendingItem() });
 
     const record = await approvals().get(ID);
 
-    expect(record).toEqual({ ...request, status: 'pending' });
+    expect(record).toEqual({ ...request, nonce: NONCE, status: 'pending' });
     expect(ddb).toHaveReceivedCommandWith(GetCommand, {
       TableName: TABLE,
-      Key: { approvalId: ID },
+      Key: { idHash: sha256Hex(ID) },
       ConsistentRead: true,
     });
   });
 
-  it('returns undefined for a missing or malformed item', async () => {
+  it('returns undefined for a missing or malformed item, or one stored for another id', async () => {
     ddb
       .on(GetCommand)
       .resolvesOnce({})
-      .resolvesOnce({ Item: { approvalId: ID, status: 'weird' } });
+      .resolvesOnce({ Item: { idHash: sha256Hex(ID), status: 'weird' } })
+      .resolvesOnce({ Item: pendingItem() });
     await expect(approvals().get(ID)).resolves.toBeUndefined();
     await expect(approvals().get(ID)).resolves.toBeUndefined();
+    await expect(approvals().get('another-id-another-id-another')).resolves.toBeUndefined();
   });
 
-  it('decides with one conditional update: pending, same nonce, not expired', async () => {
-    ddb.on(UpdateCommand).resolves({
-      Attributes: { ...request, status: 'approved', decision: 'approve', decidedAt: '2026-12-05T02:10:00.000Z' },
-    });
+  it('decides with one conditional update that drops the task token and hands it over once', async () => {
+    ddb.on(UpdateCommand).resolves({ Attributes: pendingItem() });
 
     const result = await approvals().decide(ID, {
       nonce: NONCE,
@@ -83,35 +102,43 @@ describe('DynamoDbApprovals', () => {
       userAgent: 'Mobile Safari',
     });
 
+    const { taskToken: _t, ...withoutToken } = request;
     expect(result).toEqual({
       decided: true,
-      record: { ...request, status: 'approved', decision: 'approve', decidedAt: '2026-12-05T02:10:00.000Z' },
+      taskToken: TASK_TOKEN,
+      record: {
+        ...withoutToken,
+        nonce: NONCE,
+        status: 'approved',
+        decision: 'approve',
+        decidedAt: '2026-12-05T02:10:00.000Z',
+        sourceIp: '203.0.113.7',
+        userAgent: 'Mobile Safari',
+      },
     });
     expect(ddb).toHaveReceivedCommandTimes(UpdateCommand, 1);
     expect(ddb).toHaveReceivedCommandWith(UpdateCommand, {
       TableName: TABLE,
-      Key: { approvalId: ID },
+      Key: { idHash: sha256Hex(ID) },
       ConditionExpression:
-        'attribute_exists(approvalId) AND #status = :pending AND #nonce = :nonce AND #expiresAt > :decidedAt',
+        'attribute_exists(idHash) AND #status = :pending AND #nonceHash = :nonceHash AND #expiresAt > :decidedAt',
       UpdateExpression:
-        'SET #status = :status, #decision = :decision, #decidedAt = :decidedAt, #sourceIp = :sourceIp, #userAgent = :userAgent',
+        'SET #status = :status, #decision = :decision, #decidedAt = :decidedAt, #sourceIp = :sourceIp, #userAgent = :userAgent REMOVE #sealedTaskToken',
       ExpressionAttributeValues: {
         ':status': 'approved',
         ':decision': 'approve',
         ':decidedAt': '2026-12-05T02:10:00.000Z',
         ':pending': 'pending',
-        ':nonce': NONCE,
+        ':nonceHash': sha256Hex(NONCE),
         ':sourceIp': '203.0.113.7',
         ':userAgent': 'Mobile Safari',
       },
-      ReturnValues: 'ALL_NEW',
+      ReturnValues: 'ALL_OLD',
     });
   });
 
   it('records a rejection with its reason', async () => {
-    ddb
-      .on(UpdateCommand)
-      .resolves({ Attributes: { ...request, status: 'rejected', decision: 'reject', reason: 'no' } });
+    ddb.on(UpdateCommand).resolves({ Attributes: pendingItem() });
     await approvals().decide(ID, {
       nonce: NONCE,
       decision: 'reject',
@@ -142,15 +169,23 @@ describe('DynamoDbApprovals', () => {
     ).rejects.toBeInstanceOf(RetryableAwsError);
   });
 
-  it('reopens only the decision it made', async () => {
+  it('reopens only the decision it made, sealing the token again', async () => {
     ddb.on(UpdateCommand).resolves({});
-    await approvals().reopen(ID, '2026-12-05T02:10:00.000Z');
+    await approvals().reopen(ID, '2026-12-05T02:10:00.000Z', TASK_TOKEN);
     expect(ddb).toHaveReceivedCommandWith(UpdateCommand, {
-      Key: { approvalId: ID },
-      UpdateExpression: 'SET #status = :pending REMOVE #decision, #decidedAt, #reason, #sourceIp, #userAgent',
+      Key: { idHash: sha256Hex(ID) },
+      UpdateExpression:
+        'SET #status = :pending, #sealedTaskToken = :sealed REMOVE #decision, #decidedAt, #reason, #sourceIp, #userAgent',
       ConditionExpression: '#status <> :pending AND #decidedAt = :decidedAt',
-      ExpressionAttributeValues: { ':pending': 'pending', ':decidedAt': '2026-12-05T02:10:00.000Z' },
+      ExpressionAttributeValues: {
+        ':pending': 'pending',
+        ':decidedAt': '2026-12-05T02:10:00.000Z',
+        ':sealed': expect.stringMatching(/^v1\./),
+      },
     });
+    const sealed = ddb.commandCalls(UpdateCommand)[0]!.args[0].input.ExpressionAttributeValues![':sealed'] as string;
+    expect(openTaskToken(ID, sealed)).toBe(TASK_TOKEN);
+    expect(openTaskToken('another-id-another-id-another', sealed)).toBeUndefined();
   });
 
   it('store without a base URL is refused', async () => {

@@ -3,6 +3,7 @@ import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { mockClient } from 'aws-sdk-client-mock';
 import { SnsNotifier, snsSubject } from '../../../lambdas/aws/notifier-sns';
 import { SfnTaskDecisions } from '../../../lambdas/aws/task-decisions-sfn';
+import { DeliveryOutcomeUnknown } from '../../../lambdas/approval/model';
 import { sdkShapedError } from '../../../lambdas/domain/aws-errors';
 import { RetryableAwsError } from '../../../lambdas/domain/errors';
 import { TASK_TOKEN } from './fixtures';
@@ -60,6 +61,32 @@ describe('SfnTaskDecisions', () => {
     expect(error.stack).not.toContain(TASK_TOKEN);
     expect(String((error.cause as Error).message)).not.toContain(TASK_TOKEN);
     expect(error.message).toContain('[task token]');
+  });
+
+  it.each([
+    [
+      'a server error',
+      Object.assign(new Error('boom'), { name: 'InternalServerError', $metadata: { httpStatusCode: 500 } }),
+    ],
+    ['a timeout', Object.assign(new Error('socket hang up'), { name: 'TimeoutError', $metadata: {} })],
+    ['a reset connection', Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' })],
+  ])('reports %s as an unknown outcome, never as retryable', async (_label, failure) => {
+    sfn.on(SendTaskSuccessCommand).rejects(failure);
+    const error = await decisions()
+      .sendSuccess(TASK_TOKEN, { decision: 'approve', decidedAt: 'x' })
+      .then(
+        () => new Error('expected a failure'),
+        (e: unknown) => e as Error,
+      );
+    expect(error).toBeInstanceOf(DeliveryOutcomeUnknown);
+    expect(error.name).toBe('DeliveryOutcomeUnknown');
+  });
+
+  it('a refused connection is a clear failure: nothing reached Step Functions', async () => {
+    sfn.on(SendTaskSuccessCommand).rejects(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }));
+    await expect(
+      decisions().sendSuccess(TASK_TOKEN, { decision: 'approve', decidedAt: 'x' }),
+    ).rejects.not.toBeInstanceOf(DeliveryOutcomeUnknown);
   });
 });
 

@@ -133,7 +133,7 @@ export class RecordingDecisions implements TaskDecisions {
 export async function requestApprovalEmail(
   approvals: Approvals,
   clock: Clock = { now: () => new Date(), sleep: async () => undefined },
-): Promise<RequestApprovalResult & { email: string }> {
+): Promise<RequestApprovalResult & { email: string; approvalId: string }> {
   const emails: string[] = [];
   const result = await requestApproval(
     { document: executionDocument(), taskToken: TASK_TOKEN },
@@ -141,7 +141,10 @@ export async function requestApprovalEmail(
   );
   const email = emails[0];
   if (email === undefined) throw new Error('RequestApproval sent no email');
-  return { ...result, email };
+  // The result carries no id (it lands in the execution history): the link in the email is the only way in.
+  const approvalId = /\/approvals\/([A-Za-z0-9_-]+)/.exec(email)?.[1];
+  if (approvalId === undefined) throw new Error('RequestApproval emailed no approval link');
+  return { ...result, email, approvalId };
 }
 
 /** A clock the tests move by hand. */

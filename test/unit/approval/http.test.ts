@@ -1,4 +1,5 @@
 import { approvalIdFromPath, handleApprovalHttp, type ApprovalHttpRequest } from '../../../lambdas/approval/http';
+import { DeliveryOutcomeUnknown } from '../../../lambdas/approval/model';
 import { sdkShapedError } from '../../../lambdas/domain/aws-errors';
 import { InMemoryApprovalStore, LocalApprovals } from '../../../local/approval-server';
 import { ManualClock, NOW, RecordingDecisions, requestApprovalEmail, TASK_TOKEN } from './fixtures';
@@ -68,7 +69,7 @@ describe('handleApprovalHttp', () => {
   it('POST approve decides once, sends success with the decision, and redirects to the decided page', async () => {
     const { post, call, decisions, store, approvalId, nonce } = await setup();
 
-    const response = await post({ nonce, decision: 'approve', reason: 'looks good' });
+    const response = await post({ nonce, decision: 'approve', confirm: 'orders-prod', reason: 'looks good' });
 
     expect(response.statusCode).toBe(303);
     expect(response.headers.location).toBe(approvalId);
@@ -90,6 +91,22 @@ describe('handleApprovalHttp', () => {
     expect(after.statusCode).toBe(410);
     expect(after.body).toContain('This cutover was approved');
     expect(after.body).not.toContain('name="nonce"');
+    // Another link holder sees the decision, not who made it from where.
+    expect(after.body).not.toContain('203.0.113.7');
+    expect(after.body).not.toContain('Mobile Safari');
+  });
+
+  it.each([
+    ['without', {}],
+    ['with a wrong', { confirm: 'orders-pro' }],
+    ["with green's", { confirm: 'orders-prod-g261205015000' }],
+  ])('POST approve %s cluster id typed is refused (400) and decides nothing', async (_label, extra) => {
+    const { post, decisions, store, approvalId, nonce } = await setup();
+    const response = await post({ nonce, decision: 'approve', ...extra });
+    expect(response.statusCode).toBe(400);
+    expect(response.body).toContain('Type blue’s cluster id to approve');
+    expect(decisions.sent).toHaveLength(0);
+    expect((await store.get(approvalId))!.status).toBe('pending');
   });
 
   it('POST reject sends ApprovalRejected with the reason as cause', async () => {
@@ -115,7 +132,7 @@ describe('handleApprovalHttp', () => {
 
   it('a second POST gets 410 and no second decision', async () => {
     const { post, decisions, nonce } = await setup();
-    await post({ nonce, decision: 'approve' });
+    await post({ nonce, decision: 'approve', confirm: 'orders-prod' });
 
     const second = await post({ nonce, decision: 'reject', reason: 'changed my mind' });
 
@@ -128,7 +145,7 @@ describe('handleApprovalHttp', () => {
   it('two POSTs at once: exactly one decision', async () => {
     const { post, decisions, nonce } = await setup();
     const results = await Promise.all([
-      post({ nonce, decision: 'approve' }),
+      post({ nonce, decision: 'approve', confirm: 'orders-prod' }),
       post({ nonce, decision: 'reject', reason: 'no' }),
     ]);
     expect(results.map((r) => r.statusCode).sort()).toEqual([303, 410]);
@@ -153,7 +170,7 @@ describe('handleApprovalHttp', () => {
     const response = await call({
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ nonce, decision: 'approve' }),
+      body: JSON.stringify({ nonce, decision: 'approve', confirm: 'orders-prod' }),
     });
     expect(response.statusCode).toBe(415);
     expect(decisions.sent).toHaveLength(0);
@@ -161,7 +178,7 @@ describe('handleApprovalHttp', () => {
 
   it('refuses an oversized form (413)', async () => {
     const { post, decisions, nonce } = await setup();
-    const response = await post({ nonce, decision: 'approve', reason: 'x'.repeat(20_000) });
+    const response = await post({ nonce, decision: 'approve', confirm: 'orders-prod', reason: 'x'.repeat(20_000) });
     expect(response.statusCode).toBe(413);
     expect(decisions.sent).toHaveLength(0);
   });
@@ -171,7 +188,7 @@ describe('handleApprovalHttp', () => {
     clock.advance(3600);
 
     const page = await call({ method: 'GET' });
-    const posted = await post({ nonce, decision: 'approve' });
+    const posted = await post({ nonce, decision: 'approve', confirm: 'orders-prod' });
 
     expect(page.statusCode).toBe(410);
     expect(page.body).toContain('This approval has expired');
@@ -201,7 +218,7 @@ describe('handleApprovalHttp', () => {
   it('when the execution no longer waits, says so (410)', async () => {
     const { post, decisions, nonce } = await setup();
     decisions.result = 'task-gone';
-    const response = await post({ nonce, decision: 'approve' });
+    const response = await post({ nonce, decision: 'approve', confirm: 'orders-prod' });
     expect(response.statusCode).toBe(410);
     expect(response.body).toContain('no longer waiting');
   });
@@ -210,15 +227,32 @@ describe('handleApprovalHttp', () => {
     const { post, decisions, store, approvalId, nonce, errors } = await setup();
     decisions.failNext = sdkShapedError('ServiceUnavailable');
 
-    const failed = await post({ nonce, decision: 'approve' });
+    const failed = await post({ nonce, decision: 'approve', confirm: 'orders-prod' });
     expect(failed.statusCode).toBe(500);
     expect(failed.body).toContain('Nothing was decided');
     expect(errors).toHaveLength(1);
     expect((await store.get(approvalId))!.status).toBe('pending');
 
-    const retried = await post({ nonce, decision: 'approve' });
+    const retried = await post({ nonce, decision: 'approve', confirm: 'orders-prod' });
     expect(retried.statusCode).toBe(303);
     expect(decisions.sent).toHaveLength(1);
+  });
+
+  it('when the outcome is unknown, says "outcome unknown, check the execution" and never decides again', async () => {
+    const { post, call, decisions, store, approvalId, nonce, errors } = await setup();
+    decisions.failNext = new DeliveryOutcomeUnknown('Step Functions SendTaskSuccess: outcome unknown');
+
+    const unclear = await post({ nonce, decision: 'approve', confirm: 'orders-prod' });
+    expect(unclear.statusCode).toBe(502);
+    expect(unclear.body).toContain('Outcome unknown');
+    expect(unclear.body).toContain('Check the execution');
+    expect(errors).toHaveLength(1);
+    expect((await store.get(approvalId))!.status).toBe('approved');
+
+    const second = await post({ nonce, decision: 'reject', reason: 'try the other way' });
+    expect(second.statusCode).toBe(410);
+    expect((await call({})).statusCode).toBe(410);
+    expect(decisions.sent).toHaveLength(0);
   });
 });
 

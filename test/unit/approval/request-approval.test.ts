@@ -1,3 +1,5 @@
+import { approvalNonce } from '../../../lambdas/domain/approval-secrets';
+import { renderPendingPage } from '../../../lambdas/approval/html';
 import { PreconditionFailed } from '../../../lambdas/domain/errors';
 import type { ApprovalRequestRecord } from '../../../lambdas/ports';
 import {
@@ -41,12 +43,12 @@ describe('requestApproval', () => {
     const record = stored[0]!;
     expect(record.taskToken).toBe(TASK_TOKEN);
     expect(record.executionArn).toBe('arn:aws:states:eu-west-1:123456789012:execution:bluegreen:run-1');
-    expect(record.approvalId).toBe(result.approvalId);
     expect(Buffer.from(record.approvalId, 'base64url').length).toBeGreaterThanOrEqual(16);
-    expect(Buffer.from(record.nonce, 'base64url').length).toBeGreaterThanOrEqual(16);
-    expect(record.nonce).not.toBe(record.approvalId);
     expect(TASK_TOKEN).not.toContain(record.approvalId);
-    expect(result.expiresAt).toBe('2026-12-05T03:07:30.000Z');
+    // The result lands in the execution history: nothing in it opens the page.
+    expect(result).toEqual({ requestedAt: NOW.toISOString(), expiresAt: '2026-12-05T03:07:30.000Z' });
+    expect(JSON.stringify(result)).not.toContain(record.approvalId);
+    expect(JSON.stringify(result)).not.toContain(approvalNonce(record.approvalId));
     expect(record.expiresAt).toBe(result.expiresAt);
 
     expect(emails).toHaveLength(1);
@@ -55,7 +57,7 @@ describe('requestApproval', () => {
     const links = email.text.match(/https?:\/\/\S+/g);
     expect(links).toEqual([`https://approve.example.com/approvals/${record.approvalId}`]);
     expect(email.text).not.toContain(TASK_TOKEN);
-    expect(email.text).not.toContain(record.nonce);
+    expect(email.text).not.toContain(approvalNonce(record.approvalId));
     expect(JSON.stringify(result)).not.toContain(TASK_TOKEN);
     expect(JSON.stringify(record.evidence)).not.toContain(TASK_TOKEN);
   });
@@ -91,6 +93,13 @@ describe('requestApproval', () => {
 
     const text = emails[0]!.text;
     expect(text).toContain('Downtime so far: 7m 30s');
+    expect(text).toContain(
+      'WRITES ARE BLOCKED: blue has taken no writes since 2026-12-05T02:00:00.000Z (7m 30s when this was sent). Every minute this approval waits is downtime for applications.',
+    );
+    const page = renderPendingPage({ ...stored[0]!, nonce: 'n', status: 'pending' });
+    expect(page).toContain(
+      'Writes are blocked: blue has taken no writes since 2026-12-05T02:00:00.000Z. Every minute this approval waits is downtime',
+    );
     expect(text).toContain('Write fence verified on green: yes');
     expect(text).toContain('Migrations applied (2): 001_add_status.sql, 002_index.sql');
     expect(text).toContain('Smoke tests: 2 of 2 passed');
@@ -110,12 +119,60 @@ describe('requestApproval', () => {
     expect((stored[0]!.evidence as unknown as ApprovalEvidence).onReject.join(' ')).toMatch(/is kept for inspection/);
   });
 
-  it('creates a fresh id and nonce for every request', async () => {
+  it('cuts smoke-test values to 200 characters in the evidence, the email and the page', async () => {
+    const { stored, emails, ports } = harness();
+    const doc = executionDocument({
+      smoke: {
+        results: [{ name: 'long', passed: true, value: 'v'.repeat(5000), expect: `equals:${'v'.repeat(5000)}` }],
+      },
+    });
+
+    await requestApproval({ document: doc, taskToken: TASK_TOKEN }, ports);
+
+    const evidence = stored[0]!.evidence as unknown as ApprovalEvidence;
+    expect([...evidence.smokeTests[0]!.value]).toHaveLength(200);
+    expect([...evidence.smokeTests[0]!.expect]).toHaveLength(200);
+    expect(emails[0]!.text).not.toContain('v'.repeat(200));
+    expect(emails[0]!.text).toContain(`${'v'.repeat(199)}…`);
+    const page = renderPendingPage({
+      ...stored[0]!,
+      nonce: 'n',
+      status: 'pending',
+      evidence: { ...stored[0]!.evidence, smokeTests: doc.smoke!.results },
+    });
+    expect(page).not.toContain('v'.repeat(200));
+    expect(page).toContain(`${'v'.repeat(199)}…`);
+  });
+
+  it('lists every pinned migration file with its SHA-256 and S3 version in the evidence, the email and the page', async () => {
+    const { stored, emails, ports } = harness();
+    const doc = executionDocument({
+      migrationSet: {
+        files: ['001_add_status.sql', '002_index.sql'],
+        pins: [
+          { name: '001_add_status.sql', sha256: 'a'.repeat(64), versionId: 'v-001' },
+          { name: '002_index.sql', sha256: 'b'.repeat(64) },
+        ],
+      },
+    });
+
+    await requestApproval({ document: doc, taskToken: TASK_TOKEN }, ports);
+
+    const evidence = stored[0]!.evidence as unknown as ApprovalEvidence;
+    expect(evidence.migrationHashes).toEqual(doc.migrationSet!.pins);
+    expect(emails[0]!.text).toContain(`  ${'a'.repeat(64)}  001_add_status.sql  (S3 version v-001)`);
+    expect(emails[0]!.text).toContain(`  ${'b'.repeat(64)}  002_index.sql`);
+    const page = renderPendingPage({ ...stored[0]!, nonce: 'n', status: 'pending' });
+    expect(page).toContain(`<code>${'a'.repeat(64)}</code> <span class="muted">S3 version v-001</span>`);
+    expect(page).toContain(`<code>${'b'.repeat(64)}</code>`);
+  });
+
+  it('creates a fresh id (and so a fresh nonce) for every request', async () => {
     const { stored, ports } = harness();
     await requestApproval({ document: executionDocument(), taskToken: TASK_TOKEN }, ports);
     await requestApproval({ document: executionDocument(), taskToken: TASK_TOKEN }, ports);
     expect(stored[0]!.approvalId).not.toBe(stored[1]!.approvalId);
-    expect(stored[0]!.nonce).not.toBe(stored[1]!.nonce);
+    expect(approvalNonce(stored[0]!.approvalId)).not.toBe(approvalNonce(stored[1]!.approvalId));
   });
 
   it('refuses without blue or without a token, and the error never carries the token', async () => {

@@ -3,6 +3,7 @@ import { SendTaskFailureCommand, SendTaskSuccessCommand, SFNClient } from '@aws-
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
+import { sha256Hex } from '../../../lambdas/domain/approval-secrets';
 import { sdkShapedError } from '../../../lambdas/domain/aws-errors';
 import type { RequestApprovalEvent, RequestApprovalResult } from '../../../lambdas/steps/request-approval';
 import { executionDocument, TASK_TOKEN } from './fixtures';
@@ -111,45 +112,43 @@ describe('the task token stays secret through a whole approval flow', () => {
     // Arrange: the table is a Map behind the mocked document client.
     const items = new Map<string, Record<string, unknown>>();
     ddb.on(PutCommand).callsFake((input: { Item: Record<string, unknown> }) => {
-      items.set(String(input.Item.approvalId), { ...input.Item });
+      items.set(String(input.Item.idHash), { ...input.Item });
       return {};
     });
-    ddb
-      .on(GetCommand)
-      .callsFake((input: { Key: { approvalId: string } }) => ({ Item: items.get(input.Key.approvalId) }));
+    ddb.on(GetCommand).callsFake((input: { Key: { idHash: string } }) => ({ Item: items.get(input.Key.idHash) }));
     ddb
       .on(UpdateCommand)
       .callsFake(
         (input: {
-          Key: { approvalId: string };
+          Key: { idHash: string };
           ExpressionAttributeValues: Record<string, string>;
           ExpressionAttributeNames: Record<string, string>;
           UpdateExpression: string;
         }) => {
-          const item = items.get(input.Key.approvalId);
+          const item = items.get(input.Key.idHash);
           const v = input.ExpressionAttributeValues;
-          if (input.UpdateExpression.startsWith('SET #status = :pending REMOVE')) {
+          if (input.UpdateExpression.startsWith('SET #status = :pending')) {
             if (!item || item.status === 'pending' || item.decidedAt !== v[':decidedAt'])
               throw sdkShapedError('ConditionalCheckFailedException');
             const { decision: _d, decidedAt: _a, reason: _r, sourceIp: _s, userAgent: _u, ...rest } = item;
-            items.set(input.Key.approvalId, { ...rest, status: 'pending' });
+            items.set(input.Key.idHash, { ...rest, status: 'pending', sealedTaskToken: v[':sealed'] });
             return {};
           }
           if (
             !item ||
             item.status !== 'pending' ||
-            item.nonce !== v[':nonce'] ||
+            item.nonceHash !== v[':nonceHash'] ||
             String(item.expiresAt) <= String(v[':decidedAt'])
           ) {
             throw sdkShapedError('ConditionalCheckFailedException');
           }
-          const updated = { ...item };
+          const { sealedTaskToken: _dropped, ...updated } = item;
           for (const [placeholder, name] of Object.entries(input.ExpressionAttributeNames)) {
             const value = v[`:${placeholder.slice(1)}`];
-            if (value !== undefined && !['nonce', 'expiresAt'].includes(name)) updated[name] = value;
+            if (value !== undefined && !['nonceHash', 'expiresAt'].includes(name)) updated[name] = value;
           }
-          items.set(input.Key.approvalId, updated);
-          return { Attributes: updated };
+          items.set(input.Key.idHash, updated);
+          return { Attributes: item };
         },
       );
     sns.on(PublishCommand).resolves({ MessageId: 'm1' });
@@ -180,8 +179,8 @@ describe('the task token stays secret through a whole approval flow', () => {
     };
     const first = await get();
     const nonce = /name="nonce" value="([^"]+)"/.exec(String(first.body))![1]!;
-    const failed = await post({ nonce, decision: 'approve' });
-    const approved = await post({ nonce, decision: 'approve', reason: 'ship it' });
+    const failed = await post({ nonce, decision: 'approve', confirm: 'orders-prod' });
+    const approved = await post({ nonce, decision: 'approve', confirm: 'orders-prod', reason: 'ship it' });
     const second = await post({ nonce, decision: 'reject', reason: 'too late' });
     const reloaded = await get();
 
@@ -189,7 +188,11 @@ describe('the task token stays secret through a whole approval flow', () => {
     expect([first.statusCode, failed.statusCode, approved.statusCode, second.statusCode, reloaded.statusCode]).toEqual([
       200, 500, 303, 410, 410,
     ]);
-    expect(items.get(requested.approvalId)!.taskToken).toBe(TASK_TOKEN);
+    const approvalId = path.split('/').pop()!;
+    const stored = items.get(sha256Hex(approvalId))!;
+    // Decided: the sealed token left the table with the decision; nothing in it opens the page.
+    expect(stored.status).toBe('approved');
+    expect(stored).not.toHaveProperty('sealedTaskToken');
     expect(sfn).toHaveReceivedCommandTimes(SendTaskSuccessCommand, 2);
     expect(sfn).toHaveReceivedCommandTimes(SendTaskFailureCommand, 0);
     expect(sfn).toHaveReceivedCommandWith(SendTaskSuccessCommand, { taskToken: TASK_TOKEN });
@@ -212,7 +215,13 @@ describe('the task token stays secret through a whole approval flow', () => {
       link,
       result: JSON.stringify(requested),
       pages: JSON.stringify(pages),
+      table: JSON.stringify([...items.values()]),
     };
+    // The table and the task's result (the execution history) hold neither the link's id nor the nonce.
+    for (const secret of [approvalId, nonce]) {
+      expect(JSON.stringify([...items.entries()])).not.toContain(secret);
+      expect(JSON.stringify(requested)).not.toContain(secret);
+    }
     for (const [where, text] of Object.entries(everything)) {
       for (const fragment of fragments) {
         expect({ where, leaked: text.includes(fragment) }).toEqual({ where, leaked: false });

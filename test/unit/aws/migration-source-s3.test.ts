@@ -39,6 +39,27 @@ describe('parseS3Prefix', () => {
 });
 
 describe('list', () => {
+  it('reads pinned objects at their version id and reports the version read', async () => {
+    s3Mock.on(ListObjectsV2Command).resolves({ Contents: [{ Key: 'r/001_a.sql' }, { Key: 'r/002_b.sql' }] });
+    s3Mock.on(GetObjectCommand, { Key: 'r/001_a.sql' }).resolves({ Body: body('A v1'), VersionId: 'v1' });
+    s3Mock.on(GetObjectCommand, { Key: 'r/002_b.sql' }).resolves({ Body: body('B'), VersionId: 'null' });
+
+    const files = await source.list('s3://deploy-bucket/r/', { '001_a.sql': 'v1' });
+
+    expect(s3Mock).toHaveReceivedCommandWith(GetObjectCommand, {
+      Bucket: 'deploy-bucket',
+      Key: 'r/001_a.sql',
+      VersionId: 'v1',
+    });
+    const unpinned = s3Mock.commandCalls(GetObjectCommand, { Key: 'r/002_b.sql' })[0]!.args[0].input;
+    expect(unpinned).not.toHaveProperty('VersionId');
+    // "null" is the version of an object written before versioning: nothing to pin.
+    expect(files.map((f) => [f.name, f.versionId])).toEqual([
+      ['001_a.sql', 'v1'],
+      ['002_b.sql', undefined],
+    ]);
+  });
+
   it('reads every direct child over all pages, named relative to the prefix', async () => {
     s3Mock
       .on(ListObjectsV2Command)

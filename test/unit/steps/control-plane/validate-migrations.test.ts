@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { PreconditionFailed } from '../../../../lambdas/domain/errors';
 import { validateMigrations } from '../../../../lambdas/steps/validate-migrations';
 import { FakeCloud } from '../../../support/fake-cloud';
@@ -42,10 +43,22 @@ describe('ValidateMigrations', () => {
       { name: 'orders/a_first.sql', bytes: sql('select 3;') },
     ];
     const list = jest.spyOn(cloud.migrationsPort, 'list');
-    await expect(validateMigrations(migrationDoc(), cloud.ports())).resolves.toEqual({
+    await expect(validateMigrations(migrationDoc(), cloud.ports())).resolves.toMatchObject({
       files: ['010_late.sql', '9_early.SQL', 'V2_backfill.sql', 'a_first.sql', 'b_add_index.sql'],
     });
     expect(list).toHaveBeenCalledWith(PREFIX);
+  });
+
+  it('pins each file by SHA-256 and S3 version id', async () => {
+    cloud.migrationFiles = [
+      { name: 'orders/001_a.sql', bytes: sql('select 1;'), versionId: 'v-a1' },
+      { name: 'orders/002_b.sql', bytes: sql('select 2;') },
+    ];
+    const { pins } = await validateMigrations(migrationDoc(), cloud.ports());
+    expect(pins).toEqual([
+      { name: '001_a.sql', sha256: createHash('sha256').update('select 1;').digest('hex'), versionId: 'v-a1' },
+      { name: '002_b.sql', sha256: createHash('sha256').update('select 2;').digest('hex') },
+    ]);
   });
 
   it('refuses an empty file, naming it', async () => {
@@ -73,7 +86,7 @@ describe('ValidateMigrations', () => {
     const bytes = new Uint8Array(1024 * 1024).fill(0x20);
     bytes.set(sql('select 1;'));
     cloud.migrationFiles = [{ name: '001_big.sql', bytes }];
-    await expect(validateMigrations(migrationDoc(), cloud.ports())).resolves.toEqual({ files: ['001_big.sql'] });
+    await expect(validateMigrations(migrationDoc(), cloud.ports())).resolves.toMatchObject({ files: ['001_big.sql'] });
   });
 
   it('refuses a prefix with no .sql file, naming the prefix and what it found', async () => {
