@@ -67,6 +67,8 @@ export interface ExecutionDocument {
     databases: string[];
     changedDatabases: string[];
     terminatedSessions: number;
+    /** How many times a backend from before the fence appeared after the fence row, moving the fence past it. */
+    moves?: number;
   };
   green?: GreenInfo;
   writer?: { instanceId: string; requestedAt: string; reused: boolean };
