@@ -73,6 +73,9 @@ export interface ExecutionDocument {
   green?: GreenInfo;
   writer?: { instanceId: string; requestedAt: string; reused: boolean };
   verify?: { fenceRowFound: boolean; resetDatabases: string[] };
+  /** CheckFenceHeld / RecheckFenceHeld: no user data changed on blue after the fence (fence-proof.ts). */
+  fenceHeld?: { proven: boolean; databases: string[]; checkedAt: string };
+  fenceRecheck?: { proven: boolean; databases: string[]; checkedAt: string };
   migrations?: { applied: { name: string; sha256: string; durationMs: number }[]; skipped: string[] };
   upgrade?: { requested: boolean; from: string; to: string; isMajor: boolean; requestedAt: string };
   postUpgrade?: {

@@ -39,8 +39,8 @@ import { recordProof } from './fence-proof';
  * allowed to end (a superuser's, when the workflow's user is rds_superuser): it would stay.
  *
  * Idempotent: the row is written first as an intent (with the databases this run changes), so a
- * re-run after a crash still knows which databases rollback must reset; a completed row is
- * re-run only looks again (and moves the fence past a late backend).
+ * re-run after a crash still knows which databases rollback must reset; a re-run of a completed
+ * fence only looks again (and moves the fence past a late backend).
  */
 
 export type FenceResult = NonNullable<ExecutionDocument['fence']>;
