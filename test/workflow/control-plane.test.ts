@@ -23,7 +23,6 @@ const DEPLOYMENT_ORDER = [
   'AddReplicas',
   'SmokeTest',
   'RequestApproval',
-  'CheckFenceHeld',
   'OpenGreen',
   'SwapCname',
   'RetainBlue',
