@@ -166,7 +166,11 @@ export function buildDefinition(scope: Construct, props: DefinitionProps): sfn.I
   // ---- cutover -------------------------------------------------------------------------------
   const swapCname = task('SwapCname');
   afterOpen(swapCname);
-  swapCname.next(pollLoop('Cname', 'CheckCname', retainBlue, afterOpen));
+  // Green serves behind the CNAME: end what is left on blue, so that pools reconnect to green.
+  const endBlueSessions = task('EndBlueSessions');
+  afterCutover(endBlueSessions);
+  endBlueSessions.next(retainBlue);
+  swapCname.next(pollLoop('Cname', 'CheckCname', endBlueSessions, afterOpen));
   const openGreen = task('OpenGreen');
   afterOpen(openGreen);
   openGreen.next(pollLoop('GreenOpen', 'CheckGreenOpen', swapCname, afterOpen));

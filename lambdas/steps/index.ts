@@ -11,6 +11,7 @@ import { checkClone, createClone } from './create-clone';
 import { checkCname, checkGreenOpen, openGreen, swapCname } from './cutover';
 import { checkBlueDeleted, deleteBlue } from './delete-blue';
 import { checkGreenDiscarded, discardGreen } from './discard-green';
+import { endBlueSessions } from './end-blue-sessions';
 import { fenceWrites } from './fence-writes';
 import { checkGreenWriter, createGreenWriter } from './green-writer';
 import { acquireLock, releaseLock } from './lock';
@@ -64,6 +65,7 @@ export const STEPS: Record<StepId, StepFunction> = {
   'check-green-open': (e, p) => checkGreenOpen(doc(e), p),
   'swap-cname': (e, p) => swapCname(doc(e), p),
   'check-cname': (e, p) => checkCname(doc(e), p),
+  'end-blue-sessions': (e, p) => endBlueSessions(doc(e), p),
   'recheck-fence-held': (e, p) => checkFenceHeld(doc(e), p, 'before-delete'),
   'delete-blue': (e, p) => deleteBlue(doc(e), p),
   'check-blue-deleted': (e, p) => checkBlueDeleted(doc(e), p),

@@ -1,4 +1,5 @@
 import { Client } from 'pg';
+import { endBlueSessions } from '../../lambdas/steps/end-blue-sessions';
 import { fenceWrites } from '../../lambdas/steps/fence-writes';
 import { unfenceBlue } from '../../lambdas/steps/unfence';
 import { makeDocument, realClock, testDatabase } from '../support/documents';
@@ -44,5 +45,19 @@ describe('read-only mode: a sticky pool writes again after UnfenceBlue (real Pos
     const reconnected = await blue.client('app', { applicationName: 'hikari-pool' });
     await expect(reconnected.query("INSERT INTO orders (note) VALUES ('after the rollback')")).resolves.toBeDefined();
     await reconnected.end();
+  });
+
+  it('after the CNAME is in sync, ends every session left on blue so that pools reconnect to green', async () => {
+    const doc = makeDocument(blue, { input: { executionId: 'execution-cutover', writeBlock: 'read-only' } });
+    doc.fence = await fenceWrites(doc, { database, clock: realClock }, { pollMs: 50, graceMs: 100 });
+    const reader = await blue.client('app', { applicationName: 'hikari-pool' });
+    await expect(reader.query('SELECT count(*) FROM orders')).resolves.toBeDefined();
+
+    const result = await endBlueSessions(doc, { database, clock: realClock });
+
+    expect(result.ended).toBeGreaterThanOrEqual(1);
+    await expect(reader.query('SELECT 1')).rejects.toThrow(/terminat|not queryable|Connection terminated/);
+    await reader.end().catch(() => undefined);
+    await unfenceBlue(doc, { database });
   });
 });

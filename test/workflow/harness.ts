@@ -64,6 +64,7 @@ export function databaseStepStubs(calls: string[]): Partial<Record<StepId, StepF
       databases: ['app'],
       checkedAt: new Date().toISOString(),
     })),
+    'end-blue-sessions': record('end-blue-sessions', () => ({ ended: 2, endedAt: new Date().toISOString() })),
     'recheck-fence-held': record('fence-recheck', () => ({
       proven: true,
       databases: ['app'],
