@@ -156,12 +156,21 @@ export function buildDefinition(scope: Construct, props: DefinitionProps): sfn.I
     stateName: 'RetainBlue',
     time: sfn.WaitTime.secondsPath('$.input.blueRetentionSeconds'),
   });
-  retainBlue.next(deleteBlue);
+  // Blue's data must still be what the fence recorded: a write that reached blue after the fence
+  // (a session that turned read-only off) is not on green, so blue is kept and the alert says so.
+  const recheckFenceHeld = task('RecheckFenceHeld');
+  afterCutover(recheckFenceHeld);
+  recheckFenceHeld.next(deleteBlue);
+  retainBlue.next(recheckFenceHeld);
 
   // ---- cutover -------------------------------------------------------------------------------
   const swapCname = task('SwapCname');
   afterOpen(swapCname);
-  swapCname.next(pollLoop('Cname', 'CheckCname', retainBlue, afterOpen));
+  // Green serves behind the CNAME: end what is left on blue, so that pools reconnect to green.
+  const endBlueSessions = task('EndBlueSessions');
+  afterCutover(endBlueSessions);
+  endBlueSessions.next(retainBlue);
+  swapCname.next(pollLoop('Cname', 'CheckCname', endBlueSessions, afterOpen));
   const openGreen = task('OpenGreen');
   afterOpen(openGreen);
   openGreen.next(pollLoop('GreenOpen', 'CheckGreenOpen', swapCname, afterOpen));
@@ -183,7 +192,11 @@ export function buildDefinition(scope: Construct, props: DefinitionProps): sfn.I
   addRetries(requestApproval, false);
   // Reject (ApprovalRejected) and timeout (States.Timeout) both roll back, like any other failure.
   rollsBack(requestApproval);
-  requestApproval.next(openGreen);
+  // The last look before green takes writes: a write on blue after the fence means rollback.
+  const checkFenceHeld = task('CheckFenceHeld');
+  rollsBack(checkFenceHeld);
+  checkFenceHeld.next(openGreen);
+  requestApproval.next(checkFenceHeld);
 
   // ---- dry run ending: delete green, report ---------------------------------------------------
   const discardGreen = task('DiscardGreen');

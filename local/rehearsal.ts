@@ -5,6 +5,8 @@ import { Client } from 'pg';
 import type { ExecutionDocument } from '../lambdas/domain/document';
 import type { Approvals, Ports } from '../lambdas/ports';
 import type { StepFunction } from '../lambdas/steps/index';
+import { userDatabases } from '../lambdas/steps/db';
+import { recordProof } from '../lambdas/steps/fence-proof';
 import { startApprovalServer, submitDecision, type ApprovalServer } from './approval-server';
 import { createLocalCloud, LOCAL_MIGRATIONS_PREFIX, type LocalCloud, type ModelledBehaviour } from './cloud';
 import { startLoad, type LoadGenerator } from './load';
@@ -389,6 +391,14 @@ const bareFenceRow: StepFunction = async (event, ports) => {
        ON CONFLICT (execution_id) DO UPDATE SET execution_id = EXCLUDED.execution_id RETURNING lsn::text, fenced_at`,
       [doc.input.executionId],
     );
+    // The write proof as the real fence records it, so that CheckFenceHeld still looks.
+    const target = { clusterId: blue.id, host: blue.endpoint, port: blue.port };
+    const proof = await recordProof(ports.database, target, await userDatabases(session));
+    await session.query('ALTER TABLE bluegreen.fence ADD COLUMN IF NOT EXISTS proof jsonb');
+    await session.query('UPDATE bluegreen.fence SET proof = $2 WHERE execution_id = $1', [
+      doc.input.executionId,
+      JSON.stringify(proof),
+    ]);
     const row = r.rows[0];
     return {
       fencedAt: new Date(row?.fenced_at ?? Date.now()).toISOString(),
@@ -531,7 +541,15 @@ async function buildReport(a: BuildReportArgs): Promise<RehearsalReport> {
 
   // Time the local operations themselves took inside the downtime: clone, instances, upgrade,
   // migrations, replicas, smoke tests and the approval (states that do work, not orchestration).
-  const workStates = new Set(['FenceWrites', 'VerifyClone', 'ApplySql', 'PostUpgrade', 'SmokeTest', 'RequestApproval']);
+  const workStates = new Set([
+    'FenceWrites',
+    'CheckFenceHeld',
+    'VerifyClone',
+    'ApplySql',
+    'PostUpgrade',
+    'SmokeTest',
+    'RequestApproval',
+  ]);
   // The union of their intervals (operations nest and overlap: a clone's copy runs inside the
   // clone), clipped to the downtime window: what is left of the downtime is orchestration.
   const intervals: [number, number][] = [];

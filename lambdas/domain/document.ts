@@ -86,10 +86,17 @@ export interface ExecutionDocument {
     databases: string[];
     changedDatabases: string[];
     terminatedSessions: number;
+    /** How many times a backend from before the fence appeared after the fence row, moving the fence past it. */
+    moves?: number;
   };
   green?: GreenInfo;
   writer?: { instanceId: string; requestedAt: string; reused: boolean };
   verify?: { fenceRowFound: boolean; resetDatabases: string[] };
+  /** CheckFenceHeld / RecheckFenceHeld: no user data changed on blue after the fence (fence-proof.ts). */
+  fenceHeld?: { proven: boolean; databases: string[]; checkedAt: string };
+  /** EndBlueSessions: sessions still on blue after the CNAME swap, ended so pools reconnect to green. */
+  blueSessions?: { ended: number; endedAt: string };
+  fenceRecheck?: { proven: boolean; databases: string[]; checkedAt: string };
   migrations?: { applied: { name: string; sha256: string; durationMs: number }[]; skipped: string[] };
   upgrade?: { requested: boolean; from: string; to: string; isMajor: boolean; requestedAt: string };
   postUpgrade?: {

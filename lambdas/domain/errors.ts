@@ -65,6 +65,11 @@ export class UpgradeFailed extends WorkflowError {
   override name = 'UpgradeFailed' as const;
 }
 
+/** Blue's user data changed after the fence row: green may lack those writes. */
+export class WritesAfterFence extends WorkflowError {
+  override name = 'WritesAfterFence' as const;
+}
+
 export const ERROR_NAMES = {
   PreconditionFailed: 'PreconditionFailed',
   RetryableAwsError: 'RetryableAwsError',
@@ -76,6 +81,7 @@ export const ERROR_NAMES = {
   ApprovalRejected: 'ApprovalRejected',
   FenceIncomplete: 'FenceIncomplete',
   UpgradeFailed: 'UpgradeFailed',
+  WritesAfterFence: 'WritesAfterFence',
 } as const;
 
 export type WorkflowErrorName = keyof typeof ERROR_NAMES;
@@ -91,6 +97,7 @@ const constructors: Record<WorkflowErrorName, new (message: string) => Error> = 
   ApprovalRejected,
   FenceIncomplete,
   UpgradeFailed,
+  WritesAfterFence,
 };
 
 /** Builds one of the workflow's named errors from its name (used by fault injection in the rehearsal). */

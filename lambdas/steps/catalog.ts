@@ -90,10 +90,13 @@ export const TASKS = {
     timeoutSeconds: 30,
     needs: ['topic'],
   },
+  CheckFenceHeld: database('CheckFenceHeld', 'check-fence-held', '$.fenceHeld', 120),
   OpenGreen: control('OpenGreen', 'open-green', '$.open', RW),
   CheckGreenOpen: control('CheckGreenOpen', 'check-green-open', '$.wait.open', R),
   SwapCname: control('SwapCname', 'swap-cname', '$.cutover', ['rds:read', 'route53']),
   CheckCname: control('CheckCname', 'check-cname', '$.wait.cname', ['route53']),
+  EndBlueSessions: database('EndBlueSessions', 'end-blue-sessions', '$.blueSessions', 60),
+  RecheckFenceHeld: database('RecheckFenceHeld', 'recheck-fence-held', '$.fenceRecheck', 120),
   DeleteBlue: control('DeleteBlue', 'delete-blue', '$.deletion', ['rds:read', 'rds:write', 'route53']),
   CheckBlueDeleted: control('CheckBlueDeleted', 'check-blue-deleted', '$.wait.blueDeleted', RW), // advances the deletion: instances, then the cluster
   DiscardGreen: control('DiscardGreen', 'discard-green', '$.discard', RW),

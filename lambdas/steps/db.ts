@@ -10,6 +10,13 @@ export const ADMIN_DATABASE = 'postgres';
 /** AWS's own role on RDS/Aurora: its sessions and its database are never touched. */
 export const AWS_INTERNAL_ROLE = 'rdsadmin';
 
+/**
+ * The roles RDS and Aurora run their own sessions as (monitoring, replication, topology): the
+ * fence and the write detection leave them alone. Exempting by role, never by application_name,
+ * which any client sets as it likes.
+ */
+export const AWS_INTERNAL_ROLES: readonly string[] = [AWS_INTERNAL_ROLE, 'rdsrepladmin', 'rdstopmgr'];
+
 /** Quotes an SQL identifier (what `quote_ident` does), for names read from the catalogue. */
 export function quoteIdent(name: string): string {
   return `"${name.replace(/"/g, '""')}"`;

@@ -1,7 +1,16 @@
 import type { ExecutionDocument } from '../domain/document';
 import { FenceIncomplete, PreconditionFailed } from '../domain/errors';
-import type { DbSession, Ports } from '../ports';
-import { ADMIN_DATABASE, AWS_INTERNAL_ROLE, blueTarget, openSession, quoteIdent, userDatabases } from './db';
+import type { DbSession, DbTarget, Ports } from '../ports';
+import {
+  ADMIN_DATABASE,
+  AWS_INTERNAL_ROLE,
+  AWS_INTERNAL_ROLES,
+  blueTarget,
+  openSession,
+  quoteIdent,
+  userDatabases,
+} from './db';
+import { recordProof } from './fence-proof';
 
 /**
  * FenceWrites (docs/architecture.md): makes blue read-only for every session that could still
@@ -10,22 +19,28 @@ import { ADMIN_DATABASE, AWS_INTERNAL_ROLE, blueTarget, openSession, quoteIdent,
  *
  * 1. `ALTER DATABASE … SET default_transaction_read_only = on` on every user database; new
  *    sessions start read-only from then on.
- * 2. Terminate every client session that started before that point (they may not have picked up
- *    the setting), except this workflow's own sessions and AWS's (`rdsadmin`); wait, bounded,
- *    until none is left. Sessions started after step 1 are read-only already, so in `read-only`
- *    write-block mode applications keep reading.
- * 3. Insert the fence row (execution id, `pg_current_wal_lsn()`, time), committed in our own session.
+ * 2. End every backend connected to a database that started before that point (it may not have
+ *    picked up the setting): client sessions, walsenders, extension and replication workers.
+ *    Only this very session (by pid) and AWS's internal roles are exempt. Wait, bounded, until
+ *    two looks a grace period apart find none (a backend still starting up is invisible at
+ *    first). Backends started after step 1 are read-only by default, so in `read-only` mode
+ *    applications keep reading.
+ * 3. Record the proof of blue's data (fence-proof.ts), then the fence row (execution id,
+ *    `pg_current_wal_lsn()`, time) in our own session; look again twice, and if a backend from
+ *    before the fence appeared meanwhile, end it and move the fence past it. The fence time
+ *    returned is read after the row committed.
  *
  * Before step 1 it refuses (PreconditionFailed, nothing changed) what would let writes through a
  * database-level default: a role-level `default_transaction_read_only` that is not `on` for a role
  * that can log in (it overrides the database's setting in every new session), a prepared
  * transaction (`COMMIT PREPARED` works in a read-only session), and an enabled logical-replication
  * subscription (its apply worker writes regardless of the default). After step 2 it checks again
- * (FenceIncomplete if one appeared meanwhile), and it ends logical replication workers too.
+ * (FenceIncomplete if one appeared meanwhile). It also refuses, before step 1, a backend it is not
+ * allowed to end (a superuser's, when the workflow's user is rds_superuser): it would stay.
  *
  * Idempotent: the row is written first as an intent (with the databases this run changes), so a
- * re-run after a crash still knows which databases rollback must reset; a completed row is
- * returned as it is.
+ * re-run after a crash still knows which databases rollback must reset; a re-run of a completed
+ * fence only looks again (and moves the fence past a late backend).
  */
 
 export type FenceResult = NonNullable<ExecutionDocument['fence']>;
@@ -35,6 +50,12 @@ export interface FenceOptions {
   waitMs?: number;
   /** @default 500 */
   pollMs?: number;
+  /**
+   * Between the two looks that must both find no backend from before the fence, before and after
+   * the fence row: a backend that is still starting up appears in pg_stat_activity only then.
+   * @default 2_000
+   */
+  graceMs?: number;
 }
 
 const FENCE_TABLE_DDL = [
@@ -47,6 +68,9 @@ const FENCE_TABLE_DDL = [
      changed_databases text[] NOT NULL DEFAULT '{}',
      terminated_sessions int NOT NULL DEFAULT 0
    )`,
+  // Added later: when the fence started (backends forked before it are ended) and the proof.
+  'ALTER TABLE bluegreen.fence ADD COLUMN IF NOT EXISTS started_at text',
+  'ALTER TABLE bluegreen.fence ADD COLUMN IF NOT EXISTS proof jsonb',
 ];
 
 interface FenceRow {
@@ -55,22 +79,61 @@ interface FenceRow {
   databases: string[];
   changed_databases: string[];
   terminated_sessions: number;
+  started_at: string | null;
 }
 
-/** Client sessions the fence must end: everything but ours, the workflow's admin sessions and AWS's. */
-const OTHER_CLIENT_SESSIONS = `
-  FROM pg_stat_activity
- WHERE (backend_type = 'client backend'
-        -- apply/table-sync workers ('logical replication worker' up to 16, '… apply worker' etc. from 17)
-        OR (backend_type LIKE 'logical replication %' AND backend_type <> 'logical replication launcher'))
-   AND pid <> pg_backend_pid()
-   AND coalesce(usename, '') <> $1
-   AND NOT (application_name = 'bluegreen' AND usename = current_user)
-   AND backend_start < $2::timestamptz`;
+/**
+ * Backends the fence must end: every backend connected to a database (only those can write a
+ * table) that started before the fence: client sessions, walsenders on `replication=database`
+ * connections (they run SQL), extension background workers (pg_cron, pglogical, pg_partman: they
+ * appear under their own backend_type), logical-replication and parallel workers. Exempt: this
+ * very session (by pid: an application_name is the client's to choose), AWS's internal roles, and
+ * autovacuum, which changes no user data. Auxiliary processes have no database.
+ * $1: the exempt roles, $2: the fence's start time, as text (microseconds matter).
+ */
+const PRE_FENCE_BACKENDS = `
+  FROM pg_stat_activity a
+  LEFT JOIN pg_roles r ON r.oid = a.usesysid
+ WHERE a.datid IS NOT NULL
+   AND a.backend_type NOT IN ('autovacuum worker', 'autovacuum launcher')
+   AND a.pid <> pg_backend_pid()
+   AND NOT (coalesce(a.usename, '') = ANY ($1::text[]))
+   -- Without pg_read_all_stats (rds_superuser has it) another role's backend_start reads as NULL: treat as before.
+   AND coalesce(a.backend_start < $2::timestamptz, true)`;
+
+/**
+ * Of those, the ones this session is not allowed to end (pg_terminate_backend): without
+ * superuser, a backend with no role or a superuser's, or one of a role we neither belong to nor
+ * may signal (pg_signal_backend). On Aurora the workflow's user is rds_superuser, not superuser.
+ */
+const UNSTOPPABLE = `
+   AND NOT (SELECT rolsuper FROM pg_roles WHERE rolname = current_user)
+   AND (a.usesysid IS NULL OR r.rolsuper
+        OR NOT (pg_has_role(current_user, a.usesysid, 'MEMBER') OR pg_has_role(current_user, 'pg_signal_backend', 'MEMBER')))`;
+
+interface Backend {
+  pid: number;
+  usename: string | null;
+  application_name: string | null;
+  backend_type: string;
+  client_addr: string | null;
+}
+
+const BACKEND_COLUMNS = `a.pid, a.usename, a.application_name, a.backend_type, a.client_addr::text AS client_addr`;
+
+function describe(backends: Backend[]): string {
+  return backends
+    .slice(0, 10)
+    .map(
+      (s) =>
+        `pid ${s.pid} (${s.backend_type}, user ${s.usename ?? '?'}, application "${s.application_name ?? ''}", from ${s.client_addr ?? 'local'})`,
+    )
+    .join('; ');
+}
 
 async function readRow(session: DbSession, executionId: string): Promise<FenceRow | undefined> {
   const result = await session.query<FenceRow>(
-    `SELECT lsn::text AS lsn, fenced_at, databases, changed_databases, terminated_sessions
+    `SELECT lsn::text AS lsn, fenced_at, databases, changed_databases, terminated_sessions, started_at
        FROM bluegreen.fence WHERE execution_id = $1`,
     [executionId],
   );
@@ -190,24 +253,139 @@ async function fenceBypasses(session: DbSession): Promise<string[]> {
   return problems;
 }
 
+/** What the steps below share while the fence runs. */
+interface FenceRun {
+  session: DbSession;
+  clusterId: string;
+  clock: Pick<Ports['clock'], 'sleep'>;
+  waitMs: number;
+  pollMs: number;
+  graceMs: number;
+}
+
+async function preFenceBackends(run: FenceRun, since: string): Promise<Backend[]> {
+  const result = await run.session.query<Backend>(`SELECT ${BACKEND_COLUMNS} ${PRE_FENCE_BACKENDS} ORDER BY a.pid`, [
+    AWS_INTERNAL_ROLES,
+    since,
+  ]);
+  return result.rows;
+}
+
+/**
+ * Ends every backend that started before `since` and waits until two looks, a grace period
+ * apart, both find none: a backend still starting up (authenticated and configured before the
+ * fence, but not yet in pg_stat_activity) shows up in between. Returns the pids it ended.
+ */
+async function endPreFenceBackends(run: FenceRun, since: string): Promise<Set<number>> {
+  const ended = new Set<number>();
+  let emptyLooks = 0;
+  let waited = 0;
+  for (;;) {
+    const left = await preFenceBackends(run, since);
+    if (!left.length) {
+      if (++emptyLooks >= 2) return ended;
+      await run.clock.sleep(run.graceMs);
+      continue;
+    }
+    emptyLooks = 0;
+    if (waited >= run.waitMs) {
+      throw new FenceIncomplete(
+        `${left.length} session(s) on blue ${run.clusterId} were still connected ${Math.round(run.waitMs / 1000)} s after the fence tried to end them, so writes cannot be ruled out: ${describe(left)}`,
+      );
+    }
+    for (const { pid } of left) {
+      try {
+        const result = await run.session.query<{ ok: boolean }>('SELECT pg_terminate_backend($1) AS ok', [pid]);
+        if (result.rows[0]?.ok) ended.add(pid);
+      } catch {
+        // Not allowed to end this one after all: the bounded wait reports it.
+      }
+    }
+    await run.clock.sleep(run.pollMs);
+    waited += run.pollMs;
+  }
+}
+
+/** How many times a late backend may move the fence before the step gives up. */
+const MAX_FENCE_MOVES = 3;
+
+/**
+ * Writes (or moves) the fence row with the proof of blue's data at that point, then looks again,
+ * twice a grace period apart, for a backend from before the fence that was still starting up. If
+ * one appears it is ended and the fence moves past it: what it wrote is then before the fence
+ * row, so in the clone. Returns how many backends this round ended.
+ */
+async function stampAndConfirm(
+  run: FenceRun,
+  ports: Pick<Ports, 'database'>,
+  target: DbTarget,
+  executionId: string,
+  databases: readonly string[],
+  since: string,
+  alreadyEnded: number,
+): Promise<{ ended: number; moves: number }> {
+  let ended = alreadyEnded;
+  for (let move = 0; ; move++) {
+    // The proof first, then the fence row: a change in between counts as after the fence.
+    const proof = await recordProof(ports.database, target, databases);
+    await run.session.query(
+      `UPDATE bluegreen.fence
+          SET lsn = pg_current_wal_lsn(), fenced_at = clock_timestamp(), terminated_sessions = $2, proof = $3
+        WHERE execution_id = $1`,
+      [executionId, ended, JSON.stringify(proof)],
+    );
+    let late = await preFenceBackends(run, since);
+    if (!late.length) {
+      await run.clock.sleep(run.graceMs);
+      late = await preFenceBackends(run, since);
+    }
+    if (!late.length) return { ended, moves: move };
+    if (move + 1 >= MAX_FENCE_MOVES) {
+      throw new FenceIncomplete(
+        `Backends from before the fence kept appearing on blue ${run.clusterId} after the fence row (${MAX_FENCE_MOVES} times), so writes cannot be ruled out: ${describe(late)}`,
+      );
+    }
+    ended += (await endPreFenceBackends(run, since)).size;
+  }
+}
+
 export async function fenceWrites(
   doc: ExecutionDocument,
   ports: Pick<Ports, 'database' | 'clock'>,
   options: FenceOptions = {},
 ): Promise<FenceResult> {
-  const waitMs = options.waitMs ?? 30_000;
-  const pollMs = options.pollMs ?? 500;
   const executionId = doc.input.executionId;
   const target = blueTarget(doc);
   const session = await openSession(ports.database, target, ADMIN_DATABASE);
+  const run: FenceRun = {
+    session,
+    clusterId: target.clusterId,
+    clock: ports.clock,
+    waitMs: options.waitMs ?? 30_000,
+    pollMs: options.pollMs ?? 500,
+    graceMs: options.graceMs ?? 2_000,
+  };
   try {
     for (const statement of FENCE_TABLE_DDL) await session.query(statement);
 
     const existing = await readRow(session, executionId);
-    if (existing?.lsn && existing.fenced_at) return toResult(existing);
+    if (existing?.lsn && existing.fenced_at && existing.started_at) {
+      // A re-run (the first attempt may have died before its last look): look again.
+      const stamped = await stampIfLate(run, ports, target, executionId, existing);
+      return await result(session, executionId, stamped.ended, stamped.moves);
+    }
 
     // 0. Refuse, before changing anything, what a database-level default would not stop.
     const bypasses = await fenceBypasses(session);
+    const unstoppable = await session.query<Backend>(
+      `SELECT ${BACKEND_COLUMNS} ${PRE_FENCE_BACKENDS} ${UNSTOPPABLE} ORDER BY a.pid`,
+      [AWS_INTERNAL_ROLES, 'infinity'],
+    );
+    if (unstoppable.rows.length) {
+      bypasses.push(
+        `${unstoppable.rows.length} backend(s) would stay connected because the workflow's user may not end them (a superuser's, or with no role): ${describe(unstoppable.rows)}; end them, or give the workflow's user the right to (pg_signal_backend, or membership of their role).`,
+      );
+    }
     if (bypasses.length) {
       throw new PreconditionFailed(
         `Cannot fence writes on blue ${target.clusterId}; nothing was changed. ${bypasses.join(' ')}`,
@@ -231,49 +409,14 @@ export async function fenceWrites(
     for (const name of databases) {
       await session.query(`ALTER DATABASE ${quoteIdent(name)} SET default_transaction_read_only = on`);
     }
-    // As text: a JS Date would drop the microseconds and could let an older session through.
+    // As text: a JS Date would drop the microseconds and could let an older backend through.
+    // Every backend forked after this instant read the new default when it started.
     const since = (await session.query<{ now: string }>('SELECT clock_timestamp()::text AS now')).rows[0]?.now;
+    if (!since) throw new Error('The server did not report clock_timestamp()');
+    await session.query('UPDATE bluegreen.fence SET started_at = $2 WHERE execution_id = $1', [executionId, since]);
 
-    // 2. End the sessions that may still write; wait until they are gone.
-    const victims = await session.query<{ pid: number }>(`SELECT pid ${OTHER_CLIENT_SESSIONS}`, [
-      AWS_INTERNAL_ROLE,
-      since,
-    ]);
-    let terminated = 0;
-    for (const { pid } of victims.rows) {
-      try {
-        const ended = await session.query<{ ok: boolean }>('SELECT pg_terminate_backend($1) AS ok', [pid]);
-        if (ended.rows[0]?.ok) terminated++;
-      } catch {
-        // Not allowed to end this one (another superuser's session, say): the wait below reports it.
-      }
-    }
-    const polls = Math.max(1, Math.ceil(waitMs / pollMs));
-    for (let poll = 0; ; poll++) {
-      const left = await session.query<{
-        pid: number;
-        usename: string | null;
-        application_name: string;
-        client_addr: string | null;
-      }>(
-        `SELECT pid, usename, application_name, client_addr::text AS client_addr ${OTHER_CLIENT_SESSIONS} ORDER BY pid`,
-        [AWS_INTERNAL_ROLE, since],
-      );
-      if (!left.rows.length) break;
-      if (poll >= polls) {
-        const list = left.rows
-          .slice(0, 10)
-          .map(
-            (s) =>
-              `pid ${s.pid} (user ${s.usename ?? '?'}, application "${s.application_name}", from ${s.client_addr ?? 'local'})`,
-          )
-          .join('; ');
-        throw new FenceIncomplete(
-          `${left.rows.length} session(s) on blue ${target.clusterId} were still connected ${Math.round(waitMs / 1000)} s after the fence tried to end them, so writes cannot be ruled out: ${list}`,
-        );
-      }
-      await ports.clock.sleep(pollMs);
-    }
+    // 2. End every backend that may still write; wait until two looks a grace period apart find none.
+    const ended = await endPreFenceBackends(run, since);
 
     // Nothing may have slipped in between the check above and the end of the sessions.
     const late = await fenceBypasses(session);
@@ -283,21 +426,60 @@ export async function fenceWrites(
       );
     }
 
-    // 3. The fence row, committed (autocommit) in our own, writable session, durably even where
-    //    the parameter group turned synchronous_commit off. A concurrent re-run cannot overwrite
-    //    a completed row: the first one wins.
+    // 3. The fence row and the proof, committed (autocommit) in our own, writable session, durably
+    //    even where the parameter group turned synchronous_commit off; then look once more.
     await session.query('SET synchronous_commit = on');
-    await session.query(
-      `UPDATE bluegreen.fence
-          SET lsn = pg_current_wal_lsn(), fenced_at = clock_timestamp(), terminated_sessions = $2
-        WHERE execution_id = $1 AND lsn IS NULL`,
-      [executionId, terminated],
-    );
-    const row = await readRow(session, executionId);
-    if (!row?.lsn || !row.fenced_at)
-      throw new Error(`The fence row of execution ${executionId} was not written on blue`);
-    return toResult(row);
+    const stamped = await stampAndConfirm(run, ports, target, executionId, databases, since, ended.size);
+    return await result(session, executionId, stamped.ended, stamped.moves);
   } finally {
     await session.close();
   }
+}
+
+/** A re-run's last look: a backend from before the fence that appeared since moves the fence. */
+async function stampIfLate(
+  run: FenceRun,
+  ports: Pick<Ports, 'database'>,
+  target: DbTarget,
+  executionId: string,
+  row: FenceRow,
+): Promise<{ ended: number; moves: number }> {
+  const since = row.started_at as string;
+  if (!(await preFenceBackends(run, since)).length) return { ended: row.terminated_sessions, moves: 0 };
+  await run.session.query('SET synchronous_commit = on');
+  const ended = (await endPreFenceBackends(run, since)).size;
+  const stamped = await stampAndConfirm(
+    run,
+    ports,
+    target,
+    executionId,
+    row.databases,
+    since,
+    row.terminated_sessions + ended,
+  );
+  return { ...stamped, moves: stamped.moves + 1 };
+}
+
+/**
+ * The result, with the fence time read after the fence row committed: CheckRestorable waits until
+ * blue's restorable time is past it, and a time taken inside the statement could be earlier than
+ * the commit (a clone at that time would not hold the row).
+ */
+async function result(
+  session: DbSession,
+  executionId: string,
+  terminated: number,
+  moves: number,
+): Promise<FenceResult> {
+  const row = await readRow(session, executionId);
+  if (!row?.lsn || !row.fenced_at) throw new Error(`The fence row of execution ${executionId} was not written on blue`);
+  const now = await session.query<{ now: Date }>('SELECT clock_timestamp() AS now');
+  const committed = now.rows[0]?.now;
+  if (!committed) throw new Error('The server did not report clock_timestamp()');
+  // Date keeps milliseconds: round up, never down, past the commit.
+  return {
+    ...toResult({ ...row, terminated_sessions: terminated }),
+    fencedAt: new Date(committed.getTime() + 1).toISOString(),
+    ...(moves ? { moves } : {}),
+  };
 }

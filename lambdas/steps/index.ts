@@ -4,12 +4,14 @@ import type { Ports } from '../ports';
 import { addReplicas, checkReplicas } from './add-replicas';
 import { blockWrites, checkWritesBlocked } from './block-writes';
 import type { StepId } from './catalog';
+import { checkFenceHeld } from './check-fence-held';
 import { checkRestorable } from './check-restorable';
 import { checkCnameTtl, lowerCnameTtl } from './cname-ttl';
 import { checkClone, createClone } from './create-clone';
 import { checkCname, checkGreenOpen, openGreen, swapCname } from './cutover';
 import { checkBlueDeleted, deleteBlue } from './delete-blue';
 import { checkGreenDiscarded, discardGreen } from './discard-green';
+import { endBlueSessions } from './end-blue-sessions';
 import { fenceWrites } from './fence-writes';
 import { checkGreenWriter, createGreenWriter } from './green-writer';
 import { acquireLock, releaseLock } from './lock';
@@ -58,10 +60,13 @@ export const STEPS: Record<StepId, StepFunction> = {
   'check-replicas': (e, p) => checkReplicas(doc(e), p),
   'smoke-test': (e, p) => smokeTest(doc(e), p),
   'request-approval': (e, p) => requestApproval(e as Parameters<typeof requestApproval>[0], p),
+  'check-fence-held': (e, p) => checkFenceHeld(doc(e), p, 'before-open'),
   'open-green': (e, p) => openGreen(doc(e), p),
   'check-green-open': (e, p) => checkGreenOpen(doc(e), p),
   'swap-cname': (e, p) => swapCname(doc(e), p),
   'check-cname': (e, p) => checkCname(doc(e), p),
+  'end-blue-sessions': (e, p) => endBlueSessions(doc(e), p),
+  'recheck-fence-held': (e, p) => checkFenceHeld(doc(e), p, 'before-delete'),
   'delete-blue': (e, p) => deleteBlue(doc(e), p),
   'check-blue-deleted': (e, p) => checkBlueDeleted(doc(e), p),
   'discard-green': (e, p) => discardGreen(doc(e), p),

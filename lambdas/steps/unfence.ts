@@ -1,6 +1,6 @@
 import type { ExecutionDocument } from '../domain/document';
 import type { DbSession, Ports } from '../ports';
-import { ADMIN_DATABASE, blueTarget, resetReadOnly, withSession } from './db';
+import { ADMIN_DATABASE, AWS_INTERNAL_ROLES, blueTarget, resetReadOnly, withSession } from './db';
 
 /**
  * Un-fences blue on rollback: `ALTER DATABASE … RESET default_transaction_read_only` for exactly
@@ -12,6 +12,11 @@ import { ADMIN_DATABASE, blueTarget, resetReadOnly, withSession } from './db';
  * `$.fence.changedDatabases`, when present, is added to it. The fence row stays, as a record.
  * Idempotent; a no-op when the execution never fenced (dry run, failure before FenceWrites, no
  * `bluegreen.fence` table, or only other executions' rows). Returns the databases reset.
+ *
+ * `RESET` only reaches new sessions: one opened during the fence stays read-only for as long as it
+ * lives, and a pool that keeps connections across SQL errors (HikariCP does) would never write
+ * again. So every other session on a reset database that started before the reset is ended; the
+ * pool reconnects, writable. AWS's internal roles are left alone.
  */
 export async function unfenceBlue(doc: ExecutionDocument, ports: Pick<Ports, 'database'>): Promise<string[]> {
   // Without Preflight's record of blue, or in a dry run, FenceWrites cannot have run.
@@ -19,7 +24,18 @@ export async function unfenceBlue(doc: ExecutionDocument, ports: Pick<Ports, 'da
   return withSession(ports.database, blueTarget(doc), ADMIN_DATABASE, async (session) => {
     const intent = await intendedChanges(session, doc.input.executionId);
     const changed = [...new Set([...(doc.fence?.changedDatabases ?? []), ...intent])].sort();
-    return resetReadOnly(session, changed);
+    const reset = await resetReadOnly(session, changed);
+    if (reset.length) {
+      await session.query(
+        `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+          WHERE datname = ANY ($1::text[]) AND pid <> pg_backend_pid()
+            AND backend_type NOT IN ('autovacuum worker', 'autovacuum launcher')
+            AND NOT (coalesce(usename, '') = ANY ($2::text[]))
+            AND coalesce(backend_start < clock_timestamp(), true)`,
+        [reset, AWS_INTERNAL_ROLES],
+      );
+    }
+    return reset;
   });
 }
 

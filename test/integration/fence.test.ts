@@ -62,8 +62,8 @@ describe('write fence on blue, clone verification and un-fence (real PostgreSQL)
     pooled.release(true);
     // A new session cannot write.
     expect(await canWrite(blue)).toBe(false);
-    // The workflow's own admin sessions survive the fence.
-    await expect(workflowSession.query('SELECT 1 AS ok')).resolves.toEqual({ rows: [{ ok: 1 }], rowCount: 1 });
+    // Only the fence's own session is exempt (by pid): another session named "bluegreen" is ended too.
+    await expect(workflowSession.query('SELECT 1 AS ok')).rejects.toThrow(/not queryable|terminat/);
     await workflowSession.close();
 
     const rows = await blue.sql<{ lsn: string; fenced_at: Date }>(
@@ -72,13 +72,16 @@ describe('write fence on blue, clone verification and un-fence (real PostgreSQL)
     );
     expect(rows).toHaveLength(1);
     expect(rows[0]!.lsn).toBe(fence.lsn);
-    expect(rows[0]!.fenced_at.toISOString()).toBe(fence.fencedAt);
+    // The fence time is read after the row committed: later than the time inside the statement.
+    expect(Date.parse(fence.fencedAt)).toBeGreaterThan(rows[0]!.fenced_at.getTime());
     doc.fence = fence;
   });
 
   it('is idempotent: a re-run returns the first fence row and keeps the databases to reset', async () => {
     const again = await fenceWrites(doc, { database, clock: realClock }, { pollMs: 100 });
-    expect(again).toEqual(doc.fence);
+    // The same row; only the fence time is read again (later), after the re-run's last look.
+    expect({ ...again, fencedAt: undefined }).toEqual({ ...doc.fence, fencedAt: undefined });
+    expect(Date.parse(again.fencedAt)).toBeGreaterThanOrEqual(Date.parse(doc.fence!.fencedAt));
   });
 
   it('finds the fence row on a file-level copy taken after the fence and makes green writable', async () => {

@@ -160,9 +160,12 @@ describe('npm run rehearse, end to end on real PostgreSQL', () => {
     expect(report.dryRunDowntimeEstimateMs).toBeGreaterThan(0);
   });
 
-  it('can detect lost writes: without the fence, pooled connections keep writing to blue after the clone', async () => {
+  it('detects writes after the fence: without it, pooled connections keep writing to blue and CheckFenceHeld rolls back', async () => {
     const report = await rehearse({ unsafeSkipFence: true });
-    expect(report.status).toBe('SUCCEEDED');
-    expect(report.writes.lost).toBeGreaterThan(0);
+    expect(report.status).not.toBe('SUCCEEDED');
+    expect(report.error?.name).toBe('WritesAfterFence');
+    expect(report.error?.cause).toMatch(/database app, app\.load_writes: \d+ row\(s\) inserted/);
+    expect(report.blue.state).toBe('writable');
+    expect(report.writes.lost).toBe(0);
   });
 });

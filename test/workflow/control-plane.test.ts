@@ -25,7 +25,9 @@ const DEPLOYMENT_ORDER = [
   'RequestApproval',
   'OpenGreen',
   'SwapCname',
+  'EndBlueSessions',
   'RetainBlue',
+  'RecheckFenceHeld',
   'DeleteBlue',
   'ReleaseLock',
   'Outcome',
@@ -70,7 +72,16 @@ describe('the synthesized state machine, run against an in-memory AWS', () => {
     expect(r.cloud.clusters.has('app-blue')).toBe(false);
     expect([...r.cloud.snapshots.keys()]).toEqual([expect.stringMatching(/^app-blue-final-\d{12}$/)]);
     expect(r.cloud.locks.size).toBe(0);
-    expect(r.dbCalls).toEqual(['fence', 'verify', 'apply-sql', 'post-upgrade', 'smoke']);
+    expect(r.dbCalls).toEqual([
+      'fence',
+      'verify',
+      'apply-sql',
+      'post-upgrade',
+      'smoke',
+      'fence-held',
+      'end-blue-sessions',
+      'fence-recheck',
+    ]);
     // Two readers, neither in the writer's AZ.
     const readers = [...r.cloud.instances.values()].filter((i) => i.tags['bluegreen:instance-role'] === 'reader');
     expect(readers).toHaveLength(2);
@@ -85,7 +96,16 @@ describe('the synthesized state machine, run against an in-memory AWS', () => {
     const r = await run({ ...BASE_INPUT, migrations: { ...BASE_INPUT.migrations, phase: 'after-upgrade' } });
     expect(r.outcome.error).toBeUndefined();
     expect(r.outcome.status).toBe('SUCCEEDED');
-    expect(r.dbCalls).toEqual(['fence', 'verify', 'post-upgrade', 'apply-sql', 'smoke']);
+    expect(r.dbCalls).toEqual([
+      'fence',
+      'verify',
+      'post-upgrade',
+      'apply-sql',
+      'smoke',
+      'fence-held',
+      'end-blue-sessions',
+      'fence-recheck',
+    ]);
   });
 
   it('does a dry run: no write block, no approval, no cutover, green deleted, blue untouched', async () => {

@@ -59,6 +59,17 @@ export function databaseStepStubs(calls: string[]): Partial<Record<StepId, StepF
       results: [{ name: 'orders readable', passed: true, value: '42', expect: 'nonzero' }],
       rowCounts: { blue: [], green: [] },
     })),
+    'check-fence-held': record('fence-held', () => ({
+      proven: true,
+      databases: ['app'],
+      checkedAt: new Date().toISOString(),
+    })),
+    'end-blue-sessions': record('end-blue-sessions', () => ({ ended: 2, endedAt: new Date().toISOString() })),
+    'recheck-fence-held': record('fence-recheck', () => ({
+      proven: true,
+      databases: ['app'],
+      checkedAt: new Date().toISOString(),
+    })),
     'unfence-blue': record('unfence', (doc) => ({ databases: doc.fence?.changedDatabases ?? [] })),
   };
 }

@@ -1,0 +1,12 @@
+/** EndBlueSessions: wiring only (DESIGN.md section 2); the logic is in the step. */
+import { databaseFromEnv } from '../aws/database-from-env';
+import type { ExecutionDocument } from '../domain/document';
+import { endBlueSessions } from '../steps/end-blue-sessions';
+import { stepHandler, systemClock } from './runtime';
+
+// Clients at module scope: built once per container, reused by warm invocations.
+const database = databaseFromEnv();
+
+export const handler = stepHandler('EndBlueSessions', (event: ExecutionDocument) =>
+  endBlueSessions(event, { database, clock: systemClock }),
+);

@@ -1,0 +1,12 @@
+/** RecheckFenceHeld: wiring only (DESIGN.md section 2); the logic is in the step. */
+import { databaseFromEnv } from '../aws/database-from-env';
+import type { ExecutionDocument } from '../domain/document';
+import { checkFenceHeld } from '../steps/check-fence-held';
+import { stepHandler, systemClock } from './runtime';
+
+// Clients at module scope: built once per container, reused by warm invocations.
+const database = databaseFromEnv();
+
+export const handler = stepHandler('RecheckFenceHeld', (event: ExecutionDocument) =>
+  checkFenceHeld(event, { database, clock: systemClock }, 'before-delete'),
+);
