@@ -1,3 +1,5 @@
+import { MAX_ERROR_MESSAGE_CHARS, truncate } from './truncate';
+
 /**
  * Named errors. Each class's `name` is exactly the string that the state machine's
  * `ErrorEquals` matches (Lambda reports `error.name` as the error type).
@@ -6,7 +8,8 @@
 
 abstract class WorkflowError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
+    // Bounded before the stack is captured: Lambda reports both in the Cause.
+    super(truncate(message, MAX_ERROR_MESSAGE_CHARS), options);
   }
 }
 

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { PreconditionFailed } from './errors';
+import { MAX_INPUT_CHARS } from './truncate';
 import { durationProblems, MAX_POLLS, MAX_POLLS_RULE } from './limits';
 
 /**
@@ -190,6 +191,12 @@ export function parseInput(request: ValidateRequest): DeploymentInput {
     throw new PreconditionFailed(`The deployed configuration is invalid: ${describeIssues(defaultsResult.error)}`);
   }
   const defaults = defaultsResult.data;
+  const size = JSON.stringify(request.raw ?? null).length;
+  if (size > MAX_INPUT_CHARS) {
+    throw new PreconditionFailed(
+      `Invalid execution input: (input): ${size} characters of JSON; at most ${MAX_INPUT_CHARS}, so that the execution document stays far below Step Functions' 256 KB`,
+    );
+  }
   const parsed = rawInputSchema.safeParse(request.raw);
   if (!parsed.success) throw new PreconditionFailed(`Invalid execution input: ${describeIssues(parsed.error)}`);
   const { blueClusterId, ...raw } = parsed.data;

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { ExecutionDocument } from '../domain/document';
 import { MigrationFailed, PreconditionFailed } from '../domain/errors';
+import { truncate } from '../domain/truncate';
 import type { DbSession, MigrationSource, Ports } from '../ports';
 import { greenTarget, openSession } from './db';
 import { indexOfServerPosition, lineColumnAt, splitStatements } from './sql-text';
@@ -96,6 +97,11 @@ export async function loadMigrationSet(source: MigrationSource, s3Prefix: string
   return scripts.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
+/** How much of the server's message, and of its detail, hint and context, a MigrationFailed carries. */
+const MAX_SERVER_TEXT_CHARS = 1_000;
+/** How many of the files applied before a failure a MigrationFailed names (the last ones). */
+const MAX_LISTED_FILES = 10;
+
 interface ServerError {
   code?: string;
   message?: string;
@@ -141,9 +147,17 @@ function describeFailure(
   const outcome = script.noTransaction
     ? 'The file runs outside a transaction: statements before the failing one stay applied and it is not recorded in the ledger.'
     : 'Its transaction was rolled back; the file is not recorded in the ledger.';
-  const before = alreadyApplied.length ? ` Applied before it in this run: ${alreadyApplied.join(', ')}.` : '';
+  // Each part that grows with the server's text or the set's size is bounded on its own, so the
+  // file, the position and what happened to the transaction always survive in the message.
+  const shown = alreadyApplied.slice(-MAX_LISTED_FILES);
+  const more = alreadyApplied.length - shown.length;
+  const before = alreadyApplied.length
+    ? ` Applied before it in this run: ${more ? `${more} more, then ` : ''}${shown.join(', ')}.`
+    : '';
+  const server = truncate(error.message ?? '', MAX_SERVER_TEXT_CHARS);
+  const details = extra ? ` (${truncate(extra, MAX_SERVER_TEXT_CHARS)})` : '';
   return new MigrationFailed(
-    `Migration ${script.name} failed at ${where}: SQLSTATE ${error.code}: ${error.message}${extra ? ` (${extra})` : ''}. ${outcome}${before}`,
+    `Migration ${script.name} failed at ${where}: SQLSTATE ${error.code}: ${server}${details}. ${outcome}${truncate(before, MAX_SERVER_TEXT_CHARS)}`,
     { cause: error },
   );
 }

@@ -1,6 +1,7 @@
 import type { ExecutionDocument } from '../domain/document';
 import { SmokeTestFailed } from '../domain/errors';
 import type { SmokeTestSpec } from '../domain/input';
+import { MAX_EVIDENCE_CHARS, truncate } from '../domain/truncate';
 import type { Database, DbSession, DbTarget, Ports } from '../ports';
 import {
   ADMIN_DATABASE,
@@ -85,13 +86,14 @@ async function runOne(session: DbSession, test: SmokeTestSpec, timeoutMs: number
     await session.query(`SET LOCAL statement_timeout = ${Math.trunc(timeoutMs)}`);
     const result = await session.query(test.sql);
     const row = result.rows[0];
-    if (!row) return { name: test.name, passed: false, value: '(no rows)', expect: test.expect };
+    if (!row)
+      return { name: test.name, passed: false, value: '(no rows)', expect: truncate(test.expect, MAX_EVIDENCE_CHARS) };
     const first = Object.values(row)[0];
     return {
       name: test.name,
       passed: meetsExpectation(first, test.expect),
-      value: display(first),
-      expect: test.expect,
+      value: truncate(display(first), MAX_EVIDENCE_CHARS),
+      expect: truncate(test.expect, MAX_EVIDENCE_CHARS),
     };
   } catch (error) {
     const failure = serverError(error);
@@ -99,8 +101,8 @@ async function runOne(session: DbSession, test: SmokeTestSpec, timeoutMs: number
     return {
       name: test.name,
       passed: false,
-      value: `error: SQLSTATE ${failure.code}: ${failure.message}`,
-      expect: test.expect,
+      value: truncate(`error: SQLSTATE ${failure.code}: ${failure.message}`, MAX_EVIDENCE_CHARS),
+      expect: truncate(test.expect, MAX_EVIDENCE_CHARS),
     };
   } finally {
     await session.query('ROLLBACK').catch(() => undefined);
@@ -263,8 +265,8 @@ export async function smokeTest(
           results.push({
             name: test.name,
             passed: false,
-            value: `error: SQLSTATE ${failure.code}: ${failure.message}`,
-            expect: test.expect,
+            value: truncate(`error: SQLSTATE ${failure.code}: ${failure.message}`, MAX_EVIDENCE_CHARS),
+            expect: truncate(test.expect, MAX_EVIDENCE_CHARS),
           });
           continue;
         }

@@ -128,6 +128,27 @@ describe('SQL migrations on green (real PostgreSQL)', () => {
     ).toEqual([{ a: 'first_table', b: null, c: null }]);
   });
 
+  it('bounds a failure with a huge server message after many applied files: file, position and outcome survive', async () => {
+    const db = await freshDatabase();
+    const files: Record<string, string> = {};
+    for (let i = 1; i <= 60; i++)
+      files[`${String(i).padStart(3, '0')}_step_with_a_rather_long_descriptive_name.sql`] = 'SELECT 1;\n';
+    files['100_boom.sql'] =
+      "DO $$ BEGIN RAISE EXCEPTION '%', repeat('e', 200000) USING DETAIL = repeat('d', 200000), HINT = repeat('h', 200000); END $$;\n";
+
+    const message = await run(db, files).then(
+      () => 'applied',
+      (e: Error) => e.message,
+    );
+
+    expect(message.length).toBeLessThanOrEqual(4_000);
+    expect(message).toMatch(/^Migration 100_boom\.sql failed at .*: SQLSTATE P0001: e{100}/);
+    expect(message).toContain('characters, truncated]');
+    expect(message).toContain('Its transaction was rolled back; the file is not recorded in the ledger.');
+    expect(message).toContain('Applied before it in this run: 50 more, then 051_step');
+    expect(message).toContain('060_step_with_a_rather_long_descriptive_name.sql.');
+  });
+
   it('counts lines and columns in characters, even after multi-byte text', async () => {
     const db = await freshDatabase();
 

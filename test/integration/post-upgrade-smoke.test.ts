@@ -69,6 +69,30 @@ describe('post-upgrade and smoke tests on green (real PostgreSQL)', () => {
     onApp('first note', 'SELECT note FROM orders ORDER BY id LIMIT 1', 'equals:order 1'),
   ];
 
+  it('keeps huge values and server messages out of the document: each is truncated', async () => {
+    const huge = [
+      onApp('huge passing value', "SELECT repeat('1', 300000)", 'nonzero'),
+      onApp('huge failing value', "SELECT repeat('x', 300000)", `equals:${'y'.repeat(5000)}`),
+      onApp('huge error', "DO $$ BEGIN RAISE EXCEPTION '%', repeat('e', 300000); END $$", 'zero'),
+    ];
+    const doc = makeDocument(blue, { input: { smokeTests: huge } });
+
+    const failure = await smokeTest(doc, ports()).catch((e: Error) => e);
+
+    expect(failure).toBeInstanceOf(SmokeTestFailed);
+    const message = (failure as Error).message;
+    expect(message.length).toBeLessThanOrEqual(4_000);
+    expect(message).toMatch(/^2 of 3 smoke test\(s\) failed on green /);
+    expect(message).toContain('"huge failing value" expected equals:yyy');
+    expect(message).toContain('characters, truncated]');
+
+    const passing = await smokeTest(makeDocument(blue, { input: { smokeTests: [huge[0]!] } }), ports());
+    expect(passing.results[0]).toMatchObject({ name: 'huge passing value', passed: true });
+    expect(passing.results[0]!.value.length).toBeLessThanOrEqual(500);
+    expect(passing.results[0]!.value).toMatch(/^1{100}.*\[300000 characters, truncated\]$/);
+    expect(JSON.stringify(passing).length).toBeLessThan(20_000);
+  });
+
   it('passes each expectation where it holds and reports row counts on blue and green', async () => {
     const doc = makeDocument(blue, { input: { smokeTests: passing } });
 

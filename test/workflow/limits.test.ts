@@ -48,4 +48,15 @@ describe('Step Functions limits that nothing could catch', () => {
     expect(input.maxPolls).toBe(240);
     expect(validate({ approval: { timeoutSeconds: 30_000_000 } }).approval.timeoutSeconds).toBe(30_000_000);
   });
+
+  it('rejects an execution input too large for the document to stay far below 256 KB', () => {
+    const smokeTests = Array.from({ length: 5 }, (_, i) => ({
+      name: `check ${i}`,
+      database: 'app',
+      sql: `SELECT ${'1 + '.repeat(2_000)}1`,
+      expect: 'nonzero',
+    }));
+    expect(() => validate({ smokeTests })).toThrow(/\(input\): \d+ characters of JSON; at most 32768/);
+    expect(validate({ smokeTests: smokeTests.slice(0, 3) }).smokeTests).toHaveLength(3);
+  });
 });
