@@ -2,7 +2,7 @@ import { SmokeTestFailed } from '../../lambdas/domain/errors';
 import type { SmokeTestSpec } from '../../lambdas/domain/input';
 import { postUpgrade } from '../../lambdas/steps/post-upgrade';
 import { smokeTest, type RowCountEvidence } from '../../lambdas/steps/smoke-test';
-import { clustersStub, GREEN_ID, makeDocument, testDatabase } from '../support/documents';
+import { clustersStub, GREEN_ID, makeDocument, realClock, testDatabase } from '../support/documents';
 import { startPostgres, type TestServer } from '../support/postgres';
 
 const database = testDatabase();
@@ -30,7 +30,14 @@ describe('post-upgrade and smoke tests on green (real PostgreSQL)', () => {
     await blue?.stop();
   });
 
-  const ports = () => ({ database, clusters: clustersStub({ [GREEN_ID]: green }) });
+  const ports = () => ({ database, clusters: clustersStub({ [GREEN_ID]: green }), clock: realClock });
+  const majorUpgrade = {
+    requested: true,
+    from: '15.17',
+    to: '16.14',
+    isMajor: true,
+    requestedAt: '2026-12-05T02:00:00.000Z',
+  };
 
   it('post-upgrade analyzes every user database and updates outdated extensions', async () => {
     const statsBefore = await green.sql(
@@ -40,7 +47,7 @@ describe('post-upgrade and smoke tests on green (real PostgreSQL)', () => {
     );
     expect(statsBefore).toEqual([{ n: 0 }]);
 
-    const result = await postUpgrade(makeDocument(blue), ports());
+    const result = await postUpgrade(makeDocument(blue, { upgrade: majorUpgrade }), ports());
 
     expect(result.analyzed).toEqual(['app', 'postgres']);
     expect(result.extensionsUpdated).toEqual([{ database: 'app', name: 'amcheck', from: '1.0', to: '1.3' }]);
@@ -51,7 +58,9 @@ describe('post-upgrade and smoke tests on green (real PostgreSQL)', () => {
     );
     expect(statsAfter.map((s) => s.attname)).toEqual(['id', 'note']);
     // Nothing left to update on a second run.
-    await expect(postUpgrade(makeDocument(blue), ports())).resolves.toMatchObject({ extensionsUpdated: [] });
+    await expect(postUpgrade(makeDocument(blue, { upgrade: majorUpgrade }), ports())).resolves.toMatchObject({
+      extensionsUpdated: [],
+    });
   });
 
   /** A smoke test on the `app` database. */
