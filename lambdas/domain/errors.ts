@@ -43,6 +43,14 @@ export class MigrationFailed extends WorkflowError {
   override name = 'MigrationFailed' as const;
 }
 
+/**
+ * A migration would outlive the ApplySql Lambda (900 s): the server cancelled it at the
+ * statement_timeout derived from the Lambda's remaining time. The message names the file.
+ */
+export class MigrationTimeout extends WorkflowError {
+  override name = 'MigrationTimeout' as const;
+}
+
 /** A smoke test on green did not meet its expectation. */
 export class SmokeTestFailed extends WorkflowError {
   override name = 'SmokeTestFailed' as const;
@@ -70,6 +78,7 @@ export const ERROR_NAMES = {
   ResourceFailed: 'ResourceFailed',
   CloneMissingWrites: 'CloneMissingWrites',
   MigrationFailed: 'MigrationFailed',
+  MigrationTimeout: 'MigrationTimeout',
   SmokeTestFailed: 'SmokeTestFailed',
   ApprovalRejected: 'ApprovalRejected',
   FenceIncomplete: 'FenceIncomplete',
@@ -85,6 +94,7 @@ const constructors: Record<WorkflowErrorName, new (message: string) => Error> = 
   ResourceFailed,
   CloneMissingWrites,
   MigrationFailed,
+  MigrationTimeout,
   SmokeTestFailed,
   ApprovalRejected,
   FenceIncomplete,
