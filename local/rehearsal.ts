@@ -156,7 +156,9 @@ export function defaultInput(
     blueRetentionSeconds: options.blueRetentionSeconds ?? 2,
     // Nobody deciding within 15 minutes rolls back, as an approval timeout does in AWS.
     approval: { timeoutSeconds: 900 },
-    maxPolls: 900,
+    // Within the bound ValidateInput enforces (the 25,000-event history): with 1 s Waits and 10 s
+    // checks, 240 polls still allow a local operation 40 minutes.
+    maxPolls: 240,
     // Each check looks every 20 ms for up to 10 s before it hands back to its 1 s Wait: local
     // operations take well under 10 s, so the workflow notices their end within a few ms.
     checkWindowSeconds: 10,
