@@ -15,10 +15,11 @@ function quietCloud(): LocalCloud {
     },
     operations: [],
   };
-  const cloud: Pick<LocalCloud, 'describeState' | 'writerAddress' | 'operations' | 'notifier'> = {
+  const cloud: Pick<LocalCloud, 'describeState' | 'writerAddress' | 'operations' | 'notifier' | 'modelled'> = {
     describeState: () => state,
     writerAddress: () => undefined,
     operations: () => [],
+    modelled: () => [],
     notifier: { messages: [], publish: async () => undefined } as unknown as LocalCloud['notifier'],
   };
   return cloud as LocalCloud;
