@@ -158,7 +158,7 @@ export type ExecutionDefaultValues = Pick<
 /** The defaults documented in docs/configuration.md. */
 export const DEFAULT_EXECUTION_DEFAULTS: ExecutionDefaultValues = {
   pollIntervalSeconds: 30,
-  maxPolls: 720,
+  maxPolls: 240,
   checkWindowSeconds: 20,
   checkEveryMs: 2_000,
   // Writes are blocked while the approval waits: an hour of downtime at most, by default.

@@ -3,7 +3,11 @@ import net from 'node:net';
 /**
  * A TCP proxy on 127.0.0.1 that plays two AWS behaviours for the rehearsal:
  * - a security group (`setAccepting`): when the access group is detached, NEW connections are
- *   refused at once while ESTABLISHED ones keep flowing, as AWS connection tracking does;
+ *   dropped silently while ESTABLISHED ones keep flowing, as AWS connection tracking does. A
+ *   security group has no "reject" rule: the SYN gets no answer, so a client learns nothing until
+ *   its own connect timeout fires. The proxy holds such a connection open and never answers (the
+ *   kernel has already completed the handshake, so this is as close as userland gets), which is
+ *   what a client's connect timeout sees: no server greeting, ever;
  * - a DNS CNAME (`setTarget`): new connections go to the new target, existing ones stay where
  *   they are, as clients that resolved the old name before the change do.
  */
@@ -18,8 +22,10 @@ export interface ProxyCounts {
   active: number;
   /** Connections accepted and forwarded since the start. */
   accepted: number;
-  /** Connections refused because the proxy was not accepting. */
+  /** Connections dropped silently because the proxy was not accepting (as a security group does). */
   refused: number;
+  /** Refused connections still held open, unanswered, until their client gives up. */
+  held: number;
   /** Connections closed because the target could not be reached. */
   failed: number;
 }
@@ -52,18 +58,26 @@ export async function startProxy(options: ProxyOptions = {}): Promise<TcpProxy> 
   let target = options.target;
   const open = new Set<net.Socket>();
   const clients = new Set<net.Socket>();
+  const held = new Set<net.Socket>();
   const counts = { accepted: 0, refused: 0, failed: 0 };
 
   const server = net.createServer({ pauseOnConnect: true }, (client) => {
     const to = target;
-    if (!accepting || !to) {
-      if (accepting) counts.failed++;
-      else {
-        counts.refused++;
-        options.onRefused?.();
-      }
-      // RST: the client sees the connection reset at once instead of waiting for a timeout.
-      client.on('error', () => undefined);
+    client.on('error', () => undefined);
+    if (!accepting) {
+      counts.refused++;
+      options.onRefused?.();
+      // Dropped, not reset: read and discard whatever the client sends, answer nothing, and let
+      // the client's connect timeout end it.
+      held.add(client);
+      client.on('close', () => held.delete(client));
+      client.on('data', () => undefined);
+      client.resume();
+      return;
+    }
+    if (!to) {
+      // No target behind the name (a CNAME to nothing): the client sees the connection reset.
+      counts.failed++;
       client.resetAndDestroy();
       return;
     }
@@ -126,11 +140,12 @@ export async function startProxy(options: ProxyOptions = {}): Promise<TcpProxy> 
       target = value ? { host: value.host, port: value.port } : undefined;
     },
     counts() {
-      return { active: clients.size, ...counts };
+      return { active: clients.size, held: held.size, ...counts };
     },
     close() {
-      for (const socket of open) socket.destroy();
+      for (const socket of [...open, ...held]) socket.destroy();
       open.clear();
+      held.clear();
       clients.clear();
       return new Promise<void>((resolve) => server.close(() => resolve()));
     },

@@ -158,7 +158,9 @@ export function defaultInput(
     blueRetentionSeconds: options.blueRetentionSeconds ?? 2,
     // Nobody deciding within 15 minutes rolls back, as an approval timeout does in AWS.
     approval: { timeoutSeconds: 900 },
-    maxPolls: 900,
+    // Within the bound ValidateInput enforces (the 25,000-event history): with 1 s Waits and 10 s
+    // checks, 240 polls still allow a local operation 40 minutes.
+    maxPolls: 240,
     // Each check looks every 20 ms for up to 10 s before it hands back to its 1 s Wait: local
     // operations take well under 10 s, so the workflow notices their end within a few ms.
     checkWindowSeconds: 10,
@@ -453,7 +455,7 @@ function progressPrinter(
 
 type UpgradeSeen = { method: string; description: string };
 
-interface BuildReportArgs {
+export interface BuildReportArgs {
   upgradeSeen: UpgradeSeen | undefined;
   outcome: ExecutionOutcome;
   cloud: LocalCloud;
@@ -467,7 +469,7 @@ interface BuildReportArgs {
   reportFile: string;
 }
 
-async function buildReport(a: BuildReportArgs): Promise<RehearsalReport> {
+export async function buildReport(a: BuildReportArgs): Promise<RehearsalReport> {
   const { outcome, cloud, load } = a;
   const state = cloud.describeState();
   const lastDoc = (outcome.output ??
@@ -577,7 +579,7 @@ async function buildReport(a: BuildReportArgs): Promise<RehearsalReport> {
   const green = state.clusters.find((c) => c.id !== BLUE_ID && c.status !== 'deleting');
   const upgraded = state.clusters.find((c) => c.upgrade)?.upgrade ?? a.upgradeSeen;
   const snapshot = state.snapshots.find((s) => s.clusterId === BLUE_ID);
-  const cnameWait = (finalDoc?.wait?.cname as { downtimeMs?: number } | undefined)?.downtimeMs;
+  const cnameWait = cnameDowntimeOf(finalDoc);
   const endedAt = new Date();
   return {
     status,
@@ -602,7 +604,7 @@ async function buildReport(a: BuildReportArgs): Promise<RehearsalReport> {
       rejectedDuringDowntime,
     },
     lostWriteIds: lostIds.slice(0, 50),
-    migrationsApplied: finalDoc?.migrations?.applied.map((m) => m.name) ?? [],
+    migrationsApplied: appliedMigrationsOf(finalDoc),
     blue: { state: blueState, ...(snapshot ? { finalSnapshot: snapshot.dir } : {}) },
     green: green ? { id: green.id, engineVersion: green.engineVersion } : null,
     cname: { target: targetClusterId },
@@ -627,6 +629,29 @@ async function buildReport(a: BuildReportArgs): Promise<RehearsalReport> {
     reportFile: a.reportFile,
     htmlFile: a.reportFile.replace(/\.json$/, '') + '.html',
   };
+}
+
+/**
+ * The document the report reads may be the raw execution input that ValidateInput refused (its
+ * Catch keeps the input as it came and adds `$.error`): a key there can have any shape, so each
+ * fact is read only when it has the shape of the validated document.
+ */
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function appliedMigrationsOf(doc: unknown): string[] {
+  const migrations = isRecord(doc) ? doc['migrations'] : undefined;
+  const applied = isRecord(migrations) ? migrations['applied'] : undefined;
+  if (!Array.isArray(applied)) return [];
+  return applied.flatMap((m: unknown) => (isRecord(m) && typeof m['name'] === 'string' ? [m['name']] : []));
+}
+
+function cnameDowntimeOf(doc: unknown): number | undefined {
+  const wait = isRecord(doc) ? doc['wait'] : undefined;
+  const cname = isRecord(wait) ? wait['cname'] : undefined;
+  const ms = isRecord(cname) ? cname['downtimeMs'] : undefined;
+  return typeof ms === 'number' ? ms : undefined;
 }
 
 /** Total length of the union of intervals, clipped to `window` when there is one. */

@@ -100,8 +100,16 @@ export interface ExecutionDocument {
   migrations?: { applied: { name: string; sha256: string; durationMs: number }[]; skipped: string[] };
   upgrade?: { requested: boolean; from: string; to: string; isMajor: boolean; requestedAt: string };
   postUpgrade?: {
+    /** Databases whose every table was analyzed (none after a minor upgrade). */
     analyzed: string[];
     extensionsUpdated: { database: string; name: string; from: string; to: string }[];
+    /** Why ANALYZE ran or not. */
+    analyze?: string;
+    tablesAnalyzed?: number;
+    /** Tables an earlier attempt of this execution had already analyzed (a retry resumes). */
+    tablesResumed?: number;
+    /** Sessions of an earlier attempt of this step that this attempt ended first. */
+    endedEarlierSessions?: number;
   };
   replicas?: { instanceIds: string[]; requestedAt: string };
   smoke?: { results: { name: string; passed: boolean; value: string; expect: string }[]; rowCounts?: unknown };

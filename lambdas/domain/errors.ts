@@ -1,3 +1,5 @@
+import { MAX_ERROR_MESSAGE_CHARS, truncate } from './truncate';
+
 /**
  * Named errors. Each class's `name` is exactly the string that the state machine's
  * `ErrorEquals` matches (Lambda reports `error.name` as the error type).
@@ -6,7 +8,8 @@
 
 abstract class WorkflowError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
+    // Bounded before the stack is captured: Lambda reports both in the Cause.
+    super(truncate(message, MAX_ERROR_MESSAGE_CHARS), options);
   }
 }
 
@@ -45,6 +48,14 @@ export class MigrationsChanged extends WorkflowError {
   override name = 'MigrationsChanged' as const;
 }
 
+/**
+ * A migration would outlive the ApplySql Lambda (900 s): the server cancelled it at the
+ * statement_timeout derived from the Lambda's remaining time. The message names the file.
+ */
+export class MigrationTimeout extends WorkflowError {
+  override name = 'MigrationTimeout' as const;
+}
+
 /** A smoke test on green did not meet its expectation. */
 export class SmokeTestFailed extends WorkflowError {
   override name = 'SmokeTestFailed' as const;
@@ -77,6 +88,8 @@ export const ERROR_NAMES = {
   ResourceFailed: 'ResourceFailed',
   CloneMissingWrites: 'CloneMissingWrites',
   MigrationFailed: 'MigrationFailed',
+  MigrationTimeout: 'MigrationTimeout',
+  MigrationsChanged: 'MigrationsChanged',
   SmokeTestFailed: 'SmokeTestFailed',
   ApprovalRejected: 'ApprovalRejected',
   FenceIncomplete: 'FenceIncomplete',
@@ -93,6 +106,8 @@ const constructors: Record<WorkflowErrorName, new (message: string) => Error> = 
   ResourceFailed,
   CloneMissingWrites,
   MigrationFailed,
+  MigrationTimeout,
+  MigrationsChanged,
   SmokeTestFailed,
   ApprovalRejected,
   FenceIncomplete,

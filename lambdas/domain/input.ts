@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import { PreconditionFailed } from './errors';
+import { MAX_INPUT_CHARS } from './truncate';
+import { durationProblems, MAX_POLLS, MAX_POLLS_RULE } from './limits';
 
 /**
  * The approval waits while blue's writes are blocked: every second of it is downtime. So its
@@ -30,7 +32,7 @@ const CHECK_WINDOW_RULE = `at most ${CHECK_WINDOW_MAX_SECONDS} seconds (a check'
 /** Defaults taken from the deployed configuration (cdk.json), embedded in the state machine definition. */
 export const defaultsSchema = z.strictObject({
   pollIntervalSeconds: z.number().int().min(1).max(3600),
-  maxPolls: z.number().int().min(1).max(100_000),
+  maxPolls: z.number().int().min(1).max(MAX_POLLS, MAX_POLLS_RULE),
   checkWindowSeconds: z.number().int().min(0).max(CHECK_WINDOW_MAX_SECONDS, CHECK_WINDOW_RULE),
   checkEveryMs: z.number().int().min(10, 'at least 10 ms').max(60_000, 'at most 60000 ms'),
   approvalTimeoutSeconds: z.number().int().min(60).max(MAX_APPROVAL_TIMEOUT_SECONDS, APPROVAL_CAP_MESSAGE),
@@ -109,7 +111,7 @@ export const rawInputSchema = z.strictObject({
     .default({}),
   blueRetentionSeconds: z.number().int().min(0).max(31_536_000).optional(),
   pollIntervalSeconds: z.number().int().min(1).max(3600).optional(),
-  maxPolls: z.number().int().min(1).max(100_000).optional(),
+  maxPolls: z.number().int().min(1).max(MAX_POLLS, MAX_POLLS_RULE).optional(),
   checkWindowSeconds: z.number().int().min(0).max(CHECK_WINDOW_MAX_SECONDS, CHECK_WINDOW_RULE).optional(),
   checkEveryMs: z.number().int().min(10, 'at least 10 ms').max(60_000, 'at most 60000 ms').optional(),
   writeBlock: z.enum(['security-group', 'read-only']).default('security-group'),
@@ -203,6 +205,12 @@ export function parseInput(request: ValidateRequest): DeploymentInput {
     throw new PreconditionFailed(`The deployed configuration is invalid: ${describeIssues(defaultsResult.error)}`);
   }
   const defaults = defaultsResult.data;
+  const size = JSON.stringify(request.raw ?? null).length;
+  if (size > MAX_INPUT_CHARS) {
+    throw new PreconditionFailed(
+      `Invalid execution input: (input): ${size} characters of JSON; at most ${MAX_INPUT_CHARS}, so that the execution document stays far below Step Functions' 256 KB`,
+    );
+  }
   const parsed = rawInputSchema.safeParse(request.raw);
   if (!parsed.success) throw new PreconditionFailed(`Invalid execution input: ${describeIssues(parsed.error)}`);
   const { blueClusterId, ...raw } = parsed.data;
@@ -233,6 +241,14 @@ export function parseInput(request: ValidateRequest): DeploymentInput {
   if (!raw.targetEngineVersion && (raw.clusterParameterGroupName || raw.instanceParameterGroupName)) {
     problems.push('clusterParameterGroupName: parameter groups are only used with targetEngineVersion');
   }
+  problems.push(
+    ...durationProblems({
+      pollIntervalSeconds: raw.pollIntervalSeconds ?? defaults.pollIntervalSeconds,
+      maxPolls: raw.maxPolls ?? defaults.maxPolls,
+      approvalTimeoutSeconds: raw.approval.timeoutSeconds ?? defaults.approvalTimeoutSeconds,
+      blueRetentionSeconds: raw.blueRetentionSeconds ?? defaults.blueRetentionSeconds,
+    }),
+  );
   if (problems.length) throw new PreconditionFailed(`Invalid execution input: ${problems.join('; ')}`);
 
   return {

@@ -13,6 +13,11 @@ const database = databaseFromEnv();
 const migrations = new S3MigrationSource(traced(new S3Client({})));
 const clusters = new RdsClusters(traced(new RDSClient({})));
 
-export const handler = stepHandler('ApplySql', (event: ExecutionDocument) =>
-  applySql(event, { database, migrations, clusters, clock: systemClock }),
+// The step derives each file's statement_timeout from when this invocation will be stopped.
+export const handler = stepHandler('ApplySql', (event: ExecutionDocument, context) =>
+  applySql(
+    event,
+    { database, migrations, clusters, clock: systemClock },
+    { deadline: new Date(Date.now() + context.getRemainingTimeInMillis()) },
+  ),
 );

@@ -4,12 +4,12 @@ import { RDSClient } from '@aws-sdk/client-rds';
 import { RdsClusters } from '../aws/clusters-rds';
 import type { ExecutionDocument } from '../domain/document';
 import { postUpgrade } from '../steps/post-upgrade';
-import { stepHandler, traced } from './runtime';
+import { stepHandler, systemClock, traced } from './runtime';
 
 // Clients at module scope: built once per container, reused by warm invocations.
 const database = databaseFromEnv();
 const clusters = new RdsClusters(traced(new RDSClient({})));
 
 export const handler = stepHandler('PostUpgrade', (event: ExecutionDocument) =>
-  postUpgrade(event, { database, clusters }),
+  postUpgrade(event, { database, clusters, clock: systemClock }),
 );

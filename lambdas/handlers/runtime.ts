@@ -23,16 +23,19 @@ interface WithExecution {
  * Wraps a step as a Lambda handler: middy with the Powertools context, a start and an end line.
  * Errors pass through untouched, so their `name` is what the state machine's ErrorEquals sees.
  */
-export function stepHandler<E, R>(state: string, step: (event: E) => Promise<R>) {
+export function stepHandler<E, R>(
+  state: string,
+  step: (event: E, context: { getRemainingTimeInMillis(): number }) => Promise<R>,
+) {
   return middy<E, R>()
     .use(injectLambdaContext(logger, { logEvent: false }))
     .use(captureLambdaHandler(tracer, { captureResponse: false }))
-    .handler(async (event) => {
+    .handler(async (event, context) => {
       const input = (event as WithExecution | undefined)?.input;
       logger.appendKeys({ state, execution: input?.executionName, blue: input?.blueClusterId });
       logger.info(`${state} started`);
       try {
-        const result = await step(event);
+        const result = await step(event, context);
         logger.info(`${state} finished`);
         return result;
       } catch (error) {

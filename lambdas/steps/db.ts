@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { ExecutionDocument } from '../domain/document';
 import { PreconditionFailed, ResourceFailed } from '../domain/errors';
 import type { Clusters, Database, DbSession, DbTarget } from '../ports';
@@ -45,10 +46,16 @@ export async function greenTarget(
  * default: the fence's `ALTER DATABASE … SET default_transaction_read_only = on` applies to every
  * new session, ours included, and `ALTER DATABASE` itself is refused in a read-only transaction.
  */
-export async function openSession(database: Database, target: DbTarget, name: string): Promise<DbSession> {
+export async function openSession(
+  database: Database,
+  target: DbTarget,
+  name: string,
+  applicationName?: string,
+): Promise<DbSession> {
   const session = await database.connect(target, name);
   try {
     await session.query('SET default_transaction_read_only = off');
+    if (applicationName) await session.query("SELECT set_config('application_name', $1, false)", [applicationName]);
   } catch (error) {
     await session.close();
     throw error;
@@ -61,8 +68,9 @@ export async function withSession<T>(
   target: DbTarget,
   name: string,
   work: (session: DbSession) => Promise<T>,
+  applicationName?: string,
 ): Promise<T> {
-  const session = await openSession(database, target, name);
+  const session = await openSession(database, target, name, applicationName);
   try {
     return await work(session);
   } finally {
@@ -100,4 +108,40 @@ export function display(value: unknown): string {
   if (value instanceof Date) return value.toISOString();
   if (typeof value === 'object') return JSON.stringify(value);
   return String(value);
+}
+
+/**
+ * The application_name of one step's sessions in one execution: `bluegreen:<state>:<12 hex of the
+ * execution id>` (PostgreSQL keeps 63 bytes; an execution ARN is longer). A retried attempt of
+ * the same step carries the same name, so it can find what its earlier attempt left running.
+ */
+export function attemptSessionName(doc: ExecutionDocument, state: string): string {
+  const execution = createHash('sha256').update(doc.input.executionId).digest('hex').slice(0, 12);
+  return `bluegreen:${state}:${execution}`.slice(0, 63);
+}
+
+/**
+ * A retried step first ends its own earlier attempt's sessions (a Lambda that timed out leaves
+ * its query running on the server, holding locks: the advisory lock of the migrations, an
+ * ANALYZE): exactly the sessions named for this step and this execution, by the same user,
+ * never another. Waits (bounded) until they are gone. Returns how many were ended.
+ */
+export async function endEarlierAttempts(
+  session: DbSession,
+  applicationName: string,
+  clock: { sleep(ms: number): Promise<void> },
+  waitMs = 10_000,
+): Promise<number> {
+  const earlier = `FROM pg_stat_activity
+     WHERE application_name = $1 AND usename = current_user AND pid <> pg_backend_pid()`;
+  const ended = await session.query<{ pid: number }>(
+    `SELECT pid FROM (SELECT pid, pg_terminate_backend(pid) AS ended ${earlier}) t WHERE ended`,
+    [applicationName],
+  );
+  for (let waited = 0; waited < waitMs; waited += 100) {
+    const left = await session.query<{ n: number }>(`SELECT count(*)::int AS n ${earlier}`, [applicationName]);
+    if (!left.rows[0]?.n) break;
+    await clock.sleep(100);
+  }
+  return ended.rowCount;
 }

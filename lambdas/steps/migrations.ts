@@ -1,8 +1,10 @@
 import { createHash } from 'node:crypto';
 import type { ExecutionDocument, MigrationPin } from '../domain/document';
-import { MigrationFailed, MigrationsChanged, PreconditionFailed } from '../domain/errors';
+import { MigrationFailed, MigrationsChanged, MigrationTimeout, PreconditionFailed } from '../domain/errors';
+import { truncate } from '../domain/truncate';
 import type { DbSession, MigrationSource, Ports } from '../ports';
-import { greenTarget, openSession } from './db';
+import { TASKS } from './catalog';
+import { attemptSessionName, endEarlierAttempts, greenTarget, openSession } from './db';
 import { indexOfServerPosition, lineColumnAt, splitStatements } from './sql-text';
 
 /**
@@ -32,7 +34,17 @@ export const MIGRATION_LOCK_KEY = '7142843575627109';
 export interface ApplyOptions {
   /** How long a runner waits for another runner's advisory lock. @default 600_000 */
   lockWaitMs?: number;
+  /**
+   * When the Lambda running this step will be stopped (the handler passes the context's remaining
+   * time). @default the step's start plus ApplySql's timeout in the catalogue (900 s)
+   */
+  deadline?: Date;
+  /** Time kept back before the deadline to record the file, close and report. @default 15_000 */
+  reserveMs?: number;
 }
+
+/** ApplySql's Lambda timeout, in seconds, from the catalogue that sizes the Lambda. */
+export const APPLY_SQL_TIMEOUT_SECONDS = TASKS.ApplySql.timeoutSeconds;
 
 function baseName(name: string): string {
   return name.slice(name.lastIndexOf('/') + 1);
@@ -136,6 +148,11 @@ export function assertPinned(scripts: MigrationScript[], pins: MigrationPin[] | 
   }
 }
 
+/** How much of the server's message, and of its detail, hint and context, a MigrationFailed carries. */
+const MAX_SERVER_TEXT_CHARS = 1_000;
+/** How many of the files applied before a failure a MigrationFailed names (the last ones). */
+const MAX_LISTED_FILES = 10;
+
 interface ServerError {
   code?: string;
   message?: string;
@@ -181,10 +198,47 @@ function describeFailure(
   const outcome = script.noTransaction
     ? 'The file runs outside a transaction: statements before the failing one stay applied and it is not recorded in the ledger.'
     : 'Its transaction was rolled back; the file is not recorded in the ledger.';
-  const before = alreadyApplied.length ? ` Applied before it in this run: ${alreadyApplied.join(', ')}.` : '';
+  // Each part that grows with the server's text or the set's size is bounded on its own, so the
+  // file, the position and what happened to the transaction always survive in the message.
+  const shown = alreadyApplied.slice(-MAX_LISTED_FILES);
+  const more = alreadyApplied.length - shown.length;
+  const before = alreadyApplied.length
+    ? ` Applied before it in this run: ${more ? `${more} more, then ` : ''}${shown.join(', ')}.`
+    : '';
+  const server = truncate(error.message ?? '', MAX_SERVER_TEXT_CHARS);
+  const details = extra ? ` (${truncate(extra, MAX_SERVER_TEXT_CHARS)})` : '';
   return new MigrationFailed(
-    `Migration ${script.name} failed at ${where}: SQLSTATE ${error.code}: ${error.message}${extra ? ` (${extra})` : ''}. ${outcome}${before}`,
+    `Migration ${script.name} failed at ${where}: SQLSTATE ${error.code}: ${server}${details}. ${outcome}${truncate(before, MAX_SERVER_TEXT_CHARS)}`,
     { cause: error },
+  );
+}
+
+/**
+ * The statement_timeout for one file: the configured one, or what is left of the Lambda (less the
+ * reserve) when that is shorter, so that the server cancels a migration that would outlive the
+ * Lambda and the step can say so, instead of the Lambda vanishing mid-file.
+ */
+function fileBudget(file: string, leftMs: number, configuredMs: number): { timeoutMs: number; lambda: boolean } {
+  if (leftMs < 1000) {
+    throw new MigrationTimeout(
+      `Migration ${file} was not started: the ApplySql Lambda (${APPLY_SQL_TIMEOUT_SECONDS} s) has ${Math.max(0, Math.round(leftMs / 1000))} s left before its reserve. The files before it are applied and recorded; run the deployment again to apply the rest (see docs/migrations.md).`,
+    );
+  }
+  const lambdaMs = Math.trunc(leftMs);
+  // statement_timeout 0 means "none": the Lambda's limit applies then.
+  if (configuredMs > 0 && configuredMs <= lambdaMs) return { timeoutMs: Math.trunc(configuredMs), lambda: false };
+  return { timeoutMs: lambdaMs, lambda: true };
+}
+
+function outlived(file: string, timeoutMs: number, appliedBefore: string[], noTransaction: boolean): MigrationTimeout {
+  const outcome = noTransaction
+    ? 'The file runs outside a transaction: statements before the cancelled one stay applied and it is not recorded in the ledger.'
+    : 'Its transaction was rolled back; the file is not recorded in the ledger.';
+  const before = appliedBefore.length
+    ? ` Applied before it in this run: ${appliedBefore.slice(-MAX_LISTED_FILES).join(', ')}.`
+    : '';
+  return new MigrationTimeout(
+    `Migration ${file} would outlive the ApplySql Lambda (${APPLY_SQL_TIMEOUT_SECONDS} s): the server cancelled it after ${Math.round(timeoutMs / 1000)} s, the time the Lambda had left. ${outcome} Split the file, or run long work (an index build, a backfill) before the deployment; see docs/migrations.md.${before}`,
   );
 }
 
@@ -224,10 +278,16 @@ export async function applySql(
   const versions = Object.fromEntries((pins ?? []).flatMap((p) => (p.versionId ? [[p.name, p.versionId]] : [])));
   const scripts = await loadMigrationSet(ports.migrations, settings.s3Prefix, versions);
   assertPinned(scripts, pins, settings.s3Prefix);
-  const target = await greenTarget(doc, ports.clusters);
-  const session = await openSession(ports.database, target, settings.database);
   const { clock } = ports;
+  const deadline = (options.deadline ?? new Date(clock.now().getTime() + APPLY_SQL_TIMEOUT_SECONDS * 1000)).getTime();
+  const reserveMs = options.reserveMs ?? 15_000;
+  const target = await greenTarget(doc, ports.clusters);
+  const applicationName = attemptSessionName(doc, 'ApplySql');
+  const session = await openSession(ports.database, target, settings.database, applicationName);
   try {
+    // A retried ApplySql first ends what its earlier attempt left running (its file still
+    // executing, the advisory lock held), then takes the lock itself.
+    await endEarlierAttempts(session, applicationName, clock);
     // A second runner (a retried Lambda, a second execution) waits here, bounded by
     // statement_timeout alone (a lock_timeout from the parameter group must not cut it short).
     await session.query('SET lock_timeout = 0');
@@ -270,12 +330,21 @@ export async function applySql(
       }
       const appliedNames = result.applied.map((a) => a.name);
       const started = clock.now().getTime();
+      let budget = fileBudget(script.name, deadline - reserveMs - started, settings.statementTimeoutMs);
+      await session.query(`SET statement_timeout = ${budget.timeoutMs}`);
       if (script.noTransaction) {
         for (const statement of splitStatements(script.sql)) {
+          // statement_timeout applies per statement: what is left of the Lambda shrinks as they run.
+          budget = fileBudget(script.name, deadline - reserveMs - clock.now().getTime(), settings.statementTimeoutMs);
+          await session.query(`SET statement_timeout = ${budget.timeoutMs}`);
           try {
             await session.query(statement.text);
           } catch (error) {
-            if (isServerError(error)) throw describeFailure(script, error, statement.start, appliedNames);
+            if (isServerError(error)) {
+              throw budget.lambda && error.code === '57014'
+                ? outlived(script.name, budget.timeoutMs, appliedNames, true)
+                : describeFailure(script, error, statement.start, appliedNames);
+            }
             throw error;
           }
         }
@@ -293,13 +362,19 @@ export async function applySql(
           result.applied.push({ name: script.name, sha256: script.sha256, durationMs });
         } catch (error) {
           await session.query('ROLLBACK').catch(() => undefined);
-          if (isServerError(error)) throw describeFailure(script, error, undefined, appliedNames);
+          if (isServerError(error)) {
+            throw budget.lambda && error.code === '57014'
+              ? outlived(script.name, budget.timeoutMs, appliedNames, false)
+              : describeFailure(script, error, undefined, appliedNames);
+          }
           throw error;
         }
       }
       // A file's own SET (search_path, role, …) must not leak into the next file.
       await session.query('RESET ALL');
       await applySessionSettings(session, settings.lockTimeoutMs, settings.statementTimeoutMs);
+      // RESET ALL resets application_name too: keep this attempt identifiable for a retry.
+      await session.query("SELECT set_config('application_name', $1, false)", [applicationName]);
     }
     return result;
   } finally {

@@ -433,9 +433,9 @@ export async function createLocalCloud(options: LocalCloudOptions): Promise<Loca
         },
         {
           name: 'Security-group connection tracking',
-          figure: 'established connections kept',
+          figure: 'established connections kept; new ones dropped silently',
           description:
-            'Detaching the access group stops the endpoint accepting new connections and leaves established ones alive.',
+            "Detaching the access group leaves established connections alive and drops new ones without an answer (a security group has no reject): a client learns nothing until its own connect timeout, as the application's pool (2 s here) does.",
         },
         {
           name: 'Failed engine upgrade',

@@ -9,7 +9,7 @@ const example = () => exampleConfigInput() as Config;
 /** The `defaults` the documentation promises when cdk.json sets none. */
 const DOCUMENTED_DEFAULTS = {
   pollIntervalSeconds: 30,
-  maxPolls: 720,
+  maxPolls: 240,
   checkWindowSeconds: 20,
   checkEveryMs: 2_000,
   approvalTimeoutSeconds: 3_600,

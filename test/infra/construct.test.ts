@@ -167,7 +167,7 @@ describe('AuroraBlueGreenDeployment', () => {
     expect(deployment.defaults).toMatchObject({
       pollIntervalSeconds: 10,
       replicaCount: 2,
-      maxPolls: 720,
+      maxPolls: 240,
       allowDeletionProtectionOff: true,
       clusterIdPrefix: 'orders-',
       adminSecurityGroupId: 'sg-0123456789abcdef0',

@@ -234,7 +234,7 @@ describe('state machine', () => {
     const definition = JSON.stringify(machine?.Properties['DefinitionString']);
     expect(definition).toContain('\\"clusterIdPrefix\\":\\"orders-\\"');
     expect(definition).toContain('\\"hostedZoneId\\":\\"Z0123456789EXAMPLE\\"');
-    expect(definition).toContain('\\"maxPolls\\":720');
+    expect(definition).toContain('\\"maxPolls\\":240');
   });
 
   it('alarms on failed executions (at least one in 5 minutes) into the topic', () => {

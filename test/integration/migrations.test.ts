@@ -1,7 +1,14 @@
 import type { Client } from 'pg';
-import { MigrationFailed, MigrationsChanged, PreconditionFailed } from '../../lambdas/domain/errors';
+import { MigrationFailed, MigrationsChanged, MigrationTimeout, PreconditionFailed } from '../../lambdas/domain/errors';
+import { attemptSessionName } from '../../lambdas/steps/db';
 import type { Database, MigrationFile, MigrationSource } from '../../lambdas/ports';
-import { applySql, loadMigrationSet, MAX_MIGRATION_BYTES, MIGRATION_LOCK_KEY } from '../../lambdas/steps/migrations';
+import {
+  applySql,
+  type ApplyOptions,
+  loadMigrationSet,
+  MAX_MIGRATION_BYTES,
+  MIGRATION_LOCK_KEY,
+} from '../../lambdas/steps/migrations';
 import { validateMigrations } from '../../lambdas/steps/validate-migrations';
 import { clustersStub, GREEN_ID, makeDocument, realClock, testDatabase } from '../support/documents';
 import { startPostgres, type TestServer } from '../support/postgres';
@@ -37,9 +44,10 @@ describe('SQL migrations on green (real PostgreSQL)', () => {
   async function run(
     db: string,
     files: Record<string, string | Uint8Array>,
-    migrations: { lockTimeoutMs?: number } = {},
-    changedAfterValidation?: Record<string, string | Uint8Array>,
+    migrations: { lockTimeoutMs?: number; statementTimeoutMs?: number } = {},
+    options: ApplyOptions & { changedAfterValidation?: Record<string, string | Uint8Array> } = {},
   ) {
+    const { changedAfterValidation, ...applyOptions } = options;
     const doc = makeDocument(green, {
       input: {
         migrations: {
@@ -47,18 +55,22 @@ describe('SQL migrations on green (real PostgreSQL)', () => {
           database: db,
           phase: 'before-upgrade',
           lockTimeoutMs: migrations.lockTimeoutMs ?? 5_000,
-          statementTimeoutMs: 60_000,
+          statementTimeoutMs: migrations.statementTimeoutMs ?? 60_000,
         },
       },
     });
     // As the state machine does: ValidateMigrations pins the set, ApplySql runs exactly that.
     doc.migrationSet = await validateMigrations(doc, { migrations: source(files) });
-    return applySql(doc, {
-      database,
-      migrations: source(changedAfterValidation ?? files),
-      clusters: clustersStub({ [GREEN_ID]: green }),
-      clock: realClock,
-    });
+    return applySql(
+      doc,
+      {
+        database,
+        migrations: source(changedAfterValidation ?? files),
+        clusters: clustersStub({ [GREEN_ID]: green }),
+        clock: realClock,
+      },
+      applyOptions,
+    );
   }
 
   async function ledger(db: string): Promise<{ version: string; sha256: string; execution_id: string }[]> {
@@ -136,6 +148,85 @@ describe('SQL migrations on green (real PostgreSQL)', () => {
     ).toEqual([{ a: 'first_table', b: null, c: null }]);
   });
 
+  it('bounds a failure with a huge server message after many applied files: file, position and outcome survive', async () => {
+    const db = await freshDatabase();
+    const files: Record<string, string> = {};
+    for (let i = 1; i <= 60; i++)
+      files[`${String(i).padStart(3, '0')}_step_with_a_rather_long_descriptive_name.sql`] = 'SELECT 1;\n';
+    files['100_boom.sql'] =
+      "DO $$ BEGIN RAISE EXCEPTION '%', repeat('e', 200000) USING DETAIL = repeat('d', 200000), HINT = repeat('h', 200000); END $$;\n";
+
+    const message = await run(db, files).then(
+      () => 'applied',
+      (e: Error) => e.message,
+    );
+
+    expect(message.length).toBeLessThanOrEqual(4_000);
+    expect(message).toMatch(/^Migration 100_boom\.sql failed at .*: SQLSTATE P0001: e{100}/);
+    expect(message).toContain('characters, truncated]');
+    expect(message).toContain('Its transaction was rolled back; the file is not recorded in the ledger.');
+    expect(message).toContain('Applied before it in this run: 50 more, then 051_step');
+    expect(message).toContain('060_step_with_a_rather_long_descriptive_name.sql.');
+  });
+
+  it('cancels a migration that would outlive the Lambda with MigrationTimeout naming the file', async () => {
+    const db = await freshDatabase();
+    const files = {
+      '001_quick.sql': 'CREATE TABLE quick (id int);\n',
+      '002_slow.sql': 'CREATE TABLE slow (id int);\nSELECT pg_sleep(30);\n',
+    };
+    const started = Date.now();
+
+    // 3 s of Lambda left after the reserve; the configured statement_timeout (0: none) is longer.
+    const failure = await run(
+      db,
+      files,
+      { statementTimeoutMs: 0 },
+      { deadline: new Date(Date.now() + 18_000), reserveMs: 15_000 },
+    ).then(
+      () => undefined,
+      (e: Error) => e,
+    );
+
+    expect(failure).toBeInstanceOf(MigrationTimeout);
+    expect(failure?.name).toBe('MigrationTimeout');
+    expect(failure?.message).toMatch(
+      /^Migration 002_slow\.sql would outlive the ApplySql Lambda \(900 s\): the server cancelled it after [23] s/,
+    );
+    expect(failure?.message).toContain('docs/migrations.md');
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect((await ledger(db)).map((row) => row.version)).toEqual(['001_quick.sql']);
+    expect(await green.sql("SELECT to_regclass('slow')::text AS t", [], db)).toEqual([{ t: null }]);
+
+    // With no time left, the next file is not even started.
+    await expect(run(db, files, {}, { deadline: new Date(Date.now() + 15_500), reserveMs: 15_000 })).rejects.toThrow(
+      /Migration 002_slow\.sql was not started: the ApplySql Lambda \(900 s\) has 0 s left/,
+    );
+  });
+
+  it("a retried ApplySql ends its earlier attempt's session (file running, advisory lock held) and only that one", async () => {
+    const db = await freshDatabase();
+    const doc = makeDocument(green, {});
+    const own = attemptSessionName(doc, 'ApplySql');
+    const other = attemptSessionName(makeDocument(green, { input: { executionId: 'someone-else' } }), 'ApplySql');
+    const earlier = await green.client(db, { applicationName: own });
+    const bystander = await green.client(db, { applicationName: other });
+    try {
+      await earlier.query('SELECT pg_advisory_lock($1::bigint)', [MIGRATION_LOCK_KEY]);
+      const busy = earlier.query('SELECT pg_sleep(60)').catch((e: Error) => e);
+
+      // Without ending the earlier attempt, this run would wait on the advisory lock until lockWaitMs.
+      const result = await run(db, set, {}, { lockWaitMs: 5_000 });
+
+      expect(result.applied.map((a) => a.name)).toEqual(['001_create.sql', '002_fill.sql', '010_alter.sql']);
+      expect(await busy).toMatchObject({ message: expect.stringMatching(/terminat/) });
+      await expect(bystander.query('SELECT 1 AS one')).resolves.toMatchObject({ rows: [{ one: 1 }] });
+    } finally {
+      await earlier.end().catch(() => undefined);
+      await bystander.end().catch(() => undefined);
+    }
+  });
+
   it('counts lines and columns in characters, even after multi-byte text', async () => {
     const db = await freshDatabase();
 
@@ -199,7 +290,7 @@ describe('SQL migrations on green (real PostgreSQL)', () => {
     for (let i = 0; i < 50 && !blocked.length; i++) {
       await new Promise((r) => setTimeout(r, 100));
       blocked = await green.sql(
-        "SELECT pid FROM pg_stat_activity WHERE application_name = 'bluegreen' AND wait_event_type = 'Lock' AND wait_event = 'advisory'",
+        "SELECT pid FROM pg_stat_activity WHERE application_name LIKE 'bluegreen:ApplySql:%' AND wait_event_type = 'Lock' AND wait_event = 'advisory'",
       );
     }
     expect(blocked).toHaveLength(1);
@@ -250,7 +341,7 @@ describe('SQL migrations on green (real PostgreSQL)', () => {
     'refuses to run when %s between ValidateMigrations and ApplySql, touching nothing',
     async (_label, changed, reason) => {
       const db = await freshDatabase();
-      const failure = run(db, set, {}, changed);
+      const failure = run(db, set, {}, { changedAfterValidation: changed });
       await expect(failure).rejects.toBeInstanceOf(MigrationsChanged);
       await expect(failure).rejects.toThrow(reason);
       expect(await green.sql("SELECT to_regclass('public.orders') IS NULL AS untouched", [], db)).toEqual([

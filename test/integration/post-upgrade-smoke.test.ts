@@ -2,7 +2,7 @@ import { SmokeTestFailed } from '../../lambdas/domain/errors';
 import type { SmokeTestSpec } from '../../lambdas/domain/input';
 import { postUpgrade } from '../../lambdas/steps/post-upgrade';
 import { smokeTest, type RowCountEvidence } from '../../lambdas/steps/smoke-test';
-import { clustersStub, GREEN_ID, makeDocument, testDatabase } from '../support/documents';
+import { clustersStub, GREEN_ID, makeDocument, realClock, testDatabase } from '../support/documents';
 import { startPostgres, type TestServer } from '../support/postgres';
 
 const database = testDatabase();
@@ -30,7 +30,14 @@ describe('post-upgrade and smoke tests on green (real PostgreSQL)', () => {
     await blue?.stop();
   });
 
-  const ports = () => ({ database, clusters: clustersStub({ [GREEN_ID]: green }) });
+  const ports = () => ({ database, clusters: clustersStub({ [GREEN_ID]: green }), clock: realClock });
+  const majorUpgrade = {
+    requested: true,
+    from: '15.17',
+    to: '16.14',
+    isMajor: true,
+    requestedAt: '2026-12-05T02:00:00.000Z',
+  };
 
   it('post-upgrade analyzes every user database and updates outdated extensions', async () => {
     const statsBefore = await green.sql(
@@ -40,7 +47,7 @@ describe('post-upgrade and smoke tests on green (real PostgreSQL)', () => {
     );
     expect(statsBefore).toEqual([{ n: 0 }]);
 
-    const result = await postUpgrade(makeDocument(blue), ports());
+    const result = await postUpgrade(makeDocument(blue, { upgrade: majorUpgrade }), ports());
 
     expect(result.analyzed).toEqual(['app', 'postgres']);
     expect(result.extensionsUpdated).toEqual([{ database: 'app', name: 'amcheck', from: '1.0', to: '1.3' }]);
@@ -51,7 +58,9 @@ describe('post-upgrade and smoke tests on green (real PostgreSQL)', () => {
     );
     expect(statsAfter.map((s) => s.attname)).toEqual(['id', 'note']);
     // Nothing left to update on a second run.
-    await expect(postUpgrade(makeDocument(blue), ports())).resolves.toMatchObject({ extensionsUpdated: [] });
+    await expect(postUpgrade(makeDocument(blue, { upgrade: majorUpgrade }), ports())).resolves.toMatchObject({
+      extensionsUpdated: [],
+    });
   });
 
   /** A smoke test on the `app` database. */
@@ -68,6 +77,30 @@ describe('post-upgrade and smoke tests on green (real PostgreSQL)', () => {
     onApp('order count', 'SELECT count(*) FROM orders', 'equals:4'),
     onApp('first note', 'SELECT note FROM orders ORDER BY id LIMIT 1', 'equals:order 1'),
   ];
+
+  it('keeps huge values and server messages out of the document: each is truncated', async () => {
+    const huge = [
+      onApp('huge passing value', "SELECT repeat('1', 300000)", 'nonzero'),
+      onApp('huge failing value', "SELECT repeat('x', 300000)", `equals:${'y'.repeat(5000)}`),
+      onApp('huge error', "DO $$ BEGIN RAISE EXCEPTION '%', repeat('e', 300000); END $$", 'zero'),
+    ];
+    const doc = makeDocument(blue, { input: { smokeTests: huge } });
+
+    const failure = await smokeTest(doc, ports()).catch((e: Error) => e);
+
+    expect(failure).toBeInstanceOf(SmokeTestFailed);
+    const message = (failure as Error).message;
+    expect(message.length).toBeLessThanOrEqual(4_000);
+    expect(message).toMatch(/^2 of 3 smoke test\(s\) failed on green /);
+    expect(message).toContain('"huge failing value" expected equals:yyy');
+    expect(message).toContain('characters, truncated]');
+
+    const passing = await smokeTest(makeDocument(blue, { input: { smokeTests: [huge[0]!] } }), ports());
+    expect(passing.results[0]).toMatchObject({ name: 'huge passing value', passed: true });
+    expect(passing.results[0]!.value.length).toBeLessThanOrEqual(500);
+    expect(passing.results[0]!.value).toMatch(/^1{100}.*\[300000 characters, truncated\]$/);
+    expect(JSON.stringify(passing).length).toBeLessThan(20_000);
+  });
 
   it('passes each expectation where it holds and reports row counts on blue and green', async () => {
     const doc = makeDocument(blue, { input: { smokeTests: passing } });

@@ -134,6 +134,9 @@ describe('local cloud: AWS behaviours it models', () => {
     expect(modelled.find((m) => m.name === 'LatestRestorableTime lag')?.figure).toBe(`${LAG_MS} ms behind the present`);
     expect(modelled.find((m) => m.name === 'Failed engine upgrade')?.figure).toBe('on (every upgrade fails)');
     expect(modelled.find((m) => m.name === 'RDS operation latency')?.figure).toBe('100 ms at least');
+    expect(modelled.find((m) => m.name === 'Security-group connection tracking')?.figure).toBe(
+      'established connections kept; new ones dropped silently',
+    );
     for (const m of modelled) expect(m.description.length).toBeGreaterThan(20);
   });
 });

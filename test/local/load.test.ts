@@ -39,6 +39,9 @@ describe('load generator and lost-writes detector', () => {
       host: proxy.host,
       port: proxy.port,
       ratePerSecond: 40,
+      // The proxy drops refused connections silently, as a security group does: only the
+      // connect timeout ends an attempt, so keep it short enough for the outage below.
+      connectTimeoutMs: 300,
       logFile: path.join(workdir, 'load.jsonl'),
     });
     await sleep(600);

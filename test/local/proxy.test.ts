@@ -1,4 +1,5 @@
 import net from 'node:net';
+import { Client } from 'pg';
 import { startProxy, type TcpProxy } from '../../local/proxy';
 
 /** A TCP server that answers every line with `<name>:<line>`. */
@@ -37,6 +38,8 @@ function connect(port: number): Promise<Conversation> {
   });
 }
 
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
 describe('TCP proxy (security group and CNAME)', () => {
   let blue: { server: net.Server; port: number };
   let green: { server: net.Server; port: number };
@@ -62,7 +65,7 @@ describe('TCP proxy (security group and CNAME)', () => {
     await new Promise((resolve) => green.server.close(resolve));
   });
 
-  it('keeps an established connection flowing after setAccepting(false) and refuses a new one', async () => {
+  it('keeps an established connection flowing after setAccepting(false) and drops a new one silently', async () => {
     const established = await connect(proxy.port);
     sockets.push(established.socket);
     expect(await established.ask('before')).toBe('blue:before');
@@ -70,12 +73,46 @@ describe('TCP proxy (security group and CNAME)', () => {
     proxy.setAccepting(false);
 
     expect(await established.ask('after')).toBe('blue:after');
-    const attempt = connect(proxy.port).then(async (c) => {
-      sockets.push(c.socket);
-      return c.ask('sneaky');
+    // A security group answers nothing: no reset, no data, no close; only the client's own timeout ends it.
+    const dropped = net.connect({ host: '127.0.0.1', port: proxy.port });
+    sockets.push(dropped);
+    const outcome = await new Promise<string>((resolve) => {
+      dropped.once('error', (error: NodeJS.ErrnoException) => resolve(`error ${error.code ?? error.message}`));
+      dropped.once('close', () => resolve('closed'));
+      dropped.once('data', () => resolve('answered'));
+      dropped.setTimeout(400, () => resolve('client timeout'));
+      dropped.once('connect', () => dropped.write('sneaky'));
     });
-    await expect(attempt).rejects.toThrow();
-    expect(proxy.counts()).toMatchObject({ active: 1, accepted: 1, refused: 1 });
+    expect(outcome).toBe('client timeout');
+    expect(proxy.counts()).toMatchObject({ active: 1, accepted: 1, refused: 1, held: 1 });
+    dropped.destroy();
+    await sleep(50);
+    expect(proxy.counts().held).toBe(0);
+  });
+
+  it('makes a PostgreSQL client wait out its connect timeout on a refused connection, not fail at once', async () => {
+    proxy.setAccepting(false);
+    const client = new Client({ host: '127.0.0.1', port: proxy.port, connectionTimeoutMillis: 300 });
+    client.on('error', () => undefined);
+    const started = Date.now();
+    await expect(client.connect()).rejects.toThrow(/timeout/i);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(280);
+    await sleep(50);
+    expect(proxy.counts()).toMatchObject({ refused: 1, held: 0 });
+  });
+
+  it('releases held connections on close()', async () => {
+    proxy.setAccepting(false);
+    const dropped = net.connect({ host: '127.0.0.1', port: proxy.port });
+    sockets.push(dropped);
+    dropped.on('error', () => undefined);
+    const closed = new Promise<void>((resolve) => dropped.once('close', () => resolve()));
+    await new Promise((resolve) => dropped.once('connect', resolve));
+    await sleep(50);
+    expect(proxy.counts().held).toBe(1);
+    await proxy.close();
+    await closed;
+    proxy = await startProxy({ target: { host: '127.0.0.1', port: blue.port } }); // for afterEach
   });
 
   it('accepts new connections again after setAccepting(true)', async () => {

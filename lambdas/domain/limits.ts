@@ -1,0 +1,63 @@
+/**
+ * Step Functions limits that no Catch can handle: an execution whose history passes 25,000
+ * events, or that runs longer than one year (a Standard workflow's maximum duration), simply
+ * fails, leaving blue fenced. ValidateInput rejects an input that could reach either, naming the
+ * fields. The graph's numbers are checked against the synthesized definition by
+ * test/workflow/limits.test.ts, so adding a loop without updating them fails the tests.
+ */
+
+/** AWS's quota on the events in one execution's history. */
+export const HISTORY_EVENT_LIMIT = 25_000;
+/** A Standard workflow's maximum duration: one year. */
+export const MAX_EXECUTION_SECONDS = 31_536_000;
+
+/** Poll loops an execution can pass through on its longest path (a live run with every loop and a rollback). */
+export const POLL_LOOPS_ON_LONGEST_PATH = 10;
+/** Events one more poll costs: the Check task (5), its Choice (2) and its Wait (2). */
+export const EVENTS_PER_POLL = 9;
+/** Events of the longest path besides the repeated polls, each task retried to its limit once (rounded up). */
+export const FIXED_HISTORY_EVENTS = 1_100;
+
+/** The largest maxPolls whose every loop, run to its limit, keeps the history under the quota. */
+export const MAX_POLLS = Math.floor(
+  (HISTORY_EVENT_LIMIT - FIXED_HISTORY_EVENTS) / (POLL_LOOPS_ON_LONGEST_PATH * EVENTS_PER_POLL),
+);
+
+/** At most one poll's Check: its Lambda (60 s) plus the task timeout's margin (30 s). */
+export const CHECK_SECONDS = 90;
+/**
+ * Everything on the longest path that is neither a poll, the approval nor the retention: the
+ * other tasks at their Lambda timeouts, retried. Generous on purpose: one day.
+ */
+export const FIXED_EXECUTION_SECONDS = 86_400;
+
+export interface DurationInputs {
+  pollIntervalSeconds: number;
+  maxPolls: number;
+  approvalTimeoutSeconds: number;
+  blueRetentionSeconds: number;
+}
+
+/** The longest an execution can run with these values, in seconds. */
+export function worstCaseExecutionSeconds(v: DurationInputs): number {
+  return (
+    POLL_LOOPS_ON_LONGEST_PATH * v.maxPolls * (v.pollIntervalSeconds + CHECK_SECONDS) +
+    v.approvalTimeoutSeconds +
+    v.blueRetentionSeconds +
+    FIXED_EXECUTION_SECONDS
+  );
+}
+
+export const MAX_POLLS_RULE = `at most ${MAX_POLLS}: ${POLL_LOOPS_ON_LONGEST_PATH} poll loops of ${EVENTS_PER_POLL} events a poll, run to their limit, must stay under Step Functions' ${HISTORY_EVENT_LIMIT} events of history`;
+
+/** Problems (naming the fields) when the values could outlive a Standard workflow's one year. */
+export function durationProblems(v: DurationInputs): string[] {
+  const seconds = worstCaseExecutionSeconds(v);
+  if (seconds < MAX_EXECUTION_SECONDS) return [];
+  return [
+    `approval.timeoutSeconds, blueRetentionSeconds, maxPolls and pollIntervalSeconds: together they allow ${seconds} s ` +
+      `(${POLL_LOOPS_ON_LONGEST_PATH} loops × maxPolls ${v.maxPolls} × (pollIntervalSeconds ${v.pollIntervalSeconds} + ${CHECK_SECONDS} s a check) ` +
+      `+ approval.timeoutSeconds ${v.approvalTimeoutSeconds} + blueRetentionSeconds ${v.blueRetentionSeconds} + ${FIXED_EXECUTION_SECONDS} s of other work), ` +
+      `which must stay under a Standard workflow's maximum duration of one year (${MAX_EXECUTION_SECONDS} s)`,
+  ];
+}

@@ -1,0 +1,62 @@
+import { parseInput } from '../../lambdas/domain/input';
+import {
+  EVENTS_PER_POLL,
+  FIXED_HISTORY_EVENTS,
+  HISTORY_EVENT_LIMIT,
+  MAX_POLLS,
+  POLL_LOOPS_ON_LONGEST_PATH,
+} from '../../lambdas/domain/limits';
+import { BLUE, DEFAULTS, EXECUTION } from '../support/step-fixtures';
+import { testDefinition } from './harness';
+import { historyShape } from './history-budget';
+
+const validate = (raw: Record<string, unknown>, defaults: Record<string, unknown> = {}) =>
+  parseInput({ raw: { blueClusterId: BLUE, ...raw }, defaults: { ...DEFAULTS, ...defaults }, execution: EXECUTION });
+
+describe('Step Functions limits that nothing could catch', () => {
+  it('knows the synthesized graph: its loops, the events a poll costs, and the rest of the longest path', () => {
+    const shape = historyShape(testDefinition());
+    expect(shape.loopsOnLongestPath).toBe(POLL_LOOPS_ON_LONGEST_PATH);
+    expect(shape.eventsPerPoll).toBe(EVENTS_PER_POLL);
+    expect(shape.fixedEvents).toBeLessThanOrEqual(FIXED_HISTORY_EVENTS);
+    // The largest accepted maxPolls, every loop run to it, stays under the quota.
+    expect(shape.fixedEvents + shape.loopsOnLongestPath * shape.eventsPerPoll * MAX_POLLS).toBeLessThan(
+      HISTORY_EVENT_LIMIT,
+    );
+  });
+
+  it('rejects a maxPolls that could pass 25,000 events of history, naming the field', () => {
+    expect(validate({ maxPolls: MAX_POLLS }).maxPolls).toBe(MAX_POLLS);
+    expect(() => validate({ maxPolls: MAX_POLLS + 1 })).toThrow(
+      new RegExp(`maxPolls: at most ${MAX_POLLS}: .*25000 events of history`),
+    );
+    expect(() => validate({}, { maxPolls: 720 })).toThrow(/configuration is invalid: maxPolls: at most/);
+  });
+
+  it('rejects timeouts and retention that together could outlive a Standard workflow (one year), naming the fields', () => {
+    expect(() => validate({ approval: { timeoutSeconds: 31_000_000 }, blueRetentionSeconds: 600_000 })).toThrow(
+      /approval\.timeoutSeconds, blueRetentionSeconds, maxPolls and pollIntervalSeconds: .*one year \(31536000 s\)/,
+    );
+    expect(() => validate({ maxPolls: 265, pollIntervalSeconds: 3600, blueRetentionSeconds: 31_000_000 })).toThrow(
+      /one year/,
+    );
+    // The deployed defaults (cdk.json) are far inside both limits.
+    const input = validate(
+      {},
+      { pollIntervalSeconds: 30, maxPolls: 240, approvalTimeoutSeconds: 86_400, blueRetentionSeconds: 86_400 },
+    );
+    expect(input.maxPolls).toBe(240);
+    expect(validate({ approval: { timeoutSeconds: 30_000_000 } }).approval.timeoutSeconds).toBe(30_000_000);
+  });
+
+  it('rejects an execution input too large for the document to stay far below 256 KB', () => {
+    const smokeTests = Array.from({ length: 5 }, (_, i) => ({
+      name: `check ${i}`,
+      database: 'app',
+      sql: `SELECT ${'1 + '.repeat(2_000)}1`,
+      expect: 'nonzero',
+    }));
+    expect(() => validate({ smokeTests })).toThrow(/\(input\): \d+ characters of JSON; at most 32768/);
+    expect(validate({ smokeTests: smokeTests.slice(0, 3) }).smokeTests).toHaveLength(3);
+  });
+});
