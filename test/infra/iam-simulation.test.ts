@@ -330,7 +330,7 @@ beforeAll(async () => {
       }
     }
   }
-}, 240_000);
+}, 600_000);
 
 const describeRequest = (r: StateRequest) => `${r.state}: ${r.action} on ${r.resource} (${r.why})`;
 
@@ -386,7 +386,7 @@ describe('IAM simulation of every synthesized Lambda role against the requests i
   it('allows every request every step made', async () => {
     expect(requests.length).toBeGreaterThan(50);
     expect(await deniedOf(requests)).toEqual([]);
-  }, 120_000);
+  }, 300_000);
 
   it('passes the monitoring role only to RDS itself, the principal RDS checks it for', async () => {
     const pass = requests.find((r) => r.action === 'iam:PassRole')!;
@@ -401,7 +401,7 @@ describe('IAM simulation of every synthesized Lambda role against the requests i
     expect(scoped.length).toBeGreaterThan(20);
     const outside = scoped.map((r) => ({ ...r, resource: r.resource.replace(/:app-/, ':other-') }));
     expect((await deniedOf(outside)).length).toBe(outside.length);
-  }, 120_000);
+  }, 300_000);
 
   it('denies any delete to every role but the deletion steps', async () => {
     const deletes = requests.filter((r) => r.action.startsWith('rds:Delete'));
@@ -409,7 +409,7 @@ describe('IAM simulation of every synthesized Lambda role against the requests i
     for (const spec of TASK_LIST.filter((t) => !DELETION_STEPS.includes(t.state))) {
       expect((await deniedOf(deletes, spec.state)).length).toBe(deletes.length);
     }
-  }, 120_000);
+  }, 300_000);
 
   it('denies a restore to every role but CreateClone', async () => {
     const restores = requests.filter((r) => r.action === 'rds:RestoreDBClusterToPointInTime');
@@ -417,7 +417,7 @@ describe('IAM simulation of every synthesized Lambda role against the requests i
     for (const spec of TASK_LIST.filter((t) => t.state !== 'CreateClone')) {
       expect((await deniedOf(restores, spec.state)).length).toBe(restores.length);
     }
-  }, 120_000);
+  }, 300_000);
 
   it('denies a change of blue (a Modify, a delete) to the steps that only touch green', async () => {
     const onBlue = requests.filter(
@@ -439,7 +439,7 @@ describe('IAM simulation of every synthesized Lambda role against the requests i
       context: { ...writer.context, 'rds:cluster-tag/bluegreen:role': 'blue' },
     };
     expect(await deniedOf([inBlue])).toHaveLength(1);
-  }, 120_000);
+  }, 300_000);
 
   it('denies creates that do not carry the execution tag', async () => {
     const createCalls = new Set(
@@ -456,7 +456,7 @@ describe('IAM simulation of every synthesized Lambda role against the requests i
       // The call is refused: at least one of its requests is denied.
       expect((await deniedOf(untagged)).length).toBeGreaterThan(0);
     }
-  }, 120_000);
+  }, 300_000);
 
   it('denies a DNS change to any other record, or of another kind, to every role', async () => {
     const changes = requests.filter((r) => r.action === 'route53:ChangeResourceRecordSets');
@@ -472,7 +472,7 @@ describe('IAM simulation of every synthesized Lambda role against the requests i
     for (const state of [...TASK_LIST.map((t) => t.state), 'ApprovalApi']) {
       expect((await deniedOf([...otherRecord, ...deletion], state)).length).toBe(otherRecord.length + deletion.length);
     }
-  }, 120_000);
+  }, 300_000);
 
   it('lets only the approval API send task decisions to the state machine', async () => {
     for (const action of ['states:SendTaskSuccess', 'states:SendTaskFailure', 'states:SendTaskHeartbeat']) {
