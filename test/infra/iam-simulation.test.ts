@@ -13,7 +13,7 @@ import { Route53Dns } from '../../lambdas/aws/dns-route53';
 import { S3MigrationSource } from '../../lambdas/aws/migration-source-s3';
 import { SnsNotifier } from '../../lambdas/aws/notifier-sns';
 import type { Ports } from '../../lambdas/ports';
-import { TASK_LIST, TASKS, type StepId } from '../../lambdas/steps/catalog';
+import { TASK_LIST, type StepId } from '../../lambdas/steps/catalog';
 import { STEPS, type StepFunction } from '../../lambdas/steps/index';
 import { METHOD_PERMISSIONS } from '../../infra/iam-table';
 import { FakeCloud, RECORD, ZONE } from '../support/fake-cloud';

@@ -49,6 +49,13 @@ const ACTION_OF_COMMAND: Record<string, string> = {
   's3:ListObjectsV2': 's3:ListBucket',
 };
 
+/** The reference's ARN form of a resource type as a regular expression (`${Name}` matches any text). */
+async function referencePattern(service: string, type: string): Promise<RegExp> {
+  const { arn } = await iamResourceTypeDetails(service, type);
+  const parts = arn.split(/\$\{[^}]+\}/).map((p) => p.replace(/[.*+?^()|[\]\\/]/g, '\\$&'));
+  return new RegExp(`^${parts.join('.+')}$`);
+}
+
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v.length > 0 ? v : undefined);
 const major = (version: string): string => version.split('.')[0] ?? version;
 
@@ -210,7 +217,9 @@ export async function authorizationRequests(call: SdkCall, world: World): Promis
       }
       continue;
     }
+    const pattern = await referencePattern(service, type.name);
     for (const arn of arns) {
+      if (!pattern.test(arn)) throw new Error(`${arn} is not of the reference's form for ${service} ${type.name}`);
       requests.push({
         action,
         resource: arn,
@@ -265,11 +274,6 @@ export async function authorizationRequests(call: SdkCall, world: World): Promis
     }
   }
   return requests;
-}
-
-/** Whether a resource type of `service` exists in the reference (guards the ARN forms above). */
-export async function referenceArnPattern(service: string, type: string): Promise<string> {
-  return (await iamResourceTypeDetails(service, type)).arn;
 }
 
 /** A KMS key policy as CDK writes it by default: the account (and so its IAM policies) may use the key. */
