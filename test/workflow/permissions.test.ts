@@ -44,6 +44,16 @@ describe('portsAllowedFor: a local task may do what its IAM role allows, nothing
     await expect(ports.notifier.publish('s', 'm')).rejects.toThrow(/does not allow notifier\.publish/);
   });
 
+  it('lets a step call exactly the methods of its catalog entry, green-only ones included', async () => {
+    const ports = portsAllowedFor(TASKS.OpenGreen, cloud.ports());
+    // Locally the method is what counts; the green tag condition is AWS's (test/infra/iam-simulation.test.ts).
+    await expect(ports.clusters.setSecurityGroups('app-blue', ['sg-1'])).resolves.toBeUndefined();
+    await expect(ports.clusters.upgradeEngine({} as never)).rejects.toThrow(
+      /OpenGreen's role does not allow clusters\.upgradeEngine/,
+    );
+    await expect(ports.dns.upsertCname('Z', 'r', 't', 5, 'c')).rejects.toThrow(/does not allow dns\.upsertCname/);
+  });
+
   it('lets only the approval task store an approval', async () => {
     const denied = portsAllowedFor(TASKS.Report, cloud.ports());
     await expect(denied.approvals.store({} as never)).rejects.toThrow(/Report's role does not allow approvals\.store/);
