@@ -1,5 +1,6 @@
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { EC2Client } from '@aws-sdk/client-ec2';
 import { RDSClient } from '@aws-sdk/client-rds';
 import { ChangeResourceRecordSetsCommand, GetChangeCommand, Route53Client } from '@aws-sdk/client-route-53';
 import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
@@ -8,6 +9,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { Template } from 'aws-cdk-lib/assertions';
 import { DynamoLock } from '../../lambdas/aws/lock-dynamodb';
 import { DynamoDbApprovals } from '../../lambdas/aws/approvals-dynamodb';
+import { Ec2Network } from '../../lambdas/aws/network-ec2';
 import { RdsClusters } from '../../lambdas/aws/clusters-rds';
 import { Route53Dns } from '../../lambdas/aws/dns-route53';
 import { S3MigrationSource } from '../../lambdas/aws/migration-source-s3';
@@ -203,6 +205,7 @@ const route53Mock = mockClient(Route53Client);
 const documentsMock = mockClient(DynamoDBDocumentClient);
 const snsMock = mockClient(SNSClient);
 const s3Mock = mockClient(S3Client);
+const ec2Mock = mockClient(EC2Client);
 
 let lockTable: string;
 let approvalsTable: string;
@@ -210,7 +213,7 @@ let topicArn: string;
 let topicKeyArn: string;
 
 async function sdkCallsOf(call: RecordedCall): Promise<SdkCall[]> {
-  for (const m of [rdsMock, route53Mock, documentsMock, snsMock, s3Mock]) m.reset();
+  for (const m of [rdsMock, route53Mock, documentsMock, snsMock, s3Mock, ec2Mock]) m.reset();
   route53Mock
     .on(ChangeResourceRecordSetsCommand)
     .resolves({ ChangeInfo: { Id: '/change/C0123', Status: 'PENDING', SubmittedAt: new Date() } });
@@ -222,6 +225,7 @@ async function sdkCallsOf(call: RecordedCall): Promise<SdkCall[]> {
   documentsMock.onAnyCommand().resolves({});
   const ports: Record<string, object> = {
     clusters: new RdsClusters(new RDSClient({ region: REGION })),
+    network: new Ec2Network(new EC2Client({ region: REGION })),
     dns: new Route53Dns(new Route53Client({ region: REGION })),
     lock: new DynamoLock(DynamoDBDocumentClient.from(new DynamoDBClient({ region: REGION })), lockTable),
     notifier: new SnsNotifier(new SNSClient({ region: REGION }), topicArn),
@@ -245,6 +249,7 @@ async function sdkCallsOf(call: RecordedCall): Promise<SdkCall[]> {
     ['dynamodb', documentsMock],
     ['sns', snsMock],
     ['s3', s3Mock],
+    ['ec2', ec2Mock],
   ] as const;
   for (const [service, mock] of services) {
     for (const sent of mock.calls()) {
@@ -381,6 +386,8 @@ describe('IAM simulation of every synthesized Lambda role against the requests i
       resourcesOf('DeleteBlue', 'rds:DeleteDBCluster').concat(resourcesOf('CheckBlueDeleted', 'rds:DeleteDBCluster')),
     ).toEqual(expect.arrayContaining([expect.stringMatching(/:cluster-snapshot:app-blue-final/)]));
     expect(new Set(resourcesOf('CreateGreenWriter', 'iam:PassRole'))).toEqual(new Set([MONITORING_ROLE]));
+    // A wildcard-only action is requested on "*", as the reference has it.
+    expect(resourcesOf('Preflight', 'ec2:DescribeSecurityGroups')).toContain('*');
   });
 
   it('allows every request every step made', async () => {
