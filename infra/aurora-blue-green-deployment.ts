@@ -20,11 +20,20 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { z } from 'zod';
 import { defaultsSchema, describeIssues, rawInputSchema, type Defaults } from '../lambdas/domain/input';
-import { TASK_LIST, type Need, type TaskSpec } from '../lambdas/steps/catalog';
+import { TASK_LIST, type TaskSpec } from '../lambdas/steps/catalog';
 import { ApprovalEndpoint } from './approval-endpoint';
 import { DeploymentDashboard } from './dashboard';
 import { buildDefinition } from './definition';
 import { handlerFunction } from './lambda-code';
+import {
+  EXECUTION_TAG_KEY,
+  GREEN_TAG,
+  permissionsOfTask,
+  taskUses,
+  type IamCondition,
+  type IamPermission,
+  type IamResource,
+} from './iam-table';
 
 /**
  * esbuild settings of every Lambda, shared with `scripts/bench-lambdas.ts` so that the benchmark
@@ -652,8 +661,8 @@ export class AuroraBlueGreenDeployment extends Construct {
   }
 
   /**
-   * The Lambda of one task: its own role, log group, environment and grants from `spec.needs`; its
-   * code prebuilt in the package or bundled from source (infra/lambda-code.ts).
+   * The Lambda of one task: its own role, log group, environment and the IAM rows of `spec.calls`;
+   * its code prebuilt in the package or bundled from source (infra/lambda-code.ts).
    */
   private stepFunction(
     spec: TaskSpec,
@@ -701,11 +710,11 @@ export class AuroraBlueGreenDeployment extends Construct {
         : {}),
     });
     if (inVpc) access.grantVpcNetworking(role);
-    for (const need of spec.needs) access.grant(need, fn, role);
+    access.grant(spec, fn, role);
     Validations.of(role).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::*]',
       reason:
-        'X-Ray PutTraceSegments/PutTelemetryRecords (and, for VPC functions, ENI management and Describe* calls) support no resource-level permissions',
+        'X-Ray PutTraceSegments/PutTelemetryRecords, the reads the Service Authorization Reference gives no resource type (rds:DescribeDBEngineVersions, ec2:DescribeSecurityGroups) and, for VPC functions, ENI management support no resource-level permissions',
     });
     Validations.of(fn).acknowledge({
       id: 'AwsSolutions-L1',
@@ -805,7 +814,10 @@ function validateProps(props: AuroraBlueGreenDeploymentProps): void {
   if (problems.length) throw new Error(`AuroraBlueGreenDeployment: ${problems.join('; ')}`);
 }
 
-/** The IAM grants and environment each `Need` of the catalog stands for. */
+/**
+ * A step's IAM policy and environment, from the rows (infra/iam-table.ts) of the port methods its
+ * catalog entry lists: one statement per row, with the row's resources as this deployment's ARNs.
+ */
 class StepAccess {
   private readonly prefix: string;
   constructor(
@@ -824,281 +836,163 @@ class StepAccess {
     });
   }
 
-  grant(need: Need, fn: lambda.Function, role: iam.Role): void {
+  /** The ARNs of a table resource in this deployment; empty when the deployment has none. */
+  private arns(resource: IamResource): string[] {
     const p = this.prefix;
-    switch (need) {
-      case 'rds:read': {
-        role.addToPolicy(
-          new iam.PolicyStatement({
-            sid: 'DescribeOwnClusters',
-            actions: ['rds:DescribeDBClusters', 'rds:DescribeDBInstances', 'rds:DescribeDBClusterSnapshots'],
-            resources: [
-              this.rdsArn('cluster', `${p}*`),
-              this.rdsArn('db', `${p}*`),
-              this.rdsArn('cluster-snapshot', `${p}*`),
-            ],
+    const stack = Stack.of(this.owner);
+    switch (resource) {
+      case 'cluster':
+      case 'db':
+      case 'cluster-snapshot':
+        return [this.rdsArn(resource, `${p}*`)];
+      case 'subgrp':
+      case 'cluster-pg':
+      case 'pg':
+        return [this.rdsArn(resource, '*')];
+      case 'og-default':
+        return [this.rdsArn('og', 'default:aurora-postgresql-*')];
+      case 'hostedzone':
+        return [this.props.hostedZone.hostedZoneArn];
+      case 'change':
+        return [
+          stack.formatArn({
+            service: 'route53',
+            region: '',
+            account: '',
+            resource: 'change',
+            resourceName: '*',
+            arnFormat: ArnFormat.SLASH_RESOURCE_NAME,
           }),
-        );
-        role.addToPolicy(
-          new iam.PolicyStatement({
-            sid: 'DescribeParameterGroups',
-            actions: ['rds:DescribeDBClusterParameterGroups', 'rds:DescribeDBParameterGroups'],
-            resources: [this.rdsArn('cluster-pg', '*'), this.rdsArn('pg', '*')],
-          }),
-        );
-        role.addToPolicy(
-          new iam.PolicyStatement({
-            sid: 'DescribeEngineVersions',
-            // DescribeEvents (CheckUpgrade reads green's failure events) has no resource type either.
-            actions: ['rds:DescribeDBEngineVersions', 'rds:DescribeEvents'],
-            resources: ['*'],
-          }),
-        );
-        this.ack(role, [
-          ['cluster', `${p}*`],
-          ['db', `${p}*`],
-          ['cluster-snapshot', `${p}*`],
-        ]);
-        Validations.of(role).acknowledge(
-          {
-            id: this.nagId(this.rdsArn('cluster-pg', '*')),
-            reason:
-              'Preflight reads the family of whichever cluster parameter group the input names for the upgrade: its name is not known at deploy time',
-          },
-          {
-            id: this.nagId(this.rdsArn('pg', '*')),
-            reason:
-              'Preflight reads the family of whichever instance parameter group the input names for the upgrade: its name is not known at deploy time',
-          },
-        );
-        return;
-      }
-      case 'rds:write': {
-        role.addToPolicy(
-          new iam.PolicyStatement({
-            sid: 'ChangeOwnClusters',
-            actions: [
-              'rds:RestoreDBClusterToPointInTime',
-              'rds:CreateDBInstance',
-              'rds:ModifyDBCluster',
-              'rds:DeleteDBInstance',
-              'rds:DeleteDBCluster',
-              'rds:AddTagsToResource',
-              'rds:CreateDBClusterSnapshot',
-              // OpenGreen gives green blue's IAM roles.
-              'rds:AddRoleToDBCluster',
-            ],
-            // The restore's source (blue) and target (green) are both clusters of the prefix.
-            resources: [
-              this.rdsArn('cluster', `${p}*`),
-              this.rdsArn('db', `${p}*`),
-              this.rdsArn('cluster-snapshot', `${p}*`),
-            ],
-          }),
-        );
-        role.addToPolicy(
-          new iam.PolicyStatement({
-            sid: 'UseGroupsOfOwnClusters',
-            actions: ['rds:RestoreDBClusterToPointInTime', 'rds:CreateDBInstance', 'rds:ModifyDBCluster'],
-            // A clone reuses blue's subnet group and cluster parameter group, green's writer blue's
-            // instance parameter group, an upgrade the new family's groups named in the input: all
-            // chosen per execution, so not known at deploy time. These actions still only act on
-            // clusters and instances of the prefix (the statement above).
-            resources: [this.rdsArn('subgrp', '*'), this.rdsArn('cluster-pg', '*'), this.rdsArn('pg', '*')],
-          }),
-        );
-        if (this.props.monitoringRole) {
-          role.addToPolicy(
-            new iam.PolicyStatement({
-              sid: 'PassEnhancedMonitoringRole',
-              actions: ['iam:PassRole'],
-              resources: [this.props.monitoringRole.roleArn],
-              conditions: { StringEquals: { 'iam:PassedToService': 'monitoring.rds.amazonaws.com' } },
-            }),
-          );
-        }
-        const clusterRoles = this.props.clusterRoles ?? [];
-        if (clusterRoles.length) {
-          role.addToPolicy(
-            new iam.PolicyStatement({
-              sid: 'PassClusterRoles',
-              actions: ['iam:PassRole'],
-              resources: clusterRoles.map((r) => r.roleArn),
-              conditions: { StringEquals: { 'iam:PassedToService': 'rds.amazonaws.com' } },
-            }),
-          );
-        }
-        // A blue whose master password RDS manages: after cutover RDS creates green's own secret
-        // on the caller's behalf (ModifyDBCluster ManageMasterUserPassword), which needs these
-        // (Aurora User Guide, "Required permissions for Secrets Manager integration").
-        const rdsSecrets = Stack.of(this.owner).formatArn({
-          service: 'secretsmanager',
-          resource: 'secret',
-          resourceName: 'rds!cluster-*',
-          arnFormat: ArnFormat.COLON_RESOURCE_NAME,
-        });
-        role.addToPolicy(
-          new iam.PolicyStatement({
-            sid: 'LetRdsManageGreensMasterSecret',
-            actions: ['secretsmanager:CreateSecret', 'secretsmanager:TagResource'],
-            resources: [rdsSecrets],
-          }),
-        );
-        Validations.of(role).acknowledge({
-          id: this.nagId(rdsSecrets),
-          reason:
-            'RDS names the secret it creates for a managed master password rds!cluster-<uuid>: the uuid is not known before RDS creates it',
-        });
-        if (this.props.databaseSecretKey) {
-          role.addToPolicy(
-            new iam.PolicyStatement({
-              sid: 'EncryptGreensMasterSecret',
-              actions: ['kms:DescribeKey', 'kms:GenerateDataKey', 'kms:Decrypt'],
-              resources: [this.props.databaseSecretKey.keyArn],
-              conditions: {
-                StringEquals: {
-                  'kms:ViaService': [
-                    `secretsmanager.${this.region()}.amazonaws.com`,
-                    `rds.${this.region()}.amazonaws.com`,
-                  ],
-                },
-              },
-            }),
-          );
-        }
-        const keys = this.props.clusterEncryptionKeys ?? [];
-        if (keys.length) {
-          role.addToPolicy(
-            new iam.PolicyStatement({
-              sid: 'UseClusterKeysThroughRds',
-              actions: ['kms:CreateGrant', 'kms:DescribeKey'],
-              resources: keys.map((k) => k.keyArn),
-              conditions: { StringEquals: { 'kms:ViaService': `rds.${this.region()}.amazonaws.com` } },
-            }),
-          );
-        }
-        this.ack(role, [
-          ['cluster', `${p}*`],
-          ['db', `${p}*`],
-          ['cluster-snapshot', `${p}*`],
-        ]);
-        Validations.of(role).acknowledge(
-          {
-            id: this.nagId(this.rdsArn('subgrp', '*')),
-            reason: "A clone is created in blue's DB subnet group, whose name is read from blue at run time",
-          },
-          {
-            id: this.nagId(this.rdsArn('cluster-pg', '*')),
-            reason:
-              "A clone keeps blue's cluster parameter group and an upgrade sets the one named in the input: names known only at run time",
-          },
-          {
-            id: this.nagId(this.rdsArn('pg', '*')),
-            reason:
-              "Green's instances keep blue's instance parameter group and an upgrade sets the one named in the input: names known only at run time",
-          },
-        );
-        return;
-      }
-      case 'route53': {
-        const zone = this.props.hostedZone;
-        const changeArn = Stack.of(this.owner).formatArn({
-          service: 'route53',
-          region: '',
-          account: '',
-          resource: 'change',
-          resourceName: '*',
-          arnFormat: ArnFormat.SLASH_RESOURCE_NAME,
-        });
-        role.addToPolicy(
-          new iam.PolicyStatement({
-            sid: 'ReadTheZone',
-            actions: ['route53:ListResourceRecordSets'],
-            resources: [zone.hostedZoneArn],
-          }),
-        );
-        role.addToPolicy(
-          new iam.PolicyStatement({
-            sid: 'ChangeTheCname',
-            actions: ['route53:ChangeResourceRecordSets'],
-            resources: [zone.hostedZoneArn],
-            conditions: {
-              'ForAllValues:StringEquals': {
-                'route53:ChangeResourceRecordSetsNormalizedRecordNames': [normalizedRecordName(this.props.recordName)],
-                'route53:ChangeResourceRecordSetsRecordTypes': ['CNAME'],
-                'route53:ChangeResourceRecordSetsActions': ['UPSERT'],
-              },
-            },
-          }),
-        );
-        role.addToPolicy(
-          new iam.PolicyStatement({
-            sid: 'FollowChanges',
-            actions: ['route53:GetChange'],
-            resources: [changeArn],
-          }),
-        );
-        Validations.of(role).acknowledge({
-          id: this.nagId(changeArn),
-          reason: 'GetChange takes the id Route 53 returns for each change: change ids cannot be known in advance',
-        });
-        return;
-      }
-      case 'ec2:read':
-        role.addToPolicy(
-          new iam.PolicyStatement({
-            sid: 'DescribeSecurityGroups',
-            actions: ['ec2:DescribeSecurityGroups'],
-            resources: ['*'],
-          }),
-        );
-        Validations.of(role).acknowledge({
-          id: 'AwsSolutions-IAM5[Resource::*]',
-          reason:
-            'ec2:DescribeSecurityGroups supports no resource-level permissions (Service Authorization Reference); it only reads',
-        });
-        return;
-      case 'lock':
-        this.owner.lockTable.grantReadWriteData(fn);
-        fn.addEnvironment('LOCK_TABLE_NAME', this.owner.lockTable.tableName);
-        return;
+        ];
+      case 'monitoring-role':
+        return this.props.monitoringRole ? [this.props.monitoringRole.roleArn] : [];
+      case 'cluster-keys':
+        return (this.props.clusterEncryptionKeys ?? []).map((k) => k.keyArn);
+      case 'lock-table':
+        return [this.owner.lockTable.tableArn];
       case 'topic':
-        this.owner.topic.grantPublish(fn);
-        fn.addEnvironment('TOPIC_ARN', this.owner.topic.topicArn);
-        Validations.of(role).acknowledge({
-          id: 'AwsSolutions-IAM5[Action::kms:GenerateDataKey*]',
-          reason: "Publishing to the encrypted topic needs the topic key's GenerateDataKey* (the grant SNS documents)",
-        });
-        return;
-      case 'migrations':
-        this.owner.migrationsBucket.grantRead(fn);
-        fn.addEnvironment('MIGRATIONS_BUCKET', this.owner.migrationsBucket.bucketName);
-        for (const action of ['s3:GetObject*', 's3:GetBucket*', 's3:List*']) {
-          Validations.of(role).acknowledge({
-            id: `AwsSolutions-IAM5[Action::${action}]`,
-            reason: 'Read-only access to the migrations bucket through bucket.grantRead (list a set, read its files)',
-          });
-        }
-        Validations.of(role).acknowledge({
-          id: this.nagId(this.owner.migrationsBucket.arnForObjects('*')),
-          reason: 'A migration set is any prefix of the migrations bucket, chosen per execution',
-        });
-        return;
-      case 'secret':
-        this.props.databaseSecret.grantRead(fn);
-        if (this.props.databaseSecretKey) {
-          // An imported secret's grantRead does not reach its key: RDS-managed secrets are
-          // encrypted with a customer managed key when blue asked for one.
-          role.addToPolicy(
-            new iam.PolicyStatement({
-              sid: 'DecryptDatabaseSecret',
-              actions: ['kms:Decrypt'],
-              resources: [this.props.databaseSecretKey.keyArn],
-              conditions: { StringEquals: { 'kms:ViaService': `secretsmanager.${this.region()}.amazonaws.com` } },
-            }),
-          );
-        }
-        return;
+        return [this.owner.topic.topicArn];
+      case 'topic-key':
+        return this.owner.encryptionKey ? [this.owner.encryptionKey.keyArn] : [];
+      case 'migrations-bucket':
+        return [this.owner.migrationsBucket.bucketArn];
+      case 'migrations-objects':
+        return [this.owner.migrationsBucket.arnForObjects('*')];
+      case 'migrations-key':
+        return this.owner.migrationsBucket.encryptionKey ? [this.owner.migrationsBucket.encryptionKey.keyArn] : [];
+      case 'database-secret':
+        // A secret's full ARN ends in a random suffix: the partial ARN is matched with `-??????`.
+        return [this.props.databaseSecret.secretFullArn ?? `${this.props.databaseSecret.secretArn}-??????`];
+      case 'database-secret-key':
+        return this.props.databaseSecretKey ? [this.props.databaseSecretKey.keyArn] : [];
+      case 'cluster-roles':
+        return (this.props.clusterRoles ?? []).map((r) => r.roleArn);
+      case 'rds-managed-secrets':
+        return [
+          stack.formatArn({
+            service: 'secretsmanager',
+            resource: 'secret',
+            resourceName: 'rds!cluster-*',
+            arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+          }),
+        ];
+      case '*':
+        return ['*'];
+    }
+  }
+
+  private conditions(when: IamCondition | undefined): Record<string, Record<string, unknown>> | undefined {
+    switch (when) {
+      case undefined:
+        return undefined;
+      case 'creates-green':
+        return {
+          StringEquals: { [`aws:RequestTag/${GREEN_TAG.key}`]: GREEN_TAG.value },
+          Null: { [`aws:RequestTag/${EXECUTION_TAG_KEY}`]: 'false' },
+        };
+      case 'green-cluster':
+        return { StringEquals: { [`rds:cluster-tag/${GREEN_TAG.key}`]: GREEN_TAG.value } };
+      case 'green-db':
+        return { StringEquals: { [`rds:db-tag/${GREEN_TAG.key}`]: GREEN_TAG.value } };
+      case 'the-record':
+        return {
+          'ForAllValues:StringEquals': {
+            'route53:ChangeResourceRecordSetsNormalizedRecordNames': [normalizedRecordName(this.props.recordName)],
+            'route53:ChangeResourceRecordSetsRecordTypes': ['CNAME'],
+            'route53:ChangeResourceRecordSetsActions': ['UPSERT'],
+          },
+        };
+      case 'passed-to-rds':
+        // RDS checks the Enhanced Monitoring role's PassRole as passed to RDS itself
+        // (rds.amazonaws.com), not to the role's trusted principal monitoring.rds.amazonaws.com.
+        return { StringEquals: { 'iam:PassedToService': 'rds.amazonaws.com' } };
+      case 'via-rds':
+        return { StringEquals: { 'kms:ViaService': `rds.${Stack.of(this.owner).region}.amazonaws.com` } };
+      case 'via-secrets-manager': {
+        const region = Stack.of(this.owner).region;
+        return {
+          StringEquals: { 'kms:ViaService': [`secretsmanager.${region}.amazonaws.com`, `rds.${region}.amazonaws.com`] },
+        };
+      }
+    }
+  }
+
+  grant(spec: TaskSpec, fn: lambda.Function, role: iam.Role): void {
+    const seen = new Set<string>();
+    for (const permission of permissionsOfTask(spec)) {
+      const resources = permission.resources.flatMap((r) => this.arns(r));
+      if (resources.length === 0) {
+        if (permission.optional) continue;
+        throw new Error(`${spec.state}: no resource for ${permission.resources.join(', ')}`);
+      }
+      const key = JSON.stringify([permission.actions, permission.resources, permission.when]);
+      if (seen.has(key)) continue;
+      seen.add(key);
+      role.addToPolicy(
+        new iam.PolicyStatement({
+          actions: [...permission.actions],
+          resources,
+          conditions: this.conditions(permission.when),
+        }),
+      );
+      this.acknowledge(role, permission);
+    }
+    if (taskUses(spec, 'lock-table')) fn.addEnvironment('LOCK_TABLE_NAME', this.owner.lockTable.tableName);
+    if (taskUses(spec, 'topic')) fn.addEnvironment('TOPIC_ARN', this.owner.topic.topicArn);
+    if (taskUses(spec, 'migrations-bucket')) {
+      fn.addEnvironment('MIGRATIONS_BUCKET', this.owner.migrationsBucket.bucketName);
+    }
+  }
+
+  /** The exact reason of each wildcard cdk-nag reports on a table row. */
+  private acknowledge(role: iam.Role, permission: IamPermission): void {
+    const reasons: Partial<Record<IamResource, string>> = {
+      cluster: `Clusters whose identifier starts with the configured prefix "${this.prefix}": blue and green are named per execution`,
+      db: `Instances whose identifier starts with the configured prefix "${this.prefix}": green's instances are named per execution`,
+      'cluster-snapshot': `Final snapshots whose identifier starts with the configured prefix "${this.prefix}": named per execution`,
+      subgrp: "A clone is created in blue's DB subnet group, whose name is read from blue at run time",
+      'cluster-pg':
+        "A clone keeps blue's cluster parameter group and an upgrade sets the one named in the input: names known only at run time",
+      pg: "Green's instances keep blue's instance parameter group and an upgrade sets the one named in the input: names known only at run time",
+      'og-default':
+        'RDS checks the engine default option group (default:aurora-postgresql-NN) of the major version, which the input chooses',
+      change: 'GetChange takes the id Route 53 returns for each change: change ids cannot be known in advance',
+      'migrations-objects': 'A migration set is any prefix of the migrations bucket, chosen per execution',
+      'rds-managed-secrets':
+        'RDS names the secret it creates for a managed master password rds!cluster-<uuid>: the uuid is not known before RDS creates it',
+    };
+    for (const resource of permission.resources) {
+      const reason = reasons[resource];
+      if (!reason) continue;
+      for (const arn of this.arns(resource)) {
+        Validations.of(role).acknowledge({ id: this.nagId(arn), reason });
+      }
+    }
+    if (permission.actions.includes('kms:GenerateDataKey*')) {
+      Validations.of(role).acknowledge({
+        id: 'AwsSolutions-IAM5[Action::kms:GenerateDataKey*]',
+        reason: "Publishing to the encrypted topic needs the topic key's GenerateDataKey* (the grant SNS documents)",
+      });
     }
   }
 
@@ -1120,22 +1014,9 @@ class StepAccess {
     );
   }
 
-  private ack(role: iam.Role, resources: [string, string][]): void {
-    for (const [resource, name] of resources) {
-      Validations.of(role).acknowledge({
-        id: this.nagId(this.rdsArn(resource, name)),
-        reason: `Scoped to the configured cluster-id prefix "${this.prefix}": the workflow's clusters, instances and snapshots are named per execution`,
-      });
-    }
-  }
-
   /** The id cdk-nag gives the wildcard finding of `arn` (tokens rendered as `<Ref>`). */
   private nagId(arn: string): string {
     return `AwsSolutions-IAM5[Resource::${nagString(Stack.of(this.owner).resolve(arn))}]`;
-  }
-
-  private region(): string {
-    return Stack.of(this.owner).region;
   }
 }
 

@@ -1,3 +1,5 @@
+import type { Ports } from '../ports';
+
 /**
  * Every Lambda-backed task of the state machine: its state name, the step it runs, where its
  * result goes, and what kind of Lambda runs it. The definition (infra/definition.ts), the
@@ -7,16 +9,16 @@
 
 export type LambdaKind = 'control' | 'database' | 'approval' | 'bookkeeping';
 
-/** What a step's Lambda may touch; the construct grants exactly these and sets the matching env. */
-export type Need =
-  | 'rds:read' // Describe* on clusters, instances, engine versions, parameter groups, snapshots
-  | 'rds:write' // Restore/Create/Modify/Delete on clusters and instances of the allowed prefix
-  | 'route53' // the one hosted zone: list/change records, get change
-  | 'ec2:read' // DescribeSecurityGroups (Preflight's network checks)
-  | 'lock' // the lock table
-  | 'topic' // publish to the notification topic
-  | 'migrations' // read the migrations bucket
-  | 'secret'; // read the database secret (database Lambdas, in the VPC)
+/** `port.method` of every port method a step can call (the clock needs no permission). */
+type MethodOf<P extends keyof Ports> = Extract<keyof Ports[P], string>;
+export type PortMethod = { [P in Exclude<keyof Ports, 'clock'>]: `${P}.${MethodOf<P>}` }[Exclude<keyof Ports, 'clock'>];
+
+/**
+ * A port method a step may call. `@green` marks a call that the step only ever makes on green's
+ * resources: its grant then requires the green tag (`bluegreen:role=green`) on the cluster or
+ * instance, so the step's role cannot change blue. infra/iam-table.ts says what each method needs.
+ */
+export type Call = PortMethod | `${PortMethod}@green`;
 
 export interface TaskSpec {
   /** The state's name in the graph (docs/state-machine.md). */
@@ -28,59 +30,93 @@ export interface TaskSpec {
   readonly kind: LambdaKind;
   /** The Lambda's timeout; the task's is 30 s longer (a cold start, the invoke itself). */
   readonly timeoutSeconds: number;
-  readonly needs: readonly Need[];
+  /** Exactly the port methods the step calls: its role is granted these and nothing else. */
+  readonly calls: readonly Call[];
 }
 
-const control = (state: string, step: string, resultPath: string, needs: Need[]): TaskSpec => ({
+const control = (state: string, step: string, resultPath: string, calls: Call[]): TaskSpec => ({
   state,
   step,
   resultPath,
   kind: 'control',
   timeoutSeconds: 60,
-  needs,
+  calls,
 });
-const database = (state: string, step: string, resultPath: string, timeoutSeconds = 300): TaskSpec => ({
+/** A database step finds the cluster's endpoint, then connects over the admin path. */
+const DB: Call[] = ['clusters.describeCluster', 'database.connect'];
+const database = (state: string, step: string, resultPath: string, timeoutSeconds = 300, calls = DB): TaskSpec => ({
   state,
   step,
   resultPath,
   kind: 'database',
   timeoutSeconds,
-  needs: ['rds:read', 'secret'],
+  calls,
 });
-const bookkeeping = (state: string, step: string, resultPath: string, needs: Need[]): TaskSpec => ({
+const bookkeeping = (state: string, step: string, resultPath: string, calls: Call[]): TaskSpec => ({
   state,
   step,
   resultPath,
   kind: 'bookkeeping',
   timeoutSeconds: 60,
-  needs,
+  calls,
 });
-const R: Need[] = ['rds:read'];
-const RW: Need[] = ['rds:read', 'rds:write'];
+const LOOK: Call[] = ['clusters.describeCluster', 'clusters.describeInstance'];
+/** Deleting green: its instances, then the cluster, each only when it carries the green tag. */
+const DISCARD_GREEN: Call[] = [...LOOK, 'clusters.deleteInstance@green', 'clusters.deleteCluster@green'];
+/** Deleting blue after cutover: instances, then the cluster with its final snapshot. */
+const DELETE_BLUE: Call[] = [
+  ...LOOK,
+  'clusters.deleteInstance',
+  'clusters.deleteCluster',
+  'clusters.describeClusterSnapshot',
+];
 
 export const TASKS = {
   // Reads the CNAME and blue when the input leaves blueClusterId out (a recurring schedule).
-  ValidateInput: { ...control('ValidateInput', 'validate-input', '$', ['rds:read', 'route53']), timeoutSeconds: 30 },
-  Preflight: control('Preflight', 'preflight', '$.blue', ['rds:read', 'route53', 'ec2:read']),
-  ValidateMigrations: control('ValidateMigrations', 'validate-migrations', '$.migrationSet', ['migrations']),
-  AcquireLock: bookkeeping('AcquireLock', 'acquire-lock', '$.lock', ['lock', 'topic']),
-  LowerCnameTtl: control('LowerCnameTtl', 'lower-cname-ttl', '$.ttl', ['route53']),
-  CheckCnameTtl: control('CheckCnameTtl', 'check-cname-ttl', '$.wait.ttl', ['route53']),
-  BlockWrites: control('BlockWrites', 'block-writes', '$.block', RW),
-  CheckWritesBlocked: control('CheckWritesBlocked', 'check-writes-blocked', '$.wait.block', R),
+  ValidateInput: {
+    ...control('ValidateInput', 'validate-input', '$', ['clusters.describeCluster', 'dns.getRecord']),
+    timeoutSeconds: 30,
+  },
+  Preflight: control('Preflight', 'preflight', '$.blue', [
+    ...LOOK,
+    'network.describeSecurityGroups',
+    'clusters.validUpgradeTargets',
+    'clusters.parameterGroupFamilyOf',
+    'clusters.clusterParameterGroupFamily',
+    'clusters.instanceParameterGroupFamily',
+    'dns.getRecord',
+  ]),
+  ValidateMigrations: control('ValidateMigrations', 'validate-migrations', '$.migrationSet', ['migrations.list']),
+  AcquireLock: bookkeeping('AcquireLock', 'acquire-lock', '$.lock', ['lock.acquire', 'notifier.publish']),
+  LowerCnameTtl: control('LowerCnameTtl', 'lower-cname-ttl', '$.ttl', ['dns.getRecord', 'dns.upsertCname']),
+  CheckCnameTtl: control('CheckCnameTtl', 'check-cname-ttl', '$.wait.ttl', ['dns.changeStatus']),
+  BlockWrites: control('BlockWrites', 'block-writes', '$.block', [
+    'clusters.describeCluster',
+    'clusters.setSecurityGroups',
+  ]),
+  CheckWritesBlocked: control('CheckWritesBlocked', 'check-writes-blocked', '$.wait.block', LOOK),
   FenceWrites: database('FenceWrites', 'fence-writes', '$.fence'),
-  CheckRestorable: control('CheckRestorable', 'check-restorable', '$.wait.restorable', ['rds:read', 'topic']),
-  CreateClone: control('CreateClone', 'create-clone', '$.green', RW),
-  CheckClone: control('CheckClone', 'check-clone', '$.wait.clone', R),
-  CreateGreenWriter: control('CreateGreenWriter', 'create-green-writer', '$.writer', RW),
-  CheckGreenWriter: control('CheckGreenWriter', 'check-green-writer', '$.wait.writer', R),
+  CheckRestorable: control('CheckRestorable', 'check-restorable', '$.wait.restorable', [
+    'clusters.describeCluster',
+    'notifier.publish',
+  ]),
+  CreateClone: control('CreateClone', 'create-clone', '$.green', [
+    'clusters.describeCluster',
+    'clusters.cloneCopyOnWrite',
+  ]),
+  CheckClone: control('CheckClone', 'check-clone', '$.wait.clone', LOOK),
+  CreateGreenWriter: control('CreateGreenWriter', 'create-green-writer', '$.writer', [
+    ...LOOK,
+    'clusters.createInstance',
+  ]),
+  CheckGreenWriter: control('CheckGreenWriter', 'check-green-writer', '$.wait.writer', LOOK),
   VerifyClone: database('VerifyClone', 'verify-clone', '$.verify'),
-  ApplySql: { ...database('ApplySql', 'apply-sql', '$.migrations', 900), needs: ['rds:read', 'secret', 'migrations'] },
-  UpgradeEngine: control('UpgradeEngine', 'upgrade-engine', '$.upgrade', RW),
-  CheckUpgrade: control('CheckUpgrade', 'check-upgrade', '$.wait.upgrade', R),
+  ApplySql: database('ApplySql', 'apply-sql', '$.migrations', 900, [...DB, 'migrations.list']),
+  UpgradeEngine: control('UpgradeEngine', 'upgrade-engine', '$.upgrade', [...LOOK, 'clusters.upgradeEngine@green']),
+  CheckUpgrade: control('CheckUpgrade', 'check-upgrade', '$.wait.upgrade', [...LOOK, 'clusters.clusterEvents']),
   PostUpgrade: database('PostUpgrade', 'post-upgrade', '$.postUpgrade', 900),
-  AddReplicas: control('AddReplicas', 'add-replicas', '$.replicas', RW),
-  CheckReplicas: control('CheckReplicas', 'check-replicas', '$.wait.replicas', R),
+  AddReplicas: control('AddReplicas', 'add-replicas', '$.replicas', [...LOOK, 'clusters.createInstance']),
+  CheckReplicas: control('CheckReplicas', 'check-replicas', '$.wait.replicas', LOOK),
   SmokeTest: database('SmokeTest', 'smoke-test', '$.smoke'),
   RequestApproval: {
     state: 'RequestApproval',
@@ -88,25 +124,42 @@ export const TASKS = {
     resultPath: '$.approval',
     kind: 'approval',
     timeoutSeconds: 30,
-    needs: ['topic'],
+    calls: ['approvals.store', 'notifier.publish'],
   },
   CheckFenceHeld: database('CheckFenceHeld', 'check-fence-held', '$.fenceHeld', 120),
-  OpenGreen: control('OpenGreen', 'open-green', '$.open', RW),
-  CheckGreenOpen: control('CheckGreenOpen', 'check-green-open', '$.wait.open', R),
-  SwapCname: control('SwapCname', 'swap-cname', '$.cutover', ['rds:read', 'route53']),
-  CheckCname: control('CheckCname', 'check-cname', '$.wait.cname', ['route53']),
+  OpenGreen: control('OpenGreen', 'open-green', '$.open', [
+    ...LOOK,
+    'clusters.setSecurityGroups@green',
+    'clusters.addRole@green',
+  ]),
+  CheckGreenOpen: control('CheckGreenOpen', 'check-green-open', '$.wait.open', LOOK),
+  SwapCname: control('SwapCname', 'swap-cname', '$.cutover', [...LOOK, 'dns.upsertCname']),
+  CheckCname: control('CheckCname', 'check-cname', '$.wait.cname', ['dns.changeStatus']),
   EndBlueSessions: database('EndBlueSessions', 'end-blue-sessions', '$.blueSessions', 60),
   RecheckFenceHeld: database('RecheckFenceHeld', 'recheck-fence-held', '$.fenceRecheck', 120),
-  DeleteBlue: control('DeleteBlue', 'delete-blue', '$.deletion', ['rds:read', 'rds:write', 'route53']),
-  CheckBlueDeleted: control('CheckBlueDeleted', 'check-blue-deleted', '$.wait.blueDeleted', RW), // advances the deletion: instances, then the cluster
-  DiscardGreen: control('DiscardGreen', 'discard-green', '$.discard', RW),
-  CheckGreenDiscarded: control('CheckGreenDiscarded', 'check-green-discarded', '$.wait.discard', RW), // advances the deletion: instances, then the cluster
+  DeleteBlue: control('DeleteBlue', 'delete-blue', '$.deletion', [
+    ...DELETE_BLUE,
+    'clusters.setDeletionProtection',
+    'clusters.manageMasterUserPassword@green',
+    'dns.getRecord',
+  ]),
+  CheckBlueDeleted: control('CheckBlueDeleted', 'check-blue-deleted', '$.wait.blueDeleted', DELETE_BLUE), // advances the deletion: instances, then the cluster
+  DiscardGreen: control('DiscardGreen', 'discard-green', '$.discard', DISCARD_GREEN),
+  CheckGreenDiscarded: control('CheckGreenDiscarded', 'check-green-discarded', '$.wait.discard', DISCARD_GREEN), // advances the deletion: instances, then the cluster
   UnfenceBlue: database('UnfenceBlue', 'unfence-blue', '$.unfence', 120),
-  Rollback: control('Rollback', 'rollback', '$.rollback', ['rds:read', 'rds:write', 'route53']),
-  CheckRollback: control('CheckRollback', 'check-rollback', '$.wait.rollback', RW), // advances the deletion: instances, then the cluster
-  ReleaseLock: bookkeeping('ReleaseLock', 'release-lock', '$.release', ['lock']),
-  Report: bookkeeping('Report', 'report', '$.report', ['topic']),
-  ReportFailure: bookkeeping('ReportFailure', 'report-failure', '$.failureReport', ['topic']),
+  Rollback: control('Rollback', 'rollback', '$.rollback', [
+    ...DISCARD_GREEN,
+    'clusters.setSecurityGroups',
+    'dns.getRecord',
+    'dns.upsertCname',
+  ]),
+  CheckRollback: control('CheckRollback', 'check-rollback', '$.wait.rollback', [
+    ...DISCARD_GREEN,
+    'clusters.setSecurityGroups',
+  ]), // advances the deletion: instances, then the cluster
+  ReleaseLock: bookkeeping('ReleaseLock', 'release-lock', '$.release', ['lock.release']),
+  Report: bookkeeping('Report', 'report', '$.report', ['notifier.publish']),
+  ReportFailure: bookkeeping('ReportFailure', 'report-failure', '$.failureReport', ['notifier.publish']),
 } as const satisfies Record<string, TaskSpec>;
 
 export type TaskState = keyof typeof TASKS;

@@ -87,28 +87,26 @@ describe('AuroraBlueGreenDeployment', () => {
     expect(JSON.stringify(machine)).toContain('function:my-approver');
   });
 
-  it('lets the rds:write steps pass exactly the configured monitoring role, to RDS monitoring only', () => {
+  it('lets the instance-creating steps pass exactly the configured monitoring role, to RDS (what RDS checks)', () => {
     template.hasResourceProperties('AWS::IAM::Policy', {
       PolicyDocument: {
         Statement: Match.arrayWith([
           {
-            Sid: 'PassEnhancedMonitoringRole',
             Effect: 'Allow',
             Action: 'iam:PassRole',
             Resource: MONITORING_ROLE,
-            Condition: { StringEquals: { 'iam:PassedToService': 'monitoring.rds.amazonaws.com' } },
+            Condition: { StringEquals: { 'iam:PassedToService': 'rds.amazonaws.com' } },
           },
         ]),
       },
     });
   });
 
-  it('lets the rds:write steps use the cluster keys through RDS only', () => {
+  it('lets the creating steps use the cluster keys through RDS only', () => {
     template.hasResourceProperties('AWS::IAM::Policy', {
       PolicyDocument: {
         Statement: Match.arrayWith([
           {
-            Sid: 'UseClusterKeysThroughRds',
             Effect: 'Allow',
             Action: ['kms:CreateGrant', 'kms:DescribeKey'],
             Resource: CLUSTER_KEY,
