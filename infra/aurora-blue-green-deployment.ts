@@ -928,7 +928,9 @@ class StepAccess {
         return { StringEquals: { 'iam:PassedToService': 'rds.amazonaws.com' } };
       case 'via-rds':
         return { StringEquals: { 'kms:ViaService': `rds.${Stack.of(this.owner).region}.amazonaws.com` } };
-      case 'via-secrets-manager': {
+      case 'via-secrets-manager':
+        return { StringEquals: { 'kms:ViaService': `secretsmanager.${Stack.of(this.owner).region}.amazonaws.com` } };
+      case 'via-secrets-manager-or-rds': {
         const region = Stack.of(this.owner).region;
         return {
           StringEquals: { 'kms:ViaService': [`secretsmanager.${region}.amazonaws.com`, `rds.${region}.amazonaws.com`] },

@@ -57,7 +57,8 @@ export type IamResource =
  * - `the-record`: a Route 53 change UPSERTs exactly the configured CNAME;
  * - `passed-to-rds`: iam:PassRole only to RDS (`iam:PassedToService`);
  * - `via-rds`: a KMS key used only through RDS (`kms:ViaService`);
- * - `via-secrets-manager`: a KMS key used only through Secrets Manager (or RDS creating a secret).
+ * - `via-secrets-manager`: a KMS key used only through Secrets Manager;
+ * - `via-secrets-manager-or-rds`: through Secrets Manager, or RDS creating a managed secret.
  */
 export type IamCondition =
   | 'creates-green'
@@ -66,7 +67,8 @@ export type IamCondition =
   | 'the-record'
   | 'passed-to-rds'
   | 'via-rds'
-  | 'via-secrets-manager';
+  | 'via-secrets-manager'
+  | 'via-secrets-manager-or-rds';
 
 export interface IamPermission {
   readonly actions: readonly string[];
@@ -148,7 +150,7 @@ export const METHOD_PERMISSIONS: Record<PortMethod, readonly IamPermission[]> = 
     {
       actions: ['kms:DescribeKey', 'kms:GenerateDataKey', 'kms:Decrypt'],
       resources: ['database-secret-key'],
-      when: 'via-secrets-manager',
+      when: 'via-secrets-manager-or-rds',
       optional: true,
     },
   ],

@@ -1,4 +1,4 @@
-/** CheckFenceHeld: wiring only (DESIGN.md section 2); the logic is in the step. */
+/** CheckFenceHeld: wiring only (docs/architecture.md); the logic is in the step. */
 import { databaseFromEnv } from '../aws/database-from-env';
 import type { ExecutionDocument } from '../domain/document';
 import { checkFenceHeld } from '../steps/check-fence-held';

@@ -1,4 +1,4 @@
-/** EndBlueSessions: wiring only (DESIGN.md section 2); the logic is in the step. */
+/** EndBlueSessions: wiring only (docs/architecture.md); the logic is in the step. */
 import { databaseFromEnv } from '../aws/database-from-env';
 import type { ExecutionDocument } from '../domain/document';
 import { endBlueSessions } from '../steps/end-blue-sessions';

@@ -7,7 +7,7 @@ import { describeWrites, writesAfterFence, type FenceProof, type WriteAfterFence
 export type FenceHeldResult = NonNullable<ExecutionDocument['fenceHeld']>;
 
 /**
- * CheckFenceHeld (before OpenGreen) and RecheckFenceHeld (before DeleteBlue), DESIGN.md section 5:
+ * CheckFenceHeld (before OpenGreen) and RecheckFenceHeld (before DeleteBlue), docs/fence.md:
  * proves on blue that no user data changed after the fence row, by comparing every database with
  * the proof FenceWrites recorded (fence-proof.ts). A change is `WritesAfterFence`, naming the
  * databases and tables: before OpenGreen it rolls back (green may lack those writes); before

@@ -2,8 +2,8 @@ import type { Database, DbSession, DbTarget } from '../ports';
 import { ADMIN_DATABASE, AWS_INTERNAL_ROLES, openSession } from './db';
 
 /**
- * What proves, per database, that no user data changed on blue after the fence (DESIGN.md
- * section 5): recorded by FenceWrites just before the fence row, compared by CheckFenceHeld
+ * What proves, per database, that no user data changed on blue after the fence
+ * (docs/fence.md): recorded by FenceWrites just before the fence row, compared by CheckFenceHeld
  * (before OpenGreen) and RecheckFenceHeld (before DeleteBlue).
  *
  * Per table: the cumulative insert/update/delete counters of the statistics system

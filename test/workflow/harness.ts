@@ -17,6 +17,8 @@ export function testDefinition(): AslDefinition {
     hostedZoneId: ZONE,
     hostedZoneName: 'test.internal',
     recordName: RECORD,
+    // Blue's instances may have Enhanced Monitoring (the IAM simulation's do): the role is configured.
+    monitoringRoleArn: 'arn:aws:iam::123456789012:role/rds-monitoring-role',
     schedule: undefined,
   });
   return cached;

@@ -34,19 +34,19 @@ describe('Step Functions limits that nothing could catch', () => {
   });
 
   it('rejects timeouts and retention that together could outlive a Standard workflow (one year), naming the fields', () => {
-    expect(() => validate({ approval: { timeoutSeconds: 31_000_000 }, blueRetentionSeconds: 600_000 })).toThrow(
+    expect(() => validate({ approval: { timeoutSeconds: 43_200 }, blueRetentionSeconds: 31_400_000 })).toThrow(
       /approval\.timeoutSeconds, blueRetentionSeconds, maxPolls and pollIntervalSeconds: .*one year \(31536000 s\)/,
     );
-    expect(() => validate({ maxPolls: 265, pollIntervalSeconds: 3600, blueRetentionSeconds: 31_000_000 })).toThrow(
-      /one year/,
-    );
+    expect(() =>
+      validate({ maxPolls: MAX_POLLS, pollIntervalSeconds: 3600, blueRetentionSeconds: 31_000_000 }),
+    ).toThrow(/one year/);
     // The deployed defaults (cdk.json) are far inside both limits.
     const input = validate(
       {},
-      { pollIntervalSeconds: 30, maxPolls: 240, approvalTimeoutSeconds: 86_400, blueRetentionSeconds: 86_400 },
+      { pollIntervalSeconds: 30, maxPolls: 240, approvalTimeoutSeconds: 3_600, blueRetentionSeconds: 86_400 },
     );
     expect(input.maxPolls).toBe(240);
-    expect(validate({ approval: { timeoutSeconds: 30_000_000 } }).approval.timeoutSeconds).toBe(30_000_000);
+    expect(validate({ blueRetentionSeconds: 30_000_000 }).blueRetentionSeconds).toBe(30_000_000);
   });
 
   it('rejects an execution input too large for the document to stay far below 256 KB', () => {
