@@ -16,7 +16,8 @@ export type Need =
   | 'lock' // the lock table
   | 'topic' // publish to the notification topic
   | 'migrations' // read the migrations bucket
-  | 'secret'; // read the database secret (database Lambdas, in the VPC)
+  | 'secret' // read the database secret (database Lambdas, in the VPC)
+  | 'executions'; // read this state machine's executions (status, input, history)
 
 export interface TaskSpec {
   /** The state's name in the graph (docs/state-machine.md). */
@@ -104,6 +105,8 @@ export const TASKS = {
   ReleaseLock: bookkeeping('ReleaseLock', 'release-lock', '$.release', ['lock']),
   Report: bookkeeping('Report', 'report', '$.report', ['topic']),
   ReportFailure: bookkeeping('ReportFailure', 'report-failure', '$.failureReport', ['topic']),
+  // The recovery state machine's first task (a stopped execution): rebuilds its document.
+  ReadStoppedExecution: control('ReadStoppedExecution', 'read-stopped-execution', '$', ['executions']),
 } as const satisfies Record<string, TaskSpec>;
 
 export type TaskState = keyof typeof TASKS;

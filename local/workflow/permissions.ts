@@ -46,6 +46,8 @@ function needOf(port: keyof Ports, method: string): Need | 'approval' | undefine
       return 'lock';
     case 'notifier':
       return 'topic';
+    case 'executions':
+      return 'executions';
     case 'approvals':
       return 'approval';
     case 'clock':
@@ -84,6 +86,7 @@ export function portsAllowedFor(spec: Pick<TaskSpec, 'state' | 'kind' | 'needs'>
     approvals: guard('approvals'),
     notifier: guard('notifier'),
     lock: guard('lock'),
+    executions: guard('executions'),
     clock: ports.clock,
   };
 }
