@@ -3,6 +3,8 @@ import { Annotations, ArnFormat, Duration, RemovalPolicy, Stack, TimeZone, Valid
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as eventsTargets from 'aws-cdk-lib/aws-events-targets';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
@@ -23,7 +25,7 @@ import { defaultsSchema, describeIssues, rawInputSchema, type Defaults } from '.
 import { TASK_LIST, type TaskSpec } from '../lambdas/steps/catalog';
 import { ApprovalEndpoint } from './approval-endpoint';
 import { DeploymentDashboard } from './dashboard';
-import { buildDefinition } from './definition';
+import { buildDefinition, buildRecoveryDefinition } from './definition';
 import { handlerFunction } from './lambda-code';
 import {
   EXECUTION_TAG_KEY,
@@ -466,6 +468,15 @@ export class AuroraBlueGreenDeployment extends Construct {
   public readonly failedExecutionsAlarm: cloudwatch.Alarm;
   /** Executions, writes blocked, downtime and phase durations (docs/observability.md). */
   public readonly dashboard: cloudwatch.Dashboard;
+  /**
+   * Recovers an execution that ended without its Catch running (stopped by hand, timed out, or
+   * failed before its failure path): started by `stoppedExecutionsRule`.
+   */
+  public readonly recoveryStateMachine: sfn.StateMachine;
+  /** EventBridge: this state machine's executions that end ABORTED, TIMED_OUT or FAILED. */
+  public readonly stoppedExecutionsRule: events.Rule;
+  /** In alarm when a recovery failed in the last 5 minutes. */
+  public readonly failedRecoveriesAlarm: cloudwatch.Alarm;
   /** The defaults embedded in the definition and handed to `ValidateInput`. */
   public readonly defaults: Defaults;
   /** The Lambda function of each task state, by state name. */
@@ -560,7 +571,7 @@ export class AuroraBlueGreenDeployment extends Construct {
     // ---- one Lambda per task -----------------------------------------------------------------
     const functions = new Map<string, lambda.IFunction>();
     const dbConnectTimeout = props.dbConnectTimeout ?? DEFAULT_DB_CONNECT_TIMEOUT;
-    const access = new StepAccess(this, props);
+    const access = new StepAccess(this, props, stateMachineName);
     for (const spec of TASK_LIST) {
       if (spec.kind === 'approval') continue; // below: the approval endpoint's own function
       functions.set(spec.state, this.stepFunction(spec, dbConnectTimeout, access, props));
@@ -582,6 +593,15 @@ export class AuroraBlueGreenDeployment extends Construct {
     this.functions = functions;
 
     // ---- the state machine -----------------------------------------------------------------------
+    // Each state machine may invoke exactly the functions its definition asked for.
+    const functionFor = (invokes: Set<lambda.IFunction>) => (task: TaskSpec) => {
+      const fn = functions.get(task.state);
+      if (!fn) throw new Error(`No Lambda function for task state ${task.state}`);
+      invokes.add(fn);
+      return fn;
+    };
+    const invoked = new Set<lambda.IFunction>();
+    const recoveryInvokes = new Set<lambda.IFunction>();
     this.logGroup = new logs.LogGroup(this, 'StateMachineLogs', {
       // The vended-logs prefix keeps CloudWatch's resource policy small (AWS recommendation).
       logGroupName: `/aws/vendedlogs/states/${stateMachineName}`,
@@ -593,11 +613,7 @@ export class AuroraBlueGreenDeployment extends Construct {
       comment: 'Aurora PostgreSQL blue/green deployment with fast cloning, a write fence and rollback',
       definitionBody: sfn.DefinitionBody.fromChainable(
         buildDefinition(this, {
-          functionFor: (task: TaskSpec) => {
-            const fn = functions.get(task.state);
-            if (!fn) throw new Error(`No Lambda function for task state ${task.state}`);
-            return fn;
-          },
+          functionFor: functionFor(invoked),
           defaults: this.defaults,
         }),
       ),
@@ -619,7 +635,50 @@ export class AuroraBlueGreenDeployment extends Construct {
       dashboardName: stateMachineName,
     }).dashboard;
 
-    this.acknowledgeStateMachineFindings(functions);
+    this.acknowledgeStateMachineFindings(this.stateMachine, invoked);
+
+    // ---- recovery of a stopped execution ---------------------------------------------------------
+    // "Stop execution" (and an execution timeout) skips every Catch: blue would stay fenced,
+    // detached and locked. The recovery reads the stopped run's history and runs the same
+    // rollback, lock and report states on its document (docs/state-machine.md).
+    const recoveryName = `${stateMachineName}-recovery`;
+    const recoveryLogs = new logs.LogGroup(this, 'RecoveryStateMachineLogs', {
+      logGroupName: `/aws/vendedlogs/states/${recoveryName}`,
+      retention: logs.RetentionDays.ONE_YEAR,
+    });
+    this.recoveryStateMachine = new sfn.StateMachine(this, 'RecoveryStateMachine', {
+      stateMachineName: recoveryName,
+      // Standard: the rollback's poll loop outlasts an Express workflow's 5 minutes.
+      stateMachineType: sfn.StateMachineType.STANDARD,
+      comment: `Recovers a stopped execution of ${stateMachineName}: rollback before OpenGreen, instructions after`,
+      definitionBody: sfn.DefinitionBody.fromChainable(
+        buildRecoveryDefinition(new Construct(this, 'Recovery'), { functionFor: functionFor(recoveryInvokes) }),
+      ),
+      tracingEnabled: true,
+      logs: { destination: recoveryLogs, level: sfn.LogLevel.ALL, includeExecutionData: false },
+    });
+    this.acknowledgeStateMachineFindings(this.recoveryStateMachine, recoveryInvokes);
+    this.stoppedExecutionsRule = new events.Rule(this, 'StoppedExecutionsRule', {
+      description: `Starts ${recoveryName} when an execution of ${stateMachineName} ends without its own rollback`,
+      eventPattern: {
+        source: ['aws.states'],
+        detailType: ['Step Functions Execution Status Change'],
+        detail: {
+          stateMachineArn: [this.stateMachine.stateMachineArn],
+          status: ['ABORTED', 'TIMED_OUT', 'FAILED'],
+        },
+      },
+      targets: [new eventsTargets.SfnStateMachine(this.recoveryStateMachine)],
+    });
+    this.failedRecoveriesAlarm = new cloudwatch.Alarm(this, 'RecoveriesFailedAlarm', {
+      alarmDescription: `The recovery of a stopped deployment (${recoveryName}) failed: blue may still be fenced; read its history`,
+      metric: this.recoveryStateMachine.metricFailed({ period: Duration.minutes(5), statistic: cloudwatch.Stats.SUM }),
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    this.failedRecoveriesAlarm.addAlarmAction(new cloudwatchActions.SnsAction(this.topic));
 
     // ---- schedule ------------------------------------------------------------------------------
     if (props.schedule) {
@@ -724,16 +783,16 @@ export class AuroraBlueGreenDeployment extends Construct {
     return fn;
   }
 
-  private acknowledgeStateMachineFindings(functions: ReadonlyMap<string, lambda.IFunction>): void {
+  private acknowledgeStateMachineFindings(machine: sfn.StateMachine, invoked: ReadonlySet<lambda.IFunction>): void {
     const stack = Stack.of(this);
     // On the role, so that they also cover the overflow policies CDK splits a long policy into.
-    const target = this.stateMachine.role;
+    const target = machine.role;
     Validations.of(target).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::*]',
       reason:
         'Step Functions log delivery (logs:*LogDelivery*, DescribeLogGroups, …) and X-Ray tracing support no resource-level permissions',
     });
-    for (const fn of new Set(functions.values())) {
+    for (const fn of invoked) {
       const cfn = fn.node.defaultChild;
       if (!(cfn instanceof lambda.CfnFunction)) continue;
       Validations.of(target).acknowledge({
@@ -823,6 +882,7 @@ class StepAccess {
   constructor(
     private readonly owner: AuroraBlueGreenDeployment,
     private readonly props: AuroraBlueGreenDeploymentProps,
+    private readonly stateMachineName: string,
   ) {
     this.prefix = props.clusterIdPrefix;
   }
@@ -893,6 +953,15 @@ class StepAccess {
             service: 'secretsmanager',
             resource: 'secret',
             resourceName: 'rds!cluster-*',
+            arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+          }),
+        ];
+      case 'deployment-executions':
+        return [
+          stack.formatArn({
+            service: 'states',
+            resource: 'execution',
+            resourceName: `${this.stateMachineName}:*`,
             arnFormat: ArnFormat.COLON_RESOURCE_NAME,
           }),
         ];
@@ -982,6 +1051,8 @@ class StepAccess {
       'migrations-objects': 'A migration set is any prefix of the migrations bucket, chosen per execution',
       'rds-managed-secrets':
         'RDS names the secret it creates for a managed master password rds!cluster-<uuid>: the uuid is not known before RDS creates it',
+      'deployment-executions':
+        'Any execution of this deployment state machine may be stopped; execution names are chosen at start',
     };
     for (const resource of permission.resources) {
       const reason = reasons[resource];

@@ -44,21 +44,8 @@ export const FAILURE_KEYS = {
 } as const;
 
 export function buildDefinition(scope: Construct, props: DefinitionProps): sfn.IChainable {
-  const task = (name: TaskState, options: { payload?: sfn.TaskInput; retryTimeouts?: boolean } = {}) => {
-    const spec = TASKS[name];
-    const state = new tasks.LambdaInvoke(scope, spec.state, {
-      stateName: spec.state,
-      lambdaFunction: props.functionFor(spec),
-      payloadResponseOnly: true,
-      retryOnServiceExceptions: false,
-      // '$' (ValidateInput) is the default: the result replaces the whole document.
-      ...(spec.resultPath === '$' ? {} : { resultPath: spec.resultPath }),
-      ...(options.payload ? { payload: options.payload } : {}),
-      taskTimeout: sfn.Timeout.duration(Duration.seconds(spec.timeoutSeconds + 30)),
-    });
-    addRetries(state, options.retryTimeouts ?? true);
-    return state;
-  };
+  const task = taskFactory(scope, props.functionFor);
+  const pollLoop = pollLoopFactory(scope, task);
 
   // ---- endings -------------------------------------------------------------------------
   const failed = new sfn.Fail(scope, 'DeploymentFailed', {
@@ -96,46 +83,8 @@ export function buildDefinition(scope: Construct, props: DefinitionProps): sfn.I
   releaseLock.addCatch(reportFailure, { errors: ['States.ALL'], resultPath: FAILURE_KEYS.release });
   releaseLock.next(outcome);
 
-  // ---- poll loops: Check -> Choice -> Wait -> Check, bounded by maxPolls inside the check ---
-  // The loop looks first: an operation that is already done (a security-group change often is)
-  // costs no Wait, and each check keeps looking for its short window (checkWindowSeconds) before
-  // it hands back to the Wait, so the end of an operation is noticed soon after it happens.
-  const pollLoop = (
-    label: string,
-    check: TaskState,
-    next: sfn.IChainable,
-    onError?: (s: tasks.LambdaInvoke) => void,
-  ) => {
-    const wait = new sfn.Wait(scope, `WaitFor${label}`, {
-      stateName: `WaitFor${label}`,
-      time: sfn.WaitTime.secondsPath('$.input.pollIntervalSeconds'),
-    });
-    const checkState = task(check);
-    onError?.(checkState);
-    const ready = new sfn.Choice(scope, `Is${label}Done`, { stateName: `Is${label}Done` })
-      .when(sfn.Condition.booleanEquals(`${TASKS[check].resultPath}.done`, true), next)
-      .otherwise(wait);
-    wait.next(checkState);
-    checkState.next(ready);
-    return checkState;
-  };
-
   // ---- rollback (any failure after the lock and before OpenGreen) -------------------------
-  // A rollback that could not finish keeps the lock: no other run (a schedule, say) may start on
-  // a half-restored blue. ReportFailure says what to do, including releasing the lock.
-  const rollbackClean = new sfn.Choice(scope, 'IsRollbackClean')
-    .when(sfn.Condition.isPresent(FAILURE_KEYS.unfence), reportFailure)
-    .otherwise(releaseLock);
-  const rollback = task('Rollback');
-  rollback.addCatch(reportFailure, { errors: ['States.ALL'], resultPath: FAILURE_KEYS.rollback });
-  rollback.next(
-    pollLoop('Rollback', 'CheckRollback', rollbackClean, (s) =>
-      s.addCatch(reportFailure, { errors: ['States.ALL'], resultPath: FAILURE_KEYS.rollback }),
-    ),
-  );
-  const unfenceBlue = task('UnfenceBlue');
-  unfenceBlue.addCatch(rollback, { errors: ['States.ALL'], resultPath: FAILURE_KEYS.unfence });
-  unfenceBlue.next(rollback);
+  const unfenceBlue = rollbackBranch(scope, task, pollLoop, { reportFailure, releaseLock });
 
   const beforeLock = (s: tasks.LambdaInvoke) =>
     s.addCatch(reportFailure, { errors: ['States.ALL'], resultPath: FAILURE_KEYS.beforeCutover });
@@ -318,6 +267,131 @@ export function buildDefinition(scope: Construct, props: DefinitionProps): sfn.I
   beforeLock(validateInput);
   validateInput.next(preflight);
   return validateInput;
+}
+
+type TaskFactory = (
+  name: TaskState,
+  options?: { payload?: sfn.TaskInput; retryTimeouts?: boolean },
+) => tasks.LambdaInvoke;
+type PollLoopFactory = (
+  label: string,
+  check: TaskState,
+  next: sfn.IChainable,
+  onError?: (s: tasks.LambdaInvoke) => void,
+) => tasks.LambdaInvoke;
+
+/** A Lambda task of the catalog, with its retries (each state machine makes its own states). */
+function taskFactory(scope: Construct, functionFor: (task: TaskSpec) => lambda.IFunction): TaskFactory {
+  return (name, options = {}) => {
+    const spec = TASKS[name];
+    const state = new tasks.LambdaInvoke(scope, spec.state, {
+      stateName: spec.state,
+      lambdaFunction: functionFor(spec),
+      payloadResponseOnly: true,
+      retryOnServiceExceptions: false,
+      // '$' (ValidateInput) is the default: the result replaces the whole document.
+      ...(spec.resultPath === '$' ? {} : { resultPath: spec.resultPath }),
+      ...(options.payload ? { payload: options.payload } : {}),
+      taskTimeout: sfn.Timeout.duration(Duration.seconds(spec.timeoutSeconds + 30)),
+    });
+    addRetries(state, options.retryTimeouts ?? true);
+    return state;
+  };
+}
+
+/**
+ * Poll loops: Check -> Choice -> Wait -> Check, bounded by maxPolls inside the check.
+ * The loop looks first: an operation that is already done (a security-group change often is)
+ * costs no Wait, and each check keeps looking for its short window (checkWindowSeconds) before
+ * it hands back to the Wait, so the end of an operation is noticed soon after it happens.
+ */
+function pollLoopFactory(scope: Construct, task: TaskFactory): PollLoopFactory {
+  return (label, check, next, onError) => {
+    const wait = new sfn.Wait(scope, `WaitFor${label}`, {
+      stateName: `WaitFor${label}`,
+      time: sfn.WaitTime.secondsPath('$.input.pollIntervalSeconds'),
+    });
+    const checkState = task(check);
+    onError?.(checkState);
+    const ready = new sfn.Choice(scope, `Is${label}Done`, { stateName: `Is${label}Done` })
+      .when(sfn.Condition.booleanEquals(`${TASKS[check].resultPath}.done`, true), next)
+      .otherwise(wait);
+    wait.next(checkState);
+    checkState.next(ready);
+    return checkState;
+  };
+}
+
+/**
+ * UnfenceBlue -> Rollback -> CheckRollback loop -> ReleaseLock (or ReportFailure when the
+ * un-fence failed). A rollback that could not finish keeps the lock: no other run (a schedule,
+ * say) may start on a half-restored blue. ReportFailure says what to do, including releasing
+ * the lock. Both state machines use it: the deployment's Catch and the recovery of a stopped run.
+ */
+function rollbackBranch(
+  scope: Construct,
+  task: TaskFactory,
+  pollLoop: PollLoopFactory,
+  endings: { reportFailure: sfn.IChainable; releaseLock: sfn.IChainable },
+): tasks.LambdaInvoke {
+  const { reportFailure, releaseLock } = endings;
+  const rollbackClean = new sfn.Choice(scope, 'IsRollbackClean')
+    .when(sfn.Condition.isPresent(FAILURE_KEYS.unfence), reportFailure)
+    .otherwise(releaseLock);
+  const rollback = task('Rollback');
+  rollback.addCatch(reportFailure, { errors: ['States.ALL'], resultPath: FAILURE_KEYS.rollback });
+  rollback.next(
+    pollLoop('Rollback', 'CheckRollback', rollbackClean, (s) =>
+      s.addCatch(reportFailure, { errors: ['States.ALL'], resultPath: FAILURE_KEYS.rollback }),
+    ),
+  );
+  const unfenceBlue = task('UnfenceBlue');
+  unfenceBlue.addCatch(rollback, { errors: ['States.ALL'], resultPath: FAILURE_KEYS.unfence });
+  unfenceBlue.next(rollback);
+  return unfenceBlue;
+}
+
+export interface RecoveryDefinitionProps {
+  /** The Lambda function that runs a task state's step (the deployment's own functions). */
+  readonly functionFor: (task: TaskSpec) => lambda.IFunction;
+}
+
+/**
+ * The recovery state machine: started by EventBridge when a deployment execution ends ABORTED,
+ * TIMED_OUT or FAILED (a stopped execution skips every Catch). ReadStoppedExecution rebuilds
+ * the stopped run's document from its history and decides (lambdas/steps/recover.ts); the rest
+ * are the deployment's own rollback, lock and report states, run on that document.
+ */
+export function buildRecoveryDefinition(scope: Construct, props: RecoveryDefinitionProps): sfn.IChainable {
+  const task = taskFactory(scope, props.functionFor);
+  const pollLoop = pollLoopFactory(scope, task);
+
+  const done = new sfn.Succeed(scope, 'RecoveryDone');
+  const reportFailure = task('ReportFailure');
+  reportFailure.addCatch(
+    new sfn.Fail(scope, 'ReportFailureFailed', { errorPath: '$.reportError.Error', causePath: '$.reportError.Cause' }),
+    { errors: ['States.ALL'], resultPath: '$.reportError' },
+  );
+  reportFailure.next(done);
+  const releaseLock = task('ReleaseLock');
+  releaseLock.addCatch(reportFailure, { errors: ['States.ALL'], resultPath: FAILURE_KEYS.release });
+  releaseLock.next(reportFailure);
+  const unfenceBlue = rollbackBranch(scope, task, pollLoop, { reportFailure, releaseLock });
+
+  const action = new sfn.Choice(scope, 'RecoveryAction')
+    .when(sfn.Condition.stringEquals('$.recovery.action', 'rollback'), unfenceBlue)
+    .when(sfn.Condition.stringEquals('$.recovery.action', 'release-and-report'), releaseLock)
+    .when(sfn.Condition.stringEquals('$.recovery.action', 'report'), reportFailure)
+    .otherwise(new sfn.Succeed(scope, 'NothingToRecover'));
+  // The stopped task's Lambda may still be running: let it end before anything is undone.
+  const settle = new sfn.Wait(scope, 'WaitForStoppedTask', {
+    stateName: 'WaitForStoppedTask',
+    time: sfn.WaitTime.secondsPath('$.recovery.settleSeconds'),
+  });
+  settle.next(action);
+  const read = task('ReadStoppedExecution');
+  read.next(settle);
+  return read;
 }
 
 function addRetries(state: tasks.LambdaInvoke, retryTaskTimeout: boolean): void {

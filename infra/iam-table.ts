@@ -23,6 +23,7 @@ import { EXECUTION_TAG, ROLE_TAG } from '../lambdas/domain/document';
  *   `database-secret`, `database-secret-key` (its customer managed key, when configured);
  * - `cluster-roles`: the IAM roles associated with blue (configured), which green gets at OpenGreen;
  * - `rds-managed-secrets`: the secrets RDS creates for a managed master password (`rds!cluster-*`);
+ * - `deployment-executions`: the executions of this deployment's state machine (never another's);
  * - `*`: actions that support no resource-level permission.
  */
 export type IamResource =
@@ -47,6 +48,7 @@ export type IamResource =
   | 'database-secret-key'
   | 'cluster-roles'
   | 'rds-managed-secrets'
+  | 'deployment-executions'
   | '*';
 
 /**
@@ -180,6 +182,10 @@ export const METHOD_PERMISSIONS: Record<PortMethod, readonly IamPermission[]> = 
     // What SNS documents for an encrypted topic (and topic.grantPublish grants).
     // (A topic brought by the user carries its own key policy: nothing to grant here.)
     { actions: ['kms:Decrypt', 'kms:GenerateDataKey*'], resources: ['topic-key'], optional: true },
+  ],
+  // The recovery of a stopped execution reads it: status, input and history.
+  'executions.describe': [
+    { actions: ['states:DescribeExecution', 'states:GetExecutionHistory'], resources: ['deployment-executions'] },
   ],
   // The approval endpoint's own function stores approvals (infra/approval-endpoint.ts grants it).
   'approvals.store': [],

@@ -328,6 +328,30 @@ export interface Clock {
   sleep(ms: number): Promise<void>;
 }
 
+/** One state of an execution's history: entered (with its input) or exited (with its output). */
+export interface ExecutionStateEvent {
+  state: string;
+  phase: 'entered' | 'exited';
+  /** The state's input (entered) or output (exited), JSON. */
+  json?: string;
+}
+
+/** What DescribeExecution and GetExecutionHistory tell about one execution. */
+export interface ExecutionRecord {
+  executionArn: string;
+  /** `RUNNING`, `SUCCEEDED`, `FAILED`, `TIMED_OUT`, `ABORTED`, … */
+  status: string;
+  /** The execution's input, JSON. */
+  input: string;
+  /** The states entered and exited, oldest first. */
+  states: ExecutionStateEvent[];
+}
+
+export interface Executions {
+  /** The execution and its history of states; undefined when it does not exist. */
+  describe(executionArn: string): Promise<ExecutionRecord | undefined>;
+}
+
 export interface Ports {
   clusters: Clusters;
   network: Network;
@@ -337,5 +361,6 @@ export interface Ports {
   approvals: Approvals;
   notifier: Notifier;
   lock: Lock;
+  executions: Executions;
   clock: Clock;
 }

@@ -44,6 +44,8 @@ through the CNAME, the synthesized state machine with the real step code, and a 
                           or a workflow error name (PreconditionFailed, MigrationFailed, …)
   --crash-after STATE     the step's side effect happens, then the task fails with
                           Sandbox.Timedout like a Lambda out of time (repeatable)
+  --abort-after STATE     stops the execution when STATE (a task, or RetainBlue) starts, as
+                          "Stop execution" does, then runs the recovery as EventBridge would
   --dry-run               clone, migrate, upgrade and test green without blocking blue
   --upgrade-fails         the local cloud fails green's engine upgrade as RDS does (an event,
                           green back to available on the old version): the run rolls back
@@ -73,6 +75,7 @@ export interface CliOptions {
   loadRate: number;
   faults: Fault[];
   crashAfter: string[];
+  abortAfter?: string;
   dryRun: boolean;
   upgradeFails: boolean;
   restorableLagMs?: number;
@@ -113,6 +116,7 @@ export function parseCli(
         'load-rate': { type: 'string' },
         fault: { type: 'string', multiple: true },
         'crash-after': { type: 'string', multiple: true },
+        'abort-after': { type: 'string' },
         'dry-run': { type: 'boolean' },
         'upgrade-fails': { type: 'boolean' },
         'restorable-lag-ms': { type: 'string' },
@@ -174,6 +178,10 @@ export function parseCli(
   for (const state of crashAfter) {
     if (!states.has(state)) throw new UsageError(`--crash-after ${state}: not a task state`);
   }
+  const abortAfter = v['abort-after'];
+  if (abortAfter !== undefined && !states.has(abortAfter) && abortAfter !== 'RetainBlue') {
+    throw new UsageError(`--abort-after ${abortAfter}: not a task state (nor RetainBlue)`);
+  }
   let input: Record<string, unknown> | undefined;
   if (v.input !== undefined) {
     try {
@@ -196,6 +204,7 @@ export function parseCli(
     loadRate,
     faults,
     crashAfter,
+    ...(abortAfter !== undefined ? { abortAfter } : {}),
     dryRun: Boolean(v['dry-run']),
     upgradeFails: Boolean(v['upgrade-fails']),
     ...(restorableLagMs !== undefined ? { restorableLagMs } : {}),
@@ -301,6 +310,7 @@ export async function main(argv: string[]): Promise<number> {
     loadRate: options.loadRate,
     faults: options.faults,
     crashAfter: options.crashAfter,
+    ...(options.abortAfter ? { abortAt: options.abortAfter } : {}),
     dryRun: options.dryRun,
     upgradeFails: options.upgradeFails,
     ...(options.restorableLagMs !== undefined ? { restorableLagMs: options.restorableLagMs } : {}),
@@ -318,7 +328,7 @@ export async function main(argv: string[]): Promise<number> {
   if (report.writes.lost > 0) {
     process.stdout.write(`\nLOST WRITES: ${report.writes.lost} acknowledged writes are not behind the CNAME.\n`);
   }
-  if (report.status === 'ROLLED_BACK' && report.blue.state !== 'writable') {
+  if ((report.status === 'ROLLED_BACK' || report.status === 'ABORTED') && report.blue.state !== 'writable') {
     process.stdout.write(`\nBlue is ${report.blue.state} after the rollback: it should be writable.\n`);
   }
   return rehearsalExitCode(report);

@@ -13,8 +13,8 @@ import { startLoad, type LoadGenerator } from './load';
 import { SUPERUSER } from './postgres';
 import { renderReportHtml } from './report-html';
 import { SAMPLE_MIGRATIONS_DIR, sampleSchemaSql, sampleSeedSql } from './sample';
-import { executeDefinition, type EventLog, type ExecutionOutcome, type Fault } from './workflow/execute';
-import { synthesizeDefinition } from './workflow/synth';
+import { executeDefinition, runRecovery, type EventLog, type ExecutionOutcome, type Fault } from './workflow/execute';
+import { synthesizeDefinitions } from './workflow/synth';
 import { LocalTaskTokens } from './workflow/task-tokens';
 
 /**
@@ -47,6 +47,11 @@ export interface RehearsalOptions {
   loadRate?: number;
   faults?: Fault[];
   crashAfter?: string[];
+  /**
+   * Stops the execution as this state starts ("Stop execution" in the console), then runs the
+   * recovery state machine as the EventBridge rule would.
+   */
+  abortAt?: string;
   dryRun?: boolean;
   reportFile?: string;
   keep?: boolean;
@@ -74,8 +79,12 @@ export interface RehearsalOptions {
 }
 
 export interface RehearsalReport {
-  status: 'SUCCEEDED' | 'ROLLED_BACK' | 'FAILED';
+  status: 'SUCCEEDED' | 'ROLLED_BACK' | 'ABORTED' | 'FAILED';
   error?: { name: string; cause: string };
+  /** The recovery state machine's run, when the execution ended without its own failure path. */
+  recovery?: { action: string; outcome?: string; status: string };
+  /** Whether the deployment lock on blue is still held after the run (and its recovery). */
+  lock: { held: boolean };
   dryRun: boolean;
   from: string;
   to: string;
@@ -175,7 +184,12 @@ function majorOf(version: string): string {
 
 /** The definition of the real stack, configured for the local cloud's names. */
 export function rehearsalDefinition() {
-  return synthesizeDefinition({
+  return rehearsalDefinitions().deployment;
+}
+
+/** Both state machines of the real stack (the deployment and the recovery), for the local cloud. */
+export function rehearsalDefinitions() {
+  return synthesizeDefinitions({
     clusterIdPrefix: 'app-',
     adminSecurityGroupId: ADMIN_SG,
     hostedZoneId: ZONE_ID,
@@ -262,7 +276,7 @@ export async function runRehearsal(options: RehearsalOptions): Promise<Rehearsal
     // Synthesize before the load starts: synth holds this process's event loop for a second or
     // more, which the load (in the same process) would record as a gap in the application's writes.
     const t0 = Date.now();
-    const definition = rehearsalDefinition();
+    const { deployment: definition, recovery: recoveryDefinition } = rehearsalDefinitions();
     log(`synthesized the stack in-process (${Date.now() - t0} ms): ${Object.keys(definition.States).length} states`);
 
     const cname = cloud.cname();
@@ -284,6 +298,7 @@ export async function runRehearsal(options: RehearsalOptions): Promise<Rehearsal
       approvals: approvalsPort,
       notifier: cloud.notifier,
       lock: cloud.lock,
+      executions: cloud.executions,
       clock: cloud.clock,
     };
 
@@ -298,6 +313,26 @@ export async function runRehearsal(options: RehearsalOptions): Promise<Rehearsal
     let upgradeSeen: UpgradeSeen | undefined;
     const stepOverrides: Partial<Record<string, StepFunction>> = {};
     if (options.unsafeSkipFence) stepOverrides['fence-writes'] = bareFenceRow;
+    const onEvent = (event: EventLog): void => {
+      if (
+        event.type === 'StateEntered' &&
+        (event.state?.name === 'BlockWrites' || event.state?.name === 'FenceWrites')
+      ) {
+        fenceStart ??= event.timestamp;
+      }
+      // The clock stops when green serves (CNAME in sync) or blue is given back (rollback done).
+      if (
+        event.type === 'StateEntered' &&
+        (event.state?.name === 'RetainBlue' || event.state?.name === 'ReleaseLock')
+      ) {
+        downtimeEnd ??= event.timestamp;
+      }
+      if (event.type === 'StateEntered' && event.state?.name === 'PostUpgrade' && cloud) {
+        // A dry run deletes green afterwards: remember how it was upgraded while it exists.
+        upgradeSeen ??= cloud.describeState().clusters.find((c) => c.upgrade)?.upgrade;
+      }
+      progress(event);
+    };
     const outcome = await executeDefinition({
       definition,
       ports,
@@ -306,28 +341,20 @@ export async function runRehearsal(options: RehearsalOptions): Promise<Rehearsal
       taskTokens,
       ...(options.faults ? { faults: options.faults } : {}),
       ...(options.crashAfter ? { crashAfter: options.crashAfter } : {}),
+      ...(options.abortAt ? { abortAt: options.abortAt } : {}),
       ...(options.retryDelayMs !== undefined ? { retryDelayMs: options.retryDelayMs } : {}),
       stepOverrides,
-      onEvent: (event) => {
-        if (
-          event.type === 'StateEntered' &&
-          (event.state?.name === 'BlockWrites' || event.state?.name === 'FenceWrites')
-        ) {
-          fenceStart ??= event.timestamp;
-        }
-        // The clock stops when green serves (CNAME in sync) or blue is given back (rollback done).
-        if (
-          event.type === 'StateEntered' &&
-          (event.state?.name === 'RetainBlue' || event.state?.name === 'ReleaseLock')
-        ) {
-          downtimeEnd ??= event.timestamp;
-        }
-        if (event.type === 'StateEntered' && event.state?.name === 'PostUpgrade' && cloud) {
-          // A dry run deletes green afterwards: remember how it was upgraded while it exists.
-          upgradeSeen ??= cloud.describeState().clusters.find((c) => c.upgrade)?.upgrade;
-        }
-        progress(event);
-      },
+      onEvent,
+    });
+    if (outcome.status === 'ABORTED') log(`execution stopped as ${options.abortAt} started: no Catch runs`);
+    // What the EventBridge rule does when an execution ends ABORTED, TIMED_OUT or FAILED.
+    const recovery = await runRecovery({
+      recovery: recoveryDefinition,
+      ports: { ...ports, executions: cloud.executions },
+      ended: outcome,
+      taskTokens,
+      ...(options.retryDelayMs !== undefined ? { retryDelayMs: options.retryDelayMs } : {}),
+      onEvent,
     });
     // Let the application reconnect and write on whatever the CNAME now leads to.
     await sleep(1500);
@@ -336,6 +363,7 @@ export async function runRehearsal(options: RehearsalOptions): Promise<Rehearsal
     const report = await buildReport({
       upgradeSeen,
       outcome,
+      recovery,
       cloud,
       load,
       blueWriterPort,
@@ -458,6 +486,8 @@ type UpgradeSeen = { method: string; description: string };
 export interface BuildReportArgs {
   upgradeSeen: UpgradeSeen | undefined;
   outcome: ExecutionOutcome;
+  /** The recovery state machine's run, when the rule started one. */
+  recovery: ExecutionOutcome | undefined;
   cloud: LocalCloud;
   load: LoadGenerator;
   blueWriterPort: number | undefined;
@@ -502,12 +532,30 @@ export async function buildReport(a: BuildReportArgs): Promise<RehearsalReport> 
   const finalPhase = phases.at(-1);
   if (finalPhase && !finalPhase.endedAt) finalPhase.endedAt = lastEnd ?? finalPhase.startedAt;
 
-  const failureReport = outcome.events
-    .filter((e) => e.type === 'StateExited' && e.state?.name === 'ReportFailure')
-    .map((e) => (e.state?.output as { failureReport?: { outcome?: string } } | undefined)?.failureReport)
-    .at(-1);
+  const failureReportOf = (run: ExecutionOutcome | undefined) =>
+    run?.events
+      .filter((e) => e.type === 'StateExited' && e.state?.name === 'ReportFailure')
+      .map((e) => (e.state?.output as { failureReport?: { outcome?: string } } | undefined)?.failureReport)
+      .at(-1);
+  const failureReport = failureReportOf(outcome);
   const status: RehearsalReport['status'] =
-    outcome.status === 'SUCCEEDED' ? 'SUCCEEDED' : failureReport?.outcome === 'ROLLED_BACK' ? 'ROLLED_BACK' : 'FAILED';
+    outcome.status === 'SUCCEEDED'
+      ? 'SUCCEEDED'
+      : outcome.status === 'ABORTED'
+        ? 'ABORTED'
+        : failureReport?.outcome === 'ROLLED_BACK'
+          ? 'ROLLED_BACK'
+          : 'FAILED';
+  const recoveryRead = a.recovery?.events.find(
+    (e) => e.type === 'StateExited' && e.state?.name === 'ReadStoppedExecution',
+  )?.state?.output as { recovery?: { action?: string } } | undefined;
+  const recovery: RehearsalReport['recovery'] = a.recovery
+    ? {
+        action: recoveryRead?.recovery?.action ?? 'unknown',
+        status: a.recovery.status,
+        ...(failureReportOf(a.recovery)?.outcome ? { outcome: failureReportOf(a.recovery)?.outcome } : {}),
+      }
+    : undefined;
 
   // Where the CNAME leads now, and whether every acknowledged write is there.
   const targetClusterId = state.cname.targetClusterId ?? null;
@@ -584,6 +632,8 @@ export async function buildReport(a: BuildReportArgs): Promise<RehearsalReport> 
   return {
     status,
     ...(outcome.error ? { error: { name: outcome.error.name, cause: causeText(outcome.error.cause) } } : {}),
+    ...(recovery ? { recovery } : {}),
+    lock: { held: cloud.lock.holder(BLUE_ID) !== undefined },
     dryRun: a.dryRun,
     from: a.from,
     to: a.to,

@@ -160,6 +160,8 @@ export const TASKS = {
   ReleaseLock: bookkeeping('ReleaseLock', 'release-lock', '$.release', ['lock.release']),
   Report: bookkeeping('Report', 'report', '$.report', ['notifier.publish']),
   ReportFailure: bookkeeping('ReportFailure', 'report-failure', '$.failureReport', ['notifier.publish']),
+  // The recovery state machine's first task (a stopped execution): rebuilds its document.
+  ReadStoppedExecution: control('ReadStoppedExecution', 'read-stopped-execution', '$', ['executions.describe']),
 } as const satisfies Record<string, TaskSpec>;
 
 export type TaskState = keyof typeof TASKS;

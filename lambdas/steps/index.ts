@@ -20,6 +20,7 @@ import { postUpgrade } from './post-upgrade';
 import { preflight } from './preflight';
 import { report, reportFailure } from './report';
 import { requestApproval } from './request-approval';
+import { readStoppedExecution } from './recover';
 import { checkRollback, rollback, unfenceBlue } from './rollback';
 import { smokeTest } from './smoke-test';
 import { checkUpgrade, upgradeEngine } from './upgrade-engine';
@@ -77,4 +78,5 @@ export const STEPS: Record<StepId, StepFunction> = {
   'release-lock': (e, p) => releaseLock(doc(e), p),
   report: (e, p) => report(doc(e), p),
   'report-failure': (e, p) => reportFailure(doc(e) as ExecutionDocument & Record<string, unknown>, p),
+  'read-stopped-execution': (e, p) => readStoppedExecution(e, p),
 };

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { createPgDatabase } from '../../lambdas/aws/pg-database';
-import type { Clock, Cluster, Database, DbTarget, Lock, MigrationSource } from '../../lambdas/ports';
+import type { Clock, Cluster, Database, DbTarget, MigrationSource } from '../../lambdas/ports';
 import {
   assertServerUserCanUse,
   createStandby,
@@ -19,7 +19,9 @@ import { awsFault } from './errors';
 import {
   folderMigrationSource,
   localNetwork,
+  LocalExecutions,
   memoryLock,
+  type MemoryLock,
   realClock,
   recordingNotifier,
   type RecordingNotifier,
@@ -160,8 +162,10 @@ export interface LocalCloud {
   readonly clusters: LocalClusters;
   readonly network: ReturnType<typeof localNetwork>;
   readonly dns: LocalDns;
-  readonly lock: Lock;
+  readonly lock: MemoryLock;
   readonly notifier: RecordingNotifier;
+  /** Step Functions' record of the executions run locally (the recovery reads it). */
+  readonly executions: LocalExecutions;
   readonly migrations: MigrationSource;
   readonly clock: Clock;
   /** pg over the admin path: the writer process's own port, static superuser, no TLS. */
@@ -251,6 +255,7 @@ export async function createLocalCloud(options: LocalCloudOptions): Promise<Loca
     dns,
     lock: memoryLock(clock),
     notifier: recordingNotifier(options.onNotify),
+    executions: new LocalExecutions(),
     migrations: folderMigrationSource(options.migrationsDir),
     clock,
     database,

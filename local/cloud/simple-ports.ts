@@ -2,6 +2,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type {
   Clock,
+  ExecutionRecord,
+  Executions,
   Lock,
   MigrationFile,
   MigrationSource,
@@ -48,10 +50,19 @@ export function folderMigrationSource(dir: string, prefix = LOCAL_MIGRATIONS_PRE
   };
 }
 
+export interface MemoryLock extends Lock {
+  /** Who holds the lock on `key` now (the report says whether the run left it held). */
+  holder(key: string): string | undefined;
+}
+
 /** The Lock port in memory (the DynamoDB conditional put, with expiry). */
-export function memoryLock(clock: Clock = realClock()): Lock {
+export function memoryLock(clock: Clock = realClock()): MemoryLock {
   const held = new Map<string, { owner: string; expiresAt: string }>();
   return {
+    holder(key) {
+      const current = held.get(key);
+      return current && new Date(current.expiresAt).getTime() > clock.now().getTime() ? current.owner : undefined;
+    },
     async acquire(key, owner, expiresAt) {
       const current = held.get(key);
       const expired = current !== undefined && new Date(current.expiresAt).getTime() <= clock.now().getTime();
@@ -120,4 +131,22 @@ export function localNetwork(
       });
     },
   };
+}
+
+/**
+ * Step Functions' record of executions, kept in memory: the local executor records each
+ * execution it ran (its status and history, in the shape GetExecutionHistory gives), and the
+ * recovery reads it back as it would in AWS.
+ */
+export class LocalExecutions implements Executions {
+  private readonly records = new Map<string, ExecutionRecord>();
+
+  record(execution: ExecutionRecord): void {
+    this.records.set(execution.executionArn, structuredClone(execution));
+  }
+
+  async describe(executionArn: string): Promise<ExecutionRecord | undefined> {
+    const found = this.records.get(executionArn);
+    return found ? structuredClone(found) : undefined;
+  }
 }

@@ -1,5 +1,6 @@
-import type { App, Stack } from 'aws-cdk-lib';
+import type { App, CfnElement, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
+import { AuroraBlueGreenDeployment } from '../../infra/aurora-blue-green-deployment';
 
 /**
  * The one resolver from a synthesized template to runnable ASL. The definition in a template is
@@ -51,14 +52,22 @@ function resolveIntrinsic(value: unknown, resources: Record<string, { Type?: str
   throw new Error(`Cannot resolve intrinsic in the state machine definition: ${JSON.stringify(value)}`);
 }
 
-/** Extracts the (single) state machine definition of a synthesized stack as ASL. */
-export function definitionFromStack(stack: Stack): AslDefinition {
+/**
+ * Extracts a state machine definition of a synthesized stack as ASL: the deployment's, or the
+ * recovery's that EventBridge starts for a stopped execution.
+ */
+export function definitionFromStack(stack: Stack, which: 'deployment' | 'recovery' = 'deployment'): AslDefinition {
   const template = Template.fromStack(stack).toJSON() as {
     Resources: Record<string, { Type?: string; Properties?: Record<string, unknown> }>;
   };
-  const machines = Object.values(template.Resources).filter((r) => r.Type === 'AWS::StepFunctions::StateMachine');
-  if (machines.length !== 1) throw new Error(`Expected one state machine in the stack, found ${machines.length}.`);
-  const definitionString = machines[0]?.Properties?.DefinitionString;
+  const constructs = stack.node.findAll().filter((c) => c instanceof AuroraBlueGreenDeployment);
+  if (constructs.length !== 1)
+    throw new Error(`Expected one deployment construct in the stack, found ${constructs.length}.`);
+  const deployment = constructs[0] as AuroraBlueGreenDeployment;
+  const machine = which === 'deployment' ? deployment.stateMachine : deployment.recoveryStateMachine;
+  const logicalId = stack.getLogicalId(machine.node.defaultChild as CfnElement);
+  const definitionString = template.Resources[logicalId]?.Properties?.DefinitionString;
+  if (definitionString === undefined) throw new Error(`No definition for the ${which} state machine (${logicalId}).`);
   return JSON.parse(resolveIntrinsic(definitionString, template.Resources)) as AslDefinition;
 }
 

@@ -1,13 +1,14 @@
 import '../polyfills';
-import { ExecutionError, StateMachine } from 'aws-local-stepfunctions';
+import { ExecutionAbortedError, ExecutionError, StateMachine } from 'aws-local-stepfunctions';
 import { mapAwsError, sdkShapedError } from '../../lambdas/domain/aws-errors';
 import { isWorkflowErrorName, workflowError } from '../../lambdas/domain/errors';
 import type { ExecutionDocument } from '../../lambdas/domain/document';
 import { portsAllowedFor } from './permissions';
-import type { Ports } from '../../lambdas/ports';
+import type { ExecutionRecord, ExecutionStateEvent, Ports } from '../../lambdas/ports';
 import { TASK_LIST, type StepId } from '../../lambdas/steps/catalog';
 import { STEPS, type StepFunction } from '../../lambdas/steps/index';
 import type { AslDefinition } from './asl';
+import type { LocalExecutions } from '../cloud/simple-ports';
 import { LocalTaskTokens, TaskFailure } from './task-tokens';
 
 /**
@@ -44,6 +45,8 @@ export interface ExecuteOptions {
   waitMs?: number;
   /** Milliseconds for RetainBlue; default: waitMs. */
   retainBlueMs?: number;
+  /** Milliseconds for named Wait states, over waitMs. */
+  waitStateMs?: Record<string, number>;
   /** Milliseconds between retries; default: the definition's backoff. */
   retryDelayMs?: number;
   faults?: Fault[];
@@ -51,13 +54,21 @@ export interface ExecuteOptions {
   crashAfter?: string[];
   /** Settles the approval's waitForTaskToken task; one is made when absent. */
   taskTokens?: LocalTaskTokens;
+  /**
+   * Stops the execution as this state starts, as "Stop execution" in the console does: no Catch
+   * runs. A task state is stopped before its Lambda runs.
+   */
+  abortAt?: string;
   /** Replaces steps (tests use it to observe or break one). */
   stepOverrides?: Partial<Record<StepId, StepFunction>>;
   onEvent?: (event: EventLog) => void;
 }
 
 export interface ExecutionOutcome {
-  status: 'SUCCEEDED' | 'FAILED';
+  status: 'SUCCEEDED' | 'FAILED' | 'ABORTED';
+  executionArn: string;
+  /** What DescribeExecution and GetExecutionHistory would say about this execution. */
+  record: ExecutionRecord;
   output?: Record<string, unknown>;
   error?: { name: string; cause: string };
   events: EventLog[];
@@ -152,11 +163,22 @@ export async function executeDefinition(options: ExecuteOptions): Promise<Execut
   const attempts: Record<string, number> = {};
   const taskInputs: ExecutionOutcome['taskInputs'] = [];
 
+  let aborted = false;
+  let stopExecution: () => void = () => undefined;
+  const abort = () => {
+    if (aborted) return;
+    aborted = true;
+    stopExecution();
+  };
+
   const handlers: Record<string, (input: unknown) => Promise<unknown>> = {};
   for (const spec of TASK_LIST) {
     const step = options.stepOverrides?.[spec.step as StepId] ?? STEPS[spec.step as StepId];
     if (!step) throw new Error(`No step is registered for ${spec.state} (${spec.step}).`);
     handlers[spec.state] = async (rawInput: unknown) => {
+      if (spec.state === options.abortAt) abort();
+      // A stopped execution runs no further task (the executor would otherwise go on in the background).
+      if (aborted) return new Promise<never>(() => undefined);
       attempts[spec.state] = (attempts[spec.state] ?? 0) + 1;
       // The approval task's parameters are { FunctionName, Payload: { document, taskToken } }.
       // Step Functions issues a new token for every attempt: a link from an earlier attempt's
@@ -209,11 +231,21 @@ export async function executeDefinition(options: ExecuteOptions): Promise<Execut
     }
     if (Array.isArray(state.Retry) && options.retryDelayMs !== undefined) retryOverrides[name] = options.retryDelayMs;
   }
+  Object.assign(waitOverrides, options.waitStateMs);
+  if (options.abortAt !== undefined) {
+    const type = options.definition.States[options.abortAt]?.Type;
+    if (type !== 'Task' && type !== 'Wait') {
+      throw new Error(`abortAt: ${options.abortAt} is not a Task or Wait state of the definition`);
+    }
+    // The stop lands while the Wait waits (it ends at once when stopped), never after it.
+    if (type === 'Wait') waitOverrides[options.abortAt] = 3_600_000;
+  }
 
   const machine = new StateMachine(adaptForLocalExecutor(options.definition) as never, {
     validationOptions: { checkArn: false },
   });
   const name = options.executionName ?? `local-${Date.now()}`;
+  const executionArn = `arn:aws:states:eu-west-1:123456789012:execution:local:${name}`;
   const execution = machine.run(options.input as never, {
     overrides: {
       taskResourceLocalHandlers: handlers as never,
@@ -222,7 +254,7 @@ export async function executeDefinition(options: ExecuteOptions): Promise<Execut
     },
     context: {
       Execution: {
-        Id: `arn:aws:states:eu-west-1:123456789012:execution:local:${name}`,
+        Id: executionArn,
         Name: name,
         StartTime: new Date().toISOString(),
       },
@@ -230,28 +262,101 @@ export async function executeDefinition(options: ExecuteOptions): Promise<Execut
     },
   });
 
+  stopExecution = () => execution.abort();
+
   const events: EventLog[] = [];
   const collecting = (async () => {
     for await (const entry of execution.eventLogs) {
       const event = entry as EventLog;
       events.push(event);
+      // A Wait (or any non-task state) is stopped here; a task is stopped by its handler.
+      if (event.type === 'StateEntered' && event.state?.name === options.abortAt && event.state.type !== 'Task')
+        abort();
       options.onEvent?.(event);
     }
   })();
+  const input = JSON.stringify(options.input ?? {});
+  const record = (status: string): ExecutionRecord => ({ executionArn, status, input, states: historyOf(events) });
   try {
     const output = (await execution.result) as Record<string, unknown>;
     await collecting;
-    return { status: 'SUCCEEDED', output, events, taskInputs, attempts };
+    return { status: 'SUCCEEDED', executionArn, record: record('SUCCEEDED'), output, events, taskInputs, attempts };
   } catch (error) {
     await collecting.catch(() => undefined);
+    if (error instanceof ExecutionAbortedError) {
+      return {
+        status: 'ABORTED',
+        executionArn,
+        record: record('ABORTED'),
+        error: { name: 'ExecutionAborted', cause: `stopped as ${options.abortAt ?? 'a state'} started` },
+        events,
+        taskInputs,
+        attempts,
+      };
+    }
     const failed = [...events].reverse().find((e) => e.type === 'ExecutionFailed');
     if (!(error instanceof ExecutionError) && !failed) throw error;
     return {
       status: 'FAILED',
+      executionArn,
+      record: record('FAILED'),
       error: { name: failed?.Error ?? (error as Error).name, cause: String(failed?.Cause ?? (error as Error).message) },
       events,
       taskInputs,
       attempts,
     };
   }
+}
+
+/** The state events of a local execution, as GetExecutionHistory reports them (inputs and outputs as JSON). */
+export function historyOf(events: readonly EventLog[]): ExecutionStateEvent[] {
+  const states: ExecutionStateEvent[] = [];
+  for (const event of events) {
+    if (!event.state) continue;
+    if (event.type === 'StateEntered') {
+      states.push({ state: event.state.name, phase: 'entered', json: JSON.stringify(event.state.input ?? null) });
+    } else if (event.type === 'StateExited') {
+      states.push({ state: event.state.name, phase: 'exited', json: JSON.stringify(event.state.output ?? null) });
+    }
+  }
+  return states;
+}
+
+export interface RecoveryOptions extends Omit<ExecuteOptions, 'definition' | 'input' | 'abortAt' | 'ports'> {
+  /** The recovery state machine's definition (synthesizeDefinitions().recovery). */
+  recovery: AslDefinition;
+  ports: Ports & { executions: LocalExecutions };
+  /** The deployment execution that ended. */
+  ended: ExecutionOutcome;
+}
+
+/**
+ * What EventBridge does when a deployment execution ends ABORTED, TIMED_OUT or FAILED: Step
+ * Functions keeps the execution's record, and the rule starts the recovery state machine with
+ * the status-change event. Returns undefined for an ending the rule does not match.
+ */
+export async function runRecovery(options: RecoveryOptions): Promise<ExecutionOutcome | undefined> {
+  const { recovery, ended, ...rest } = options;
+  options.ports.executions.record(ended.record);
+  if (!['ABORTED', 'TIMED_OUT', 'FAILED'].includes(ended.record.status)) return undefined;
+  const event = {
+    version: '0',
+    source: 'aws.states',
+    'detail-type': 'Step Functions Execution Status Change',
+    detail: {
+      executionArn: ended.executionArn,
+      stateMachineArn: ended.executionArn.replace(':execution:', ':stateMachine:').replace(/:[^:]+$/, ''),
+      name: ended.executionArn.split(':').at(-1),
+      status: ended.record.status,
+      input: ended.record.input,
+    },
+  };
+  return executeDefinition({
+    ...rest,
+    // The local executor stops a task before its Lambda runs: nothing is left running to wait out.
+    waitStateMs: { WaitForStoppedTask: 0, ...rest.waitStateMs },
+    definition: recovery,
+    input: event,
+    executionName: `recovery-${ended.executionArn.split(':').at(-1) ?? 'execution'}`,
+  });
 }

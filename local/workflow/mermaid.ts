@@ -451,5 +451,36 @@ export function stateMachineDoc(mermaid: string): string {
     '[architecture.md](architecture.md).',
     '',
     mermaidBlock(mermaid),
+    ...STOPPED_EXECUTION,
   ].join('\n');
 }
+
+/** How a stopped execution is recovered (the second state machine, infra/definition.ts). */
+const STOPPED_EXECUTION = [
+  '## A stopped execution',
+  '',
+  '"Stop execution" in the console (and an execution timeout) skips every Catch, so the rollback',
+  'above never runs: blue would stay fenced, detached and locked. An EventBridge rule on this state',
+  "machine's executions that end `ABORTED`, `TIMED_OUT` or `FAILED` starts a second, small Standard",
+  'state machine, `<name>-recovery`. Its first task, `ReadStoppedExecution`, reads the execution',
+  '(`DescribeExecution`, `GetExecutionHistory`) and rebuilds the execution document as it was when',
+  "the last state was entered. If that state was a task, it first waits for the task's Lambda timeout",
+  '(`WaitForStoppedTask`): a stopped execution does not stop a Lambda that is already running. Then:',
+  '',
+  '- stopped before `OpenGreen` (applications only ever wrote to blue): the same `UnfenceBlue`,',
+  "  `Rollback` (groups and TTL back, green deleted only if it carries this execution's tag),",
+  '  `CheckRollback`, `ReleaseLock` and `ReportFailure` states as above, with the Lambdas of the',
+  "  deployment itself; the notification's error is `ExecutionAborted` (`ExecutionTimedOut`,",
+  '  `ExecutionFailed`) and names the state;',
+  '- stopped at or after `OpenGreen` (green may have taken writes): nothing is undone;',
+  '  `ReportFailure` sends the state and the commands, and the lock stays held. Once the CNAME was',
+  '  in sync (`RetainBlue` or later), the lock is released and the message says what is left to',
+  '  do about blue;',
+  '- `FAILED` after the execution reached `ReportFailure`: its own failure path already ran, so',
+  '  the recovery does nothing.',
+  '',
+  'A failed recovery raises its own alarm into the topic. The rehearsal plays this with',
+  '`npm run rehearse -- --abort-after STATE`: the execution stops as STATE starts, the recovery',
+  "runs as the rule would, and the report's status is `ABORTED`.",
+  '',
+];

@@ -39,6 +39,7 @@ export function portsAllowedFor(spec: Pick<TaskSpec, 'state' | 'calls'>, ports: 
     approvals: guard('approvals'),
     notifier: guard('notifier'),
     lock: guard('lock'),
+    executions: guard('executions'),
     clock: ports.clock,
   };
 }

@@ -20,6 +20,14 @@ export function exampleConfig(): Record<string, unknown> {
  * example configuration plus `overrides`, and returns its state machine definition as ASL.
  */
 export function synthesizeDefinition(overrides: Record<string, unknown> = {}): AslDefinition {
+  return synthesizeDefinitions(overrides).deployment;
+}
+
+/** Both definitions of one synthesis: the deployment and the recovery of a stopped execution. */
+export function synthesizeDefinitions(overrides: Record<string, unknown> = {}): {
+  deployment: AslDefinition;
+  recovery: AslDefinition;
+} {
   // Only the definition is read here; `npm run synth` and the infra tests run CDK's template
   // validation (it takes ~10 s and tells nothing about the graph).
   process.env.CDK_VALIDATION ??= 'false';
@@ -35,5 +43,5 @@ export function synthesizeDefinition(overrides: Record<string, unknown> = {}): A
   };
   const app = new App({ context: { ...cdkJson.context, bluegreen: merged, ...IN_PROCESS_CONTEXT } });
   const stack = new BlueGreenStack(app, 'AuroraBlueGreen', { config });
-  return definitionFromStack(stack);
+  return { deployment: definitionFromStack(stack), recovery: definitionFromStack(stack, 'recovery') };
 }

@@ -1,4 +1,4 @@
-import { App, Duration, Stack } from 'aws-cdk-lib';
+import { App, type CfnElement, Duration, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -182,6 +182,74 @@ describe('AuroraBlueGreenDeployment', () => {
   it('creates no schedule unless asked', () => {
     expect(deployment.schedule).toBeUndefined();
     template.resourceCountIs('AWS::Scheduler::Schedule', 0);
+  });
+
+  it("starts the recovery state machine when one of this state machine's executions ends ABORTED, TIMED_OUT or FAILED", () => {
+    const stack = Stack.of(deployment);
+    const deploymentId = stack.getLogicalId(deployment.stateMachine.node.defaultChild as CfnElement);
+    const recoveryId = stack.getLogicalId(deployment.recoveryStateMachine.node.defaultChild as CfnElement);
+    template.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: {
+        source: ['aws.states'],
+        'detail-type': ['Step Functions Execution Status Change'],
+        detail: { stateMachineArn: [{ Ref: deploymentId }], status: ['ABORTED', 'TIMED_OUT', 'FAILED'] },
+      },
+      Targets: [Match.objectLike({ Arn: { Ref: recoveryId } })],
+    });
+    template.hasResourceProperties('AWS::StepFunctions::StateMachine', {
+      StateMachineName: 'aurora-bluegreen-recovery',
+      StateMachineType: 'STANDARD',
+    });
+    // The recovery runs the deployment's own rollback functions: no second copy of them.
+    const definition = JSON.stringify(template.toJSON().Resources[recoveryId].Properties.DefinitionString);
+    for (const state of [
+      'ReadStoppedExecution',
+      'UnfenceBlue',
+      'Rollback',
+      'CheckRollback',
+      'ReleaseLock',
+      'ReportFailure',
+    ]) {
+      const fn = deployment.functions.get(state)?.node.defaultChild as CfnElement;
+      expect(definition).toContain(stack.getLogicalId(fn));
+    }
+  });
+
+  it("lets only ReadStoppedExecution read this state machine's executions, and nothing else of Step Functions", () => {
+    const executions = {
+      'Fn::Join': [
+        '',
+        ['arn:', { Ref: 'AWS::Partition' }, ':states:eu-west-1:123456789012:execution:aurora-bluegreen:*'],
+      ],
+    };
+    const readers = Object.entries(template.findResources('AWS::IAM::Policy')).filter(([, policy]) =>
+      JSON.stringify(policy).includes('states:GetExecutionHistory'),
+    );
+    expect(readers).toHaveLength(1);
+    const reader = deployment.functions.get('ReadStoppedExecution') as lambda.Function;
+    const roleId = Stack.of(deployment).getLogicalId(reader.role?.node.defaultChild as CfnElement);
+    template.hasResourceProperties('AWS::IAM::Policy', {
+      Roles: [{ Ref: roleId }],
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          {
+            Sid: 'ReadDeploymentExecutions',
+            Effect: 'Allow',
+            Action: ['states:DescribeExecution', 'states:GetExecutionHistory'],
+            Resource: executions,
+          },
+        ]),
+      },
+    });
+  });
+
+  it('alarms into the topic when a recovery fails', () => {
+    const stack = Stack.of(deployment);
+    const recoveryId = stack.getLogicalId(deployment.recoveryStateMachine.node.defaultChild as CfnElement);
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'ExecutionsFailed',
+      Dimensions: [{ Name: 'StateMachineArn', Value: { Ref: recoveryId } }],
+    });
   });
 });
 

@@ -64,10 +64,18 @@ describe('the rehearsal report builder', () => {
         { state: 'ReportFailure', input: { ...malformed, error: { Error: 'PreconditionFailed', Cause: '…' } } },
       ],
       attempts: { ValidateInput: 1 },
+      executionArn: 'arn:aws:states:eu-west-1:123456789012:execution:local:bad-input',
+      record: {
+        executionArn: 'arn:aws:states:eu-west-1:123456789012:execution:local:bad-input',
+        status: 'FAILED',
+        input: JSON.stringify(malformed),
+        states: [],
+      },
     };
 
     const report = await buildReport({
       upgradeSeen: undefined,
+      recovery: undefined,
       outcome,
       cloud: quietCloud(),
       load: idleLoad(),
@@ -94,9 +102,17 @@ describe('the rehearsal report builder', () => {
       events: [],
       taskInputs: [],
       attempts: {},
+      executionArn: 'arn:aws:states:eu-west-1:123456789012:execution:local:bad-shapes',
+      record: {
+        executionArn: 'arn:aws:states:eu-west-1:123456789012:execution:local:bad-shapes',
+        status: 'FAILED',
+        input: '{}',
+        states: [],
+      },
     };
     const report = await buildReport({
       upgradeSeen: undefined,
+      recovery: undefined,
       outcome,
       cloud: quietCloud(),
       load: idleLoad(),

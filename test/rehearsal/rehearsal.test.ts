@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { rehearsalExitCode } from '../../local/cli';
 import { runRehearsal, type RehearsalOptions, type RehearsalReport } from '../../local/rehearsal';
 import { SAMPLE_MIGRATIONS_DIR } from '../../local/sample';
 
@@ -134,6 +135,22 @@ describe('npm run rehearse, end to end on real PostgreSQL', () => {
     const created = report.operations.filter((o) => o.operation.startsWith('create '));
     expect(created.map((o) => o.operation).sort()).toEqual(['create reader', 'create writer']);
     expect(report.cname.target).toBe(report.green?.id);
+  });
+
+  it('--abort-after ApplySql: stopped by hand after the fence and the clone, the recovery gives blue back', async () => {
+    const report = await rehearse({ abortAt: 'ApplySql' });
+    expect(report.status).toBe('ABORTED');
+    expect(report.error?.name).toBe('ExecutionAborted');
+    expect(report.recovery).toEqual({ action: 'rollback', status: 'SUCCEEDED', outcome: 'ROLLED_BACK' });
+    // The fence and the clone had happened: blue was read-only, detached, and green existed.
+    expect(report.phases.map((p) => p.state)).toEqual(expect.arrayContaining(['FenceWrites', 'CreateClone']));
+    expect(report.blue.state).toBe('writable');
+    expect(report.green).toBeNull();
+    expect(report.cname.target).toBe('app-blue');
+    expect(report.lock.held).toBe(false);
+    expect(report.writes.lost).toBe(0);
+    expect(report.writes.acknowledged).toBeGreaterThan(0);
+    expect(rehearsalExitCode(report)).toBe(1);
   });
 
   it('stops on bad input with PreconditionFailed naming the field, and creates no green', async () => {

@@ -21,6 +21,7 @@ import type {
   UpgradeRequest,
   UpgradeTarget,
 } from '../../lambdas/ports';
+import { LocalExecutions } from '../../local/cloud/simple-ports';
 
 /**
  * In-memory AWS for the workflow tests: asynchronous like the real thing (a change shows an
@@ -350,6 +351,9 @@ export class FakeCloud {
     },
   };
 
+  /** Step Functions' record of the executions run on this cloud (the recovery reads it). */
+  readonly executions = new LocalExecutions();
+
   readonly notifierPort: Notifier = {
     publish: async (subject, message) => {
       this.notifications.push({ subject, message });
@@ -421,6 +425,7 @@ export class FakeCloud {
       approvals: this.approvalsPort,
       notifier: this.notifierPort,
       lock: this.lockPort,
+      executions: this.executions,
       clock: this.clock,
     };
   }

@@ -3,15 +3,15 @@ import type { StepId } from '../../lambdas/steps/catalog';
 import type { StepFunction } from '../../lambdas/steps/index';
 import type { AslDefinition } from '../../local/workflow/asl';
 import { executeDefinition, type ExecuteOptions, type ExecutionOutcome } from '../../local/workflow/execute';
-import { synthesizeDefinition } from '../../local/workflow/synth';
+import { synthesizeDefinitions } from '../../local/workflow/synth';
 import { LocalTaskTokens } from '../../local/workflow/task-tokens';
 import { ADMIN_SG, FakeCloud, RECORD, ZONE } from '../support/fake-cloud';
 
-let cached: AslDefinition | undefined;
+let cached: { deployment: AslDefinition; recovery: AslDefinition } | undefined;
 
-/** The definition of the real stack, synthesized once per test file, configured for the fake cloud. */
-export function testDefinition(): AslDefinition {
-  cached ??= synthesizeDefinition({
+/** Both definitions of the real stack, synthesized once per test file, configured for the fake cloud. */
+function testDefinitions(): { deployment: AslDefinition; recovery: AslDefinition } {
+  cached ??= synthesizeDefinitions({
     clusterIdPrefix: 'app-',
     adminSecurityGroupId: ADMIN_SG,
     hostedZoneId: ZONE,
@@ -22,6 +22,16 @@ export function testDefinition(): AslDefinition {
     schedule: undefined,
   });
   return cached;
+}
+
+/** The deployment state machine's definition. */
+export function testDefinition(): AslDefinition {
+  return testDefinitions().deployment;
+}
+
+/** The recovery state machine's definition (a stopped execution). */
+export function testRecoveryDefinition(): AslDefinition {
+  return testDefinitions().recovery;
 }
 
 export const BASE_INPUT = {
