@@ -233,7 +233,6 @@ describe('AuroraBlueGreenDeployment', () => {
       PolicyDocument: {
         Statement: Match.arrayWith([
           {
-            Sid: 'ReadDeploymentExecutions',
             Effect: 'Allow',
             Action: ['states:DescribeExecution', 'states:GetExecutionHistory'],
             Resource: executions,

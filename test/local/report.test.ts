@@ -15,12 +15,13 @@ function quietCloud(): LocalCloud {
     },
     operations: [],
   };
-  const cloud: Pick<LocalCloud, 'describeState' | 'writerAddress' | 'operations' | 'notifier' | 'modelled'> = {
+  const cloud: Pick<LocalCloud, 'describeState' | 'writerAddress' | 'operations' | 'notifier' | 'modelled' | 'lock'> = {
     describeState: () => state,
     writerAddress: () => undefined,
     operations: () => [],
     modelled: () => [],
     notifier: { messages: [], publish: async () => undefined } as unknown as LocalCloud['notifier'],
+    lock: { holder: () => undefined } as unknown as LocalCloud['lock'],
   };
   return cloud as LocalCloud;
 }
