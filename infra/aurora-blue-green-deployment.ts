@@ -59,7 +59,11 @@ export const LAMBDA_BUNDLING = {
  * `libpg-query.wasm`, which the bundle loads from its own folder (`__dirname`). The steps that parse
  * SQL get it copied next to their bundle; `test/infra/parser-bundling.test.ts` runs such a bundle.
  */
-export const PG_PARSER_WASM = require.resolve('libpg-query/wasm/libpg-query.wasm');
+export function pgParserWasm(): string {
+  // Resolved only when bundling from source: the installed package ships prebuilt bundles with
+  // the .wasm already beside them (scripts/build-lib.ts), and no libpg-query of its own.
+  return require.resolve('libpg-query/wasm/libpg-query.wasm');
+}
 
 /** Handlers (`lambdas/handlers/<step>.ts`) whose bundle contains libpg-query. */
 export const SQL_PARSER_STEPS: ReadonlySet<string> = new Set(['validate-input', 'smoke-test']);
@@ -73,7 +77,7 @@ export function bundlingFor(step: string): lambdaNodejs.BundlingOptions {
       beforeBundling: () => [],
       beforeInstall: () => [],
       afterBundling: (_inputDir: string, outputDir: string) => [
-        `node -e "require('fs').copyFileSync(process.argv[1], process.argv[2])" "${PG_PARSER_WASM}" "${path.join(outputDir, 'libpg-query.wasm')}"`,
+        `node -e "require('fs').copyFileSync(process.argv[1], process.argv[2])" "${pgParserWasm()}" "${path.join(outputDir, 'libpg-query.wasm')}"`,
       ],
     },
   };

@@ -20,7 +20,7 @@ import { promisify } from 'node:util';
 import { build, type BuildOptions } from 'esbuild';
 import type { BundlingOptions } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { APPROVAL_BUNDLING, APPROVAL_HANDLERS } from '../infra/approval-endpoint';
-import { LAMBDA_BUNDLING } from '../infra/aurora-blue-green-deployment';
+import { LAMBDA_BUNDLING, pgParserWasm, SQL_PARSER_STEPS } from '../infra/aurora-blue-green-deployment';
 import { PREBUILT_BUNDLES_FOLDER } from '../infra/lambda-code';
 import { TASK_LIST } from '../lambdas/steps/catalog';
 
@@ -150,14 +150,20 @@ async function main(): Promise<void> {
     ).catch((error: { stdout?: string; message: string }) => {
       throw new Error(`build-lib: tsc failed\n${error.stdout ?? error.message}`);
     }),
-    ...lambdaHandlers().map(({ name, bundling }) =>
-      build({
+    ...lambdaHandlers().map(async ({ name, bundling }) => {
+      const outfile = path.join(out, PREBUILT_BUNDLES_FOLDER, name, 'index.js');
+      await build({
         ...esbuildOptionsOf(bundling),
         entryPoints: [path.join(ROOT, 'lambdas', 'handlers', `${name}.ts`)],
-        outfile: path.join(out, PREBUILT_BUNDLES_FOLDER, name, 'index.js'),
+        outfile,
         absWorkingDir: ROOT,
-      }),
-    ),
+      });
+      // What bundlingFor's afterBundling hook does when bundling from source: the parser's .wasm
+      // beside the bundles that parse SQL.
+      if (SQL_PARSER_STEPS.has(name)) {
+        fs.copyFileSync(pgParserWasm(), path.join(path.dirname(outfile), 'libpg-query.wasm'));
+      }
+    }),
   ]);
 
   const root = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as RootManifest;

@@ -5,6 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { lambdaHandlers } from '../../scripts/build-lib';
+import { SQL_PARSER_STEPS } from '../../infra/aurora-blue-green-deployment';
 
 /**
  * The construct as a CDK user gets it: build and `npm pack` the package, install the tarball into
@@ -201,11 +202,16 @@ describe('the aurora-bluegreen package', () => {
     for (const { name } of lambdaHandlers()) {
       expect(packed).toEqual(expect.arrayContaining([`lambda-bundles/${name}/index.js`]));
     }
+    // The bundles that parse SQL load the real PostgreSQL parser's WebAssembly from their folder.
+    for (const name of SQL_PARSER_STEPS) {
+      expect(packed).toEqual(expect.arrayContaining([`lambda-bundles/${name}/libpg-query.wasm`]));
+    }
   });
 
   it('synthesizes the example app with the state machine', () => {
     const types = Object.values(template.Resources).map((r) => r.Type);
-    expect(types.filter((t) => t === 'AWS::StepFunctions::StateMachine')).toHaveLength(1);
+    // The deployment and the recovery of stopped executions.
+    expect(types.filter((t) => t === 'AWS::StepFunctions::StateMachine')).toHaveLength(2);
     expect(types).toContain('AWS::SNS::Topic');
   });
 
