@@ -22,6 +22,7 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { z } from 'zod';
 import { defaultsSchema, describeIssues, rawInputSchema, type Defaults } from '../lambdas/domain/input';
+import { METRICS_NAMESPACE, WRITES_BLOCKED_NOW_METRIC } from '../lambdas/domain/metrics';
 import { TASK_LIST, type TaskSpec } from '../lambdas/steps/catalog';
 import { ApprovalEndpoint } from './approval-endpoint';
 import { DeploymentDashboard } from './dashboard';
@@ -240,6 +241,9 @@ export function executionDefaultsOf(values: ExecutionDefaultValues): Required<Ex
 export const DEFAULT_STATE_MACHINE_NAME = 'aurora-bluegreen';
 export const DEFAULT_DB_CONNECT_TIMEOUT = Duration.seconds(10);
 export const POWERTOOLS_SERVICE_NAME = 'aurora-bluegreen';
+export const DEFAULT_WRITES_BLOCKED_ALARM_AFTER = Duration.minutes(30);
+/** Lambdas of the construct that are not a task of the catalog (`lambdas/handlers/<name>.ts`). */
+export const WATCH_HANDLERS = ['writes-blocked-watch'] as const;
 
 /** When and with what input EventBridge Scheduler starts the state machine. */
 export interface DeploymentSchedule {
@@ -435,6 +439,13 @@ export interface AuroraBlueGreenDeploymentProps {
    */
   readonly stateMachineName?: string;
   /**
+   * The writes-blocked alarm fires when a running execution has kept blue's writes blocked this
+   * long (BlockWrites until the CNAME is in sync on green or a rollback restored blue). Blocked
+   * writes are downtime; the approval wait is part of it.
+   * @default Duration.minutes(30)
+   */
+  readonly writesBlockedAlarmAfter?: Duration;
+  /**
    * The Lambda function that runs `RequestApproval`.
    * @default - an `ApprovalEndpoint` (infra/approval-endpoint.ts) is created and its function used
    */
@@ -466,6 +477,11 @@ export class AuroraBlueGreenDeployment extends Construct {
   public readonly migrationsBucket: s3.IBucket;
   /** In alarm when an execution failed in the last 5 minutes. */
   public readonly failedExecutionsAlarm: cloudwatch.Alarm;
+  /**
+   * In alarm while a running execution has kept blue's writes blocked for `writesBlockedAlarmAfter`
+   * or longer (metric `WritesBlockedNowSeconds`, published every minute by the writes-blocked watch).
+   */
+  public readonly writesBlockedAlarm: cloudwatch.Alarm;
   /** Executions, writes blocked, downtime and phase durations (docs/observability.md). */
   public readonly dashboard: cloudwatch.Dashboard;
   /**
@@ -630,6 +646,12 @@ export class AuroraBlueGreenDeployment extends Construct {
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
     this.failedExecutionsAlarm.addAlarmAction(new cloudwatchActions.SnsAction(this.topic));
+    this.writesBlockedAlarm = this.newWritesBlockedAlarm(
+      stateMachineArn,
+      stateMachineName,
+      props.writesBlockedAlarmAfter ?? DEFAULT_WRITES_BLOCKED_ALARM_AFTER,
+      props.handlersDir,
+    );
     this.dashboard = new DeploymentDashboard(this, 'Dashboard', {
       stateMachine: this.stateMachine,
       dashboardName: stateMachineName,
@@ -698,6 +720,104 @@ export class AuroraBlueGreenDeployment extends Construct {
         timeWindow: scheduler.TimeWindow.off(),
       });
     }
+  }
+
+  /**
+   * Step Functions' metrics cannot say that writes are blocked now, and during the approval wait
+   * no step runs to say it either. So a watch reads every running execution's latest document
+   * once a minute and publishes the longest block as a gauge (0 when none): the alarm compares
+   * that with the threshold, and goes back to OK when writes come back (docs/observability.md).
+   */
+  private newWritesBlockedAlarm(
+    stateMachineArn: string,
+    stateMachineName: string,
+    after: Duration,
+    handlersDir: string | undefined,
+  ): cloudwatch.Alarm {
+    const name: (typeof WATCH_HANDLERS)[number] = 'writes-blocked-watch';
+    const logGroup = new logs.LogGroup(this, 'WritesBlockedWatchLogs', { retention: logs.RetentionDays.ONE_MONTH });
+    const role = new iam.Role(this, 'WritesBlockedWatchRole', {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: 'Reads running executions of the Aurora blue/green deployment to measure blocked writes',
+    });
+    logGroup.grantWrite(role);
+    role.addToPolicy(
+      new iam.PolicyStatement({
+        sid: 'ListRunningExecutions',
+        actions: ['states:ListExecutions'],
+        resources: [stateMachineArn],
+      }),
+    );
+    const executions = Stack.of(this).formatArn({
+      service: 'states',
+      resource: 'execution',
+      resourceName: `${stateMachineName}:*`,
+      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+    });
+    role.addToPolicy(
+      new iam.PolicyStatement({
+        sid: 'ReadExecutionHistory',
+        actions: ['states:GetExecutionHistory'],
+        resources: [executions],
+      }),
+    );
+    const fn = handlerFunction(this, 'WritesBlockedWatchFunction', {
+      description: 'Aurora blue/green: publishes how long writes have been blocked (every minute)',
+      handlerName: name,
+      ...(handlersDir !== undefined ? { handlersDir } : {}),
+      runtime: lambda.Runtime.NODEJS_22_X,
+      architecture: lambda.Architecture.ARM_64,
+      memorySize: 256,
+      timeout: Duration.seconds(50),
+      tracing: lambda.Tracing.ACTIVE,
+      logGroup,
+      role,
+      environment: {
+        POWERTOOLS_SERVICE_NAME,
+        POWERTOOLS_LOG_LEVEL: 'INFO',
+        NODE_OPTIONS: LAMBDA_NODE_OPTIONS,
+        STATE_MACHINE_ARN: stateMachineArn,
+      },
+      bundling: LAMBDA_BUNDLING,
+    });
+    new events.Rule(this, 'WritesBlockedWatchSchedule', {
+      description: 'Every minute: how long has a running blue/green deployment blocked writes?',
+      schedule: events.Schedule.rate(Duration.minutes(1)),
+      targets: [new eventsTargets.LambdaFunction(fn, { retryAttempts: 0 })],
+    });
+    Validations.of(role).acknowledge(
+      {
+        id: 'AwsSolutions-IAM5[Resource::*]',
+        reason: 'X-Ray PutTraceSegments/PutTelemetryRecords support no resource-level permissions',
+      },
+      {
+        id: `AwsSolutions-IAM5[Resource::${nagString(Stack.of(this).resolve(executions))}]`,
+        reason:
+          'GetExecutionHistory (read-only) of any execution of this one state machine: execution names are per run',
+      },
+    );
+    Validations.of(fn).acknowledge({
+      id: 'AwsSolutions-L1',
+      reason: 'Node.js 22 is the runtime this project bundles for (esbuild target node22) and tests on',
+    });
+    const alarm = new cloudwatch.Alarm(this, 'WritesBlockedAlarm', {
+      alarmDescription: `Writes have been blocked for ${after.toHumanString()} or longer by an Aurora blue/green deployment (${stateMachineName}): approve or reject the pending approval, or find the stuck step (the watch's log names the execution)`,
+      metric: new cloudwatch.Metric({
+        namespace: METRICS_NAMESPACE,
+        metricName: WRITES_BLOCKED_NOW_METRIC,
+        dimensionsMap: { service: POWERTOOLS_SERVICE_NAME },
+        statistic: cloudwatch.Stats.MAXIMUM,
+        period: Duration.minutes(1),
+      }),
+      threshold: after.toSeconds(),
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      // No value means the watch did not run: say so rather than claim writes are fine.
+      treatMissingData: cloudwatch.TreatMissingData.MISSING,
+    });
+    alarm.addAlarmAction(new cloudwatchActions.SnsAction(this.topic));
+    alarm.addOkAction(new cloudwatchActions.SnsAction(this.topic));
+    return alarm;
   }
 
   private newMigrationsBucket(): s3.Bucket {

@@ -334,3 +334,62 @@ describe('AuroraBlueGreenDeployment dashboard', () => {
     }
   });
 });
+
+describe('AuroraBlueGreenDeployment writes-blocked alarm', () => {
+  function synth(props: Partial<AuroraBlueGreenDeploymentProps> = {}) {
+    const stack = newStack();
+    new AuroraBlueGreenDeployment(stack, 'Deployment', { ...baseProps(stack), ...props });
+    return Template.fromStack(stack);
+  }
+
+  it('alarms, and tells the topic, when the watch measures writes blocked for 30 minutes by default', () => {
+    const template = synth();
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: 'AuroraBlueGreen',
+      MetricName: 'WritesBlockedNowSeconds',
+      Dimensions: [{ Name: 'service', Value: 'aurora-bluegreen' }],
+      Statistic: 'Maximum',
+      Period: 60,
+      Threshold: 1800,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      EvaluationPeriods: 1,
+      AlarmActions: [Match.anyValue()],
+      OKActions: [Match.anyValue()],
+    });
+  });
+
+  it('takes the threshold from writesBlockedAlarmAfter', () => {
+    synth({ writesBlockedAlarmAfter: Duration.minutes(10) }).hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'WritesBlockedNowSeconds',
+      Threshold: 600,
+    });
+  });
+
+  it('runs the watch every minute, with read access to this state machine’s executions only', () => {
+    const template = synth();
+    template.hasResourceProperties('AWS::Events::Rule', {
+      ScheduleExpression: 'rate(1 minute)',
+      Targets: [
+        Match.objectLike({ Arn: { 'Fn::GetAtt': [Match.stringLikeRegexp('WritesBlockedWatchFunction'), 'Arn'] } }),
+      ],
+    });
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ STATE_MACHINE_ARN: Match.anyValue() }) },
+    });
+    const policies = template.findResources('AWS::IAM::Policy', {
+      Properties: { Roles: [{ Ref: Match.stringLikeRegexp('WritesBlockedWatchRole') }] },
+    });
+    const statements = Object.values(policies).flatMap(
+      (p) =>
+        (p as { Properties: { PolicyDocument: { Statement: { Action: unknown; Resource: unknown }[] } } }).Properties
+          .PolicyDocument.Statement,
+    );
+    const actions = statements.flatMap((s) => (Array.isArray(s.Action) ? s.Action : [s.Action]));
+    expect(actions).toEqual(expect.arrayContaining(['states:ListExecutions', 'states:GetExecutionHistory']));
+    expect(actions.filter((a) => String(a).startsWith('states:')).sort()).toEqual([
+      'states:GetExecutionHistory',
+      'states:ListExecutions',
+    ]);
+    expect(JSON.stringify(statements)).toContain(':execution:aurora-bluegreen:*');
+  });
+});
