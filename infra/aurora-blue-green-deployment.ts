@@ -377,10 +377,19 @@ export interface AuroraBlueGreenDeploymentProps {
    */
   readonly existingMigrationsBucket?: s3.IBucket;
   /**
-   * Email addresses subscribed to the topic that carries approval requests.
-   * @default - no approval subscription (subscribe by other means)
+   * Email addresses subscribed to the approvers' topic, the one that carries approval requests
+   * (and nothing else). Each must confirm its subscription (docs/approval.md, "Approvers");
+   * Preflight refuses to start while no approver has.
+   * @default - no approver subscription: Preflight refuses every run that is not a dry run
    */
   readonly approvalEmails?: readonly string[];
+  /**
+   * Principals (ARNs; `*` wildcards allowed) that may subscribe to the approvers' topic. Its
+   * resource policy denies `sns:Subscribe` to everyone else, whatever their IAM policies say,
+   * so that nobody in the account can add themselves as an approver.
+   * @default - the CDK bootstrap's CloudFormation execution role (`cdk-*-cfn-exec-role-<account>-<region>`), i.e. this stack's own deployment
+   */
+  readonly approverSubscriberArns?: readonly string[];
   /**
    * IAM principals (role or user ARNs; `*` wildcards allowed) that may upload, change or delete
    * migration files. The bucket policy denies those writes to every other principal, whatever
@@ -389,7 +398,8 @@ export interface AuroraBlueGreenDeploymentProps {
    */
   readonly migrationUploaderArns?: readonly string[];
   /**
-   * Email addresses subscribed to the topic for success and failure reports.
+   * Email addresses subscribed to the notification topic: success and failure reports and alarms,
+   * never approval requests (those go to the approvers' topic only).
    * @default - none
    */
   readonly notificationEmails?: readonly string[];
@@ -465,8 +475,13 @@ export interface AuroraBlueGreenDeploymentProps {
  */
 export class AuroraBlueGreenDeployment extends Construct {
   public readonly stateMachine: sfn.StateMachine;
-  /** Notifications: approval requests, success reports, failures with their cause. */
+  /** Notifications: success reports, failures with their cause, alarms. Never an approval request. */
   public readonly topic: sns.ITopic;
+  /**
+   * Approval requests only. Its policy denies `sns:Subscribe` to all but `approverSubscriberArns`,
+   * and Preflight requires a confirmed subscription on it.
+   */
+  public readonly approversTopic: sns.Topic;
   /** The key of the topic, when this construct created the topic. */
   public readonly encryptionKey?: kms.IKey;
   /** The state machine's execution log. */
@@ -549,9 +564,10 @@ export class AuroraBlueGreenDeployment extends Construct {
         enforceSSL: true,
       });
     }
-    for (const email of new Set([...(props.approvalEmails ?? []), ...(props.notificationEmails ?? [])])) {
+    for (const email of new Set(props.notificationEmails ?? [])) {
       this.topic.addSubscription(new subscriptions.EmailSubscription(email));
     }
+    this.approversTopic = this.newApproversTopic(props);
 
     // ---- lock, migrations ------------------------------------------------------------------
     this.lockTable = new dynamodb.Table(this, 'LockTable', {
@@ -596,7 +612,7 @@ export class AuroraBlueGreenDeployment extends Construct {
     // ---- approval ---------------------------------------------------------------------------------
     let approvalFunction = props.approvalFunction;
     if (!approvalFunction) {
-      this.approvalEndpoint = new ApprovalEndpoint(this, 'Approval', { topic: this.topic, stateMachineArn });
+      this.approvalEndpoint = new ApprovalEndpoint(this, 'Approval', { topic: this.approversTopic, stateMachineArn });
       approvalFunction = this.approvalEndpoint.requestApprovalFunction;
       this.approvalUrl = this.approvalEndpoint.url;
       Validations.of(this.approvalEndpoint).acknowledge({
@@ -818,6 +834,42 @@ export class AuroraBlueGreenDeployment extends Construct {
     alarm.addAlarmAction(new cloudwatchActions.SnsAction(this.topic));
     alarm.addOkAction(new cloudwatchActions.SnsAction(this.topic));
     return alarm;
+  }
+
+  /**
+   * The approvers' topic: whoever receives its mail can approve a cutover, so only the deployment
+   * subscribes to it (a deny in its own policy outranks any IAM allow in the account).
+   */
+  private newApproversTopic(props: AuroraBlueGreenDeploymentProps): sns.Topic {
+    const stack = Stack.of(this);
+    const key =
+      this.encryptionKey ??
+      new kms.Key(this, 'ApproversTopicKey', {
+        description: "Encrypts the Aurora blue/green approvers' topic",
+        enableKeyRotation: true,
+      });
+    const topic = new sns.Topic(this, 'ApproversTopic', {
+      displayName: 'Aurora blue/green approvals',
+      masterKey: key,
+      enforceSSL: true,
+    });
+    const subscribers = props.approverSubscriberArns?.length
+      ? [...props.approverSubscriberArns]
+      : [`arn:${stack.partition}:iam::${stack.account}:role/cdk-*-cfn-exec-role-${stack.account}-${stack.region}`];
+    topic.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'OnlyTheDeploymentSubscribes',
+        effect: iam.Effect.DENY,
+        principals: [new iam.AnyPrincipal()],
+        actions: ['sns:Subscribe'],
+        resources: [topic.topicArn],
+        conditions: { ArnNotLike: { 'aws:PrincipalArn': subscribers } },
+      }),
+    );
+    for (const email of new Set(props.approvalEmails ?? [])) {
+      topic.addSubscription(new subscriptions.EmailSubscription(email));
+    }
+    return topic;
   }
 
   private newMigrationsBucket(): s3.Bucket {
@@ -1052,6 +1104,8 @@ class StepAccess {
         return [this.owner.lockTable.tableArn];
       case 'topic':
         return [this.owner.topic.topicArn];
+      case 'approvers-topic':
+        return [this.owner.approversTopic.topicArn];
       case 'topic-key':
         return this.owner.encryptionKey ? [this.owner.encryptionKey.keyArn] : [];
       case 'migrations-bucket':
@@ -1150,6 +1204,7 @@ class StepAccess {
     }
     if (taskUses(spec, 'lock-table')) fn.addEnvironment('LOCK_TABLE_NAME', this.owner.lockTable.tableName);
     if (taskUses(spec, 'topic')) fn.addEnvironment('TOPIC_ARN', this.owner.topic.topicArn);
+    if (taskUses(spec, 'approvers-topic')) fn.addEnvironment('APPROVERS_TOPIC_ARN', this.owner.approversTopic.topicArn);
     if (taskUses(spec, 'migrations-bucket')) {
       fn.addEnvironment('MIGRATIONS_BUCKET', this.owner.migrationsBucket.bucketName);
     }
