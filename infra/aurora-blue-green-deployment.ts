@@ -456,6 +456,13 @@ export interface AuroraBlueGreenDeploymentProps {
    */
   readonly writesBlockedAlarmAfter?: Duration;
   /**
+   * Who may assume the emergency approver role `bluegreen-emergency-approver`, allowed only
+   * `states:SendTaskSuccess`/`SendTaskFailure` on this state machine: the CLI path for when the
+   * approval page cannot be reached (docs/approval.md). Not with `approvalFunction`.
+   * @default - no emergency role
+   */
+  readonly emergencyApprover?: iam.IPrincipal;
+  /**
    * The Lambda function that runs `RequestApproval`.
    * @default - an `ApprovalEndpoint` (infra/approval-endpoint.ts) is created and its function used
    */
@@ -612,7 +619,11 @@ export class AuroraBlueGreenDeployment extends Construct {
     // ---- approval ---------------------------------------------------------------------------------
     let approvalFunction = props.approvalFunction;
     if (!approvalFunction) {
-      this.approvalEndpoint = new ApprovalEndpoint(this, 'Approval', { topic: this.approversTopic, stateMachineArn });
+      this.approvalEndpoint = new ApprovalEndpoint(this, 'Approval', {
+        topic: this.approversTopic,
+        stateMachineArn,
+        ...(props.emergencyApprover ? { emergencyApprover: props.emergencyApprover } : {}),
+      });
       approvalFunction = this.approvalEndpoint.requestApprovalFunction;
       this.approvalUrl = this.approvalEndpoint.url;
       Validations.of(this.approvalEndpoint).acknowledge({
