@@ -40,6 +40,7 @@ export function quotedForEmail(text: string, max = MAX_EMAILED_REASON_LENGTH): s
   const clean = text
     .replace(/\r\n?/g, '\n')
     // C0/C1 controls except the newline, and the Unicode bidi overrides/isolates (Trojan Source).
+    // eslint-disable-next-line no-control-regex -- matching control characters is the point
     .replace(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g, '')
     .replace(/\b([a-z][a-z0-9+.-]*):\/\//gi, '$1[:]//')
     .trim();
