@@ -563,7 +563,23 @@ export class AuroraBlueGreenDeployment extends Construct {
           description: 'Encrypts the Aurora blue/green notification topic',
           enableKeyRotation: true,
         });
-      topicKey.grant(new iam.ServicePrincipal('cloudwatch.amazonaws.com'), 'kms:Decrypt', 'kms:GenerateDataKey*');
+      // Only this account's alarms: without aws:SourceAccount, CloudWatch acting for any account
+      // could use the key (the confused-deputy guard AWS recommends for service principals).
+      topicKey.grant(
+        new iam.ServicePrincipal('cloudwatch.amazonaws.com').withConditions({
+          StringEquals: { 'aws:SourceAccount': stack.account },
+          ArnLike: {
+            'aws:SourceArn': stack.formatArn({
+              service: 'cloudwatch',
+              resource: 'alarm',
+              resourceName: '*',
+              arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+            }),
+          },
+        }),
+        'kms:Decrypt',
+        'kms:GenerateDataKey*',
+      );
       this.encryptionKey = topicKey;
       this.topic = new sns.Topic(this, 'Topic', {
         displayName: 'Aurora blue/green deployments',

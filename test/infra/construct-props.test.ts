@@ -208,3 +208,35 @@ describe('bring your own topic, key or bucket', () => {
     ).toBe(true);
   });
 });
+
+describe('the topic key', () => {
+  it("lets CloudWatch use it only for this account's alarms (aws:SourceAccount, aws:SourceArn)", () => {
+    const { template } = synth(() => ({}));
+    template.hasResourceProperties('AWS::KMS::Key', {
+      KeyPolicy: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Principal: { Service: 'cloudwatch.amazonaws.com' },
+            Action: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+            Condition: {
+              StringEquals: { 'aws:SourceAccount': '123456789012' },
+              ArnLike: {
+                'aws:SourceArn': {
+                  'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':cloudwatch:eu-west-1:123456789012:alarm:*']],
+                },
+              },
+            },
+          }),
+        ]),
+      },
+    });
+    const keys = Object.values(template.findResources('AWS::KMS::Key')) as {
+      Properties: { KeyPolicy: { Statement: { Principal?: { Service?: string }; Condition?: unknown }[] } };
+    }[];
+    const cloudwatch = keys.flatMap((k) =>
+      k.Properties.KeyPolicy.Statement.filter((s) => s.Principal?.Service === 'cloudwatch.amazonaws.com'),
+    );
+    expect(cloudwatch.length).toBeGreaterThan(0);
+    for (const s of cloudwatch) expect(s.Condition).toBeDefined();
+  });
+});
