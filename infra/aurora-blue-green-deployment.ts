@@ -1,5 +1,15 @@
 import * as path from 'node:path';
-import { Annotations, ArnFormat, Duration, RemovalPolicy, Stack, TimeZone, Validations } from 'aws-cdk-lib';
+import {
+  Annotations,
+  ArnFormat,
+  Aspects,
+  type IAspect,
+  Duration,
+  RemovalPolicy,
+  Stack,
+  TimeZone,
+  Validations,
+} from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
@@ -19,7 +29,7 @@ import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
-import { Construct } from 'constructs';
+import { Construct, type IConstruct } from 'constructs';
 import { z } from 'zod';
 import { defaultsSchema, describeIssues, rawInputSchema, type Defaults } from '../lambdas/domain/input';
 import { METRICS_NAMESPACE, WRITES_BLOCKED_NOW_METRIC } from '../lambdas/domain/metrics';
@@ -244,6 +254,75 @@ export const POWERTOOLS_SERVICE_NAME = 'aurora-bluegreen';
 export const DEFAULT_WRITES_BLOCKED_ALARM_AFTER = Duration.minutes(30);
 /** Lambdas of the construct that are not a task of the catalog (`lambdas/handlers/<name>.ts`). */
 export const WATCH_HANDLERS = ['writes-blocked-watch'] as const;
+
+/**
+ * Actions a role may hold on `Resource: *` because AWS offers them no resource-level permission
+ * (Service Authorization Reference): X-Ray, the ENI management of a Lambda in a VPC, and reads.
+ * A role's `AwsSolutions-IAM5[Resource::*]` finding is acknowledged only when every action it has
+ * on `*` is in this list, and the reason names them: a wildcard on anything else is reported.
+ */
+export const WILDCARD_ONLY_ACTIONS: ReadonlySet<string> = new Set([
+  'xray:PutTraceSegments',
+  'xray:PutTelemetryRecords',
+  'xray:GetSamplingRules',
+  'xray:GetSamplingTargets',
+  'ec2:CreateNetworkInterface',
+  'ec2:DescribeNetworkInterfaces',
+  'ec2:DescribeSubnets',
+  'ec2:DeleteNetworkInterface',
+  'ec2:AssignPrivateIpAddresses',
+  'ec2:UnassignPrivateIpAddresses',
+  'ec2:DescribeSecurityGroups',
+  'rds:DescribeDBEngineVersions',
+  'rds:DescribeEvents',
+  // Step Functions' log delivery to CloudWatch Logs (what the state machine role is granted).
+  'logs:CreateLogDelivery',
+  'logs:GetLogDelivery',
+  'logs:UpdateLogDelivery',
+  'logs:DeleteLogDelivery',
+  'logs:ListLogDeliveries',
+  'logs:PutResourcePolicy',
+  'logs:DescribeResourcePolicies',
+  'logs:DescribeLogGroups',
+]);
+
+/** The actions a role's own policies grant on `Resource: *`, resolved. */
+export function wildcardActions(role: iam.Role): string[] {
+  const actions = new Set<string>();
+  const policies = role.node
+    .findAll()
+    .filter((c): c is iam.Policy | iam.ManagedPolicy => c instanceof iam.Policy || c instanceof iam.ManagedPolicy);
+  for (const policy of policies) {
+    const doc = Stack.of(role).resolve(policy.document) as { Statement?: { Action?: unknown; Resource?: unknown }[] };
+    for (const statement of doc.Statement ?? []) {
+      const resources = ([] as unknown[]).concat(statement.Resource ?? []);
+      if (!resources.includes('*')) continue;
+      for (const action of ([] as unknown[]).concat(statement.Action ?? [])) actions.add(String(action));
+    }
+  }
+  return [...actions].sort();
+}
+
+/**
+ * Acknowledges `AwsSolutions-IAM5[Resource::*]` on each registered role once the tree is complete
+ * (an aspect: grants added later are seen too), naming the exact actions, and only when all of
+ * them are in WILDCARD_ONLY_ACTIONS; otherwise cdk-nag reports the finding.
+ */
+class WildcardAcknowledgements implements IAspect {
+  private readonly roles = new Set<iam.Role>();
+  register(role: iam.Role): void {
+    this.roles.add(role);
+  }
+  visit(node: IConstruct): void {
+    if (!(node instanceof iam.Role) || !this.roles.has(node)) return;
+    const actions = wildcardActions(node);
+    if (actions.length === 0 || actions.some((a) => !WILDCARD_ONLY_ACTIONS.has(a))) return;
+    Validations.of(node).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason: `Resource "*" only for actions without resource-level permissions (Service Authorization Reference): ${actions.join(', ')}`,
+    });
+  }
+}
 
 /** When and with what input EventBridge Scheduler starts the state machine. */
 export interface DeploymentSchedule {
@@ -526,6 +605,8 @@ export class AuroraBlueGreenDeployment extends Construct {
   /** The approval page's base URL, when this construct created the approval endpoint. */
   public readonly approvalUrl?: string;
 
+  private readonly wildcards = new WildcardAcknowledgements();
+
   constructor(scope: Construct, id: string, props: AuroraBlueGreenDeploymentProps) {
     super(scope, id);
     validateProps(props);
@@ -622,6 +703,8 @@ export class AuroraBlueGreenDeployment extends Construct {
         );
       }
     }
+
+    Aspects.of(this).add(this.wildcards);
 
     // ---- one Lambda per task -----------------------------------------------------------------
     const functions = new Map<string, lambda.IFunction>();
@@ -828,17 +911,11 @@ export class AuroraBlueGreenDeployment extends Construct {
       schedule: events.Schedule.rate(Duration.minutes(1)),
       targets: [new eventsTargets.LambdaFunction(fn, { retryAttempts: 0 })],
     });
-    Validations.of(role).acknowledge(
-      {
-        id: 'AwsSolutions-IAM5[Resource::*]',
-        reason: 'X-Ray PutTraceSegments/PutTelemetryRecords support no resource-level permissions',
-      },
-      {
-        id: `AwsSolutions-IAM5[Resource::${nagString(Stack.of(this).resolve(executions))}]`,
-        reason:
-          'GetExecutionHistory (read-only) of any execution of this one state machine: execution names are per run',
-      },
-    );
+    this.wildcards.register(role);
+    Validations.of(role).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::${nagString(Stack.of(this).resolve(executions))}]`,
+      reason: 'GetExecutionHistory (read-only) of any execution of this one state machine: execution names are per run',
+    });
     Validations.of(fn).acknowledge({
       id: 'AwsSolutions-L1',
       reason: 'Node.js 22 is the runtime this project bundles for (esbuild target node22) and tests on',
@@ -969,11 +1046,7 @@ export class AuroraBlueGreenDeployment extends Construct {
     });
     if (inVpc) access.grantVpcNetworking(role);
     access.grant(spec, fn, role);
-    Validations.of(role).acknowledge({
-      id: 'AwsSolutions-IAM5[Resource::*]',
-      reason:
-        'X-Ray PutTraceSegments/PutTelemetryRecords, the reads the Service Authorization Reference gives no resource type (rds:DescribeDBEngineVersions, ec2:DescribeSecurityGroups) and, for VPC functions, ENI management support no resource-level permissions',
-    });
+    this.wildcards.register(role);
     Validations.of(fn).acknowledge({
       id: 'AwsSolutions-L1',
       reason:
@@ -986,11 +1059,7 @@ export class AuroraBlueGreenDeployment extends Construct {
     const stack = Stack.of(this);
     // On the role, so that they also cover the overflow policies CDK splits a long policy into.
     const target = machine.role;
-    Validations.of(target).acknowledge({
-      id: 'AwsSolutions-IAM5[Resource::*]',
-      reason:
-        'Step Functions log delivery (logs:*LogDelivery*, DescribeLogGroups, …) and X-Ray tracing support no resource-level permissions',
-    });
+    if (target instanceof iam.Role) this.wildcards.register(target);
     for (const fn of invoked) {
       const cfn = fn.node.defaultChild;
       if (!(cfn instanceof lambda.CfnFunction)) continue;
