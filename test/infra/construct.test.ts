@@ -393,3 +393,18 @@ describe('AuroraBlueGreenDeployment writes-blocked alarm', () => {
     expect(JSON.stringify(statements)).toContain(':execution:aurora-bluegreen:*');
   });
 });
+
+describe('AuroraBlueGreenDeployment network', () => {
+  it('creates no security group and adds no egress (or ingress) rule: the admin group is the caller’s (docs/iam.md)', () => {
+    const stack = newStack();
+    new AuroraBlueGreenDeployment(stack, 'Deployment', baseProps(stack));
+    const template = Template.fromStack(stack);
+    template.resourceCountIs('AWS::EC2::SecurityGroup', 0);
+    template.resourceCountIs('AWS::EC2::SecurityGroupEgress', 0);
+    template.resourceCountIs('AWS::EC2::SecurityGroupIngress', 0);
+    // The database Lambdas use exactly the admin group.
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      VpcConfig: { SecurityGroupIds: ['sg-0123456789abcdef0'] },
+    });
+  });
+});
