@@ -215,15 +215,16 @@ describe('AuroraBlueGreenDeployment', () => {
     }
   });
 
-  it("lets only ReadStoppedExecution read this state machine's executions, and nothing else of Step Functions", () => {
+  it("lets only ReadStoppedExecution (and the writes-blocked watch) read this state machine's executions, and nothing else of Step Functions", () => {
     const executions = {
       'Fn::Join': [
         '',
         ['arn:', { Ref: 'AWS::Partition' }, ':states:eu-west-1:123456789012:execution:aurora-bluegreen:*'],
       ],
     };
-    const readers = Object.entries(template.findResources('AWS::IAM::Policy')).filter(([, policy]) =>
-      JSON.stringify(policy).includes('states:GetExecutionHistory'),
+    const readers = Object.entries(template.findResources('AWS::IAM::Policy')).filter(
+      ([id, policy]) =>
+        JSON.stringify(policy).includes('states:GetExecutionHistory') && !id.includes('WritesBlockedWatch'),
     );
     expect(readers).toHaveLength(1);
     const reader = deployment.functions.get('ReadStoppedExecution') as lambda.Function;
