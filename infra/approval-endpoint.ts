@@ -27,6 +27,13 @@ export const APPROVAL_BUNDLING = {
   externalModules: ['@aws-sdk/*', '@smithy/*'],
 } satisfies BundlingOptions;
 
+/** The HTTP API's route keys (also what the access log records instead of the path). */
+export const APPROVAL_ROUTES = {
+  page: 'GET /approvals/{id}',
+  head: 'HEAD /approvals/{id}',
+  decision: 'POST /approvals/{id}',
+} as const;
+
 /** The handlers (lambdas/handlers/<name>.ts) of the approval functions. */
 export const APPROVAL_HANDLERS = ['approval-api', 'request-approval'] as const;
 
@@ -60,6 +67,33 @@ export interface ApprovalEndpointProps {
    * @default 10
    */
   readonly throttlingBurstLimit?: number;
+
+  /**
+   * Throttling of `GET|HEAD /approvals/{id}` (showing the page), per second.
+   * @default - 5 requests per second, a burst of 10 (the stage's own limits)
+   */
+  readonly pageThrottle?: { readonly rateLimit: number; readonly burstLimit: number };
+
+  /**
+   * Throttling of `POST /approvals/{id}` (deciding). Tighter than the page: a real approver posts
+   * once; a flood of posts should not reach the function, DynamoDB or Step Functions.
+   * @default - 1 request per second, a burst of 3
+   */
+  readonly decisionThrottle?: { readonly rateLimit: number; readonly burstLimit: number };
+
+  /**
+   * Who may assume the emergency approver role (docs/approval.md, "When the page cannot be
+   * reached"): a role allowed only `states:SendTaskSuccess` and `states:SendTaskFailure`, to
+   * decide with the CLI.
+   * @default - no emergency role
+   */
+  readonly emergencyApprover?: iam.IPrincipal;
+
+  /**
+   * The emergency approver role's name (fixed, so that an SCP can name it).
+   * @default 'bluegreen-emergency-approver'
+   */
+  readonly emergencyApproverRoleName?: string;
 
   /**
    * Retention of the functions' logs and the API's access logs.
@@ -98,6 +132,8 @@ export class ApprovalEndpoint extends Construct {
   readonly encryptionKey: kms.IKey;
   readonly api: apigwv2.HttpApi;
   readonly accessLogGroup: logs.ILogGroup;
+  /** The emergency approver role, when `emergencyApprover` was given. */
+  readonly emergencyApproverRole?: iam.Role;
 
   constructor(scope: Construct, id: string, props: ApprovalEndpointProps) {
     super(scope, id);
@@ -106,7 +142,11 @@ export class ApprovalEndpoint extends Construct {
     if (!Token.isUnresolved(props.stateMachineArn) && !/^arn:[\w-]+:states:/.test(props.stateMachineArn)) {
       throw new Error(`stateMachineArn must be a Step Functions state machine ARN, got ${props.stateMachineArn}`);
     }
-    if (rateLimit <= 0 || burstLimit <= 0) throw new Error('throttling limits must be positive');
+    const pageThrottle = props.pageThrottle ?? { rateLimit, burstLimit };
+    const decisionThrottle = props.decisionThrottle ?? { rateLimit: 1, burstLimit: 3 };
+    for (const [name, t] of Object.entries({ throttling: { rateLimit, burstLimit }, pageThrottle, decisionThrottle })) {
+      if (!(t.rateLimit > 0 && t.burstLimit > 0)) throw new Error(`${name}: throttling limits must be positive`);
+    }
     const retention = props.logRetention ?? logs.RetentionDays.ONE_YEAR;
 
     const encryptionKey =
@@ -187,8 +227,37 @@ export class ApprovalEndpoint extends Construct {
         ),
       },
     });
+    // Per-route limits (the L2 stage has only the stage-wide one): deciding is tighter than looking.
+    const perRoute = (t: { rateLimit: number; burstLimit: number }) => ({
+      ThrottlingRateLimit: t.rateLimit,
+      ThrottlingBurstLimit: t.burstLimit,
+    });
+    (stage.node.defaultChild as apigwv2.CfnStage).addPropertyOverride('RouteSettings', {
+      [APPROVAL_ROUTES.page]: perRoute(pageThrottle),
+      [APPROVAL_ROUTES.head]: perRoute(pageThrottle),
+      [APPROVAL_ROUTES.decision]: perRoute(decisionThrottle),
+    });
     this.api = api;
     this.url = stage.url;
+
+    if (props.emergencyApprover) {
+      const role = new iam.Role(this, 'EmergencyApproverRole', {
+        roleName: props.emergencyApproverRoleName ?? 'bluegreen-emergency-approver',
+        assumedBy: props.emergencyApprover,
+        description: 'Decides a waiting approval with the CLI when the approval page cannot be reached',
+        maxSessionDuration: Duration.hours(1),
+      });
+      role.addToPolicy(
+        new iam.PolicyStatement({
+          sid: 'DecideApprovals',
+          actions: ['states:SendTaskSuccess', 'states:SendTaskFailure'],
+          // Wildcard-only actions, as for the approval page's own function: a statement naming
+          // the state machine could be denied in AWS, when the page is already unreachable.
+          resources: ['*'],
+        }),
+      );
+      this.emergencyApproverRole = role;
+    }
 
     const requestFunction = this.nodeFunction('RequestApprovalFunction', 'request-approval', retention, {
       description: 'RequestApproval: stores the task token under a random approval id and emails the link',

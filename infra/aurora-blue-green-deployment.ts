@@ -1,5 +1,15 @@
 import * as path from 'node:path';
-import { Annotations, ArnFormat, Duration, RemovalPolicy, Stack, TimeZone, Validations } from 'aws-cdk-lib';
+import {
+  Annotations,
+  ArnFormat,
+  Aspects,
+  type IAspect,
+  Duration,
+  RemovalPolicy,
+  Stack,
+  TimeZone,
+  Validations,
+} from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
@@ -19,9 +29,10 @@ import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
-import { Construct } from 'constructs';
+import { Construct, type IConstruct } from 'constructs';
 import { z } from 'zod';
 import { defaultsSchema, describeIssues, rawInputSchema, type Defaults } from '../lambdas/domain/input';
+import { METRICS_NAMESPACE, WRITES_BLOCKED_NOW_METRIC } from '../lambdas/domain/metrics';
 import { TASK_LIST, type TaskSpec } from '../lambdas/steps/catalog';
 import { ApprovalEndpoint } from './approval-endpoint';
 import { DeploymentDashboard } from './dashboard';
@@ -244,6 +255,78 @@ export function executionDefaultsOf(values: ExecutionDefaultValues): Required<Ex
 export const DEFAULT_STATE_MACHINE_NAME = 'aurora-bluegreen';
 export const DEFAULT_DB_CONNECT_TIMEOUT = Duration.seconds(10);
 export const POWERTOOLS_SERVICE_NAME = 'aurora-bluegreen';
+export const DEFAULT_WRITES_BLOCKED_ALARM_AFTER = Duration.minutes(30);
+/** Lambdas of the construct that are not a task of the catalog (`lambdas/handlers/<name>.ts`). */
+export const WATCH_HANDLERS = ['writes-blocked-watch'] as const;
+
+/**
+ * Actions a role may hold on `Resource: *` because AWS offers them no resource-level permission
+ * (Service Authorization Reference): X-Ray, the ENI management of a Lambda in a VPC, and reads.
+ * A role's `AwsSolutions-IAM5[Resource::*]` finding is acknowledged only when every action it has
+ * on `*` is in this list, and the reason names them: a wildcard on anything else is reported.
+ */
+export const WILDCARD_ONLY_ACTIONS: ReadonlySet<string> = new Set([
+  'xray:PutTraceSegments',
+  'xray:PutTelemetryRecords',
+  'xray:GetSamplingRules',
+  'xray:GetSamplingTargets',
+  'ec2:CreateNetworkInterface',
+  'ec2:DescribeNetworkInterfaces',
+  'ec2:DescribeSubnets',
+  'ec2:DeleteNetworkInterface',
+  'ec2:AssignPrivateIpAddresses',
+  'ec2:UnassignPrivateIpAddresses',
+  'ec2:DescribeSecurityGroups',
+  'rds:DescribeDBEngineVersions',
+  'rds:DescribeEvents',
+  // Step Functions' log delivery to CloudWatch Logs (what the state machine role is granted).
+  'logs:CreateLogDelivery',
+  'logs:GetLogDelivery',
+  'logs:UpdateLogDelivery',
+  'logs:DeleteLogDelivery',
+  'logs:ListLogDeliveries',
+  'logs:PutResourcePolicy',
+  'logs:DescribeResourcePolicies',
+  'logs:DescribeLogGroups',
+]);
+
+/** The actions a role's own policies grant on `Resource: *`, resolved. */
+export function wildcardActions(role: iam.Role): string[] {
+  const actions = new Set<string>();
+  const policies = role.node
+    .findAll()
+    .filter((c): c is iam.Policy | iam.ManagedPolicy => c instanceof iam.Policy || c instanceof iam.ManagedPolicy);
+  for (const policy of policies) {
+    const doc = Stack.of(role).resolve(policy.document) as { Statement?: { Action?: unknown; Resource?: unknown }[] };
+    for (const statement of doc.Statement ?? []) {
+      const resources = ([] as unknown[]).concat(statement.Resource ?? []);
+      if (!resources.includes('*')) continue;
+      for (const action of ([] as unknown[]).concat(statement.Action ?? [])) actions.add(String(action));
+    }
+  }
+  return [...actions].sort();
+}
+
+/**
+ * Acknowledges `AwsSolutions-IAM5[Resource::*]` on each registered role once the tree is complete
+ * (an aspect: grants added later are seen too), naming the exact actions, and only when all of
+ * them are in WILDCARD_ONLY_ACTIONS; otherwise cdk-nag reports the finding.
+ */
+class WildcardAcknowledgements implements IAspect {
+  private readonly roles = new Set<iam.Role>();
+  register(role: iam.Role): void {
+    this.roles.add(role);
+  }
+  visit(node: IConstruct): void {
+    if (!(node instanceof iam.Role) || !this.roles.has(node)) return;
+    const actions = wildcardActions(node);
+    if (actions.length === 0 || actions.some((a) => !WILDCARD_ONLY_ACTIONS.has(a))) return;
+    Validations.of(node).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason: `Resource "*" only for actions without resource-level permissions (Service Authorization Reference): ${actions.join(', ')}`,
+    });
+  }
+}
 
 /** When and with what input EventBridge Scheduler starts the state machine. */
 export interface DeploymentSchedule {
@@ -377,10 +460,19 @@ export interface AuroraBlueGreenDeploymentProps {
    */
   readonly existingMigrationsBucket?: s3.IBucket;
   /**
-   * Email addresses subscribed to the topic that carries approval requests.
-   * @default - no approval subscription (subscribe by other means)
+   * Email addresses subscribed to the approvers' topic, the one that carries approval requests
+   * (and nothing else). Each must confirm its subscription (docs/approval.md, "Approvers");
+   * Preflight refuses to start while no approver has.
+   * @default - no approver subscription: Preflight refuses every run that is not a dry run
    */
   readonly approvalEmails?: readonly string[];
+  /**
+   * Principals (ARNs; `*` wildcards allowed) that may subscribe to the approvers' topic. Its
+   * resource policy denies `sns:Subscribe` to everyone else, whatever their IAM policies say,
+   * so that nobody in the account can add themselves as an approver.
+   * @default - the CDK bootstrap's CloudFormation execution role (`cdk-*-cfn-exec-role-<account>-<region>`), i.e. this stack's own deployment
+   */
+  readonly approverSubscriberArns?: readonly string[];
   /**
    * IAM principals (role or user ARNs; `*` wildcards allowed) that may upload, change or delete
    * migration files. The bucket policy denies those writes to every other principal, whatever
@@ -389,7 +481,8 @@ export interface AuroraBlueGreenDeploymentProps {
    */
   readonly migrationUploaderArns?: readonly string[];
   /**
-   * Email addresses subscribed to the topic for success and failure reports.
+   * Email addresses subscribed to the notification topic: success and failure reports and alarms,
+   * never approval requests (those go to the approvers' topic only).
    * @default - none
    */
   readonly notificationEmails?: readonly string[];
@@ -439,6 +532,20 @@ export interface AuroraBlueGreenDeploymentProps {
    */
   readonly stateMachineName?: string;
   /**
+   * The writes-blocked alarm fires when a running execution has kept blue's writes blocked this
+   * long (BlockWrites until the CNAME is in sync on green or a rollback restored blue). Blocked
+   * writes are downtime; the approval wait is part of it.
+   * @default Duration.minutes(30)
+   */
+  readonly writesBlockedAlarmAfter?: Duration;
+  /**
+   * Who may assume the emergency approver role `bluegreen-emergency-approver`, allowed only
+   * `states:SendTaskSuccess`/`SendTaskFailure` on this state machine: the CLI path for when the
+   * approval page cannot be reached (docs/approval.md). Not with `approvalFunction`.
+   * @default - no emergency role
+   */
+  readonly emergencyApprover?: iam.IPrincipal;
+  /**
    * The Lambda function that runs `RequestApproval`.
    * @default - an `ApprovalEndpoint` (infra/approval-endpoint.ts) is created and its function used
    */
@@ -458,8 +565,13 @@ export interface AuroraBlueGreenDeploymentProps {
  */
 export class AuroraBlueGreenDeployment extends Construct {
   public readonly stateMachine: sfn.StateMachine;
-  /** Notifications: approval requests, success reports, failures with their cause. */
+  /** Notifications: success reports, failures with their cause, alarms. Never an approval request. */
   public readonly topic: sns.ITopic;
+  /**
+   * Approval requests only. Its policy denies `sns:Subscribe` to all but `approverSubscriberArns`,
+   * and Preflight requires a confirmed subscription on it.
+   */
+  public readonly approversTopic: sns.Topic;
   /** The key of the topic, when this construct created the topic. */
   public readonly encryptionKey?: kms.IKey;
   /** The state machine's execution log. */
@@ -470,6 +582,11 @@ export class AuroraBlueGreenDeployment extends Construct {
   public readonly migrationsBucket: s3.IBucket;
   /** In alarm when an execution failed in the last 5 minutes. */
   public readonly failedExecutionsAlarm: cloudwatch.Alarm;
+  /**
+   * In alarm while a running execution has kept blue's writes blocked for `writesBlockedAlarmAfter`
+   * or longer (metric `WritesBlockedNowSeconds`, published every minute by the writes-blocked watch).
+   */
+  public readonly writesBlockedAlarm: cloudwatch.Alarm;
   /** Executions, writes blocked, downtime and phase durations (docs/observability.md). */
   public readonly dashboard: cloudwatch.Dashboard;
   /**
@@ -491,6 +608,8 @@ export class AuroraBlueGreenDeployment extends Construct {
   public readonly approvalEndpoint?: ApprovalEndpoint;
   /** The approval page's base URL, when this construct created the approval endpoint. */
   public readonly approvalUrl?: string;
+
+  private readonly wildcards = new WildcardAcknowledgements();
 
   constructor(scope: Construct, id: string, props: AuroraBlueGreenDeploymentProps) {
     super(scope, id);
@@ -529,7 +648,23 @@ export class AuroraBlueGreenDeployment extends Construct {
           description: 'Encrypts the Aurora blue/green notification topic',
           enableKeyRotation: true,
         });
-      topicKey.grant(new iam.ServicePrincipal('cloudwatch.amazonaws.com'), 'kms:Decrypt', 'kms:GenerateDataKey*');
+      // Only this account's alarms: without aws:SourceAccount, CloudWatch acting for any account
+      // could use the key (the confused-deputy guard AWS recommends for service principals).
+      topicKey.grant(
+        new iam.ServicePrincipal('cloudwatch.amazonaws.com').withConditions({
+          StringEquals: { 'aws:SourceAccount': stack.account },
+          ArnLike: {
+            'aws:SourceArn': stack.formatArn({
+              service: 'cloudwatch',
+              resource: 'alarm',
+              resourceName: '*',
+              arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+            }),
+          },
+        }),
+        'kms:Decrypt',
+        'kms:GenerateDataKey*',
+      );
       this.encryptionKey = topicKey;
       this.topic = new sns.Topic(this, 'Topic', {
         displayName: 'Aurora blue/green deployments',
@@ -537,9 +672,10 @@ export class AuroraBlueGreenDeployment extends Construct {
         enforceSSL: true,
       });
     }
-    for (const email of new Set([...(props.approvalEmails ?? []), ...(props.notificationEmails ?? [])])) {
+    for (const email of new Set(props.notificationEmails ?? [])) {
       this.topic.addSubscription(new subscriptions.EmailSubscription(email));
     }
+    this.approversTopic = this.newApproversTopic(props);
 
     // ---- lock, migrations ------------------------------------------------------------------
     this.lockTable = new dynamodb.Table(this, 'LockTable', {
@@ -572,6 +708,8 @@ export class AuroraBlueGreenDeployment extends Construct {
       }
     }
 
+    Aspects.of(this).add(this.wildcards);
+
     // ---- one Lambda per task -----------------------------------------------------------------
     const functions = new Map<string, lambda.IFunction>();
     const dbConnectTimeout = props.dbConnectTimeout ?? DEFAULT_DB_CONNECT_TIMEOUT;
@@ -584,7 +722,11 @@ export class AuroraBlueGreenDeployment extends Construct {
     // ---- approval ---------------------------------------------------------------------------------
     let approvalFunction = props.approvalFunction;
     if (!approvalFunction) {
-      this.approvalEndpoint = new ApprovalEndpoint(this, 'Approval', { topic: this.topic, stateMachineArn });
+      this.approvalEndpoint = new ApprovalEndpoint(this, 'Approval', {
+        topic: this.approversTopic,
+        stateMachineArn,
+        ...(props.emergencyApprover ? { emergencyApprover: props.emergencyApprover } : {}),
+      });
       approvalFunction = this.approvalEndpoint.requestApprovalFunction;
       this.approvalUrl = this.approvalEndpoint.url;
       Validations.of(this.approvalEndpoint).acknowledge({
@@ -634,6 +776,12 @@ export class AuroraBlueGreenDeployment extends Construct {
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
     this.failedExecutionsAlarm.addAlarmAction(new cloudwatchActions.SnsAction(this.topic));
+    this.writesBlockedAlarm = this.newWritesBlockedAlarm(
+      stateMachineArn,
+      stateMachineName,
+      props.writesBlockedAlarmAfter ?? DEFAULT_WRITES_BLOCKED_ALARM_AFTER,
+      props.handlersDir,
+    );
     this.dashboard = new DeploymentDashboard(this, 'Dashboard', {
       stateMachine: this.stateMachine,
       dashboardName: stateMachineName,
@@ -702,6 +850,134 @@ export class AuroraBlueGreenDeployment extends Construct {
         timeWindow: scheduler.TimeWindow.off(),
       });
     }
+  }
+
+  /**
+   * Step Functions' metrics cannot say that writes are blocked now, and during the approval wait
+   * no step runs to say it either. So a watch reads every running execution's latest document
+   * once a minute and publishes the longest block as a gauge (0 when none): the alarm compares
+   * that with the threshold, and goes back to OK when writes come back (docs/observability.md).
+   */
+  private newWritesBlockedAlarm(
+    stateMachineArn: string,
+    stateMachineName: string,
+    after: Duration,
+    handlersDir: string | undefined,
+  ): cloudwatch.Alarm {
+    const name: (typeof WATCH_HANDLERS)[number] = 'writes-blocked-watch';
+    const logGroup = new logs.LogGroup(this, 'WritesBlockedWatchLogs', { retention: logs.RetentionDays.ONE_MONTH });
+    const role = new iam.Role(this, 'WritesBlockedWatchRole', {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: 'Reads running executions of the Aurora blue/green deployment to measure blocked writes',
+    });
+    logGroup.grantWrite(role);
+    role.addToPolicy(
+      new iam.PolicyStatement({
+        sid: 'ListRunningExecutions',
+        actions: ['states:ListExecutions'],
+        resources: [stateMachineArn],
+      }),
+    );
+    const executions = Stack.of(this).formatArn({
+      service: 'states',
+      resource: 'execution',
+      resourceName: `${stateMachineName}:*`,
+      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+    });
+    role.addToPolicy(
+      new iam.PolicyStatement({
+        sid: 'ReadExecutionHistory',
+        actions: ['states:GetExecutionHistory'],
+        resources: [executions],
+      }),
+    );
+    const fn = handlerFunction(this, 'WritesBlockedWatchFunction', {
+      description: 'Aurora blue/green: publishes how long writes have been blocked (every minute)',
+      handlerName: name,
+      ...(handlersDir !== undefined ? { handlersDir } : {}),
+      runtime: lambda.Runtime.NODEJS_22_X,
+      architecture: lambda.Architecture.ARM_64,
+      memorySize: 256,
+      timeout: Duration.seconds(50),
+      tracing: lambda.Tracing.ACTIVE,
+      logGroup,
+      role,
+      environment: {
+        POWERTOOLS_SERVICE_NAME,
+        POWERTOOLS_LOG_LEVEL: 'INFO',
+        NODE_OPTIONS: LAMBDA_NODE_OPTIONS,
+        STATE_MACHINE_ARN: stateMachineArn,
+      },
+      bundling: LAMBDA_BUNDLING,
+    });
+    new events.Rule(this, 'WritesBlockedWatchSchedule', {
+      description: 'Every minute: how long has a running blue/green deployment blocked writes?',
+      schedule: events.Schedule.rate(Duration.minutes(1)),
+      targets: [new eventsTargets.LambdaFunction(fn, { retryAttempts: 0 })],
+    });
+    this.wildcards.register(role);
+    Validations.of(role).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::${nagString(Stack.of(this).resolve(executions))}]`,
+      reason: 'GetExecutionHistory (read-only) of any execution of this one state machine: execution names are per run',
+    });
+    Validations.of(fn).acknowledge({
+      id: 'AwsSolutions-L1',
+      reason: 'Node.js 22 is the runtime this project bundles for (esbuild target node22) and tests on',
+    });
+    const alarm = new cloudwatch.Alarm(this, 'WritesBlockedAlarm', {
+      alarmDescription: `Writes have been blocked for ${after.toHumanString()} or longer by an Aurora blue/green deployment (${stateMachineName}): approve or reject the pending approval, or find the stuck step (the watch's log names the execution)`,
+      metric: new cloudwatch.Metric({
+        namespace: METRICS_NAMESPACE,
+        metricName: WRITES_BLOCKED_NOW_METRIC,
+        dimensionsMap: { service: POWERTOOLS_SERVICE_NAME },
+        statistic: cloudwatch.Stats.MAXIMUM,
+        period: Duration.minutes(1),
+      }),
+      threshold: after.toSeconds(),
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      // No value means the watch did not run: say so rather than claim writes are fine.
+      treatMissingData: cloudwatch.TreatMissingData.MISSING,
+    });
+    alarm.addAlarmAction(new cloudwatchActions.SnsAction(this.topic));
+    alarm.addOkAction(new cloudwatchActions.SnsAction(this.topic));
+    return alarm;
+  }
+
+  /**
+   * The approvers' topic: whoever receives its mail can approve a cutover, so only the deployment
+   * subscribes to it (a deny in its own policy outranks any IAM allow in the account).
+   */
+  private newApproversTopic(props: AuroraBlueGreenDeploymentProps): sns.Topic {
+    const stack = Stack.of(this);
+    const key =
+      this.encryptionKey ??
+      new kms.Key(this, 'ApproversTopicKey', {
+        description: "Encrypts the Aurora blue/green approvers' topic",
+        enableKeyRotation: true,
+      });
+    const topic = new sns.Topic(this, 'ApproversTopic', {
+      displayName: 'Aurora blue/green approvals',
+      masterKey: key,
+      enforceSSL: true,
+    });
+    const subscribers = props.approverSubscriberArns?.length
+      ? [...props.approverSubscriberArns]
+      : [`arn:${stack.partition}:iam::${stack.account}:role/cdk-*-cfn-exec-role-${stack.account}-${stack.region}`];
+    topic.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'OnlyTheDeploymentSubscribes',
+        effect: iam.Effect.DENY,
+        principals: [new iam.AnyPrincipal()],
+        actions: ['sns:Subscribe'],
+        resources: [topic.topicArn],
+        conditions: { ArnNotLike: { 'aws:PrincipalArn': subscribers } },
+      }),
+    );
+    for (const email of new Set(props.approvalEmails ?? [])) {
+      topic.addSubscription(new subscriptions.EmailSubscription(email));
+    }
+    return topic;
   }
 
   private newMigrationsBucket(): s3.Bucket {
@@ -774,11 +1050,7 @@ export class AuroraBlueGreenDeployment extends Construct {
     });
     if (inVpc) access.grantVpcNetworking(role);
     access.grant(spec, fn, role);
-    Validations.of(role).acknowledge({
-      id: 'AwsSolutions-IAM5[Resource::*]',
-      reason:
-        'X-Ray PutTraceSegments/PutTelemetryRecords, the reads the Service Authorization Reference gives no resource type (rds:DescribeDBEngineVersions, ec2:DescribeSecurityGroups) and, for VPC functions, ENI management support no resource-level permissions',
-    });
+    this.wildcards.register(role);
     Validations.of(fn).acknowledge({
       id: 'AwsSolutions-L1',
       reason:
@@ -791,11 +1063,7 @@ export class AuroraBlueGreenDeployment extends Construct {
     const stack = Stack.of(this);
     // On the role, so that they also cover the overflow policies CDK splits a long policy into.
     const target = machine.role;
-    Validations.of(target).acknowledge({
-      id: 'AwsSolutions-IAM5[Resource::*]',
-      reason:
-        'Step Functions log delivery (logs:*LogDelivery*, DescribeLogGroups, …) and X-Ray tracing support no resource-level permissions',
-    });
+    if (target instanceof iam.Role) this.wildcards.register(target);
     for (const fn of invoked) {
       const cfn = fn.node.defaultChild;
       if (!(cfn instanceof lambda.CfnFunction)) continue;
@@ -936,6 +1204,8 @@ class StepAccess {
         return [this.owner.lockTable.tableArn];
       case 'topic':
         return [this.owner.topic.topicArn];
+      case 'approvers-topic':
+        return [this.owner.approversTopic.topicArn];
       case 'topic-key':
         return this.owner.encryptionKey ? [this.owner.encryptionKey.keyArn] : [];
       case 'migrations-bucket':
@@ -1034,6 +1304,7 @@ class StepAccess {
     }
     if (taskUses(spec, 'lock-table')) fn.addEnvironment('LOCK_TABLE_NAME', this.owner.lockTable.tableName);
     if (taskUses(spec, 'topic')) fn.addEnvironment('TOPIC_ARN', this.owner.topic.topicArn);
+    if (taskUses(spec, 'approvers-topic')) fn.addEnvironment('APPROVERS_TOPIC_ARN', this.owner.approversTopic.topicArn);
     if (taskUses(spec, 'migrations-bucket')) {
       fn.addEnvironment('MIGRATIONS_BUCKET', this.owner.migrationsBucket.bucketName);
     }

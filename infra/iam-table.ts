@@ -19,7 +19,7 @@ import { EXECUTION_TAG, ROLE_TAG } from '../lambdas/domain/document';
  * - `og-default`: the engine's default option groups `default:aurora-postgresql-NN`;
  * - `hostedzone`, `change`: the one hosted zone, any change id;
  * - `monitoring-role`: the configured Enhanced Monitoring role; `cluster-keys`: the clusters' KMS keys;
- * - `lock-table`, `topic`, `topic-key`, `migrations-bucket`, `migrations-objects`, `migrations-key`,
+ * - `lock-table`, `topic`, `approvers-topic` (approval requests only), `topic-key`, `migrations-bucket`, `migrations-objects`, `migrations-key`,
  *   `database-secret`, `database-secret-key` (its customer managed key, when configured);
  * - `cluster-roles`: the IAM roles associated with blue (configured), which green gets at OpenGreen;
  * - `rds-managed-secrets`: the secrets RDS creates for a managed master password (`rds!cluster-*`);
@@ -40,6 +40,7 @@ export type IamResource =
   | 'cluster-keys'
   | 'lock-table'
   | 'topic'
+  | 'approvers-topic'
   | 'topic-key'
   | 'migrations-bucket'
   | 'migrations-objects'
@@ -183,6 +184,8 @@ export const METHOD_PERMISSIONS: Record<PortMethod, readonly IamPermission[]> = 
     // (A topic brought by the user carries its own key policy: nothing to grant here.)
     { actions: ['kms:Decrypt', 'kms:GenerateDataKey*'], resources: ['topic-key'], optional: true },
   ],
+  // Preflight: is at least one approver confirmed? (lambdas/aws/approvers-sns.ts)
+  'approvers.count': [{ actions: ['sns:ListSubscriptionsByTopic'], resources: ['approvers-topic'] }],
   // The recovery of a stopped execution reads it: status, input and history.
   'executions.describe': [
     { actions: ['states:DescribeExecution', 'states:GetExecutionHistory'], resources: ['deployment-executions'] },

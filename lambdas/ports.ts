@@ -312,6 +312,12 @@ export interface Notifier {
   publish(subject: string, message: string): Promise<void>;
 }
 
+/** The approvers' subscriptions (SNS `ListSubscriptionsByTopic` on the approvers' topic). */
+export interface ApproverSubscriptions {
+  /** Confirmed subscriptions (a real SubscriptionArn) and those still `PendingConfirmation`. */
+  count(): Promise<{ confirmed: number; pending: number }>;
+}
+
 export interface Lock {
   /** Conditional put: returns `acquired`, or who holds it. Re-acquiring one's own lock is `acquired`. */
   acquire(
@@ -360,6 +366,7 @@ export interface Ports {
   migrations: MigrationSource;
   approvals: Approvals;
   notifier: Notifier;
+  approvers: ApproverSubscriptions;
   lock: Lock;
   executions: Executions;
   clock: Clock;

@@ -297,6 +297,7 @@ export async function runRehearsal(options: RehearsalOptions): Promise<Rehearsal
       migrations: cloud.migrations,
       approvals: approvalsPort,
       notifier: cloud.notifier,
+      approvers: cloud.approvers,
       lock: cloud.lock,
       executions: cloud.executions,
       clock: cloud.clock,

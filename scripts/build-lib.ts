@@ -20,7 +20,7 @@ import { promisify } from 'node:util';
 import { build, type BuildOptions } from 'esbuild';
 import type { BundlingOptions } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { APPROVAL_BUNDLING, APPROVAL_HANDLERS } from '../infra/approval-endpoint';
-import { LAMBDA_BUNDLING, pgParserWasm, SQL_PARSER_STEPS } from '../infra/aurora-blue-green-deployment';
+import { LAMBDA_BUNDLING, pgParserWasm, SQL_PARSER_STEPS, WATCH_HANDLERS } from '../infra/aurora-blue-green-deployment';
 import { PREBUILT_BUNDLES_FOLDER } from '../infra/lambda-code';
 import { TASK_LIST } from '../lambdas/steps/catalog';
 
@@ -44,7 +44,7 @@ interface RootManifest {
 export function lambdaHandlers(): { name: string; bundling: BundlingOptions }[] {
   const steps = [...new Set(TASK_LIST.filter((t) => t.kind !== 'approval').map((t) => t.step))];
   return [
-    ...steps.map((name) => ({ name, bundling: LAMBDA_BUNDLING as BundlingOptions })),
+    ...[...steps, ...WATCH_HANDLERS].map((name) => ({ name, bundling: LAMBDA_BUNDLING as BundlingOptions })),
     ...APPROVAL_HANDLERS.map((name) => ({ name, bundling: APPROVAL_BUNDLING as BundlingOptions })),
   ];
 }

@@ -26,3 +26,26 @@ export function truncate(text: string, max: number): string {
   const omitted = `… [${text.length} characters, truncated]`;
   return `${text.slice(0, Math.max(0, max - omitted.length))}${omitted}`;
 }
+
+/** Longest reject reason an email shows (the page accepts 1,000; the CLI path is not limited). */
+export const MAX_EMAILED_REASON_LENGTH = 1000;
+
+/**
+ * A person's free text (a reject reason) as a plain-text email may show it: control and
+ * bidirectional-override characters removed, cut to `max`, every line quoted with `> ` so that it
+ * cannot pass for the notice's own lines, and links defanged (`https[:]//`) so that mail clients
+ * do not make them clickable.
+ */
+export function quotedForEmail(text: string, max = MAX_EMAILED_REASON_LENGTH): string {
+  const clean = text
+    .replace(/\r\n?/g, '\n')
+    // C0/C1 controls except the newline, and the Unicode bidi overrides/isolates (Trojan Source).
+    // eslint-disable-next-line no-control-regex -- matching control characters is the point
+    .replace(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g, '')
+    .replace(/\b([a-z][a-z0-9+.-]*):\/\//gi, '$1[:]//')
+    .trim();
+  return truncateValue(clean, max)
+    .split('\n')
+    .map((line) => `> ${line}`)
+    .join('\n');
+}

@@ -1,5 +1,12 @@
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
-import { BLUE_CLUSTER_DIMENSION, METRICS_NAMESPACE, phaseMetricName, type Phase } from '../domain/metrics';
+import type { BlockedExecution } from '../aws/writes-blocked-sfn';
+import {
+  BLUE_CLUSTER_DIMENSION,
+  METRICS_NAMESPACE,
+  WRITES_BLOCKED_NOW_METRIC,
+  phaseMetricName,
+  type Phase,
+} from '../domain/metrics';
 import type { RunFigures } from '../steps/run-figures';
 
 /**
@@ -17,6 +24,17 @@ export function publishRunFigures(figures: RunFigures, blueClusterId: string, me
   for (const [phase, value] of Object.entries(figures.phaseSeconds)) {
     metrics.addMetric(phaseMetricName(phase as Phase), MetricUnit.Seconds, value);
   }
+  metrics.publishStoredMetrics();
+}
+
+/**
+ * Publishes `WritesBlockedNowSeconds`: the longest time any running execution has kept blue's
+ * writes blocked, 0 when none does. One value a minute, with only the `service` dimension, so one
+ * alarm watches every blue cluster; the blocked ones are named in the log line.
+ */
+export function publishWritesBlocked(blocked: BlockedExecution[], metrics = newMetrics()): void {
+  const longest = blocked.reduce((max, b) => Math.max(max, b.seconds), 0);
+  metrics.addMetric(WRITES_BLOCKED_NOW_METRIC, MetricUnit.Seconds, longest);
   metrics.publishStoredMetrics();
 }
 

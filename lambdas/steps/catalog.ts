@@ -85,6 +85,7 @@ export const TASKS = {
     'clusters.clusterParameterGroupFamily',
     'clusters.instanceParameterGroupFamily',
     'dns.getRecord',
+    'approvers.count',
   ]),
   ValidateMigrations: control('ValidateMigrations', 'validate-migrations', '$.migrationSet', ['migrations.list']),
   AcquireLock: bookkeeping('AcquireLock', 'acquire-lock', '$.lock', ['lock.acquire', 'notifier.publish']),

@@ -14,7 +14,7 @@ const MAX_TAGS = 50;
  */
 export async function preflight(
   doc: ExecutionDocument,
-  { clusters, dns, network }: Pick<Ports, 'clusters' | 'dns' | 'network'>,
+  { clusters, dns, network, approvers }: Pick<Ports, 'clusters' | 'dns' | 'network' | 'approvers'>,
 ): Promise<BlueSnapshot> {
   const { input } = doc;
   const problems: string[] = [];
@@ -67,6 +67,17 @@ export async function preflight(
     problems.push(
       `blue cluster ${blue.id} has ${Object.keys(ownTags(blue.tags)).length} tags of its own; with the workflow's that is ${tagCount}, more than RDS's ${MAX_TAGS} per resource`,
     );
+  }
+
+  // The approval email goes to the approvers' topic: with nobody confirmed on it, nobody could
+  // approve, and the wait would be downtime ending in a rollback. A dry run asks nobody.
+  if (!input.dryRun) {
+    const { confirmed, pending } = await approvers.count();
+    if (confirmed === 0) {
+      problems.push(
+        `the approvers' topic has no confirmed subscription${pending ? ` (${pending} awaiting confirmation)` : ''}, so nobody would receive the approval request; an approver must confirm the subscription email first (docs/approval.md, "Approvers")`,
+      );
+    }
   }
 
   const groupIds = blue.securityGroups.map((g) => g.id);

@@ -1,4 +1,5 @@
 import type { ExecutionDocument } from '../domain/document';
+import { MAX_EMAILED_REASON_LENGTH, quotedForEmail, truncateValue } from '../domain/truncate';
 import type { Ports } from '../ports';
 
 /** The facts of a finished run, for the notification and the console. */
@@ -158,7 +159,13 @@ export async function reportFailure(
     ];
   }
   if (lockHeld) situation.push(lockLine);
-  const message = [`${primary.Error}: ${reason}`, '', ...situation].join('\n');
+  // An approver's reason is a person's free text, sent through the page (1,000 characters) or the
+  // CLI (up to 32 KB): quoted and limited, never mixed into the notice's own lines.
+  const headline =
+    primary.Error === 'ApprovalRejected'
+      ? `ApprovalRejected: the approver rejected the cutover. Their reason:\n${quotedForEmail(reason)}`
+      : `${primary.Error}: ${reason}`;
+  const message = [headline, '', ...situation].join('\n');
   const subject =
     outcome === 'ROLLED_BACK'
       ? `Deployment of ${blueId} rolled back: ${primary.Error}`
@@ -166,5 +173,6 @@ export async function reportFailure(
         ? `Deployment of ${blueId} did not start: ${primary.Error}`
         : `ACTION NEEDED: deployment of ${blueId} ${outcome.toLowerCase().replace('_', ' ')}`;
   await notifier.publish(subject, message);
-  return { outcome, error: primary.Error, cause: reason || primary.Error, message, lockHeld };
+  const cause = primary.Error === 'ApprovalRejected' ? truncateValue(reason, MAX_EMAILED_REASON_LENGTH) : reason;
+  return { outcome, error: primary.Error, cause: cause || primary.Error, message, lockHeld };
 }

@@ -56,3 +56,17 @@ export function runFigures(doc: Partial<ExecutionDocument>, outcome: RunFigures[
     ...(typeof cname?.downtimeMs === 'number' ? { downtimeSeconds: Math.round(cname.downtimeMs / 100) / 10 } : {}),
   };
 }
+
+/**
+ * When blue stopped taking writes, if it still takes none according to `doc` (a running
+ * execution's document); undefined when writes were never blocked (a dry run, before BlockWrites)
+ * or came back (the CNAME in sync on green, or a rollback that restored blue).
+ */
+export function writesBlockedSince(doc: Partial<ExecutionDocument>): string | undefined {
+  const blockedFrom = doc.block?.blockedAt ?? doc.fence?.fencedAt;
+  if (!blockedFrom) return undefined;
+  const wait = doc.wait ?? {};
+  if (doc.cutover && wait['cname']?.done) return undefined;
+  if (wait['rollback']?.done) return undefined;
+  return blockedFrom;
+}

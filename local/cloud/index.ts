@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { createPgDatabase } from '../../lambdas/aws/pg-database';
-import type { Clock, Cluster, Database, DbTarget, MigrationSource } from '../../lambdas/ports';
+import type { ApproverSubscriptions, Clock, Cluster, Database, DbTarget, MigrationSource } from '../../lambdas/ports';
 import {
   assertServerUserCanUse,
   createStandby,
@@ -18,6 +18,7 @@ import { LocalDns } from './dns';
 import { awsFault } from './errors';
 import {
   folderMigrationSource,
+  localApprovers,
   localNetwork,
   LocalExecutions,
   memoryLock,
@@ -166,6 +167,8 @@ export interface LocalCloud {
   readonly notifier: RecordingNotifier;
   /** Step Functions' record of the executions run locally (the recovery reads it). */
   readonly executions: LocalExecutions;
+  /** One confirmed approver: the rehearsal's own (the CLI or the page it serves). */
+  readonly approvers: ApproverSubscriptions;
   readonly migrations: MigrationSource;
   readonly clock: Clock;
   /** pg over the admin path: the writer process's own port, static superuser, no TLS. */
@@ -256,6 +259,7 @@ export async function createLocalCloud(options: LocalCloudOptions): Promise<Loca
     lock: memoryLock(clock),
     notifier: recordingNotifier(options.onNotify),
     executions: new LocalExecutions(),
+    approvers: localApprovers(),
     migrations: folderMigrationSource(options.migrationsDir),
     clock,
     database,

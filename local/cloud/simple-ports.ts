@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type {
+  ApproverSubscriptions,
   Clock,
   ExecutionRecord,
   Executions,
@@ -90,6 +91,14 @@ export function recordingNotifier(onPublish?: (subject: string, message: string)
       onPublish?.(subject, message);
     },
   };
+}
+
+/**
+ * The approvers' subscriptions locally: the rehearsal's approver (the CLI, or the page it serves)
+ * counts as one confirmed subscription unless told otherwise.
+ */
+export function localApprovers(confirmed = 1, pending = 0): ApproverSubscriptions {
+  return { count: async () => ({ confirmed, pending }) };
 }
 
 export function realClock(): Clock {

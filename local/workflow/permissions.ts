@@ -40,6 +40,7 @@ export function portsAllowedFor(spec: Pick<TaskSpec, 'state' | 'calls'>, ports: 
     notifier: guard('notifier'),
     lock: guard('lock'),
     executions: guard('executions'),
+    approvers: guard('approvers'),
     clock: ports.clock,
   };
 }

@@ -1,5 +1,5 @@
 import { Stack } from 'aws-cdk-lib';
-import { Template } from 'aws-cdk-lib/assertions';
+import { Match, Template } from 'aws-cdk-lib/assertions';
 import { runSimulation, type Simulation } from '@cloud-copilot/iam-simulate';
 import { exampleConfigInput, synthStack } from './fixture';
 
@@ -92,5 +92,80 @@ describe('the migrations bucket policy', () => {
     const { policy, objects } = bucketPolicy();
     await expect(decide(ADMIN, 's3:PutObject', objects, policy, ['*'])).resolves.toBe('Allowed');
     expect(JSON.stringify(policy)).not.toContain('OnlyConfiguredUploaders');
+  });
+});
+
+describe("the approvers' topic", () => {
+  const ACCOUNT = '123456789012';
+  const DEPLOYMENT = `arn:aws:iam::${ACCOUNT}:role/cdk-hnb659fds-cfn-exec-role-${ACCOUNT}-eu-west-1`;
+  const TOPIC = `arn:aws:sns:eu-west-1:${ACCOUNT}:approvers`;
+
+  function topics() {
+    const { stack } = synthStack(exampleConfigInput());
+    const template = Template.fromStack(stack as Stack);
+    const topicIds = Object.keys(template.findResources('AWS::SNS::Topic'));
+    const approversId = topicIds.find((id) => id.includes('ApproversTopic'))!;
+    const names: Record<string, string> = {
+      'AWS::AccountId': ACCOUNT,
+      'AWS::Region': 'eu-west-1',
+      ...Object.fromEntries(
+        topicIds.map((id) => [id, id === approversId ? TOPIC : `arn:aws:sns:eu-west-1:${ACCOUNT}:${id}`]),
+      ),
+    };
+    const policies = Object.values(template.findResources('AWS::SNS::TopicPolicy')) as {
+      Properties: { Topics: { Ref: string }[]; PolicyDocument: Json };
+    }[];
+    const policy = policies.find((p) => p.Properties.Topics.some((t) => t.Ref === approversId));
+    return { template, approversId, policy: policy && resolve(policy.Properties.PolicyDocument, names) };
+  }
+
+  it('denies sns:Subscribe to everyone in the account but the stack’s deployment, whatever IAM allows', async () => {
+    const { policy } = topics();
+    expect(policy).toBeDefined();
+    await expect(decide(ADMIN, 'sns:Subscribe', TOPIC, policy, ['*'])).resolves.toBe('ExplicitlyDenied');
+    await expect(
+      decide(`arn:aws:iam::${ACCOUNT}:role/ReadOnly`, 'sns:Subscribe', TOPIC, policy, ['sns:*']),
+    ).resolves.toBe('ExplicitlyDenied');
+    await expect(decide(DEPLOYMENT, 'sns:Subscribe', TOPIC, policy, ['sns:*'])).resolves.toBe('Allowed');
+    // Publishing is IAM's business: the RequestApproval function's grant.
+    await expect(decide(ADMIN, 'sns:Publish', TOPIC, policy, ['sns:Publish'])).resolves.toBe('Allowed');
+  });
+
+  it('gets the approver emails and the approval function’s publish; the notification topic gets neither', () => {
+    const { template, approversId } = topics();
+    const approvalEmails = (exampleConfigInput().approvalEmails as string[] | undefined) ?? [];
+    for (const email of approvalEmails) {
+      template.hasResourceProperties('AWS::SNS::Subscription', {
+        Protocol: 'email',
+        Endpoint: email,
+        TopicArn: { Ref: approversId },
+      });
+    }
+    const subscriptions = Object.values(template.findResources('AWS::SNS::Subscription')) as {
+      Properties: { Endpoint: string; TopicArn: { Ref: string } };
+    }[];
+    for (const s of subscriptions.filter((s) => approvalEmails.includes(s.Properties.Endpoint))) {
+      expect(s.Properties.TopicArn.Ref).toBe(approversId);
+    }
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: {
+        Variables: Match.objectLike({ TOPIC_ARN: { Ref: approversId }, APPROVAL_BASE_URL: Match.anyValue() }),
+      },
+    });
+  });
+
+  it('lets Preflight list its subscriptions, and nothing else of SNS', () => {
+    const { template, approversId } = topics();
+    template.hasResourceProperties('AWS::IAM::Policy', {
+      Roles: [{ Ref: Match.stringLikeRegexp('PreflightRole') }],
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Action: 'sns:ListSubscriptionsByTopic', Effect: 'Allow', Resource: { Ref: approversId } }),
+        ]),
+      },
+    });
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ APPROVERS_TOPIC_ARN: { Ref: approversId } }) },
+    });
   });
 });

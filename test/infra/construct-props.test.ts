@@ -1,5 +1,5 @@
 import { App, Duration, Stack } from 'aws-cdk-lib';
-import { Template } from 'aws-cdk-lib/assertions';
+import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as route53 from 'aws-cdk-lib/aws-route53';
@@ -131,20 +131,26 @@ function topicKeys(template: Template): string[] {
 }
 
 describe('bring your own topic, key or bucket', () => {
-  it('publishes to an existing topic and creates neither topic nor key', () => {
+  it('publishes notifications to an existing topic; only the approvers’ topic (and its key) is created', () => {
     const { deployment, template } = synth((stack) => ({
       existingTopic: sns.Topic.fromTopicArn(stack, 'Alerts', TOPIC_ARN),
       approvalEmails: ['dba@example.com'],
+      notificationEmails: ['team@example.com'],
     }));
-    template.resourceCountIs('AWS::SNS::Topic', 0);
-    expect(topicKeys(template)).toEqual([]);
+    const approversTopic = Stack.of(deployment).resolve(deployment.approversTopic.topicArn) as unknown;
+    template.resourceCountIs('AWS::SNS::Topic', 1);
+    template.hasResourceProperties('AWS::SNS::Topic', { DisplayName: 'Aurora blue/green approvals' });
+    // The approvers' topic's own key: none for the existing topic.
+    expect(topicKeys(template)).toHaveLength(1);
     expect(deployment.topic.topicArn).toBe(TOPIC_ARN);
     expect(deployment.encryptionKey).toBeUndefined();
     template.hasResourceProperties('AWS::CloudWatch::Alarm', { AlarmActions: [TOPIC_ARN] });
-    template.hasResourceProperties('AWS::SNS::Subscription', { TopicArn: TOPIC_ARN, Endpoint: 'dba@example.com' });
+    template.hasResourceProperties('AWS::SNS::Subscription', { TopicArn: TOPIC_ARN, Endpoint: 'team@example.com' });
+    template.hasResourceProperties('AWS::SNS::Subscription', { TopicArn: approversTopic, Endpoint: 'dba@example.com' });
     const topicArns = environmentValues(template, 'TOPIC_ARN');
     expect(topicArns.length).toBeGreaterThan(0);
-    expect(new Set(topicArns)).toEqual(new Set([TOPIC_ARN]));
+    // Every step publishes to the existing topic; only RequestApproval to the approvers' topic.
+    expect(new Set(topicArns)).toEqual(new Set([TOPIC_ARN, approversTopic]));
   });
 
   it('encrypts the topic it creates with a given key, and creates no key', () => {
@@ -152,12 +158,17 @@ describe('bring your own topic, key or bucket', () => {
       encryptionKey: kms.Key.fromKeyArn(stack, 'TopicKey', KEY_ARN),
     }));
     expect(topicKeys(template)).toEqual([]);
-    template.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: KEY_ARN });
+    const topics = Object.values(template.findResources('AWS::SNS::Topic')) as {
+      Properties: Record<string, unknown>;
+    }[];
+    // Both topics, the notification topic and the approvers', use the given key.
+    expect(topics.map((t) => t.Properties['KmsMasterKeyId'])).toEqual([KEY_ARN, KEY_ARN]);
     expect(deployment.encryptionKey?.keyArn).toBe(KEY_ARN);
   });
 
   it('creates and exposes a rotated key for its topic by default', () => {
     const { deployment, template } = synth(() => ({}));
+    // One key for both topics.
     expect(topicKeys(template)).toHaveLength(1);
     template.hasResourceProperties('AWS::KMS::Key', { EnableKeyRotation: true });
     expect(deployment.encryptionKey).toBeDefined();
@@ -195,5 +206,37 @@ describe('bring your own topic, key or bucket', () => {
           list(st.Resource).some((r) => JSON.stringify(r) === JSON.stringify(objects)),
       ),
     ).toBe(true);
+  });
+});
+
+describe('the topic key', () => {
+  it("lets CloudWatch use it only for this account's alarms (aws:SourceAccount, aws:SourceArn)", () => {
+    const { template } = synth(() => ({}));
+    template.hasResourceProperties('AWS::KMS::Key', {
+      KeyPolicy: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Principal: { Service: 'cloudwatch.amazonaws.com' },
+            Action: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+            Condition: {
+              StringEquals: { 'aws:SourceAccount': '123456789012' },
+              ArnLike: {
+                'aws:SourceArn': {
+                  'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':cloudwatch:eu-west-1:123456789012:alarm:*']],
+                },
+              },
+            },
+          }),
+        ]),
+      },
+    });
+    const keys = Object.values(template.findResources('AWS::KMS::Key')) as {
+      Properties: { KeyPolicy: { Statement: { Principal?: { Service?: string }; Condition?: unknown }[] } };
+    }[];
+    const cloudwatch = keys.flatMap((k) =>
+      k.Properties.KeyPolicy.Statement.filter((s) => s.Principal?.Service === 'cloudwatch.amazonaws.com'),
+    );
+    expect(cloudwatch.length).toBeGreaterThan(0);
+    for (const s of cloudwatch) expect(s.Condition).toBeDefined();
   });
 });

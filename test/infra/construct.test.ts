@@ -215,15 +215,16 @@ describe('AuroraBlueGreenDeployment', () => {
     }
   });
 
-  it("lets only ReadStoppedExecution read this state machine's executions, and nothing else of Step Functions", () => {
+  it("lets only ReadStoppedExecution (and the writes-blocked watch) read this state machine's executions, and nothing else of Step Functions", () => {
     const executions = {
       'Fn::Join': [
         '',
         ['arn:', { Ref: 'AWS::Partition' }, ':states:eu-west-1:123456789012:execution:aurora-bluegreen:*'],
       ],
     };
-    const readers = Object.entries(template.findResources('AWS::IAM::Policy')).filter(([, policy]) =>
-      JSON.stringify(policy).includes('states:GetExecutionHistory'),
+    const readers = Object.entries(template.findResources('AWS::IAM::Policy')).filter(
+      ([id, policy]) =>
+        JSON.stringify(policy).includes('states:GetExecutionHistory') && !id.includes('WritesBlockedWatch'),
     );
     expect(readers).toHaveLength(1);
     const reader = deployment.functions.get('ReadStoppedExecution') as lambda.Function;
@@ -332,5 +333,79 @@ describe('AuroraBlueGreenDeployment dashboard', () => {
     for (const metric of ['WritesBlockedSeconds', 'DowntimeSeconds', ...PHASES.map(phaseMetricName)]) {
       expect(body).toContain(`{AuroraBlueGreen,BlueCluster,service} MetricName=\\\\\\"${metric}\\\\\\"`);
     }
+  });
+});
+
+describe('AuroraBlueGreenDeployment writes-blocked alarm', () => {
+  function synth(props: Partial<AuroraBlueGreenDeploymentProps> = {}) {
+    const stack = newStack();
+    new AuroraBlueGreenDeployment(stack, 'Deployment', { ...baseProps(stack), ...props });
+    return Template.fromStack(stack);
+  }
+
+  it('alarms, and tells the topic, when the watch measures writes blocked for 30 minutes by default', () => {
+    const template = synth();
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: 'AuroraBlueGreen',
+      MetricName: 'WritesBlockedNowSeconds',
+      Dimensions: [{ Name: 'service', Value: 'aurora-bluegreen' }],
+      Statistic: 'Maximum',
+      Period: 60,
+      Threshold: 1800,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      EvaluationPeriods: 1,
+      AlarmActions: [Match.anyValue()],
+      OKActions: [Match.anyValue()],
+    });
+  });
+
+  it('takes the threshold from writesBlockedAlarmAfter', () => {
+    synth({ writesBlockedAlarmAfter: Duration.minutes(10) }).hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'WritesBlockedNowSeconds',
+      Threshold: 600,
+    });
+  });
+
+  it('runs the watch every minute, with read access to this state machine’s executions only', () => {
+    const template = synth();
+    template.hasResourceProperties('AWS::Events::Rule', {
+      ScheduleExpression: 'rate(1 minute)',
+      Targets: [
+        Match.objectLike({ Arn: { 'Fn::GetAtt': [Match.stringLikeRegexp('WritesBlockedWatchFunction'), 'Arn'] } }),
+      ],
+    });
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ STATE_MACHINE_ARN: Match.anyValue() }) },
+    });
+    const policies = template.findResources('AWS::IAM::Policy', {
+      Properties: { Roles: [{ Ref: Match.stringLikeRegexp('WritesBlockedWatchRole') }] },
+    });
+    const statements = Object.values(policies).flatMap(
+      (p) =>
+        (p as { Properties: { PolicyDocument: { Statement: { Action: unknown; Resource: unknown }[] } } }).Properties
+          .PolicyDocument.Statement,
+    );
+    const actions = statements.flatMap((s) => (Array.isArray(s.Action) ? s.Action : [s.Action]));
+    expect(actions).toEqual(expect.arrayContaining(['states:ListExecutions', 'states:GetExecutionHistory']));
+    expect(actions.filter((a) => String(a).startsWith('states:')).sort()).toEqual([
+      'states:GetExecutionHistory',
+      'states:ListExecutions',
+    ]);
+    expect(JSON.stringify(statements)).toContain(':execution:aurora-bluegreen:*');
+  });
+});
+
+describe('AuroraBlueGreenDeployment network', () => {
+  it('creates no security group and adds no egress (or ingress) rule: the admin group is the caller’s (docs/iam.md)', () => {
+    const stack = newStack();
+    new AuroraBlueGreenDeployment(stack, 'Deployment', baseProps(stack));
+    const template = Template.fromStack(stack);
+    template.resourceCountIs('AWS::EC2::SecurityGroup', 0);
+    template.resourceCountIs('AWS::EC2::SecurityGroupEgress', 0);
+    template.resourceCountIs('AWS::EC2::SecurityGroupIngress', 0);
+    // The database Lambdas use exactly the admin group.
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      VpcConfig: { SecurityGroupIds: ['sg-0123456789abcdef0'] },
+    });
   });
 });

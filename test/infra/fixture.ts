@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { TASK_LIST } from '../../lambdas/steps/catalog';
 import { parseConfig, type BlueGreenConfig } from '../../infra/config';
+import { WATCH_HANDLERS } from '../../infra/aurora-blue-green-deployment';
 import { BlueGreenStack } from '../../infra/stack';
 
 const CDK_JSON = path.join(__dirname, '..', '..', 'cdk.json');
@@ -26,8 +27,8 @@ export function exampleConfigInput(): Record<string, unknown> {
  */
 export function stubHandlersDir(): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bluegreen-handlers-'));
-  for (const spec of TASK_LIST) {
-    fs.writeFileSync(path.join(dir, `${spec.step}.ts`), 'export const handler = async () => ({});\n');
+  for (const name of [...TASK_LIST.map((spec) => spec.step), ...WATCH_HANDLERS]) {
+    fs.writeFileSync(path.join(dir, `${name}.ts`), 'export const handler = async () => ({});\n');
   }
   return dir;
 }

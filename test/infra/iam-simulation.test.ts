@@ -14,6 +14,7 @@ import { RdsClusters } from '../../lambdas/aws/clusters-rds';
 import { Route53Dns } from '../../lambdas/aws/dns-route53';
 import { S3MigrationSource } from '../../lambdas/aws/migration-source-s3';
 import { SnsNotifier } from '../../lambdas/aws/notifier-sns';
+import { SnsApproverSubscriptions } from '../../lambdas/aws/approvers-sns';
 import type { Ports } from '../../lambdas/ports';
 import { TASK_LIST, type StepId } from '../../lambdas/steps/catalog';
 import { STEPS, type StepFunction } from '../../lambdas/steps/index';
@@ -210,6 +211,7 @@ const ec2Mock = mockClient(EC2Client);
 let lockTable: string;
 let approvalsTable: string;
 let topicArn: string;
+let approversTopicArn: string;
 let topicKeyArn: string;
 
 async function sdkCallsOf(call: RecordedCall): Promise<SdkCall[]> {
@@ -228,7 +230,12 @@ async function sdkCallsOf(call: RecordedCall): Promise<SdkCall[]> {
     network: new Ec2Network(new EC2Client({ region: REGION })),
     dns: new Route53Dns(new Route53Client({ region: REGION })),
     lock: new DynamoLock(DynamoDBDocumentClient.from(new DynamoDBClient({ region: REGION })), lockTable),
-    notifier: new SnsNotifier(new SNSClient({ region: REGION }), topicArn),
+    // RequestApproval's email goes to the approvers' topic (its TOPIC_ARN), every other to the notification topic.
+    notifier: new SnsNotifier(
+      new SNSClient({ region: REGION }),
+      call.state === 'RequestApproval' ? approversTopicArn : topicArn,
+    ),
+    approvers: new SnsApproverSubscriptions(new SNSClient({ region: REGION }), approversTopicArn),
     migrations: new S3MigrationSource(new S3Client({ region: REGION })),
     approvals: new DynamoDbApprovals(DynamoDBDocumentClient.from(new DynamoDBClient({ region: REGION })), {
       tableName: approvalsTable,
@@ -305,7 +312,8 @@ beforeAll(async () => {
   roles.set('ApprovalApi', { roleId: apiRole, policies: policiesOfRole(apiRole) });
   lockTable = logicalIdOfType('AWS::DynamoDB::Table', 'LockTable');
   approvalsTable = logicalIdOfType('AWS::DynamoDB::GlobalTable', 'Approval');
-  topicArn = physical(logicalIdOfType('AWS::SNS::Topic', 'Topic'));
+  topicArn = physical(logicalIdOfType('AWS::SNS::Topic', 'BlueGreenTopic'));
+  approversTopicArn = physical(logicalIdOfType('AWS::SNS::Topic', 'ApproversTopic'));
   topicKeyArn = physical(logicalIdOfType('AWS::KMS::Key', 'TopicKey'), 'Arn');
   const bucket = logicalIdOfType('AWS::S3::Bucket', 'MigrationsBucket');
 

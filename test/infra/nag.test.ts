@@ -97,4 +97,28 @@ describe('cdk-nag AwsSolutionsChecks', () => {
     const report = new AwsSolutionsChecks(other).validateScope(other);
     expect((report.violations as Violation[]).map((v) => v.ruleName)).toContain('AwsSolutions-IAM5[Resource::*]');
   });
+
+  it('names the exact no-resource-level actions in every Resource::* acknowledgement', () => {
+    const wildcardAcks = acknowledgements(app).filter((ack) => ack.id === 'AwsSolutions-IAM5[Resource::*]');
+    expect(wildcardAcks.length).toBeGreaterThan(0);
+    const stepAcks = wildcardAcks.filter((ack) => /\/BlueGreen\/\w+Role$/.test(ack.path));
+    expect(stepAcks.length).toBeGreaterThan(20);
+    for (const ack of stepAcks) expect(ack.reason).toContain('xray:PutTraceSegments');
+    const stateMachine = wildcardAcks.find((ack) => ack.path.includes('StateMachine/Role'));
+    expect(stateMachine?.reason).toContain('logs:CreateLogDelivery');
+    const fence = wildcardAcks.find((ack) => ack.path.endsWith('FenceWritesRole'));
+    expect(fence?.reason).toContain('ec2:CreateNetworkInterface');
+  });
+
+  it('reports a wildcard on a write action that a step role gains later, instead of hiding it', () => {
+    const { app: probe, stack } = synthStack();
+    const role = stack.deployment.functions.get('Preflight')?.role;
+    role?.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['rds:DeleteDBCluster'], resources: ['*'] }));
+    probe.synth();
+    const report = new AwsSolutionsChecks(probe).validateScope(probe);
+    const wildcard = (report.violations as Violation[]).filter((v) => v.ruleName === 'AwsSolutions-IAM5[Resource::*]');
+    expect(wildcard.flatMap((v) => v.violatingResources.map((r) => r.constructPath))).toEqual([
+      expect.stringContaining('PreflightRole'),
+    ]);
+  });
 });

@@ -16,6 +16,7 @@ import type {
   MigrationSource,
   Network,
   Notifier,
+  ApproverSubscriptions,
   Ports,
   SecurityGroupInfo,
   UpgradeRequest,
@@ -360,6 +361,13 @@ export class FakeCloud {
     },
   };
 
+  /** The approvers' topic's subscriptions: one confirmed approver unless a test says otherwise. */
+  approverSubscriptions = { confirmed: 1, pending: 0 };
+
+  readonly approversPort: ApproverSubscriptions = {
+    count: async () => ({ ...this.approverSubscriptions }),
+  };
+
   migrationFiles: MigrationFile[] = [
     { name: '001_orders_status.sql', bytes: Buffer.from('alter table orders add column status text;') },
   ];
@@ -424,6 +432,7 @@ export class FakeCloud {
       migrations: this.migrationsPort,
       approvals: this.approvalsPort,
       notifier: this.notifierPort,
+      approvers: this.approversPort,
       lock: this.lockPort,
       executions: this.executions,
       clock: this.clock,

@@ -1,5 +1,6 @@
 import { App, ArnFormat, Stack, Validations } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { ApprovalEndpoint } from '../../../infra/approval-endpoint';
@@ -115,5 +116,69 @@ describe('ApprovalEndpoint', () => {
           stateMachineArn: 'arn:aws:lambda:eu-west-1:123456789012:function:x',
         }),
     ).toThrow(/stateMachineArn/);
+  });
+});
+
+describe('ApprovalEndpoint under a flood, and when the page cannot be reached', () => {
+  const ACCOUNT = '123456789012';
+  const STATE_MACHINE = `arn:aws:states:eu-west-1:${ACCOUNT}:stateMachine:${STATE_MACHINE_NAME}`;
+  const ONCALL = `arn:aws:iam::${ACCOUNT}:role/dba-oncall`;
+
+  function synth(props: Partial<ConstructorParameters<typeof ApprovalEndpoint>[2]> = {}) {
+    const app = new App();
+    const stack = new Stack(app, 'Approval', { env: { account: ACCOUNT, region: 'eu-west-1' } });
+    const topic = new sns.Topic(stack, 'Topic', { enforceSSL: true });
+    new ApprovalEndpoint(stack, 'Approval', { topic, stateMachineArn: STATE_MACHINE, ...props });
+    return Template.fromStack(stack);
+  }
+
+  it('throttles each route on its own: deciding (POST) tighter than looking (GET, HEAD)', () => {
+    synth().hasResourceProperties('AWS::ApiGatewayV2::Stage', {
+      RouteSettings: {
+        'GET /approvals/{id}': { ThrottlingRateLimit: 5, ThrottlingBurstLimit: 10 },
+        'HEAD /approvals/{id}': { ThrottlingRateLimit: 5, ThrottlingBurstLimit: 10 },
+        'POST /approvals/{id}': { ThrottlingRateLimit: 1, ThrottlingBurstLimit: 3 },
+      },
+    });
+    synth({ decisionThrottle: { rateLimit: 2, burstLimit: 4 } }).hasResourceProperties('AWS::ApiGatewayV2::Stage', {
+      RouteSettings: Match.objectLike({ 'POST /approvals/{id}': { ThrottlingRateLimit: 2, ThrottlingBurstLimit: 4 } }),
+    });
+    expect(() => synth({ decisionThrottle: { rateLimit: 0, burstLimit: 4 } })).toThrow(/decisionThrottle/);
+  });
+
+  it('creates no emergency role unless asked', () => {
+    synth().resourcePropertiesCountIs('AWS::IAM::Role', { RoleName: 'bluegreen-emergency-approver' }, 0);
+  });
+
+  it('lets the emergency role, assumable by the configured principal, only send task success or failure', async () => {
+    const template = synth({ emergencyApprover: new iam.ArnPrincipal(ONCALL) });
+    const roles = template.findResources('AWS::IAM::Role', {
+      Properties: { RoleName: 'bluegreen-emergency-approver' },
+    });
+    const [roleId] = Object.keys(roles);
+    expect(roleId).toBeDefined();
+    const trust = (roles[roleId!] as { Properties: { AssumeRolePolicyDocument: unknown } }).Properties
+      .AssumeRolePolicyDocument;
+    expect(trust).toEqual({
+      Version: '2012-10-17',
+      Statement: [{ Action: 'sts:AssumeRole', Effect: 'Allow', Principal: { AWS: ONCALL } }],
+    });
+    const policies = Object.values(
+      template.findResources('AWS::IAM::Policy', { Properties: { Roles: [{ Ref: roleId }] } }),
+    ) as { Properties: { PolicyDocument: unknown } }[];
+    expect(policies).toHaveLength(1);
+    // The Service Authorization Reference lists SendTask* as wildcard-only: exactly these two
+    // actions, on "*" (a statement naming the state machine could be denied in AWS).
+    expect(policies[0]!.Properties.PolicyDocument).toEqual({
+      Version: '2012-10-17',
+      Statement: [
+        {
+          Sid: 'DecideApprovals',
+          Effect: 'Allow',
+          Action: ['states:SendTaskSuccess', 'states:SendTaskFailure'],
+          Resource: '*',
+        },
+      ],
+    });
   });
 });

@@ -1,6 +1,6 @@
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { METRICS_NAMESPACE } from '../../../lambdas/domain/metrics';
-import { publishRunFigures } from '../../../lambdas/handlers/metrics';
+import { publishRunFigures, publishWritesBlocked } from '../../../lambdas/handlers/metrics';
 
 /** The EMF document Powertools would print: what CloudWatch turns into metrics. */
 function published(run: (metrics: Metrics) => void) {
@@ -56,5 +56,28 @@ describe('run metrics in the embedded metric format', () => {
     expect(emf).toMatchObject({ RunsFailed: 1 });
     expect(emf).not.toHaveProperty('RunsSucceeded');
     expect(emf).not.toHaveProperty('DowntimeSeconds');
+  });
+});
+
+describe('the writes-blocked watch metric', () => {
+  it('publishes the longest block of the running executions, under the service only', () => {
+    const emf = published((metrics) =>
+      publishWritesBlocked(
+        [
+          { executionArn: 'a', blueClusterId: 'orders-prod', blockedSince: 'x', seconds: 120 },
+          { executionArn: 'b', blueClusterId: 'billing-prod', blockedSince: 'y', seconds: 2400 },
+        ],
+        metrics,
+      ),
+    );
+    const [directive] = emf._aws.CloudWatchMetrics;
+    expect(directive?.Dimensions[0]).toEqual(['service']);
+    expect(directive?.Metrics).toEqual([{ Name: 'WritesBlockedNowSeconds', Unit: 'Seconds' }]);
+    expect(emf['WritesBlockedNowSeconds']).toBe(2400);
+  });
+
+  it('publishes 0 when nothing is blocked, so the alarm goes back to OK', () => {
+    const emf = published((metrics) => publishWritesBlocked([], metrics));
+    expect(emf['WritesBlockedNowSeconds']).toBe(0);
   });
 });

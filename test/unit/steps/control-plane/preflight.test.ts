@@ -334,3 +334,23 @@ describe('ValidateInput', () => {
     );
   });
 });
+
+describe('Preflight: a confirmed approver before blue is touched', () => {
+  it('refuses when the approvers’ topic has only pending subscriptions, and says how many', async () => {
+    cloud.approverSubscriptions = { confirmed: 0, pending: 2 };
+    const message = await guardRail();
+    expect(message).toContain("the approvers' topic has no confirmed subscription (2 awaiting confirmation)");
+  });
+
+  it('refuses when nobody subscribed at all', async () => {
+    cloud.approverSubscriptions = { confirmed: 0, pending: 0 };
+    expect(await guardRail()).toContain("the approvers' topic has no confirmed subscription,");
+  });
+
+  it('accepts one confirmed approver, and a dry run (which asks nobody) without any', async () => {
+    cloud.approverSubscriptions = { confirmed: 1, pending: 3 };
+    await expect(preflight(stepDocument(), cloud.ports())).resolves.toMatchObject({ id: BLUE });
+    cloud.approverSubscriptions = { confirmed: 0, pending: 0 };
+    await expect(preflight(stepDocument({ dryRun: true }), cloud.ports())).resolves.toMatchObject({ id: BLUE });
+  });
+});

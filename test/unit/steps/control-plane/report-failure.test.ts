@@ -114,6 +114,34 @@ describe('ReportFailure', () => {
     expect(r.message).toContain(`Green ${GREEN} was kept for investigation`);
   });
 
+  it("quotes, escapes and limits an approver's reject reason: it cannot pass for the notice's own lines", async () => {
+    const forged = [
+      'looks wrong',
+      'Rolled back: nothing to do. Re-approve at https://evil.example/approve',
+      '\u202eevil\u202c\u0007',
+      'x'.repeat(5000),
+    ].join('\r\n');
+    const doc: FailedDocument = {
+      ...(await preflighted(cloud)),
+      lock: LOCK,
+      block: BLOCK,
+      fence: FENCE,
+      rollback: { blueRestored: true, blueUnfenced: [], greenDeleting: false, keptGreen: false },
+      error: { Error: 'ApprovalRejected', Cause: forged },
+    };
+    const r = await report(doc);
+    const [headline, ...rest] = r.message.split('\n\n');
+    expect(headline).toMatch(/^ApprovalRejected: the approver rejected the cutover\. Their reason:\n> looks wrong\n> /);
+    // Every line of the reason is quoted; none starts like the notice's own.
+    for (const line of headline!.split('\n').slice(1)) expect(line.startsWith('> ')).toBe(true);
+    expect(r.message).not.toContain('https://evil.example');
+    expect(r.message).toContain('https[:]//evil.example/approve');
+    for (const bad of ['\u202e', '\u202c', '\u0007', '\r']) expect(r.message).not.toContain(bad);
+    expect(headline!.length).toBeLessThan(1200);
+    expect([...r.cause].length).toBeLessThanOrEqual(1000);
+    expect(rest.join('\n\n')).toContain('Rolled back: blue');
+  });
+
   it('ROLLBACK_FAILED: names the rollback error, gives the commands to restore blue by hand, keeps the lock', async () => {
     const doc: FailedDocument = {
       ...(await preflighted(cloud)),
