@@ -37,7 +37,10 @@ through the CNAME, the synthesized state machine with the real step code, and a 
   --print-input           prints the default execution input and exits
   --auto-approve          approves over HTTP, as a person would with the emailed link
   --reject REASON         rejects over HTTP with REASON; without either, waits for you
-  --load-rate N           application writes per second (default 50)
+  --load-rate N           application writes per second (default 50; up to 500 on 2 cores)
+  --hostile               adds rogue clients that write on blue past the fence (an admin-path
+                          job with read-only off, a replication-mode connection): the run must
+                          roll back with WritesAfterFence, nothing lost or leaked
   --fault STATE=ERROR[:COUNT]
                           that state's step fails COUNT times (default: every time) with ERROR:
                           an AWS error code (ThrottlingException, InvalidDBClusterStateFault, …)
@@ -78,6 +81,7 @@ export interface CliOptions {
   abortAfter?: string;
   dryRun: boolean;
   upgradeFails: boolean;
+  hostile: boolean;
   restorableLagMs?: number;
   workdir?: string;
   report?: string;
@@ -119,6 +123,7 @@ export function parseCli(
         'abort-after': { type: 'string' },
         'dry-run': { type: 'boolean' },
         'upgrade-fails': { type: 'boolean' },
+        hostile: { type: 'boolean' },
         'restorable-lag-ms': { type: 'string' },
         workdir: { type: 'string' },
         report: { type: 'string' },
@@ -207,6 +212,7 @@ export function parseCli(
     ...(abortAfter !== undefined ? { abortAfter } : {}),
     dryRun: Boolean(v['dry-run']),
     upgradeFails: Boolean(v['upgrade-fails']),
+    hostile: Boolean(v.hostile),
     ...(restorableLagMs !== undefined ? { restorableLagMs } : {}),
     ...(v.workdir !== undefined ? { workdir: fromCaller(v.workdir) } : {}),
     ...(v.report !== undefined ? { report: fromCaller(v.report) } : {}),
@@ -248,7 +254,10 @@ export function summaryLines(report: RehearsalReport): string[] {
     '',
     `Result: ${report.status}${report.error ? ` (${report.error.name}: ${report.error.cause})` : ''}`,
     `  PostgreSQL ${report.from} -> ${report.to}, upgrade method: ${report.upgradeMethod}`,
-    `  writes: ${report.writes.acknowledged} acknowledged, ${report.writes.presentBehindCname} behind the CNAME, LOST ${report.writes.lost}, ${report.writes.rejectedDuringDowntime} rejected during the downtime`,
+    `  writes: ${report.writes.acknowledged} acknowledged, ${report.writes.presentBehindCname} behind the CNAME, LOST ${report.writes.lost}, LEAKED ${report.writes.leaked}, ${report.writes.rejectedDuringDowntime} rejected during the downtime; ${report.writes.sessions} sessions; writes resumed: ${report.writes.resumed}`,
+    ...(report.unlogged.tables.length
+      ? [`  unlogged tables: ${report.unlogged.tables.join(', ')} (${report.unlogged.note})`]
+      : []),
     `  downtime seen by the application: ${s(report.downtimeMs)} (fence -> CNAME in sync ${s(report.fenceToInSyncMs)}, local operations ${s(report.operationsMs)})`,
     ...(report.dryRunDowntimeEstimateMs !== undefined
       ? [
@@ -313,6 +322,7 @@ export async function main(argv: string[]): Promise<number> {
     ...(options.abortAfter ? { abortAt: options.abortAfter } : {}),
     dryRun: options.dryRun,
     upgradeFails: options.upgradeFails,
+    hostile: options.hostile,
     ...(options.restorableLagMs !== undefined ? { restorableLagMs: options.restorableLagMs } : {}),
     ...(options.report ? { reportFile: options.report } : {}),
     keep: options.keep,
@@ -328,15 +338,24 @@ export async function main(argv: string[]): Promise<number> {
   if (report.writes.lost > 0) {
     process.stdout.write(`\nLOST WRITES: ${report.writes.lost} acknowledged writes are not behind the CNAME.\n`);
   }
+  if (report.writes.leaked > 0) {
+    process.stdout.write(
+      `\nLEAKED WRITES: ${report.writes.leaked} rows on blue's final state are not behind the CNAME.\n`,
+    );
+  }
+  if (!report.writes.resumed) {
+    process.stdout.write('\nWRITES DID NOT RESUME: a sticky connection wrote nothing after the run ended.\n');
+  }
   if ((report.status === 'ROLLED_BACK' || report.status === 'ABORTED') && report.blue.state !== 'writable') {
     process.stdout.write(`\nBlue is ${report.blue.state} after the rollback: it should be writable.\n`);
   }
   return rehearsalExitCode(report);
 }
 
-/** 0 only for a deployment that succeeded without losing a write. */
+/** 0 only for a deployment that succeeded without losing or leaking a write, writes resumed. */
 export function rehearsalExitCode(report: RehearsalReport): number {
-  return report.status === 'SUCCEEDED' && report.writes.lost === 0 ? 0 : 1;
+  const w = report.writes;
+  return report.status === 'SUCCEEDED' && w.lost === 0 && w.leaked === 0 && w.resumed ? 0 : 1;
 }
 
 if (require.main === module) {

@@ -9,8 +9,8 @@ import { userDatabases } from '../lambdas/steps/db';
 import { recordProof } from '../lambdas/steps/fence-proof';
 import { startApprovalServer, submitDecision, type ApprovalServer } from './approval-server';
 import { createLocalCloud, LOCAL_MIGRATIONS_PREFIX, type LocalCloud, type ModelledBehaviour } from './cloud';
-import { startLoad, type LoadGenerator } from './load';
-import { SUPERUSER } from './postgres';
+import { leakedRows, startLoad, type LoadClients, type LoadGenerator } from './load';
+import { copyStoppedDataDir, freePort, PgServer, SUPERUSER } from './postgres';
 import { renderReportHtml } from './report-html';
 import { SAMPLE_MIGRATIONS_DIR, sampleSchemaSql, sampleSeedSql } from './sample';
 import { executeDefinition, runRecovery, type EventLog, type ExecutionOutcome, type Fault } from './workflow/execute';
@@ -74,6 +74,12 @@ export interface RehearsalOptions {
    * blue after the clone. Proves that the lost-writes detector can fail.
    */
   unsafeSkipFence?: boolean;
+  /**
+   * Adds the rogue clients to the load (docs/rehearsal.md): a job on blue's admin path that turns
+   * read-only off in its own session, and a `replication=database` connection, both writing past
+   * the fence. The fence cannot stop them; CheckFenceHeld must detect them (`WritesAfterFence`).
+   */
+  hostile?: boolean;
   /** One line per event for the terminal. @default silent */
   log?: (line: string) => void;
 }
@@ -98,7 +104,23 @@ export interface RehearsalReport {
   dryRunDowntimeEstimateMs?: number;
   fenceToInSyncMs: number | null;
   operationsMs: number;
-  writes: { acknowledged: number; presentBehindCname: number; lost: number; rejectedDuringDowntime: number };
+  writes: {
+    acknowledged: number;
+    presentBehindCname: number;
+    /** Acknowledged writes missing behind the CNAME. */
+    lost: number;
+    /** Rows on blue's final state (or final snapshot) missing behind the CNAME, acknowledged or not. */
+    leaked: number;
+    /** Connections the load opened. */
+    sessions: number;
+    /** Every sticky pool connection had a write acknowledged after the execution ended. */
+    resumed: boolean;
+    rejectedDuringDowntime: number;
+  };
+  /** Leaked rows by table (the first 50 ids of each). */
+  leakedRows: Record<string, number[]>;
+  /** Unlogged tables on blue at the start, and what the local clone does with them. */
+  unlogged: { tables: string[]; note: string };
   lostWriteIds: number[];
   migrationsApplied: string[];
   blue: { state: 'deleted' | 'fenced' | 'writable' | 'unreachable'; finalSnapshot?: string };
@@ -279,14 +301,31 @@ export async function runRehearsal(options: RehearsalOptions): Promise<Rehearsal
     const { deployment: definition, recovery: recoveryDefinition } = rehearsalDefinitions();
     log(`synthesized the stack in-process (${Date.now() - t0} ms): ${Object.keys(definition.States).length} states`);
 
+    const unloggedTables = await listUnlogged(cloud);
     const cname = cloud.cname();
+    const rate = options.loadRate ?? 50;
+    const localCloud = cloud;
+    const blueWriter = cloud.writerAddress(BLUE_ID);
+    const clients: LoadClients = {
+      // One sticky connection per 100 writes/s: one connection's round trips cap its rate.
+      poolSize: Math.min(5, Math.max(1, Math.ceil(rate / 100))),
+      sequenceIds: true,
+      spanningTransaction: true,
+      idleInTransaction: { idleMs: 1500 },
+      ...(options.hostile && blueWriter ? { adminPath: blueWriter, replication: blueWriter } : {}),
+    };
     load = startLoad({
       host: cname.host,
       port: cname.port,
-      ratePerSecond: options.loadRate ?? 50,
+      // The application's resolver caches the CNAME's answer for its TTL, as real ones do.
+      resolve: () => localCloud.resolveCname(),
+      ratePerSecond: rate,
+      clients,
       logFile: path.join(workdir, 'writes.jsonl'),
     });
-    log(`load: ${options.loadRate ?? 50} writes/s through ${RECORD_NAME} (${cname.host}:${cname.port})`);
+    log(
+      `load: ${rate} writes/s through ${RECORD_NAME} (${cname.host}:${cname.port}) on ${clients.poolSize} sticky connection(s), a spanning transaction, an idle-in-transaction session, sequence ids${options.hostile ? '; ROGUE: an admin-path writer with read-only off and a replication-mode writer on blue' : ''}`,
+    );
     await sleep(1000);
 
     const ports: Ports = {
@@ -357,8 +396,12 @@ export async function runRehearsal(options: RehearsalOptions): Promise<Rehearsal
       ...(options.retryDelayMs !== undefined ? { retryDelayMs: options.retryDelayMs } : {}),
       onEvent,
     });
-    // Let the application reconnect and write on whatever the CNAME now leads to.
+    // Let the application reconnect and write on whatever the CNAME now leads to: at least
+    // 1.5 s, until every sticky connection writes again or 10 s have passed.
+    const executionEnded = Date.now();
     await sleep(1500);
+    while (!load.poolResumedSince(executionEnded) && Date.now() - executionEnded < 10_000) await sleep(100);
+    const resumed = load.poolResumedSince(executionEnded);
     await load.stop();
 
     const report = await buildReport({
@@ -374,6 +417,8 @@ export async function runRehearsal(options: RehearsalOptions): Promise<Rehearsal
       startedAt,
       workdir,
       reportFile,
+      resumed,
+      unloggedTables,
     });
     if (options.keep) {
       const k = cloud.keep();
@@ -498,6 +543,8 @@ export interface BuildReportArgs {
   startedAt: Date;
   workdir: string;
   reportFile: string;
+  resumed: boolean;
+  unloggedTables: string[];
 }
 
 export async function buildReport(a: BuildReportArgs): Promise<RehearsalReport> {
@@ -623,6 +670,11 @@ export async function buildReport(a: BuildReportArgs): Promise<RehearsalReport> 
   if (Number.isFinite(fencedAt)) intervals.push([fencedAt, fencedAt + cloud.restorableLagMs]);
   const operationsMs = unionMs(intervals, window);
 
+  const leaked = behind ? await blueLeaks(cloud, behind, a.workdir) : [];
+  const leakedByTable: Record<string, number[]> = {};
+  for (const row of leaked) (leakedByTable[row.table] ??= []).push(row.id);
+  for (const table of Object.keys(leakedByTable)) leakedByTable[table] = leakedByTable[table]?.slice(0, 50) ?? [];
+
   const blueCluster = state.clusters.find((c) => c.id === BLUE_ID);
   const blueState = blueCluster ? await probeBlue(cloud) : 'deleted';
   const green = state.clusters.find((c) => c.id !== BLUE_ID && c.status !== 'deleting');
@@ -652,9 +704,17 @@ export async function buildReport(a: BuildReportArgs): Promise<RehearsalReport> 
       acknowledged: acked.length,
       presentBehindCname: present,
       lost: lostIds.length,
+      leaked: leaked.length,
+      sessions: stats.sessions,
+      resumed: a.resumed,
       rejectedDuringDowntime,
     },
     lostWriteIds: lostIds.slice(0, 50),
+    leakedRows: leakedByTable,
+    unlogged: {
+      tables: a.unloggedTables,
+      note: 'Aurora keeps the rows of unlogged tables in a clone (it copies storage). The local clone is a base backup, and PostgreSQL empties unlogged tables when the copy recovers, so green starts with them empty here.',
+    },
     migrationsApplied: appliedMigrationsOf(finalDoc),
     blue: { state: blueState, ...(snapshot ? { finalSnapshot: snapshot.dir } : {}) },
     green: green ? { id: green.id, engineVersion: green.engineVersion } : null,
@@ -759,5 +819,55 @@ async function probeBlue(cloud: LocalCloud): Promise<'fenced' | 'writable' | 'un
     return 'unreachable';
   } finally {
     await client.end().catch(() => undefined);
+  }
+}
+
+const APP_DB = { database: 'app', user: SUPERUSER.username, password: SUPERUSER.password };
+
+/** Unlogged tables on blue (what Preflight's evidence lists in AWS through the fence's proof). */
+async function listUnlogged(cloud: LocalCloud): Promise<string[]> {
+  const address = cloud.writerAddress(BLUE_ID);
+  if (!address) return [];
+  const client = new Client({ ...address, ...APP_DB, application_name: 'rehearsal-probe' });
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+    const r = await client.query<{ name: string }>(
+      `SELECT format('%I.%I', n.nspname, c.relname) AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+       WHERE c.relpersistence = 'u' AND c.relkind IN ('r', 'p', 'm') ORDER BY 1`,
+    );
+    return r.rows.map((row) => row.name);
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+/**
+ * Rows of the load's tables on blue's final state that are not behind the CNAME: blue's writer
+ * when it still runs, else its final snapshot, started on a scratch copy.
+ */
+async function blueLeaks(
+  cloud: LocalCloud,
+  behind: { host: string; port: number },
+  workdir: string,
+): Promise<{ table: string; id: number }[]> {
+  const live = cloud.writerAddress(BLUE_ID);
+  if (live) return leakedRows({ ...live, ...APP_DB }, { ...behind, ...APP_DB });
+  const snapshot = cloud.describeState().snapshots.find((s) => s.clusterId === BLUE_ID && s.status === 'available');
+  if (!snapshot) return [];
+  const dataDir = path.join(workdir, 'scratch', 'blue-final');
+  await copyStoppedDataDir(snapshot.dir, dataDir);
+  const server = new PgServer({
+    dataDir,
+    port: await freePort(),
+    engineVersion: snapshot.engineVersion,
+    logFile: path.join(workdir, 'logs', 'blue-final.log'),
+  });
+  await server.start();
+  try {
+    return await leakedRows({ host: '127.0.0.1', port: server.port, ...APP_DB }, { ...behind, ...APP_DB });
+  } finally {
+    await server.stop('immediate').catch(() => undefined);
+    await fs.promises.rm(dataDir, { recursive: true, force: true }).catch(() => undefined);
   }
 }

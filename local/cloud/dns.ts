@@ -140,6 +140,11 @@ export class LocalDns implements Dns {
     return this.records.get(normalise(this.options.recordName))?.values[0];
   }
 
+  /** The TTL of the application record (`recordName`), as a resolver would cache it. */
+  currentTtl(): number | undefined {
+    return this.records.get(normalise(this.options.recordName))?.ttl;
+  }
+
   pendingChanges(): number {
     return [...this.changes.values()].filter((c) => c.status === 'PENDING').length;
   }

@@ -180,6 +180,11 @@ export interface LocalCloud {
   addParameterGroup(kind: 'cluster' | 'instance', name: string, family: string): void;
   /** The CNAME proxy's address: what applications connect to. */
   cname(): { host: string; port: number };
+  /**
+   * What a client's resolver gets for the CNAME: the address new connections go to now (the
+   * target cluster's endpoint proxy) and the record's TTL; undefined when it leads nowhere.
+   */
+  resolveCname(): { address: { host: string; port: number }; ttlSeconds: number } | undefined;
   /** The writer's own address (admin path) of a cluster, or undefined when no writer runs. */
   writerAddress(clusterId: string): { host: string; port: number } | undefined;
   /** The cluster whose writer listens on `port` (to attribute a load generator's writes). */
@@ -339,6 +344,11 @@ export async function createLocalCloud(options: LocalCloudOptions): Promise<Loca
 
     cname() {
       return { host: cnameProxy.host, port: cnameProxy.port };
+    },
+
+    resolveCname() {
+      const target = cnameProxy.target;
+      return target ? { address: { ...target }, ttlSeconds: dns.currentTtl() ?? 0 } : undefined;
     },
 
     writerAddress(clusterId) {

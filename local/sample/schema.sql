@@ -37,3 +37,36 @@ CREATE TABLE app.load_writes (
   id         bigint PRIMARY KEY,
   written_at timestamptz NOT NULL DEFAULT now()
 );
+
+-- The sticky pool's every other write takes its id from this sequence: the clone must carry the
+-- sequence past every id blue handed out.
+CREATE SEQUENCE app.seq_writes_id_seq;
+CREATE TABLE app.seq_writes (
+  id         bigint PRIMARY KEY DEFAULT nextval('app.seq_writes_id_seq'),
+  written_at timestamptz NOT NULL DEFAULT now()
+);
+ALTER SEQUENCE app.seq_writes_id_seq OWNED BY app.seq_writes.id;
+
+-- The rogue clients of `--hostile` (docs/rehearsal.md): a job on the admin path that turns
+-- read-only off in its own session, and a replication-mode (walsender) connection.
+CREATE TABLE app.admin_writes (
+  id         bigint PRIMARY KEY,
+  written_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE TABLE app.repl_writes (
+  id         bigint PRIMARY KEY,
+  written_at timestamptz NOT NULL DEFAULT now()
+);
+
+-- An unlogged table: Aurora keeps its rows in a clone; a local base-backup clone does not
+-- (PostgreSQL resets unlogged relations when it recovers), which the report states.
+CREATE UNLOGGED TABLE app.sessions_cache (
+  token      text PRIMARY KEY,
+  expires_at timestamptz NOT NULL
+);
+
+-- A large object, referenced by oid: clones and checks must carry pg_largeobject too.
+CREATE TABLE app.invoice_pdfs (
+  order_id bigint PRIMARY KEY,
+  pdf      oid NOT NULL
+);

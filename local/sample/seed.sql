@@ -24,3 +24,9 @@ FROM (SELECT order_id, sum(quantity * price_cents) AS total FROM app.order_lines
 WHERE s.order_id = o.id;
 
 ANALYZE;
+
+INSERT INTO app.sessions_cache (token, expires_at)
+SELECT format('token-%s', g), timestamptz '2026-06-01' FROM generate_series(1, 20) AS g;
+
+INSERT INTO app.invoice_pdfs (order_id, pdf)
+VALUES (1, lo_from_bytea(0, convert_to('%PDF-1.4 invoice for order 1', 'UTF8')));

@@ -71,12 +71,65 @@ describe('load generator and lost-writes detector', () => {
     expect(logged).toHaveLength(acked.length + load.rejected().length);
 
     const target = { host: '127.0.0.1', port: server.port };
-    expect(await load.verify(target)).toEqual({ acknowledged: acked.length, present: acked.length, missing: [] });
+    expect(await load.verify(target)).toEqual({
+      acknowledged: acked.length,
+      present: acked.length,
+      missing: [],
+      missingByTable: {},
+    });
 
     const lost = acked[Math.floor(acked.length / 2)]?.id as number;
     await server.query('DELETE FROM app.load_writes WHERE id = $1', [lost], 'app');
     const verdict = await load.verify(target);
     expect(verdict.missing).toEqual([lost]);
     expect(verdict.present).toBe(acked.length - 1);
+    expect(verdict.missingByTable).toEqual({ 'app.load_writes': [lost] });
+  });
+
+  it('keeps a pooled connection across SQL errors, as HikariCP does, and takes ids from a sequence', async () => {
+    load = startLoad({ host: proxy.host, port: proxy.port, ratePerSecond: 40, clients: { sequenceIds: true } });
+    await sleep(400);
+    // A SQL error on every write: the table is gone for a moment, the session is not.
+    await server.query('ALTER TABLE app.load_writes RENAME TO load_writes_away', undefined, 'app');
+    await sleep(400);
+    await server.query('ALTER TABLE app.load_writes_away RENAME TO load_writes', undefined, 'app');
+    await sleep(400);
+    await load.stop();
+    expect(load.rejected().some((r) => r.code === '42P01')).toBe(true);
+    expect(load.stats().sessions).toBe(1);
+    const bySequence = load.acknowledged().filter((w) => w.table === 'app.seq_writes');
+    expect(bySequence.length).toBeGreaterThan(3);
+    expect((await load.verify({ host: '127.0.0.1', port: server.port })).missing).toEqual([]);
+  });
+
+  it('honours the CNAME answer for its TTL: new connections keep the old target until it expires', async () => {
+    const other = await startProxy({ target: { host: '127.0.0.1', port: server.port } });
+    let answer = { address: { host: proxy.host, port: proxy.port }, ttlSeconds: 2 };
+    load = startLoad({
+      host: '127.0.0.1',
+      port: 1,
+      resolve: () => answer,
+      ratePerSecond: 40,
+    });
+    try {
+      await sleep(300);
+      // The record now leads elsewhere; the old target refuses new connections and its
+      // established one is ended, so the load must reconnect, to the address it cached.
+      answer = { address: { host: other.host, port: other.port }, ttlSeconds: 2 };
+      proxy.setAccepting(false);
+      await server.query(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'rehearsal-load'",
+      );
+      await sleep(800);
+      expect(other.counts().accepted).toBe(0);
+      await sleep(1600);
+      expect(other.counts().accepted).toBe(1);
+      await load.stop();
+      expect(load.acknowledged().at(-1)?.at).toBeDefined();
+    } finally {
+      proxy.setAccepting(true);
+      await load.stop();
+      await other.close();
+    }
   });
 });

@@ -38,6 +38,9 @@ async function rehearse(options: Partial<RehearsalOptions> = {}): Promise<Rehear
 function expectBlueServingAgain(report: RehearsalReport) {
   expect(report.status).toBe('ROLLED_BACK');
   expect(report.writes.lost).toBe(0);
+  expect(report.writes.leaked).toBe(0);
+  // The sticky pool's connections write on blue again after the rollback.
+  expect(report.writes.resumed).toBe(true);
   expect(report.writes.acknowledged).toBeGreaterThan(0);
   expect(report.cname.target).toBe('app-blue');
   expect(report.blue.state).toBe('writable');
@@ -54,6 +57,16 @@ describe('npm run rehearse, end to end on real PostgreSQL', () => {
     expect(report.writes.lost).toBe(0);
     expect(report.writes.acknowledged).toBeGreaterThan(50);
     expect(report.writes.presentBehindCname).toBe(report.writes.acknowledged);
+    // Every row blue ended with (read from its final snapshot) is on green, acknowledged or not.
+    expect(report.writes.leaked).toBe(0);
+    expect(report.writes.resumed).toBe(true);
+    // The realistic load: a sticky pool, a spanning transaction, an idle-in-transaction
+    // session (connections replaced after the fence ended them), and ids from a sequence.
+    expect(report.writes.sessions).toBeGreaterThanOrEqual(6);
+    const json = JSON.parse(fs.readFileSync(report.reportFile, 'utf8')) as RehearsalReport;
+    expect(json.writes).toEqual(report.writes);
+    expect(report.unlogged.tables).toEqual(['app.sessions_cache']);
+    expect(report.unlogged.note).toContain('empties unlogged tables');
     expect(report.green?.engineVersion).toBe('16.14');
     expect(report.cname.target).toBe(report.green?.id);
     expect(report.upgradeMethod).toBe('restart-on-new-minor');
@@ -184,5 +197,14 @@ describe('npm run rehearse, end to end on real PostgreSQL', () => {
     expect(report.error?.cause).toMatch(/database app, app\.load_writes: \d+ row\(s\) inserted/);
     expect(report.blue.state).toBe('writable');
     expect(report.writes.lost).toBe(0);
+  });
+
+  it('--hostile: an admin-path writer with read-only off and a replication-mode writer are detected, rolled back, nothing lost or leaked', async () => {
+    const report = await rehearse({ hostile: true });
+    expect(report.status).toBe('ROLLED_BACK');
+    expect(report.error?.name).toBe('WritesAfterFence');
+    expect(report.error?.cause).toMatch(/app\.admin_writes: \d+ row\(s\) inserted/);
+    expect(report.error?.cause).toMatch(/app\.repl_writes: \d+ row\(s\) inserted/);
+    expectBlueServingAgain(report);
   });
 });

@@ -42,6 +42,7 @@ describe('npm run rehearse: the command line', () => {
       'ApplySql',
       '--dry-run',
       '--upgrade-fails',
+      '--hostile',
       '--restorable-lag-ms',
       '5000',
       '--keep',
@@ -63,6 +64,7 @@ describe('npm run rehearse: the command line', () => {
       abortAfter: 'ApplySql',
       dryRun: true,
       upgradeFails: true,
+      hostile: true,
       restorableLagMs: 5000,
       keep: true,
       workdir: '/tmp/x',
@@ -171,10 +173,12 @@ describe('npm run rehearse: the command line', () => {
   });
 
   it('exits 0 only for a deployment that lost no write', () => {
-    const report = (status: RehearsalReport['status'], lost: number) =>
-      ({ status, writes: { lost } }) as unknown as RehearsalReport;
+    const report = (status: RehearsalReport['status'], lost: number, leaked = 0, resumed = true) =>
+      ({ status, writes: { lost, leaked, resumed } }) as unknown as RehearsalReport;
     expect(rehearsalExitCode(report('SUCCEEDED', 0))).toBe(0);
     expect(rehearsalExitCode(report('SUCCEEDED', 3))).toBe(1);
+    expect(rehearsalExitCode(report('SUCCEEDED', 0, 2))).toBe(1);
+    expect(rehearsalExitCode(report('SUCCEEDED', 0, 0, false))).toBe(1);
     expect(rehearsalExitCode(report('ROLLED_BACK', 0))).toBe(1);
     expect(rehearsalExitCode(report('FAILED', 0))).toBe(1);
   });
@@ -225,8 +229,18 @@ describe('the rehearsal report: what the local cloud modelled', () => {
     downtimeWindow: null,
     fenceToInSyncMs: null,
     operationsMs: 0,
-    writes: { acknowledged: 1, presentBehindCname: 1, lost: 0, rejectedDuringDowntime: 0 },
+    writes: {
+      acknowledged: 1,
+      presentBehindCname: 1,
+      lost: 0,
+      leaked: 0,
+      sessions: 1,
+      resumed: true,
+      rejectedDuringDowntime: 0,
+    },
     lostWriteIds: [],
+    leakedRows: {},
+    unlogged: { tables: [], note: '' },
     migrationsApplied: [],
     blue: { state: 'writable' },
     green: null,
