@@ -119,7 +119,7 @@ export interface RehearsalReport {
   };
   /** Leaked rows by table (the first 50 ids of each). */
   leakedRows: Record<string, number[]>;
-  /** Unlogged tables on blue at the start, and what the local clone does with them. */
+  /** Unlogged tables on blue as the fence recorded them (`database: schema.table`), and what the local clone does with them. */
   unlogged: { tables: string[]; note: string };
   lostWriteIds: number[];
   migrationsApplied: string[];
@@ -301,7 +301,6 @@ export async function runRehearsal(options: RehearsalOptions): Promise<Rehearsal
     const { deployment: definition, recovery: recoveryDefinition } = rehearsalDefinitions();
     log(`synthesized the stack in-process (${Date.now() - t0} ms): ${Object.keys(definition.States).length} states`);
 
-    const unloggedTables = await listUnlogged(cloud);
     const cname = cloud.cname();
     const rate = options.loadRate ?? 50;
     const localCloud = cloud;
@@ -418,7 +417,6 @@ export async function runRehearsal(options: RehearsalOptions): Promise<Rehearsal
       workdir,
       reportFile,
       resumed,
-      unloggedTables,
     });
     if (options.keep) {
       const k = cloud.keep();
@@ -544,7 +542,6 @@ export interface BuildReportArgs {
   workdir: string;
   reportFile: string;
   resumed: boolean;
-  unloggedTables: string[];
 }
 
 export async function buildReport(a: BuildReportArgs): Promise<RehearsalReport> {
@@ -712,7 +709,7 @@ export async function buildReport(a: BuildReportArgs): Promise<RehearsalReport> 
     lostWriteIds: lostIds.slice(0, 50),
     leakedRows: leakedByTable,
     unlogged: {
-      tables: a.unloggedTables,
+      tables: finalDoc?.fence?.unloggedTables ?? [],
       note: 'Aurora keeps the rows of unlogged tables in a clone (it copies storage). The local clone is a base backup, and PostgreSQL empties unlogged tables when the copy recovers, so green starts with them empty here.',
     },
     migrationsApplied: appliedMigrationsOf(finalDoc),
@@ -823,24 +820,6 @@ async function probeBlue(cloud: LocalCloud): Promise<'fenced' | 'writable' | 'un
 }
 
 const APP_DB = { database: 'app', user: SUPERUSER.username, password: SUPERUSER.password };
-
-/** Unlogged tables on blue (what Preflight's evidence lists in AWS through the fence's proof). */
-async function listUnlogged(cloud: LocalCloud): Promise<string[]> {
-  const address = cloud.writerAddress(BLUE_ID);
-  if (!address) return [];
-  const client = new Client({ ...address, ...APP_DB, application_name: 'rehearsal-probe' });
-  client.on('error', () => undefined);
-  try {
-    await client.connect();
-    const r = await client.query<{ name: string }>(
-      `SELECT format('%I.%I', n.nspname, c.relname) AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-       WHERE c.relpersistence = 'u' AND c.relkind IN ('r', 'p', 'm') ORDER BY 1`,
-    );
-    return r.rows.map((row) => row.name);
-  } finally {
-    await client.end().catch(() => undefined);
-  }
-}
 
 /**
  * Rows of the load's tables on blue's final state that are not behind the CNAME: blue's writer

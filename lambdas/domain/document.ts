@@ -88,6 +88,8 @@ export interface ExecutionDocument {
     terminatedSessions: number;
     /** How many times a backend from before the fence appeared after the fence row, moving the fence past it. */
     moves?: number;
+    /** Unlogged tables on blue (`database: schema.table`), recorded with the fence's proof; shown to the approver. */
+    unloggedTables?: string[];
   };
   green?: GreenInfo;
   writer?: { instanceId: string; requestedAt: string; reused: boolean };

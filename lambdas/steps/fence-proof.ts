@@ -32,6 +32,11 @@ export interface DatabaseProof {
   statsReset: string | null;
   tables: Record<string, TableCounters>;
   sequences: Record<string, string | null>;
+  /**
+   * Unlogged tables (`schema.table`): Aurora's clone keeps their rows, but they are not
+   * crash-safe; the fence reports them so the approver sees them. Absent in older fence rows.
+   */
+  unlogged?: string[];
 }
 
 /** Database name -> its proof. Kept in blue's fence row (jsonb), not in the execution document. */
@@ -73,11 +78,13 @@ export async function readProof(session: DbSession): Promise<DatabaseProof> {
     schema: string;
     name: string;
     filenode: string;
+    persistence: string;
     ins: string;
     upd: string;
     del: string;
   }>(
     `SELECT n.nspname AS schema, c.relname AS name, c.relfilenode::text AS filenode,
+            c.relpersistence::text AS persistence,
             pg_stat_get_tuples_inserted(c.oid)::text AS ins,
             pg_stat_get_tuples_updated(c.oid)::text AS upd,
             pg_stat_get_tuples_deleted(c.oid)::text AS del
@@ -91,8 +98,17 @@ export async function readProof(session: DbSession): Promise<DatabaseProof> {
   );
   const proof: DatabaseProof = { statsReset: reset.rows[0]?.stats_reset ?? null, tables: {}, sequences: {} };
   for (const t of tables.rows) proof.tables[key(t.schema, t.name)] = [t.filenode, t.ins, t.upd, t.del];
+  proof.unlogged = tables.rows
+    .filter((t) => t.persistence === 'u')
+    .map((t) => key(t.schema, t.name))
+    .sort();
   for (const s of sequences.rows) proof.sequences[key(s.schema, s.name)] = s.last;
   return proof;
+}
+
+/** The unlogged tables a proof recorded, as `database: schema.table`. */
+export function unloggedTables(proof: FenceProof | null | undefined): string[] {
+  return Object.entries(proof ?? {}).flatMap(([db, p]) => (p.unlogged ?? []).map((t) => `${db}: ${t}`));
 }
 
 /** Records every database's proof, each over its own short session. */

@@ -10,7 +10,7 @@ import {
   quoteIdent,
   userDatabases,
 } from './db';
-import { recordProof } from './fence-proof';
+import { recordProof, unloggedTables, type FenceProof } from './fence-proof';
 
 /**
  * FenceWrites (docs/architecture.md): makes blue read-only for every session that could still
@@ -476,10 +476,16 @@ async function result(
   const now = await session.query<{ now: Date }>('SELECT clock_timestamp() AS now');
   const committed = now.rows[0]?.now;
   if (!committed) throw new Error('The server did not report clock_timestamp()');
+  const proof = await session.query<{ proof: FenceProof | null }>(
+    'SELECT proof FROM bluegreen.fence WHERE execution_id = $1',
+    [executionId],
+  );
+  const unlogged = unloggedTables(proof.rows[0]?.proof);
   // Date keeps milliseconds: round up, never down, past the commit.
   return {
     ...toResult({ ...row, terminated_sessions: terminated }),
     fencedAt: new Date(committed.getTime() + 1).toISOString(),
     ...(moves ? { moves } : {}),
+    ...(unlogged.length ? { unloggedTables: unlogged } : {}),
   };
 }

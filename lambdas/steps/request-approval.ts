@@ -62,6 +62,8 @@ export interface ApprovalEvidence {
   smokeTests: SmokeEvidence[];
   rowCounts: RowCountEvidence[];
   fencedAt?: string;
+  /** Unlogged tables on blue (`database: schema.table`), as the fence recorded them. */
+  unloggedTables?: string[];
   /** Seconds since blue stopped taking writes; absent when no fence was recorded. */
   downtimeSoFarSeconds?: number;
   onApprove: string[];
@@ -180,6 +182,7 @@ export function buildEvidence(doc: ExecutionDocument, now: Date, expiresAt: stri
     })),
     rowCounts: normalizeRowCounts(doc.smoke?.rowCounts),
     ...(fencedAt ? { fencedAt } : {}),
+    ...(doc.fence?.unloggedTables?.length ? { unloggedTables: doc.fence.unloggedTables } : {}),
     ...(downtime !== undefined ? { downtimeSoFarSeconds: downtime } : {}),
     onApprove: [
       `Green (${greenId}) is opened to applications: blue's access security groups are attached to it.`,
@@ -237,6 +240,11 @@ export function approvalEmail(evidence: ApprovalEvidence, url: string): { subjec
     `Downtime so far: ${evidence.downtimeSoFarSeconds !== undefined ? formatSeconds(evidence.downtimeSoFarSeconds) : 'unknown (no fence recorded)'}`,
     `Migrations applied (${evidence.migrationsApplied.length}): ${evidence.migrationsApplied.join(', ') || 'none'}`,
   );
+  if (evidence.unloggedTables?.length) {
+    lines.push(
+      `Unlogged tables on blue (green's clone has their rows, but they are not crash-safe): ${evidence.unloggedTables.join(', ')}`,
+    );
+  }
   if (evidence.migrationsSkipped.length) lines.push(`Migrations skipped: ${evidence.migrationsSkipped.join(', ')}`);
   if (evidence.migrationHashes.length) {
     lines.push('Migration files run, as checked by ValidateMigrations (SHA-256):');

@@ -20,6 +20,7 @@ describe('write fence on blue, clone verification and un-fence (real PostgreSQL)
   beforeAll(async () => {
     blue = await startBlue({ archive: true });
     await blue.sql("INSERT INTO orders (note) VALUES ('before the fence')", [], 'app');
+    await blue.sql('CREATE UNLOGGED TABLE sessions_cache (token text PRIMARY KEY)', [], 'app');
     copyBeforeFence = await blue.cloneOnline();
     doc.blue = { ...doc.blue!, endpoint: blue.host, port: blue.port };
     pool = new Pool({
@@ -54,6 +55,8 @@ describe('write fence on blue, clone verification and un-fence (real PostgreSQL)
     expect(fence.terminatedSessions).toBeGreaterThanOrEqual(1);
     expect(fence.databases).toEqual(['app', 'archive', 'postgres']);
     expect(fence.changedDatabases).toEqual(['app', 'postgres']); // archive was read-only already
+    // Recorded with the proof, for the approver: Aurora's clone keeps their rows, a crash does not.
+    expect(fence.unloggedTables).toEqual(['app: public.sessions_cache']);
     expect(fence.lsn).toMatch(/^[0-9A-F]+\/[0-9A-F]+$/);
     expect(Number.isNaN(Date.parse(fence.fencedAt))).toBe(false);
 

@@ -65,7 +65,7 @@ describe('npm run rehearse, end to end on real PostgreSQL', () => {
     expect(report.writes.sessions).toBeGreaterThanOrEqual(6);
     const json = JSON.parse(fs.readFileSync(report.reportFile, 'utf8')) as RehearsalReport;
     expect(json.writes).toEqual(report.writes);
-    expect(report.unlogged.tables).toEqual(['app.sessions_cache']);
+    expect(report.unlogged.tables).toEqual(['app: app.sessions_cache']);
     expect(report.unlogged.note).toContain('empties unlogged tables');
     expect(report.green?.engineVersion).toBe('16.14');
     expect(report.cname.target).toBe(report.green?.id);

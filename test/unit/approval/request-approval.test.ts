@@ -119,6 +119,19 @@ describe('requestApproval', () => {
     expect((stored[0]!.evidence as unknown as ApprovalEvidence).onReject.join(' ')).toMatch(/is kept for inspection/);
   });
 
+  it('lists the unlogged tables the fence recorded on blue', async () => {
+    const { stored, emails, ports } = harness();
+    const doc = executionDocument({});
+    doc.fence = { ...doc.fence!, unloggedTables: ['app: app.sessions_cache'] };
+
+    await requestApproval({ document: doc, taskToken: TASK_TOKEN }, ports);
+
+    expect((stored[0]!.evidence as unknown as ApprovalEvidence).unloggedTables).toEqual(['app: app.sessions_cache']);
+    expect(emails[0]!.text).toContain(
+      "Unlogged tables on blue (green's clone has their rows, but they are not crash-safe): app: app.sessions_cache",
+    );
+  });
+
   it('cuts smoke-test values to 200 characters in the evidence, the email and the page', async () => {
     const { stored, emails, ports } = harness();
     const doc = executionDocument({
