@@ -528,8 +528,8 @@ export async function loadRows(
 export async function leakedRows(
   source: VerifyTarget & { database: string; user: string; password: string },
   behind: VerifyTarget & { database: string; user: string; password: string },
-): Promise<{ table: LoadTable; id: number }[]> {
+): Promise<{ rows: number; leaked: { table: LoadTable; id: number }[] }> {
   const rows = await loadRows(source);
   const present = await presentIds(behind, rows);
-  return rows.filter((r) => !present.get(r.table)?.has(r.id));
+  return { rows: rows.length, leaked: rows.filter((r) => !present.get(r.table)?.has(r.id)) };
 }

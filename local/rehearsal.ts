@@ -111,6 +111,8 @@ export interface RehearsalReport {
     lost: number;
     /** Rows on blue's final state (or final snapshot) missing behind the CNAME, acknowledged or not. */
     leaked: number;
+    /** Where blue's final rows were read (its writer, or its final snapshot) and how many rows the load's tables had. */
+    blueFinal: { from: 'writer' | 'final snapshot' | 'none'; rows: number };
     /** Connections the load opened. */
     sessions: number;
     /** Every sticky pool connection had a write acknowledged after the execution ended. */
@@ -667,7 +669,8 @@ export async function buildReport(a: BuildReportArgs): Promise<RehearsalReport> 
   if (Number.isFinite(fencedAt)) intervals.push([fencedAt, fencedAt + cloud.restorableLagMs]);
   const operationsMs = unionMs(intervals, window);
 
-  const leaked = behind ? await blueLeaks(cloud, behind, a.workdir) : [];
+  const blueFinal = behind ? await blueLeaks(cloud, behind, a.workdir) : { from: 'none' as const, rows: 0, leaked: [] };
+  const leaked = blueFinal.leaked;
   const leakedByTable: Record<string, number[]> = {};
   for (const row of leaked) (leakedByTable[row.table] ??= []).push(row.id);
   for (const table of Object.keys(leakedByTable)) leakedByTable[table] = leakedByTable[table]?.slice(0, 50) ?? [];
@@ -702,6 +705,7 @@ export async function buildReport(a: BuildReportArgs): Promise<RehearsalReport> 
       presentBehindCname: present,
       lost: lostIds.length,
       leaked: leaked.length,
+      blueFinal: { from: blueFinal.from, rows: blueFinal.rows },
       sessions: stats.sessions,
       resumed: a.resumed,
       rejectedDuringDowntime,
@@ -829,11 +833,11 @@ async function blueLeaks(
   cloud: LocalCloud,
   behind: { host: string; port: number },
   workdir: string,
-): Promise<{ table: string; id: number }[]> {
+): Promise<{ from: 'writer' | 'final snapshot' | 'none'; rows: number; leaked: { table: string; id: number }[] }> {
   const live = cloud.writerAddress(BLUE_ID);
-  if (live) return leakedRows({ ...live, ...APP_DB }, { ...behind, ...APP_DB });
+  if (live) return { from: 'writer', ...(await leakedRows({ ...live, ...APP_DB }, { ...behind, ...APP_DB })) };
   const snapshot = cloud.describeState().snapshots.find((s) => s.clusterId === BLUE_ID && s.status === 'available');
-  if (!snapshot) return [];
+  if (!snapshot) return { from: 'none', rows: 0, leaked: [] };
   const dataDir = path.join(workdir, 'scratch', 'blue-final');
   await copyStoppedDataDir(snapshot.dir, dataDir);
   const server = new PgServer({
@@ -844,7 +848,10 @@ async function blueLeaks(
   });
   await server.start();
   try {
-    return await leakedRows({ host: '127.0.0.1', port: server.port, ...APP_DB }, { ...behind, ...APP_DB });
+    return {
+      from: 'final snapshot',
+      ...(await leakedRows({ host: '127.0.0.1', port: server.port, ...APP_DB }, { ...behind, ...APP_DB })),
+    };
   } finally {
     await server.stop('immediate').catch(() => undefined);
     await fs.promises.rm(dataDir, { recursive: true, force: true }).catch(() => undefined);

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { startLoad, type LoadGenerator } from '../../local/load';
-import { freePort, makeServerDir, PgServer } from '../../local/postgres';
+import { leakedRows, startLoad, type LoadGenerator } from '../../local/load';
+import { freePort, makeServerDir, PgServer, SUPERUSER } from '../../local/postgres';
 import { startProxy, type TcpProxy } from '../../local/proxy';
 import { sampleSchemaSql } from '../../local/sample';
 import { makeWorkdir, removeWorkdir } from './work';
@@ -100,6 +100,28 @@ describe('load generator and lost-writes detector', () => {
     const bySequence = load.acknowledged().filter((w) => w.table === 'app.seq_writes');
     expect(bySequence.length).toBeGreaterThan(3);
     expect((await load.verify({ host: '127.0.0.1', port: server.port })).missing).toEqual([]);
+  });
+
+  it('counts as leaked every row on the source that the target lacks, acknowledged or not', async () => {
+    await server.query('CREATE DATABASE app_behind');
+    await server.query(sampleSchemaSql(), undefined, 'app_behind');
+    // Never acknowledged to anyone: written straight on the source.
+    await server.query('INSERT INTO app.admin_writes (id) VALUES (42), (43)', undefined, 'app');
+    await server.query('INSERT INTO app.admin_writes (id) VALUES (42)', undefined, 'app_behind');
+    const db = { host: '127.0.0.1', port: server.port, user: 'postgres', password: SUPERUSER.password };
+    const result = await leakedRows({ ...db, database: 'app' }, { ...db, database: 'app_behind' });
+    expect(result.leaked).toContainEqual({ table: 'app.admin_writes', id: 43 });
+    expect(result.leaked).not.toContainEqual({ table: 'app.admin_writes', id: 42 });
+    expect(result.rows).toBeGreaterThanOrEqual(2);
+  });
+
+  it('says whether every pooled connection wrote again after a given time', async () => {
+    load = startLoad({ host: proxy.host, port: proxy.port, ratePerSecond: 40, clients: { poolSize: 2 } });
+    const start = Date.now();
+    await sleep(400);
+    await load.stop();
+    expect(load.poolResumedSince(start)).toBe(true);
+    expect(load.poolResumedSince(Date.now() + 1)).toBe(false);
   });
 
   it('honours the CNAME answer for its TTL: new connections keep the old target until it expires', async () => {

@@ -59,6 +59,8 @@ describe('npm run rehearse, end to end on real PostgreSQL', () => {
     expect(report.writes.presentBehindCname).toBe(report.writes.acknowledged);
     // Every row blue ended with (read from its final snapshot) is on green, acknowledged or not.
     expect(report.writes.leaked).toBe(0);
+    expect(report.writes.blueFinal.from).toBe('final snapshot');
+    expect(report.writes.blueFinal.rows).toBeGreaterThan(50);
     expect(report.writes.resumed).toBe(true);
     // The realistic load: a sticky pool, a spanning transaction, an idle-in-transaction
     // session (connections replaced after the fence ended them), and ids from a sequence.

@@ -234,6 +234,7 @@ describe('the rehearsal report: what the local cloud modelled', () => {
       presentBehindCname: 1,
       lost: 0,
       leaked: 0,
+      blueFinal: { from: 'writer', rows: 1 },
       sessions: 1,
       resumed: true,
       rejectedDuringDowntime: 0,
