@@ -713,7 +713,7 @@ export async function buildReport(a: BuildReportArgs): Promise<RehearsalReport> 
     lostWriteIds: lostIds.slice(0, 50),
     leakedRows: leakedByTable,
     unlogged: {
-      tables: finalDoc?.fence?.unloggedTables ?? [],
+      tables: Array.isArray(finalDoc?.fence?.unloggedTables) ? finalDoc.fence.unloggedTables : [],
       note: 'Aurora keeps the rows of unlogged tables in a clone (it copies storage). The local clone is a base backup, and PostgreSQL empties unlogged tables when the copy recovers, so green starts with them empty here.',
     },
     migrationsApplied: appliedMigrationsOf(finalDoc),

@@ -17,6 +17,7 @@ function quietCloud(): LocalCloud {
   };
   const cloud: Pick<LocalCloud, 'describeState' | 'writerAddress' | 'operations' | 'notifier' | 'modelled' | 'lock'> = {
     describeState: () => state,
+    lock: { holder: () => undefined } as unknown as LocalCloud['lock'],
     writerAddress: () => undefined,
     operations: () => [],
     modelled: () => [],
@@ -29,10 +30,11 @@ function quietCloud(): LocalCloud {
 function idleLoad(): LoadGenerator {
   return {
     stop: async () => undefined,
-    stats: () => ({ startedAt: new Date(0).toISOString(), acknowledged: 0, rejected: 0, series: [] }),
+    stats: () => ({ startedAt: new Date(0).toISOString(), acknowledged: 0, rejected: 0, sessions: 0, series: [] }),
     acknowledged: () => [],
     rejected: () => [],
-    verify: async () => ({ acknowledged: 0, present: 0, missing: [] }),
+    poolResumedSince: () => true,
+    verify: async () => ({ acknowledged: 0, present: 0, missing: [], missingByTable: {} }),
   };
 }
 
@@ -77,6 +79,7 @@ describe('the rehearsal report builder', () => {
     const report = await buildReport({
       upgradeSeen: undefined,
       recovery: undefined,
+      resumed: true,
       outcome,
       cloud: quietCloud(),
       load: idleLoad(),
@@ -114,6 +117,7 @@ describe('the rehearsal report builder', () => {
     const report = await buildReport({
       upgradeSeen: undefined,
       recovery: undefined,
+      resumed: true,
       outcome,
       cloud: quietCloud(),
       load: idleLoad(),
