@@ -618,8 +618,10 @@ export async function buildReport(a: BuildReportArgs): Promise<RehearsalReport> 
 
   // Application-observed downtime: the last write acknowledged before the block, to the first
   // acknowledged on green (after a rollback: on blue again).
-  const blueAcks = acked.filter((w) => w.serverPort === a.blueWriterPort);
-  const greenAcks = acked.filter((w) => w.serverPort !== a.blueWriterPort);
+  // What the application saw through the CNAME: the rogue clients (--hostile) bypass it.
+  const throughCname = acked.filter((w) => !ROGUE_CLIENTS.has(w.client));
+  const blueAcks = throughCname.filter((w) => w.serverPort === a.blueWriterPort);
+  const greenAcks = throughCname.filter((w) => w.serverPort !== a.blueWriterPort);
   const stats = load.stats();
   let downtimeMs: number | null = null;
   let window: { from: number; to: number } | undefined;
@@ -627,8 +629,14 @@ export async function buildReport(a: BuildReportArgs): Promise<RehearsalReport> 
     const firstGreen = Date.parse(greenAcks[0]?.at ?? '');
     const lastBlue = Math.max(...blueAcks.map((w) => Date.parse(w.at)).filter((t) => t <= firstGreen));
     window = { from: lastBlue, to: firstGreen };
-  } else if (stats.longestGap && !a.dryRun && stats.longestGap.ms > 1000) {
-    window = { from: Date.parse(stats.longestGap.from), to: Date.parse(stats.longestGap.to) };
+  } else if (!a.dryRun) {
+    let gap: { from: number; to: number } | undefined;
+    for (let i = 1; i < throughCname.length; i++) {
+      const from = Date.parse(throughCname[i - 1]?.at ?? '');
+      const to = Date.parse(throughCname[i]?.at ?? '');
+      if (to - from > 1000 && (!gap || to - from > gap.to - gap.from)) gap = { from, to };
+    }
+    window = gap;
   }
   if (window) downtimeMs = window.to - window.from;
   const rejectedDuringDowntime = window
@@ -823,6 +831,7 @@ async function probeBlue(cloud: LocalCloud): Promise<'fenced' | 'writable' | 'un
   }
 }
 
+const ROGUE_CLIENTS = new Set(['admin-path', 'replication']);
 const APP_DB = { database: 'app', user: SUPERUSER.username, password: SUPERUSER.password };
 
 /**

@@ -207,6 +207,8 @@ describe('npm run rehearse, end to end on real PostgreSQL', () => {
     expect(report.error?.name).toBe('WritesAfterFence');
     expect(report.error?.cause).toMatch(/app\.admin_writes: \d+ row\(s\) inserted/);
     expect(report.error?.cause).toMatch(/app\.repl_writes: \d+ row\(s\) inserted/);
+    // The downtime is what the application saw through the CNAME, not the rogue clients' writes.
+    expect(report.downtimeMs).toBeGreaterThan(1000);
     expectBlueServingAgain(report);
   });
 });
