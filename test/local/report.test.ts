@@ -17,7 +17,6 @@ function quietCloud(): LocalCloud {
   };
   const cloud: Pick<LocalCloud, 'describeState' | 'writerAddress' | 'operations' | 'notifier' | 'modelled' | 'lock'> = {
     describeState: () => state,
-    lock: { holder: () => undefined } as unknown as LocalCloud['lock'],
     writerAddress: () => undefined,
     operations: () => [],
     modelled: () => [],
