@@ -1,12 +1,13 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { handleApprovalHttp, MAX_BODY_BYTES } from '../lambdas/approval/http';
-import type {
-  ApprovalRecord,
-  ApprovalStore,
-  DecideResult,
-  DecisionRequest,
-  TaskDecisions,
+import {
+  decidedFields,
+  type ApprovalRecord,
+  type ApprovalStore,
+  type DecideResult,
+  type DecisionRequest,
+  type TaskDecisions,
 } from '../lambdas/approval/model';
 import { approvalNonce, openTaskToken, sealTaskToken, sha256Hex } from '../lambdas/domain/approval-secrets';
 import type { ApprovalRequestRecord, Approvals, Clock } from '../lambdas/ports';
@@ -71,12 +72,7 @@ export class InMemoryApprovalStore implements ApprovalStore {
     const { sealedTaskToken: _dropped, ...kept } = item;
     const decided: StoredApproval = {
       ...kept,
-      status: request.decision === 'approve' ? 'approved' : 'rejected',
-      decision: request.decision,
-      decidedAt: request.decidedAt,
-      ...(request.reason !== undefined ? { reason: request.reason } : {}),
-      ...(request.sourceIp !== undefined ? { sourceIp: request.sourceIp } : {}),
-      ...(request.userAgent !== undefined ? { userAgent: request.userAgent } : {}),
+      ...decidedFields(request),
     };
     this.items.set(key, decided);
     return { decided: true, record: this.view(approvalId, decided), taskToken };

@@ -35,6 +35,20 @@ export interface DecisionRequest {
   userAgent?: string;
 }
 
+/** What a decision adds to a stored approval, the same in DynamoDB and in the local store. */
+export function decidedFields(
+  request: DecisionRequest,
+): Pick<ApprovalRecord, 'status' | 'decision' | 'decidedAt' | 'reason' | 'sourceIp' | 'userAgent'> {
+  return {
+    status: request.decision === 'approve' ? 'approved' : 'rejected',
+    decision: request.decision,
+    decidedAt: request.decidedAt,
+    ...(request.reason !== undefined ? { reason: request.reason } : {}),
+    ...(request.sourceIp !== undefined ? { sourceIp: request.sourceIp } : {}),
+    ...(request.userAgent !== undefined ? { userAgent: request.userAgent } : {}),
+  };
+}
+
 export type DecideResult =
   | { decided: true; record: ApprovalRecord; taskToken: string }
   /** The condition failed: not pending any more, expired, unknown, or the nonce did not match. */

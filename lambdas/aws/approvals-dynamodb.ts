@@ -1,5 +1,11 @@
 import { GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { ApprovalRecord, ApprovalStore, DecideResult, DecisionRequest } from '../approval/model';
+import {
+  decidedFields,
+  type ApprovalRecord,
+  type ApprovalStore,
+  type DecideResult,
+  type DecisionRequest,
+} from '../approval/model';
 import { awsCall, mapAwsError } from '../domain/aws-errors';
 import { approvalNonce, openTaskToken, sealTaskToken, sha256Hex } from '../domain/approval-secrets';
 import type { ApprovalRequestRecord, Approvals } from '../ports';
@@ -169,12 +175,7 @@ export class DynamoDbApprovals implements Approvals, ApprovalStore {
       const { taskToken: _dropped, ...rest } = before;
       const record: ApprovalRecord = {
         ...rest,
-        status: request.decision === 'approve' ? 'approved' : 'rejected',
-        decision: request.decision,
-        decidedAt: request.decidedAt,
-        ...(request.reason !== undefined ? { reason: request.reason } : {}),
-        ...(request.sourceIp !== undefined ? { sourceIp: request.sourceIp } : {}),
-        ...(request.userAgent !== undefined ? { userAgent: request.userAgent } : {}),
+        ...decidedFields(request),
       };
       return { decided: true, record, taskToken };
     } catch (error) {

@@ -1,10 +1,7 @@
-import { App, Duration, Stack } from 'aws-cdk-lib';
+import { Duration, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
-import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as kms from 'aws-cdk-lib/aws-kms';
-import * as route53 from 'aws-cdk-lib/aws-route53';
 import * as s3 from 'aws-cdk-lib/aws-s3';
-import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import {
   AuroraBlueGreenDeployment,
@@ -13,45 +10,18 @@ import {
   executionDefaultValues,
   type AuroraBlueGreenDeploymentProps,
 } from '../../infra/aurora-blue-green-deployment';
-import { exampleConfigInput, stubHandlersDir, synthStack } from './fixture';
+import { exampleConfigInput, newStack, requiredProps, stubHandlersDir, synthStack } from './fixture';
 
 const handlersDir = stubHandlersDir();
 const TOPIC_ARN = 'arn:aws:sns:eu-west-1:123456789012:dba-alerts';
 const KEY_ARN = 'arn:aws:kms:eu-west-1:123456789012:key/0123abcd-0123-abcd-0123-0123456789ab';
 
-function newStack(): Stack {
-  const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
-  return new Stack(app, 'Test', { env: { account: '123456789012', region: 'eu-west-1' } });
-}
-
-function requiredProps(stack: Stack): AuroraBlueGreenDeploymentProps {
-  return {
-    vpc: ec2.Vpc.fromVpcAttributes(stack, 'Vpc', {
-      vpcId: 'vpc-0123456789abcdef0',
-      availabilityZones: ['eu-west-1a'],
-      privateSubnetIds: ['subnet-0aaaaaaaaaaaaaaa1'],
-    }),
-    adminSecurityGroup: ec2.SecurityGroup.fromSecurityGroupId(stack, 'Admin', 'sg-0123456789abcdef0', {
-      mutable: false,
-    }),
-    databaseSecret: secretsmanager.Secret.fromSecretCompleteArn(
-      stack,
-      'Secret',
-      'arn:aws:secretsmanager:eu-west-1:123456789012:secret:orders-admin-AbCdEf',
-    ),
-    hostedZone: route53.HostedZone.fromHostedZoneAttributes(stack, 'Zone', {
-      hostedZoneId: 'Z0123456789EXAMPLE',
-      zoneName: 'db.example.internal',
-    }),
-    recordName: 'orders.db.example.internal',
-    clusterIdPrefix: 'orders-',
-    handlersDir,
-  };
-}
-
 function synth(extra: (stack: Stack) => Partial<AuroraBlueGreenDeploymentProps>) {
   const stack = newStack();
-  const deployment = new AuroraBlueGreenDeployment(stack, 'BlueGreen', { ...requiredProps(stack), ...extra(stack) });
+  const deployment = new AuroraBlueGreenDeployment(stack, 'BlueGreen', {
+    ...requiredProps(stack, handlersDir),
+    ...extra(stack),
+  });
   return { deployment, template: Template.fromStack(stack) };
 }
 

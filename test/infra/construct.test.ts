@@ -1,10 +1,8 @@
-import { App, type CfnElement, Duration, Stack } from 'aws-cdk-lib';
+import { type CfnElement, Duration, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
-import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import * as route53 from 'aws-cdk-lib/aws-route53';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import {
   AuroraBlueGreenDeployment,
@@ -13,7 +11,7 @@ import {
 } from '../../infra/aurora-blue-green-deployment';
 import { PHASES, phaseMetricName } from '../../lambdas/domain/metrics';
 import { TASK_LIST } from '../../lambdas/steps/catalog';
-import { stubHandlersDir } from './fixture';
+import { newStack, requiredProps, stubHandlersDir } from './fixture';
 
 const handlersDir = stubHandlersDir();
 const MONITORING_ROLE = 'arn:aws:iam::123456789012:role/rds-monitoring-role';
@@ -22,34 +20,8 @@ const SECRET_KEY = 'arn:aws:kms:eu-west-1:123456789012:key/5ec2e7ab-0123-abcd-01
 const MANAGED_SECRET = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:rds!cluster-0a1b2c3d-4e5f-AbCdEf';
 const S3_ROLE = 'arn:aws:iam::123456789012:role/aurora-s3-import';
 
-function newStack(): Stack {
-  const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
-  return new Stack(app, 'Test', { env: { account: '123456789012', region: 'eu-west-1' } });
-}
-
 function baseProps(stack: Stack): AuroraBlueGreenDeploymentProps {
-  return {
-    vpc: ec2.Vpc.fromVpcAttributes(stack, 'Vpc', {
-      vpcId: 'vpc-0123456789abcdef0',
-      availabilityZones: ['eu-west-1a'],
-      privateSubnetIds: ['subnet-0aaaaaaaaaaaaaaa1'],
-    }),
-    adminSecurityGroup: ec2.SecurityGroup.fromSecurityGroupId(stack, 'Admin', 'sg-0123456789abcdef0', {
-      mutable: false,
-    }),
-    databaseSecret: secretsmanager.Secret.fromSecretCompleteArn(
-      stack,
-      'Secret',
-      'arn:aws:secretsmanager:eu-west-1:123456789012:secret:orders-admin-AbCdEf',
-    ),
-    hostedZone: route53.HostedZone.fromHostedZoneAttributes(stack, 'Zone', {
-      hostedZoneId: 'Z0123456789EXAMPLE',
-      zoneName: 'db.example.internal',
-    }),
-    recordName: 'orders.db.example.internal',
-    clusterIdPrefix: 'orders-',
-    handlersDir,
-  };
+  return requiredProps(stack, handlersDir);
 }
 
 describe('AuroraBlueGreenDeployment', () => {

@@ -1,10 +1,13 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { App } from 'aws-cdk-lib';
+import { App, Stack } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as route53 from 'aws-cdk-lib/aws-route53';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { TASK_LIST } from '../../lambdas/steps/catalog';
 import { parseConfig, type BlueGreenConfig } from '../../infra/config';
-import { WATCH_HANDLERS } from '../../infra/aurora-blue-green-deployment';
+import { type AuroraBlueGreenDeploymentProps, WATCH_HANDLERS } from '../../infra/aurora-blue-green-deployment';
 import { BlueGreenStack } from '../../infra/stack';
 
 const CDK_JSON = path.join(__dirname, '..', '..', 'cdk.json');
@@ -50,4 +53,36 @@ export function synthStack(
   });
   const stack = new BlueGreenStack(app, 'AuroraBlueGreen', { config, handlersDir });
   return { app, stack, config };
+}
+
+/** An empty stack of the example account and region, with bundling skipped. */
+export function newStack(): Stack {
+  const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+  return new Stack(app, 'Test', { env: { account: '123456789012', region: 'eu-west-1' } });
+}
+
+/** The construct's required props, for the example account, imported by reference. */
+export function requiredProps(stack: Stack, handlersDir: string): AuroraBlueGreenDeploymentProps {
+  return {
+    vpc: ec2.Vpc.fromVpcAttributes(stack, 'Vpc', {
+      vpcId: 'vpc-0123456789abcdef0',
+      availabilityZones: ['eu-west-1a'],
+      privateSubnetIds: ['subnet-0aaaaaaaaaaaaaaa1'],
+    }),
+    adminSecurityGroup: ec2.SecurityGroup.fromSecurityGroupId(stack, 'Admin', 'sg-0123456789abcdef0', {
+      mutable: false,
+    }),
+    databaseSecret: secretsmanager.Secret.fromSecretCompleteArn(
+      stack,
+      'Secret',
+      'arn:aws:secretsmanager:eu-west-1:123456789012:secret:orders-admin-AbCdEf',
+    ),
+    hostedZone: route53.HostedZone.fromHostedZoneAttributes(stack, 'Zone', {
+      hostedZoneId: 'Z0123456789EXAMPLE',
+      zoneName: 'db.example.internal',
+    }),
+    recordName: 'orders.db.example.internal',
+    clusterIdPrefix: 'orders-',
+    handlersDir,
+  };
 }
