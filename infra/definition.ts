@@ -250,9 +250,12 @@ export function buildDefinition(scope: Construct, props: DefinitionProps): sfn.I
   const validateMigrations = task('ValidateMigrations');
   beforeLock(validateMigrations);
   validateMigrations.next(acquireLock);
+  const inspectBlue = task('InspectBlue');
+  beforeLock(inspectBlue);
+  inspectBlue.next(validateMigrations);
   const preflight = task('Preflight');
   beforeLock(preflight);
-  preflight.next(validateMigrations);
+  preflight.next(inspectBlue);
   const validateInput = task('ValidateInput', {
     payload: sfn.TaskInput.fromObject({
       raw: sfn.JsonPath.entirePayload,

@@ -76,6 +76,8 @@ export interface ExecutionDocument {
   input: DeploymentInput;
   blue?: BlueSnapshot;
   /** ValidateMigrations: the set's file names, and each file pinned by SHA-256 (and S3 version id). */
+  /** InspectBlue: blue's user databases and their unlogged tables (`database: schema.table`). */
+  inspect?: { databases: string[]; unloggedTables: string[] };
   migrationSet?: { files: string[]; pins?: MigrationPin[] };
   lock?: { key: string; owner: string; acquiredAt: string };
   ttl?: { changed: boolean; previousTtl: number; changeId?: string; oldTtlExpiresAt?: string };

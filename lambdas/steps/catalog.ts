@@ -87,6 +87,8 @@ export const TASKS = {
     'dns.getRecord',
     'approvers.count',
   ]),
+  // Preflight's look inside blue's databases (Preflight runs outside the VPC).
+  InspectBlue: { ...database('InspectBlue', 'inspect-blue', '$.inspect'), timeoutSeconds: 60 },
   ValidateMigrations: control('ValidateMigrations', 'validate-migrations', '$.migrationSet', ['migrations.list']),
   AcquireLock: bookkeeping('AcquireLock', 'acquire-lock', '$.lock', ['lock.acquire', 'notifier.publish']),
   LowerCnameTtl: control('LowerCnameTtl', 'lower-cname-ttl', '$.ttl', ['dns.getRecord', 'dns.upsertCname']),

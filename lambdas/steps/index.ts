@@ -13,6 +13,7 @@ import { checkBlueDeleted, deleteBlue } from './delete-blue';
 import { checkGreenDiscarded, discardGreen } from './discard-green';
 import { endBlueSessions } from './end-blue-sessions';
 import { fenceWrites } from './fence-writes';
+import { inspectBlue } from './inspect-blue';
 import { checkGreenWriter, createGreenWriter } from './green-writer';
 import { acquireLock, releaseLock } from './lock';
 import { applySql } from './migrations';
@@ -53,6 +54,7 @@ export const STEPS: Record<StepId, StepFunction> = {
   'create-green-writer': (e, p) => createGreenWriter(doc(e), p),
   'check-green-writer': (e, p) => checkGreenWriter(doc(e), p),
   'verify-clone': (e, p) => verifyClone(doc(e), p),
+  'inspect-blue': (e, p) => inspectBlue(doc(e), p),
   'apply-sql': (e, p) => applySql(doc(e), p),
   'upgrade-engine': (e, p) => upgradeEngine(doc(e), p),
   'check-upgrade': (e, p) => checkUpgrade(doc(e), p),

@@ -9,6 +9,7 @@ const ORIGINAL_GROUPS = [ADMIN_SG, ...APP_SGS];
 const DEPLOYMENT_ORDER = [
   'ValidateInput',
   'Preflight',
+  'InspectBlue',
   'ValidateMigrations',
   'AcquireLock',
   'LowerCnameTtl',
@@ -73,6 +74,7 @@ describe('the synthesized state machine, run against an in-memory AWS', () => {
     expect([...r.cloud.snapshots.keys()]).toEqual([expect.stringMatching(/^app-blue-final-\d{12}$/)]);
     expect(r.cloud.locks.size).toBe(0);
     expect(r.dbCalls).toEqual([
+      'inspect',
       'fence',
       'verify',
       'apply-sql',
@@ -97,6 +99,7 @@ describe('the synthesized state machine, run against an in-memory AWS', () => {
     expect(r.outcome.error).toBeUndefined();
     expect(r.outcome.status).toBe('SUCCEEDED');
     expect(r.dbCalls).toEqual([
+      'inspect',
       'fence',
       'verify',
       'post-upgrade',
@@ -404,6 +407,6 @@ describe('the synthesized state machine, run against an in-memory AWS', () => {
     const r = await run({ ...BASE_INPUT, writeBlock: 'read-only' });
     expect(r.outcome.status).toBe('SUCCEEDED');
     expect(statesEntered(r.outcome)).not.toContain('BlockWrites');
-    expect(r.dbCalls[0]).toBe('fence');
+    expect(r.dbCalls.slice(0, 2)).toEqual(['inspect', 'fence']);
   });
 });

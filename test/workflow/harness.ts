@@ -61,6 +61,7 @@ export function databaseStepStubs(calls: string[]): Partial<Record<StepId, StepF
       changedDatabases: ['app'],
       terminatedSessions: 3,
     })),
+    'inspect-blue': record('inspect', () => ({ databases: ['app'], unloggedTables: [] })),
     'verify-clone': record('verify', (doc) => ({ fenceRowFound: Boolean(doc.fence), resetDatabases: ['app'] })),
     'apply-sql': record('apply-sql', () => ({
       applied: [{ name: '001_orders_status.sql', sha256: 'ab', durationMs: 4 }],
