@@ -767,15 +767,11 @@ export class AuroraBlueGreenDeployment extends Construct {
       logs: { destination: this.logGroup, level: sfn.LogLevel.ALL, includeExecutionData: false },
     });
 
-    this.failedExecutionsAlarm = new cloudwatch.Alarm(this, 'ExecutionsFailedAlarm', {
-      alarmDescription: `An Aurora blue/green deployment (${stateMachineName}) failed: read the failure email and the execution's history`,
-      metric: this.stateMachine.metricFailed({ period: Duration.minutes(5), statistic: cloudwatch.Stats.SUM }),
-      threshold: 1,
-      evaluationPeriods: 1,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-    });
-    this.failedExecutionsAlarm.addAlarmAction(new cloudwatchActions.SnsAction(this.topic));
+    this.failedExecutionsAlarm = this.alarmOnFailedExecutions(
+      'ExecutionsFailedAlarm',
+      this.stateMachine,
+      `An Aurora blue/green deployment (${stateMachineName}) failed: read the failure email and the execution's history`,
+    );
     this.writesBlockedAlarm = this.newWritesBlockedAlarm(
       stateMachineArn,
       stateMachineName,
@@ -822,15 +818,11 @@ export class AuroraBlueGreenDeployment extends Construct {
       },
       targets: [new eventsTargets.SfnStateMachine(this.recoveryStateMachine)],
     });
-    this.failedRecoveriesAlarm = new cloudwatch.Alarm(this, 'RecoveriesFailedAlarm', {
-      alarmDescription: `The recovery of a stopped deployment (${recoveryName}) failed: blue may still be fenced; read its history`,
-      metric: this.recoveryStateMachine.metricFailed({ period: Duration.minutes(5), statistic: cloudwatch.Stats.SUM }),
-      threshold: 1,
-      evaluationPeriods: 1,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-    });
-    this.failedRecoveriesAlarm.addAlarmAction(new cloudwatchActions.SnsAction(this.topic));
+    this.failedRecoveriesAlarm = this.alarmOnFailedExecutions(
+      'RecoveriesFailedAlarm',
+      this.recoveryStateMachine,
+      `The recovery of a stopped deployment (${recoveryName}) failed: blue may still be fenced; read its history`,
+    );
 
     // ---- schedule ------------------------------------------------------------------------------
     if (props.schedule) {
@@ -858,6 +850,20 @@ export class AuroraBlueGreenDeployment extends Construct {
    * once a minute and publishes the longest block as a gauge (0 when none): the alarm compares
    * that with the threshold, and goes back to OK when writes come back (docs/observability.md).
    */
+  /** In alarm, and notifying the topic, when an execution of `stateMachine` failed in the last 5 minutes. */
+  private alarmOnFailedExecutions(id: string, stateMachine: sfn.StateMachine, description: string): cloudwatch.Alarm {
+    const alarm = new cloudwatch.Alarm(this, id, {
+      alarmDescription: description,
+      metric: stateMachine.metricFailed({ period: Duration.minutes(5), statistic: cloudwatch.Stats.SUM }),
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    alarm.addAlarmAction(new cloudwatchActions.SnsAction(this.topic));
+    return alarm;
+  }
+
   private newWritesBlockedAlarm(
     stateMachineArn: string,
     stateMachineName: string,

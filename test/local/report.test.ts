@@ -45,6 +45,25 @@ const malformed = {
   smokeTests: 'several',
 };
 
+/** The report of a run that ended with `outcome`, with nothing else going on. */
+function reportOf(outcome: ExecutionOutcome) {
+  return buildReport({
+    upgradeSeen: undefined,
+    recovery: undefined,
+    resumed: true,
+    outcome,
+    cloud: quietCloud(),
+    load: idleLoad(),
+    blueWriterPort: undefined,
+    from: '15.17',
+    to: '16.14',
+    dryRun: false,
+    startedAt: new Date(0),
+    workdir: '/tmp/rehearsal',
+    reportFile: '/tmp/rehearsal/report.json',
+  });
+}
+
 describe('the rehearsal report builder', () => {
   it('still builds a report from a malformed input that ValidateInput rejected', async () => {
     const outcome: ExecutionOutcome = {
@@ -75,21 +94,7 @@ describe('the rehearsal report builder', () => {
       },
     };
 
-    const report = await buildReport({
-      upgradeSeen: undefined,
-      recovery: undefined,
-      resumed: true,
-      outcome,
-      cloud: quietCloud(),
-      load: idleLoad(),
-      blueWriterPort: undefined,
-      from: '15.17',
-      to: '16.14',
-      dryRun: false,
-      startedAt: new Date(0),
-      workdir: '/tmp/rehearsal',
-      reportFile: '/tmp/rehearsal/report.json',
-    });
+    const report = await reportOf(outcome);
 
     expect(report.status).toBe('FAILED');
     expect(report.error).toEqual({ name: 'PreconditionFailed', cause: 'Invalid execution input: migrations.phase: …' });
@@ -113,21 +118,7 @@ describe('the rehearsal report builder', () => {
         states: [],
       },
     };
-    const report = await buildReport({
-      upgradeSeen: undefined,
-      recovery: undefined,
-      resumed: true,
-      outcome,
-      cloud: quietCloud(),
-      load: idleLoad(),
-      blueWriterPort: undefined,
-      from: '15.17',
-      to: '16.14',
-      dryRun: false,
-      startedAt: new Date(0),
-      workdir: '/tmp/rehearsal',
-      reportFile: '/tmp/rehearsal/report.json',
-    });
+    const report = await reportOf(outcome);
     expect(report.migrationsApplied).toEqual([]);
     expect(report.fenceToInSyncMs).toBeNull();
   });
