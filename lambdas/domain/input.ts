@@ -65,6 +65,9 @@ export const smokeTestSchema = z.strictObject({
 });
 export type SmokeTestSpec = z.infer<typeof smokeTestSchema>;
 
+/** Online mode's default lag bound before the smoke tests and the approval: 1 MiB of WAL. */
+export const DEFAULT_MAX_LAG_BYTES = 1_048_576;
+
 export const rawInputSchema = z.strictObject({
   /** Absent: blue is the cluster, within the prefix, whose endpoint the CNAME points at (schedules). */
   blueClusterId: clusterId.optional(),
@@ -117,6 +120,20 @@ export const rawInputSchema = z.strictObject({
   writeBlock: z.enum(['security-group', 'read-only']).default('security-group'),
   keepGreenOnFailure: z.boolean().default(false),
   dryRun: z.boolean().default(false),
+  /**
+   * offline: blue's writes are blocked from the fence to the CNAME swap (the clone, the upgrade and
+   * the approval happen meanwhile). online: logical replication from the clone's LSN keeps green
+   * in step while blue serves; writes freeze only for the switchover (docs/online-mode.md).
+   */
+  mode: z.enum(['offline', 'online']).default('offline'),
+  /** Start replication from green back to blue at cutover, so that blue can take over again during retention. */
+  failback: z.boolean().default(false),
+  replication: z
+    .strictObject({
+      /** Online mode waits, before the smoke tests and the approval, until green is this close to blue. */
+      maxLagBytes: z.number().int().min(0).max(1_073_741_824, 'at most 1 GiB').optional(),
+    })
+    .default({}),
 });
 export type RawInput = z.input<typeof rawInputSchema>;
 
@@ -151,6 +168,9 @@ export interface DeploymentInput {
   writeBlock: 'security-group' | 'read-only';
   keepGreenOnFailure: boolean;
   dryRun: boolean;
+  mode: 'offline' | 'online';
+  failback: boolean;
+  replication: { maxLagBytes: number };
   adminSecurityGroupId: string;
   allowDeletionProtectionOff: boolean;
   /** The configured prefix: Preflight checks every member instance of blue against it. */
@@ -249,6 +269,11 @@ export function parseInput(request: ValidateRequest): DeploymentInput {
       blueRetentionSeconds: raw.blueRetentionSeconds ?? defaults.blueRetentionSeconds,
     }),
   );
+  if (raw.failback && raw.dryRun) problems.push('failback: a dry run has no cutover to fail back from');
+  const retention = raw.blueRetentionSeconds ?? defaults.blueRetentionSeconds;
+  if (raw.failback && retention < 60) {
+    problems.push('failback: needs blueRetentionSeconds of at least 60 (failback is offered while blue is retained)');
+  }
   if (problems.length) throw new PreconditionFailed(`Invalid execution input: ${problems.join('; ')}`);
 
   return {
@@ -284,6 +309,9 @@ export function parseInput(request: ValidateRequest): DeploymentInput {
     writeBlock: raw.writeBlock,
     keepGreenOnFailure: raw.keepGreenOnFailure,
     dryRun: raw.dryRun,
+    mode: raw.mode,
+    failback: raw.failback,
+    replication: { maxLagBytes: raw.replication.maxLagBytes ?? DEFAULT_MAX_LAG_BYTES },
     adminSecurityGroupId: defaults.adminSecurityGroupId,
     allowDeletionProtectionOff: defaults.allowDeletionProtectionOff,
     clusterIdPrefix: defaults.clusterIdPrefix,

@@ -27,3 +27,36 @@ describe('an input without blueClusterId', () => {
     );
   });
 });
+
+describe('mode, failback and replication', () => {
+  const parse = (raw: Record<string, unknown>) =>
+    parseInput({ raw: { blueClusterId: 'app-prod', ...raw }, defaults: DEFAULTS, execution: EXECUTION });
+
+  it('default to offline, no failback, and a 1 MiB lag bound', () => {
+    const input = parse({});
+    expect(input.mode).toBe('offline');
+    expect(input.failback).toBe(false);
+    expect(input.replication).toEqual({ maxLagBytes: 1_048_576 });
+  });
+
+  it('take online mode, failback and a lag bound', () => {
+    const input = parse({
+      mode: 'online',
+      failback: true,
+      blueRetentionSeconds: 3600,
+      replication: { maxLagBytes: 0 },
+    });
+    expect(input).toMatchObject({ mode: 'online', failback: true, replication: { maxLagBytes: 0 } });
+  });
+
+  it('name the field and the rule when wrong', () => {
+    expect(() => parse({ mode: 'live' })).toThrow(/mode: .*"offline"\|"online"/);
+    expect(() => parse({ failback: true, dryRun: true, blueRetentionSeconds: 3600 })).toThrow(
+      'failback: a dry run has no cutover to fail back from',
+    );
+    expect(() => parse({ failback: true, blueRetentionSeconds: 0 })).toThrow(
+      'failback: needs blueRetentionSeconds of at least 60',
+    );
+    expect(() => parse({ replication: { maxLagBytes: -1 } })).toThrow(/replication\.maxLagBytes/);
+  });
+});
