@@ -103,6 +103,8 @@ export const METHOD_PERMISSIONS: Record<PortMethod, readonly IamPermission[]> = 
   'clusters.clusterParameterGroupFamily': [
     { actions: ['rds:DescribeDBClusterParameterGroups'], resources: ['cluster-pg'] },
   ],
+  // Preflight: is rds.logical_replication on in blue's cluster parameter group (online mode)?
+  'clusters.clusterParameterValue': [{ actions: ['rds:DescribeDBClusterParameters'], resources: ['cluster-pg'] }],
   'clusters.instanceParameterGroupFamily': [{ actions: ['rds:DescribeDBParameterGroups'], resources: ['pg'] }],
   // No resource type in the reference: DescribeEvents is authorized on "*".
   'clusters.clusterEvents': [{ actions: ['rds:DescribeEvents'], resources: ['*'] }],

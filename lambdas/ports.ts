@@ -15,6 +15,13 @@ export interface ClusterMember {
   isWriter: boolean;
   /** Failover priority (0 = first), `DBClusterMembers[].PromotionTier`. */
   promotionTier?: number;
+  /**
+   * Whether this instance runs with its cluster parameter group's current values
+   * (`DBClusterMembers[].DBClusterParameterGroupStatus`): `in-sync`, `applying`, or
+   * `pending-reboot` when a static parameter (e.g. `rds.logical_replication`) changed and the
+   * instance has not been rebooted since.
+   */
+  parameterGroupStatus?: string;
 }
 
 /** Aurora Serverless v2 capacity range, in ACUs (`ServerlessV2ScalingConfiguration`). */
@@ -170,6 +177,13 @@ export interface Clusters {
   /** Family of a parameter group; undefined when the group does not exist. */
   clusterParameterGroupFamily(name: string): Promise<string | undefined>;
   instanceParameterGroupFamily(name: string): Promise<string | undefined>;
+  /**
+   * The value a cluster parameter group sets for `parameterName` (DescribeDBClusterParameters),
+   * e.g. `'1'` for `rds.logical_replication`; undefined when the group leaves it unset (the
+   * engine's default applies) or the group does not exist. Whether the value is in effect is
+   * each member's `parameterGroupStatus`.
+   */
+  clusterParameterValue(groupName: string, parameterName: string): Promise<string | undefined>;
   /** RestoreDBClusterToPointInTime, RestoreType copy-on-write, UseLatestRestorableTime. Returns at once. */
   cloneCopyOnWrite(request: CloneRequest): Promise<void>;
   createInstance(request: CreateInstanceRequest): Promise<void>;

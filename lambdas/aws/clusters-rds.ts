@@ -9,6 +9,7 @@ import {
   DescribeDBParameterGroupsCommand,
   ModifyDBClusterCommand,
   RestoreDBClusterToPointInTimeCommand,
+  paginateDescribeDBClusterParameters,
   paginateDescribeDBClusterSnapshots,
   paginateDescribeDBEngineVersions,
   paginateDescribeEvents,
@@ -130,6 +131,7 @@ export function toCluster(c: DBCluster, requestedId: string): Cluster {
               instanceId: m.DBInstanceIdentifier,
               isWriter: m.IsClusterWriter ?? false,
               ...(m.PromotionTier !== undefined ? { promotionTier: m.PromotionTier } : {}),
+              ...(m.DBClusterParameterGroupStatus ? { parameterGroupStatus: m.DBClusterParameterGroupStatus } : {}),
             },
           ],
     ),
@@ -245,6 +247,28 @@ export class RdsClusters implements Clusters {
       this.rds.send(new DescribeDBClusterParameterGroupsCommand({ DBClusterParameterGroupName: name })),
     );
     return output?.DBClusterParameterGroups?.[0]?.DBParameterGroupFamily;
+  }
+
+  async clusterParameterValue(groupName: string, parameterName: string): Promise<string | undefined> {
+    return orUndefined(
+      `DescribeDBClusterParameters ${groupName} ${parameterName}`,
+      PARAMETER_GROUP_NOT_FOUND,
+      async () => {
+        // `parameter-name` is the one filter the action supports; the name is checked again
+        // here, so a filter the service ignored cannot return another parameter's value.
+        for await (const page of paginateDescribeDBClusterParameters(
+          { client: this.rds },
+          {
+            DBClusterParameterGroupName: groupName,
+            Filters: [{ Name: 'parameter-name', Values: [parameterName] }],
+          },
+        )) {
+          const found = page.Parameters?.find((p) => p.ParameterName === parameterName);
+          if (found) return found.ParameterValue;
+        }
+        return undefined;
+      },
+    );
   }
 
   async instanceParameterGroupFamily(name: string): Promise<string | undefined> {

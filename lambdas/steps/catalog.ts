@@ -83,6 +83,8 @@ export const TASKS = {
     'clusters.validUpgradeTargets',
     'clusters.parameterGroupFamilyOf',
     'clusters.clusterParameterGroupFamily',
+    // Online mode: rds.logical_replication in blue's cluster parameter group.
+    'clusters.clusterParameterValue',
     'clusters.instanceParameterGroupFamily',
     'dns.getRecord',
     'approvers.count',

@@ -24,6 +24,8 @@ import {
   PgServer,
   upgradeMajor,
   upgradeMinor,
+  writeClusterParameterSettings,
+  type ServerSettings,
   type UpgradeMethod,
 } from '../postgres';
 import { startProxy, type TcpProxy } from '../proxy';
@@ -84,6 +86,8 @@ export interface InstanceRecord {
   status: string;
   isWriter: boolean;
   server?: PgServer;
+  /** The cluster parameter group's settings the server last started with (what is in effect). */
+  settingsInEffect?: ServerSettings;
   lastError?: string;
   createdAt: string;
 }
@@ -136,6 +140,22 @@ export function endpointOf(clusterId: string): string {
   return `${clusterId}.cluster.local`;
 }
 
+/**
+ * The server settings a cluster parameter group's values stand for. Only static parameters are
+ * modelled, so a change is in effect after the instance restarts, and until then its member
+ * status is `pending-reboot`, as on Aurora. `rds.logical_replication = 1` is Aurora's switch for
+ * `wal_level = logical` (AuroraUserGuide, "Setting up logical replication for your Aurora
+ * PostgreSQL DB cluster"); its default, in the `default.aurora-postgresqlNN` groups too, is 0.
+ */
+export function serverSettingsOf(parameters: Readonly<Record<string, string>>): ServerSettings {
+  return { wal_level: parameters['rds.logical_replication'] === '1' ? 'logical' : 'replica' };
+}
+
+function sameSettings(a: ServerSettings, b: ServerSettings): boolean {
+  const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
+  return [...keys].every((k) => a[k] === b[k]);
+}
+
 export class LocalClusters implements Clusters {
   readonly clusters = new Map<string, ClusterRecord>();
   readonly instances = new Map<string, InstanceRecord>();
@@ -145,6 +165,8 @@ export class LocalClusters implements Clusters {
   readonly events = new Map<string, ClusterEvent[]>();
   readonly clusterParameterGroups = new Map<string, string>();
   readonly instanceParameterGroups = new Map<string, string>();
+  /** The values each cluster parameter group sets (name → value); a group without an entry sets none. */
+  readonly clusterParameters = new Map<string, Record<string, string>>();
   private stopping = false;
   private dirCounter = 0;
 
@@ -206,6 +228,10 @@ export class LocalClusters implements Clusters {
 
   async instanceParameterGroupFamily(name: string): Promise<string | undefined> {
     return this.instanceParameterGroups.get(name);
+  }
+
+  async clusterParameterValue(groupName: string, parameterName: string): Promise<string | undefined> {
+    return this.clusterParameters.get(groupName)?.[parameterName];
   }
 
   async cloneCopyOnWrite(request: CloneRequest): Promise<void> {
@@ -387,8 +413,10 @@ export class LocalClusters implements Clusters {
             newDataDir: this.newDataDir(cluster.id),
             logFile: this.logFileOf(writerRecord.request.instanceId),
             scratchDir: path.join(this.options.workdir, 'scratch', `${cluster.id}-upgrade-${++this.dirCounter}`),
+            clusterSettings: this.clusterSettingsOf(clusterGroup),
           });
           writerRecord.server = result.server;
+          writerRecord.settingsInEffect = this.clusterSettingsOf(clusterGroup);
           method = result.method;
           description = result.description;
           await fs.promises.rm(old.dataDir, { recursive: true, force: true });
@@ -396,11 +424,17 @@ export class LocalClusters implements Clusters {
           // Standbys cannot follow a new major: rebuild each from the upgraded writer.
           for (const reader of readers) {
             await this.stopAndRemove(reader);
-            reader.server = await this.startReader(cluster, reader.request.instanceId, to);
+            reader.server = await this.startReader(cluster, reader.request.instanceId, to, clusterGroup);
           }
         } else {
-          await upgradeMinor(writerRecord.server, to);
-          for (const reader of readers) if (reader.server) await upgradeMinor(reader.server, to);
+          // The upgrade restarts every instance: changed static parameters take effect with it.
+          const upgraded = [writerRecord, ...readers];
+          for (const member of upgraded) {
+            if (!member.server) continue;
+            await writeClusterParameterSettings(member.server.dataDir, this.clusterSettingsOf(clusterGroup));
+            member.settingsInEffect = this.clusterSettingsOf(clusterGroup);
+            await upgradeMinor(member.server, to);
+          }
         }
       }
       cluster.engineVersion = to;
@@ -583,6 +617,72 @@ export class LocalClusters implements Clusters {
     return server?.isRunning ? server.port : undefined;
   }
 
+  /** The server settings of a cluster parameter group's current values. */
+  clusterSettingsOf(groupName: string): ServerSettings {
+    return serverSettingsOf(this.clusterParameters.get(groupName) ?? {});
+  }
+
+  /**
+   * `in-sync` when the instance's server runs with its cluster parameter group's current values,
+   * `pending-reboot` when the group changed since the server started.
+   */
+  parameterGroupStatusOf(cluster: ClusterRecord, instance: InstanceRecord): string {
+    if (!instance.settingsInEffect) return 'in-sync'; // not started yet: it starts with the group's values
+    return sameSettings(instance.settingsInEffect, this.clusterSettingsOf(cluster.clusterParameterGroupName))
+      ? 'in-sync'
+      : 'pending-reboot';
+  }
+
+  /**
+   * ModifyDBClusterParameterGroup: sets parameters of a cluster parameter group. Like Aurora's
+   * static parameters, nothing changes on a running server until it is rebooted (`rebootInstance`).
+   */
+  setClusterParameters(groupName: string, values: Readonly<Record<string, string>>): void {
+    const action = `ModifyDBClusterParameterGroup ${groupName}`;
+    if (!this.clusterParameterGroups.has(groupName)) {
+      throw awsFault('DBParameterGroupNotFound', `DBClusterParameterGroup not found: ${groupName}`, action);
+    }
+    if (groupName.startsWith('default.')) {
+      throw awsFault('InvalidParameterValue', `Default parameter groups cannot be modified: ${groupName}`, action);
+    }
+    this.clusterParameters.set(groupName, { ...(this.clusterParameters.get(groupName) ?? {}), ...values });
+  }
+
+  /** RebootDBInstance: restarts the instance's server with its cluster parameter group's current values. */
+  async rebootInstance(instanceId: string): Promise<void> {
+    const action = `RebootDBInstance ${instanceId}`;
+    const instance = this.instances.get(instanceId);
+    if (!instance) throw awsFault('DBInstanceNotFoundFault', `DBInstance ${instanceId} not found.`, action);
+    if (instance.status !== 'available' || !instance.server) {
+      throw awsFault('InvalidDBInstanceStateFault', `DBInstance ${instanceId} is ${instance.status}`, action);
+    }
+    const cluster = this.requireCluster(instance.request.clusterId, action);
+    const server = instance.server;
+    instance.status = 'rebooting';
+    this.enqueue(
+      cluster,
+      `reboot ${instanceId}`,
+      async () => {
+        await server.stop('fast');
+        await this.applyClusterSettings(cluster, instance, server);
+        await server.start();
+        instance.status = 'available';
+      },
+      instance,
+    );
+  }
+
+  /** Writes the cluster parameter group's settings into the server's folder (in effect at its next start). */
+  private async applyClusterSettings(
+    cluster: ClusterRecord,
+    instance: InstanceRecord,
+    server: PgServer,
+  ): Promise<void> {
+    const settings = this.clusterSettingsOf(cluster.clusterParameterGroupName);
+    await writeClusterParameterSettings(server.dataDir, settings);
+    instance.settingsInEffect = settings;
+  }
+
   newDataDir(clusterId: string): string {
     return path.join(this.options.workdir, 'clusters', clusterId, `data-${++this.dirCounter}`);
   }
@@ -624,6 +724,7 @@ export class LocalClusters implements Clusters {
           instanceId,
           isWriter: instance?.isWriter ?? false,
           ...(tier !== undefined ? { promotionTier: tier } : {}),
+          parameterGroupStatus: instance ? this.parameterGroupStatusOf(record, instance) : 'in-sync',
         };
       }),
       tags: { ...record.tags },
@@ -680,22 +781,33 @@ export class LocalClusters implements Clusters {
       engineVersion: cluster.engineVersion,
       logFile: this.logFileOf(writer.request.instanceId),
     });
+    await this.applyClusterSettings(cluster, writer, server);
     await server.start();
     delete cluster.storageDir;
     cluster.proxy.setTarget({ host: '127.0.0.1', port: server.port });
     return server;
   }
 
-  private async startReader(cluster: ClusterRecord, instanceId: string, engineVersion?: string): Promise<PgServer> {
+  private async startReader(
+    cluster: ClusterRecord,
+    instanceId: string,
+    engineVersion?: string,
+    groupName = cluster.clusterParameterGroupName,
+  ): Promise<PgServer> {
     const writer = this.writerOf(cluster)?.server;
     if (!writer?.isRunning) throw new Error(`cluster ${cluster.id} has no running writer for reader ${instanceId}`);
     if (engineVersion && writer.engineVersion !== engineVersion) throw new Error('reader and writer versions differ');
-    return createStandby(writer, {
+    const clusterSettings = this.clusterSettingsOf(groupName);
+    const standby = await createStandby(writer, {
       dataDir: this.newDataDir(cluster.id),
       port: await freePort(),
       logFile: this.logFileOf(instanceId),
       name: instanceId.replace(/[^A-Za-z0-9_]/g, '_'),
+      clusterSettings,
     });
+    const record = this.instances.get(instanceId);
+    if (record) record.settingsInEffect = clusterSettings;
+    return standby;
   }
 
   /**

@@ -92,6 +92,12 @@ export interface CreateBlueOptions {
   readonly pointCname?: boolean;
   /** TTL of the CNAME record. @default 300 */
   readonly cnameTtl?: number;
+  /**
+   * The cluster parameter group (added with `addParameterGroup`); its values are in effect from
+   * the start, e.g. `rds.logical_replication = 1` runs every instance with `wal_level = logical`.
+   * @default - `default.aurora-postgresqlNN` of the engine version (logical replication off, as on Aurora)
+   */
+  readonly clusterParameterGroupName?: string;
 }
 
 export interface KeptServer {
@@ -176,8 +182,16 @@ export interface LocalCloud {
   readonly workdir: string;
   /** Starts a cluster with a writer and `readers` standbys, schema and seed loaded; resolves when available. */
   createBlue(options: CreateBlueOptions): Promise<Cluster>;
-  /** Adds a parameter group (e.g. the custom `pg16-cluster` an execution input names). */
-  addParameterGroup(kind: 'cluster' | 'instance', name: string, family: string): void;
+  /**
+   * Adds a parameter group (e.g. the custom `pg16-cluster` an execution input names); a cluster
+   * group may set parameter values (e.g. `{ 'rds.logical_replication': '1' }`).
+   */
+  addParameterGroup(
+    kind: 'cluster' | 'instance',
+    name: string,
+    family: string,
+    parameters?: Record<string, string>,
+  ): void;
   /** The CNAME proxy's address: what applications connect to. */
   cname(): { host: string; port: number };
   /**
@@ -276,11 +290,21 @@ export async function createLocalCloud(options: LocalCloudOptions): Promise<Loca
         throw awsFault('DBClusterAlreadyExistsFault', `DB Cluster ${spec.id} already exists`, action);
       }
       const family = familyOf(spec.engineVersion);
+      const clusterGroup = spec.clusterParameterGroupName ?? `default.${family}`;
+      const groupFamily = clusters.clusterParameterGroups.get(clusterGroup);
+      if (groupFamily !== family) {
+        throw awsFault(
+          groupFamily ? 'InvalidParameterCombination' : 'DBClusterParameterGroupNotFound',
+          `cluster parameter group ${clusterGroup} ${groupFamily ? `is of ${groupFamily}, not ${family}` : 'not found'}`,
+          action,
+        );
+      }
+      const clusterSettings = clusters.clusterSettingsOf(clusterGroup);
       const record = await clusters.newClusterRecord({
         id: spec.id,
         engineVersion: spec.engineVersion,
         securityGroupIds: spec.securityGroupIds ?? [options.accessSecurityGroupId, options.adminSecurityGroupId],
-        clusterParameterGroupName: `default.${family}`,
+        clusterParameterGroupName: clusterGroup,
         tags: spec.tags ?? {},
         iamAuth: false,
         logExports: ['postgresql'],
@@ -293,6 +317,7 @@ export async function createLocalCloud(options: LocalCloudOptions): Promise<Loca
         port: await freePort(),
         engineVersion: spec.engineVersion,
         logFile: clusters.logFileOf(writerId),
+        clusterSettings,
       });
       const instanceRequest = (instanceId: string, az: string) => ({
         instanceId,
@@ -308,6 +333,7 @@ export async function createLocalCloud(options: LocalCloudOptions): Promise<Loca
         status: 'available',
         isWriter: true,
         server: writer,
+        settingsInEffect: clusterSettings,
         createdAt: new Date().toISOString(),
       });
       record.instanceIds.push(writerId);
@@ -322,12 +348,14 @@ export async function createLocalCloud(options: LocalCloudOptions): Promise<Loca
           port: await freePort(),
           logFile: clusters.logFileOf(readerId),
           name: readerId.replace(/[^A-Za-z0-9_]/g, '_'),
+          clusterSettings,
         });
         clusters.instances.set(readerId, {
           request: instanceRequest(readerId, ['local-1b', 'local-1c'][i % 2] ?? 'local-1b'),
           status: 'available',
           isWriter: false,
           server: reader,
+          settingsInEffect: clusterSettings,
           createdAt: new Date().toISOString(),
         });
         record.instanceIds.push(readerId);
@@ -338,8 +366,9 @@ export async function createLocalCloud(options: LocalCloudOptions): Promise<Loca
       return clusters.toCluster(record);
     },
 
-    addParameterGroup(kind, name, family) {
+    addParameterGroup(kind, name, family, parameters) {
       (kind === 'cluster' ? clusters.clusterParameterGroups : clusters.instanceParameterGroups).set(name, family);
+      if (kind === 'cluster' && parameters) clusters.setClusterParameters(name, parameters);
     },
 
     cname() {

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Client } from 'pg';
 import { chownTree, makeServerDir, serverOsUser } from './os-user';
-import { PgServer, REPLICATOR } from './server';
+import { PgServer, REPLICATOR, writeClusterParameterSettings, type ServerSettings } from './server';
 
 /**
  * A consistent file-level copy of a RUNNING server: the local stand-in for Aurora's copy-on-write
@@ -142,6 +142,8 @@ export interface StandbyOptions {
   name: string;
   /** @default 30_000 */
   streamingTimeoutMs?: number;
+  /** The cluster parameter group's settings for the standby. @default - the primary's, as copied */
+  clusterSettings?: ServerSettings;
 }
 
 /**
@@ -156,6 +158,7 @@ export async function createStandby(primary: PgServer, options: StandbyOptions):
     path.join(options.dataDir, 'postgresql.auto.conf'),
     `\nprimary_conninfo = '${conninfo}'\n`,
   );
+  if (options.clusterSettings) await writeClusterParameterSettings(options.dataDir, options.clusterSettings);
   const user = serverOsUser();
   if (user) {
     for (const file of ['standby.signal', 'postgresql.auto.conf']) {

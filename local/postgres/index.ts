@@ -3,7 +3,16 @@ export type { ClientTools } from './binaries';
 export { copyRunningServer, copyStoppedDataDir, createStandby, waitForStreaming } from './copy';
 export type { CopyResult, StandbyOptions } from './copy';
 export { assertServerUserCanUse, chownTree, makeServerDir, serverOsUser } from './os-user';
-export { forgetServer, freePort, PgServer, REPLICATOR, stopAllServersSync, SUPERUSER } from './server';
-export type { PgServerOptions } from './server';
+export {
+  CLUSTER_PARAMETERS_FILE,
+  forgetServer,
+  freePort,
+  PgServer,
+  REPLICATOR,
+  stopAllServersSync,
+  SUPERUSER,
+  writeClusterParameterSettings,
+} from './server';
+export type { PgServerOptions, ServerSettings } from './server';
 export { majorUpgradePlan, upgradeMajor, upgradeMinor } from './upgrade';
 export type { MajorUpgradeOptions, MajorUpgradePlan, UpgradeMethod } from './upgrade';

@@ -30,8 +30,10 @@ fsync = off
 synchronous_commit = on
 full_page_writes = on
 wal_level = replica
-max_wal_senders = 10
-max_replication_slots = 10
+max_wal_senders = 20
+max_replication_slots = 20
+max_worker_processes = 16
+max_logical_replication_workers = 8
 wal_keep_size = '128MB'
 hot_standby = on
 max_connections = 60
@@ -99,6 +101,25 @@ export interface PgServerOptions {
 /** Extra server settings (`name` → value), written to postgresql.conf by `initialize` after the rehearsal's own (they win). */
 export type ServerSettings = Record<string, string>;
 
+/**
+ * The file, included last by every server's postgresql.conf, that holds the settings its
+ * cluster parameter group stands for (e.g. `wal_level`): the local cloud rewrites it, and the
+ * server reads it when it next starts, as an Aurora instance applies a static parameter at reboot.
+ * A file-level copy (a clone, a standby) carries it along.
+ */
+export const CLUSTER_PARAMETERS_FILE = 'cluster-parameters.conf';
+
+/** Writes the cluster parameter group's settings into a data folder; they take effect at the next start. */
+export async function writeClusterParameterSettings(dataDir: string, settings: ServerSettings): Promise<void> {
+  const file = path.join(dataDir, CLUSTER_PARAMETERS_FILE);
+  await fs.promises.writeFile(
+    file,
+    `# written by the local cloud from the cluster parameter group\n${renderSettings(settings)}`,
+  );
+  const user = serverOsUser();
+  if (user) await fs.promises.chown(file, user.uid, user.gid);
+}
+
 function renderSettings(settings: ServerSettings): string {
   const lines = Object.entries(settings).map(([name, value]) => {
     if (!/^[a-z_][a-z0-9_.]*$/i.test(name)) throw new Error(`not a PostgreSQL setting name: ${name}`);
@@ -140,7 +161,12 @@ export class PgServer {
    * false, creates the `replicator` role standbys stream with.
    */
   static async initialize(
-    options: PgServerOptions & { createReplicator?: boolean; settings?: ServerSettings },
+    options: PgServerOptions & {
+      createReplicator?: boolean;
+      settings?: ServerSettings;
+      /** The cluster parameter group's settings (CLUSTER_PARAMETERS_FILE), in effect from the first start. */
+      clusterSettings?: ServerSettings;
+    },
   ): Promise<PgServer> {
     const server = new PgServer(options);
     await prepareLogDir(options.logFile);
@@ -173,8 +199,9 @@ export class PgServer {
     }
     await fs.promises.appendFile(
       path.join(options.dataDir, 'postgresql.conf'),
-      SERVER_SETTINGS + renderSettings(options.settings ?? {}),
+      SERVER_SETTINGS + renderSettings(options.settings ?? {}) + `include_if_exists = '${CLUSTER_PARAMETERS_FILE}'\n`,
     );
+    await writeClusterParameterSettings(options.dataDir, options.clusterSettings ?? {});
     await server.start();
     if (options.createReplicator !== false) {
       await server.query(`CREATE ROLE ${REPLICATOR.username} WITH REPLICATION LOGIN PASSWORD '${REPLICATOR.password}'`);

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { binDirOf, findClientTools, majorOf } from './binaries';
 import { chownTree, makeServerDir, runAsServerUser } from './os-user';
-import { freePort, lastLines, PgServer, SUPERUSER } from './server';
+import { freePort, lastLines, PgServer, SUPERUSER, type ServerSettings } from './server';
 
 /** How an engine upgrade was carried out locally (said plainly in the rehearsal's report). */
 export type UpgradeMethod = 'restart-on-new-minor' | 'pg_upgrade' | 'dump-restore';
@@ -69,6 +69,8 @@ export interface MajorUpgradeOptions {
   logFile: string;
   /** Folder for the dump file and pg_upgrade's own files. */
   scratchDir: string;
+  /** The settings of the cluster parameter group the upgraded server runs with. @default - none */
+  clusterSettings?: ServerSettings;
 }
 
 /**
@@ -106,6 +108,7 @@ async function dumpRestore(
     engineVersion: toVersion,
     logFile: options.logFile,
     createReplicator: false,
+    ...(options.clusterSettings ? { clusterSettings: options.clusterSettings } : {}),
   });
   try {
     // A connection option outranks a database's own default (a fenced database is read-only by default).
@@ -190,6 +193,7 @@ export async function pgUpgrade(
     logFile: options.logFile,
     binDir: newBin,
     createReplicator: false,
+    ...(options.clusterSettings ? { clusterSettings: options.clusterSettings } : {}),
   });
   await target.stop('fast');
   target.port = port;

@@ -403,6 +403,28 @@ describe('IAM simulation of every synthesized Lambda role against the requests i
     expect(await deniedOf(requests)).toEqual([]);
   }, 300_000);
 
+  it("lets Preflight, and no step that does not list it, read blue's cluster parameter (rds.logical_replication)", async () => {
+    // Online mode's Preflight reads it; the recorded runs are offline, so the call is replayed here.
+    const call: RecordedCall = {
+      state: 'Preflight',
+      method: 'clusters.clusterParameterValue',
+      args: ['pg16-cluster', 'rds.logical_replication'],
+      world: { clusters: {}, instances: {} },
+    };
+    const sdk = await sdkCallsOf(call);
+    expect(sdk.map((c) => c.command)).toEqual(['DescribeDBClusterParameters']);
+    const list: StateRequest[] = [];
+    for (const c of sdk) {
+      for (const r of await authorizationRequests(c, call.world))
+        list.push({ ...r, state: 'Preflight', command: c.command, callId: 0 });
+    }
+    expect(list.map((r) => `${r.action} ${r.resource}`)).toEqual([
+      `rds:DescribeDBClusterParameters arn:aws:rds:${REGION}:${ACCOUNT}:cluster-pg:pg16-cluster`,
+    ]);
+    expect(await deniedOf(list)).toEqual([]);
+    expect(await deniedOf(list, 'CheckClone')).toHaveLength(1);
+  });
+
   it('passes the monitoring role only to RDS itself, the principal RDS checks it for', async () => {
     const pass = requests.find((r) => r.action === 'iam:PassRole')!;
     const role = roleOf('CreateGreenWriter');

@@ -94,8 +94,8 @@ describe('local cloud (real PostgreSQL behind AWS-like ports)', () => {
       endpoint: 'app-blue.cluster.local',
     });
     expect(blue.members).toEqual([
-      { instanceId: 'app-blue-1', isWriter: true },
-      { instanceId: 'app-blue-2', isWriter: false },
+      { instanceId: 'app-blue-1', isWriter: true, parameterGroupStatus: 'in-sync' },
+      { instanceId: 'app-blue-2', isWriter: false, parameterGroupStatus: 'in-sync' },
     ]);
     expect(await cloud.dns.getRecord(ZONE, RECORD)).toMatchObject({
       type: 'CNAME',
@@ -211,7 +211,7 @@ describe('local cloud (real PostgreSQL behind AWS-like ports)', () => {
     );
     expect(instanceSeen).toEqual(['creating', 'available']);
     expect((await cloud.clusters.describeCluster('app-green'))?.members).toEqual([
-      { instanceId: 'app-green-1', isWriter: true },
+      { instanceId: 'app-green-1', isWriter: true, parameterGroupStatus: 'in-sync' },
     ]);
 
     const session = await cloud.database.connect(

@@ -107,6 +107,7 @@ export function clustersStub(servers: Record<string, Pick<TestServer, 'host' | '
     validUpgradeTargets: notUsed('validUpgradeTargets'),
     parameterGroupFamilyOf: notUsed('parameterGroupFamilyOf'),
     clusterParameterGroupFamily: notUsed('clusterParameterGroupFamily'),
+    clusterParameterValue: notUsed('clusterParameterValue'),
     instanceParameterGroupFamily: notUsed('instanceParameterGroupFamily'),
     cloneCopyOnWrite: notUsed('cloneCopyOnWrite'),
     createInstance: notUsed('createInstance'),

@@ -57,6 +57,15 @@ export class FakeCloud {
   upgradeFailure?: 'event' | 'silent';
   /** RDS events per cluster id (DescribeEvents). */
   readonly events = new Map<string, ClusterEvent[]>();
+  /**
+   * The values cluster parameter groups set (DescribeDBClusterParameters): blue's custom group has
+   * logical replication on, as online mode needs; a test turns it off or marks a member
+   * `pending-reboot` to see the workflow refuse.
+   */
+  readonly clusterParameters = new Map<string, Record<string, string>>([
+    ['pg16-cluster', { 'rds.logical_replication': '1' }],
+    ['pg17-cluster', { 'rds.logical_replication': '1' }],
+  ]);
   /** Called when RequestApproval stores an approval (tests decide it through the task token). */
   onApproval?: (record: ApprovalRequestRecord) => void;
   private pending = new Map<string, Pending[]>();
@@ -98,8 +107,8 @@ export class FakeCloud {
       logExports: ['postgresql'],
       deletionProtection: false,
       members: [
-        { instanceId: `${id}-1`, isWriter: true },
-        { instanceId: `${id}-2`, isWriter: false },
+        { instanceId: `${id}-1`, isWriter: true, parameterGroupStatus: 'in-sync' },
+        { instanceId: `${id}-2`, isWriter: false, parameterGroupStatus: 'in-sync' },
       ],
       tags: {},
       latestRestorableTime: new Date(Date.now() - 60_000).toISOString(),
@@ -152,6 +161,7 @@ export class FakeCloud {
     parameterGroupFamilyOf: async (version) => `aurora-postgresql${version.split('.')[0]}`,
     clusterParameterGroupFamily: async (name) =>
       ({ 'pg16-cluster': 'aurora-postgresql16', 'pg17-cluster': 'aurora-postgresql17' })[name],
+    clusterParameterValue: async (group, parameter) => this.clusterParameters.get(group)?.[parameter],
     instanceParameterGroupFamily: async (name) =>
       ({
         'pg16-inst': 'aurora-postgresql16',
@@ -212,6 +222,7 @@ export class FakeCloud {
       cluster.members.push({
         instanceId: instance.id,
         isWriter: cluster.members.length === 0,
+        parameterGroupStatus: 'in-sync',
         ...(r.promotionTier !== undefined ? { promotionTier: r.promotionTier } : {}),
       });
       this.later(`instance:${instance.id}`, () => (instance.status = 'available'), 'instance');

@@ -10,6 +10,7 @@ import {
   DeleteDBClusterCommand,
   DeleteDBInstanceCommand,
   DescribeDBClusterParameterGroupsCommand,
+  DescribeDBClusterParametersCommand,
   DescribeDBClusterSnapshotsCommand,
   DescribeDBClustersCommand,
   DescribeDBEngineVersionsCommand,
@@ -58,7 +59,12 @@ describe('describeCluster', () => {
           EnabledCloudwatchLogsExports: ['postgresql'],
           DeletionProtection: true,
           DBClusterMembers: [
-            { DBInstanceIdentifier: 'blue-1', IsClusterWriter: true, PromotionTier: 0 },
+            {
+              DBInstanceIdentifier: 'blue-1',
+              IsClusterWriter: true,
+              PromotionTier: 0,
+              DBClusterParameterGroupStatus: 'pending-reboot',
+            },
             { DBInstanceIdentifier: 'blue-2', IsClusterWriter: false, PromotionTier: 2 },
           ],
           StorageType: 'aurora-iopt1',
@@ -104,7 +110,7 @@ describe('describeCluster', () => {
       logExports: ['postgresql'],
       deletionProtection: true,
       members: [
-        { instanceId: 'blue-1', isWriter: true, promotionTier: 0 },
+        { instanceId: 'blue-1', isWriter: true, promotionTier: 0, parameterGroupStatus: 'pending-reboot' },
         { instanceId: 'blue-2', isWriter: false, promotionTier: 2 },
       ],
       tags: { team: 'db', 'bluegreen:role': 'blue' },
@@ -336,6 +342,39 @@ describe('parameter group families', () => {
     rdsMock.on(DescribeDBParameterGroupsCommand).rejects(notFound);
     await expect(clusters.clusterParameterGroupFamily('missing')).resolves.toBeUndefined();
     await expect(clusters.instanceParameterGroupFamily('missing')).resolves.toBeUndefined();
+  });
+});
+
+describe('clusterParameterValue', () => {
+  it('reads one parameter of a cluster parameter group, asking RDS for that parameter only', async () => {
+    rdsMock.on(DescribeDBClusterParametersCommand).resolves({
+      Parameters: [{ ParameterName: 'rds.logical_replication', ParameterValue: '1', Source: 'user' }],
+    });
+    await expect(clusters.clusterParameterValue('pg16-cluster', 'rds.logical_replication')).resolves.toBe('1');
+    expect(rdsMock).toHaveReceivedCommandWith(DescribeDBClusterParametersCommand, {
+      DBClusterParameterGroupName: 'pg16-cluster',
+      Filters: [{ Name: 'parameter-name', Values: ['rds.logical_replication'] }],
+    });
+  });
+
+  it('follows the pages and never takes another parameter for the one asked', async () => {
+    rdsMock
+      .on(DescribeDBClusterParametersCommand)
+      .resolvesOnce({ Parameters: [{ ParameterName: 'rds.force_ssl', ParameterValue: '1' }], Marker: 'm1' })
+      .resolvesOnce({ Parameters: [{ ParameterName: 'rds.logical_replication', ParameterValue: '0' }] });
+    await expect(clusters.clusterParameterValue('pg16-cluster', 'rds.logical_replication')).resolves.toBe('0');
+    expect(rdsMock).toHaveReceivedCommandTimes(DescribeDBClusterParametersCommand, 2);
+  });
+
+  it('returns undefined when the group leaves the parameter unset, or does not exist', async () => {
+    rdsMock
+      .on(DescribeDBClusterParametersCommand, { DBClusterParameterGroupName: 'pg16-cluster' })
+      .resolves({ Parameters: [{ ParameterName: 'rds.logical_replication', Source: 'engine-default' }] });
+    await expect(clusters.clusterParameterValue('pg16-cluster', 'rds.logical_replication')).resolves.toBeUndefined();
+    rdsMock
+      .on(DescribeDBClusterParametersCommand, { DBClusterParameterGroupName: 'missing' })
+      .rejects(new DBParameterGroupNotFoundFault({ message: 'not found', $metadata: {} }));
+    await expect(clusters.clusterParameterValue('missing', 'rds.logical_replication')).resolves.toBeUndefined();
   });
 });
 
