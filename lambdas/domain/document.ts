@@ -75,10 +75,14 @@ export interface PollState {
 export interface ExecutionDocument {
   input: DeploymentInput;
   blue?: BlueSnapshot;
-  /** ValidateMigrations: the set's file names, and each file pinned by SHA-256 (and S3 version id). */
   /** InspectBlue: blue's user databases and their unlogged tables (`database: schema.table`). */
   inspect?: { databases: string[]; unloggedTables: string[] };
-  migrationSet?: { files: string[]; pins?: MigrationPin[] };
+  /**
+   * ValidateMigrations: the set's file names, and each file pinned by SHA-256 (and S3 version id).
+   * With replication (online mode or failback), `warnings`: statements that could stop it, as
+   * `file line N: reason [statement]`; the approval shows them.
+   */
+  migrationSet?: { files: string[]; pins?: MigrationPin[]; warnings?: string[] };
   lock?: { key: string; owner: string; acquiredAt: string };
   ttl?: { changed: boolean; previousTtl: number; changeId?: string; oldTtlExpiresAt?: string };
   block?: { changed: boolean; securityGroupIds: string[]; blockedAt: string };

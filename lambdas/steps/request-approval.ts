@@ -57,6 +57,8 @@ export interface ApprovalEvidence {
    * and ApplySql ran: compare with `sha256sum` of the files you reviewed.
    */
   migrationHashes: { name: string; sha256: string; versionId?: string }[];
+  /** Migration statements that could stop replication (online mode), as ValidateMigrations warned. */
+  migrationWarnings?: string[];
   engineUpgrade?: { from: string; to: string; isMajor: boolean };
   fenceVerified: boolean;
   smokeTests: SmokeEvidence[];
@@ -169,6 +171,7 @@ export function buildEvidence(doc: ExecutionDocument, now: Date, expiresAt: stri
     migrationsSkipped: doc.migrations?.skipped ?? [],
     migrationHashes:
       doc.migrationSet?.pins ?? doc.migrations?.applied.map((m) => ({ name: m.name, sha256: m.sha256 })) ?? [],
+    ...(doc.migrationSet?.warnings?.length ? { migrationWarnings: doc.migrationSet.warnings } : {}),
     ...(doc.upgrade?.requested
       ? { engineUpgrade: { from: doc.upgrade.from, to: doc.upgrade.to, isMajor: doc.upgrade.isMajor } }
       : {}),
@@ -251,6 +254,10 @@ export function approvalEmail(evidence: ApprovalEvidence, url: string): { subjec
     for (const m of evidence.migrationHashes) {
       lines.push(`  ${m.sha256}  ${m.name}${m.versionId ? `  (S3 version ${m.versionId})` : ''}`);
     }
+  }
+  if (evidence.migrationWarnings?.length) {
+    lines.push('Migration statements that could stop replication (a row blue accepts could fail on green):');
+    for (const w of evidence.migrationWarnings) lines.push(`  ${w}`);
   }
   lines.push(`Smoke tests: ${evidence.smokeTests.length - failed} of ${evidence.smokeTests.length} passed`);
   for (const t of evidence.smokeTests) {

@@ -132,6 +132,20 @@ describe('requestApproval', () => {
     );
   });
 
+  it("shows ValidateMigrations' replication warnings", async () => {
+    const { stored, emails, ports } = harness();
+    const doc = executionDocument({});
+    const warning = '001_check.sql line 1: adds a check constraint to replicated table public.orders [ALTER TABLE …]';
+    doc.migrationSet = { files: ['001_check.sql'], warnings: [warning] };
+
+    await requestApproval({ document: doc, taskToken: TASK_TOKEN }, ports);
+
+    expect((stored[0]!.evidence as unknown as ApprovalEvidence).migrationWarnings).toEqual([warning]);
+    expect(emails[0]!.text).toContain(
+      `Migration statements that could stop replication (a row blue accepts could fail on green):\n  ${warning}`,
+    );
+  });
+
   it('cuts smoke-test values to 200 characters in the evidence, the email and the page', async () => {
     const { stored, emails, ports } = harness();
     const doc = executionDocument({

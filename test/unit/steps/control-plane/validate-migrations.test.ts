@@ -109,4 +109,52 @@ describe('ValidateMigrations', () => {
     expect(message).toContain('001_blank.sql: is empty');
     expect(message).toContain('002_binary.sql: is not valid UTF-8 text');
   });
+
+  describe('with replication', () => {
+    const replicated = (raw: { mode?: 'online' | 'offline'; failback?: boolean }) =>
+      stepDocument({ migrations: { s3Prefix: PREFIX, database: 'orders' }, blueRetentionSeconds: 3600, ...raw });
+
+    it('online: refuses what breaks the stream from blue, with file and line, before anything runs', async () => {
+      cloud.migrationFiles = [
+        { name: '001_ok.sql', bytes: sql('CREATE TABLE audit (id int);\nALTER TABLE orders ADD COLUMN note text;') },
+        {
+          name: '002_bad.sql',
+          bytes: sql('-- tidy up\nALTER TABLE orders\n  DROP COLUMN legacy;\nALTER TABLE orders RENAME TO o2;'),
+        },
+      ];
+      const error = await failureOf(validateMigrations(replicated({ mode: 'online' }), cloud.ports()));
+      expect(error).toBeInstanceOf(PreconditionFailed);
+      expect(error.message).toMatch(
+        /^migrations\.s3Prefix: 2 statement\(s\) of s3:\/\/app-migrations\/orders\/ would break replication \(online mode/,
+      );
+      expect(error.message).toContain('002_bad.sql line 2: drops column legacy of replicated table public.orders');
+      expect(error.message).toContain('002_bad.sql line 4: renames replicated table public.orders to o2');
+      expect(error.message).not.toContain('001_ok.sql');
+      expect(error.message).toMatch(/; nothing was changed\.$/);
+    });
+
+    it('online: keeps the warnings in the document for the approval', async () => {
+      cloud.migrationFiles = [
+        { name: '001_check.sql', bytes: sql('ALTER TABLE orders ADD CONSTRAINT qty_positive CHECK (qty > 0);') },
+      ];
+      const result = await validateMigrations(replicated({ mode: 'online' }), cloud.ports());
+      expect(result.files).toEqual(['001_check.sql']);
+      expect(result.warnings).toEqual([
+        expect.stringMatching(/^001_check\.sql line 1: adds a check constraint to replicated table public\.orders/),
+      ]);
+    });
+
+    it('failback: refuses a new column, which the stream back to blue cannot carry', async () => {
+      cloud.migrationFiles = [{ name: '001_add.sql', bytes: sql('ALTER TABLE orders ADD COLUMN note text;') }];
+      const error = await failureOf(validateMigrations(replicated({ failback: true }), cloud.ports()));
+      expect(error.message).toMatch(/would break replication \(failback;/);
+      expect(error.message).toContain('001_add.sql line 1: adds column note to replicated table public.orders');
+    });
+
+    it('offline without failback: classifies nothing (no replication to break)', async () => {
+      cloud.migrationFiles = [{ name: '001_drop.sql', bytes: sql('DROP TABLE orders; DO $$ BEGIN END $$;') }];
+      const result = await validateMigrations(replicated({}), cloud.ports());
+      expect(result).toEqual({ files: ['001_drop.sql'], pins: [expect.objectContaining({ name: '001_drop.sql' })] });
+    });
+  });
 });
