@@ -77,7 +77,7 @@ export function pgParserWasm(): string {
 }
 
 /** Handlers (`lambdas/handlers/<step>.ts`) whose bundle contains libpg-query. */
-export const SQL_PARSER_STEPS: ReadonlySet<string> = new Set(['validate-input', 'smoke-test']);
+export const SQL_PARSER_STEPS: ReadonlySet<string> = new Set(['validate-input', 'validate-migrations', 'smoke-test']);
 
 /** The esbuild settings of one step's Lambda: LAMBDA_BUNDLING, plus the parser's .wasm where it is used. */
 export function bundlingFor(step: string): lambdaNodejs.BundlingOptions {
