@@ -1,5 +1,6 @@
 import type { ExecutionDocument } from '../domain/document';
-import type { DbSession } from '../ports';
+import type { DeploymentInput } from '../domain/input';
+import type { Cluster, DbSession, Ports } from '../ports';
 
 /**
  * The database half of online mode's preflight (docs/online-mode.md, "Preflight"), run by
@@ -17,6 +18,65 @@ export interface Streams {
 
 export function streamsOf(doc: ExecutionDocument): Streams {
   return { forward: doc.input.mode === 'online', reverse: doc.input.failback };
+}
+
+const LOGICAL_REPLICATION = 'rds.logical_replication';
+
+/** How to turn logical replication on in a cluster parameter group (a default group cannot be changed). */
+function turnOn(group: string): string {
+  return group.startsWith('default.')
+    ? `${group} is a default group, which cannot be changed: create a custom cluster parameter group of the same family with ${LOGICAL_REPLICATION} = 1 and attach it`
+    : `set it to 1 (aws rds modify-db-cluster-parameter-group --db-cluster-parameter-group-name ${group} --parameters ParameterName=${LOGICAL_REPLICATION},ParameterValue=1,ApplyMethod=pending-reboot)`;
+}
+
+/**
+ * Preflight's control-plane half (Preflight cannot connect to blue): `rds.logical_replication` in
+ * the cluster parameter groups. Online mode publishes from blue: blue's group must set it to 1 and
+ * every member must run with it (`in-sync`; it is static, so it needs a reboot, which the workflow
+ * never does to blue). Failback publishes from green after cutover: green's group (the input's
+ * target group, or blue's, which the clone inherits) must set it to 1; green starts with it.
+ * InspectBlue then checks that blue's `wal_level` really is `logical`.
+ */
+export async function logicalReplicationProblems(
+  blue: Cluster,
+  input: Pick<DeploymentInput, 'mode' | 'failback' | 'clusterParameterGroupName'>,
+  { clusters }: Pick<Ports, 'clusters'>,
+): Promise<string[]> {
+  const problems: string[] = [];
+  const blueGroup = blue.clusterParameterGroupName;
+  if (input.mode === 'online') {
+    const value = blueGroup ? await clusters.clusterParameterValue(blueGroup, LOGICAL_REPLICATION) : undefined;
+    if (!blueGroup) {
+      problems.push(
+        `online mode needs ${LOGICAL_REPLICATION} = 1 on blue, and RDS reports no cluster parameter group for blue cluster ${blue.id}`,
+      );
+    } else if (value !== '1') {
+      problems.push(
+        `online mode needs ${LOGICAL_REPLICATION} = 1 on blue, and blue's cluster parameter group ${blueGroup} ${value === undefined ? 'leaves it at its default (0)' : `sets it to ${value}`}; ${turnOn(blueGroup)}, then reboot blue's writer in a quiet moment: the workflow never reboots blue`,
+      );
+    } else {
+      const behind = blue.members.filter((m) => m.parameterGroupStatus && m.parameterGroupStatus !== 'in-sync');
+      if (behind.length) {
+        problems.push(
+          `${LOGICAL_REPLICATION} = 1 in ${blueGroup} is not yet in effect on blue: ${behind.map((m) => `${m.isWriter ? 'writer' : 'reader'} ${m.instanceId} is ${m.parameterGroupStatus ?? '?'}`).join(', ')}; reboot ${behind.length === 1 ? 'it' : 'them'} (aws rds reboot-db-instance --db-instance-identifier ${behind[0]?.instanceId ?? ''}) in a quiet moment, then start the deployment again: the workflow never reboots blue`,
+        );
+      }
+    }
+  }
+  const greenGroup = input.clusterParameterGroupName ?? blueGroup;
+  const checkedAlready = input.mode === 'online' && greenGroup === blueGroup;
+  if (input.failback && greenGroup && !checkedAlready) {
+    const value = await clusters.clusterParameterValue(greenGroup, LOGICAL_REPLICATION);
+    if (value !== '1') {
+      const whose = input.clusterParameterGroupName
+        ? `green's target cluster parameter group ${greenGroup} (clusterParameterGroupName)`
+        : `blue's cluster parameter group ${greenGroup}, which green inherits,`;
+      problems.push(
+        `failback streams from green to blue after cutover, so green needs ${LOGICAL_REPLICATION} = 1, and ${whose} ${value === undefined ? 'leaves it at its default (0)' : `sets it to ${value}`}; ${turnOn(greenGroup)} (green starts with it: no reboot of blue is needed for failback alone)`,
+      );
+    }
+  }
+  return problems;
 }
 
 /** An unlogged table (InspectBlue lists them): logical replication skips it. */

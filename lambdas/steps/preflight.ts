@@ -4,6 +4,7 @@ import { PreconditionFailed } from '../domain/errors';
 import type { Ports } from '../ports';
 import { greenTags, normalizeHost, ownTags } from './common';
 import { networkProblems } from './preflight-network';
+import { logicalReplicationProblems } from './preflight-replication';
 
 /** RDS's limit of tags on one resource. */
 const MAX_TAGS = 50;
@@ -149,6 +150,9 @@ export async function preflight(
       }
     }
   }
+
+  // Online mode and failback: rds.logical_replication (InspectBlue then reads blue's wal_level).
+  problems.push(...(await logicalReplicationProblems(blue, input, { clusters })));
 
   const record = await dns.getRecord(input.cname.hostedZoneId, input.cname.recordName);
   let cname: BlueSnapshot['cname'] = { target: '', ttl: 0 };

@@ -354,3 +354,69 @@ describe('Preflight: a confirmed approver before blue is touched', () => {
     await expect(preflight(stepDocument({ dryRun: true }), cloud.ports())).resolves.toMatchObject({ id: BLUE });
   });
 });
+
+describe('Preflight: rds.logical_replication for online mode and failback', () => {
+  const ONLINE = { mode: 'online', blueRetentionSeconds: 3600 } as const;
+  const FAILBACK = { failback: true, blueRetentionSeconds: 3600 } as const;
+  const MAJOR = {
+    targetEngineVersion: '17.4',
+    clusterParameterGroupName: 'pg17-cluster',
+    instanceParameterGroupName: 'pg17-inst',
+  };
+
+  it('accepts online mode with failback when blue runs with it on and in sync', async () => {
+    await expect(preflight(stepDocument({ ...ONLINE, failback: true }), cloud.ports())).resolves.toMatchObject({
+      id: BLUE,
+    });
+  });
+
+  it('refuses online mode when blue’s group leaves it off, with the command, and says the workflow never reboots blue', async () => {
+    cloud.clusterParameters.set('pg16-cluster', {});
+    const message = await guardRail(ONLINE);
+    expect(message).toContain(
+      "online mode needs rds.logical_replication = 1 on blue, and blue's cluster parameter group pg16-cluster leaves it at its default (0); set it to 1 (aws rds modify-db-cluster-parameter-group --db-cluster-parameter-group-name pg16-cluster --parameters ParameterName=rds.logical_replication,ParameterValue=1,ApplyMethod=pending-reboot), then reboot blue's writer in a quiet moment: the workflow never reboots blue",
+    );
+  });
+
+  it('says a default group cannot be changed', async () => {
+    blueCluster().clusterParameterGroupName = 'default.aurora-postgresql16';
+    const message = await guardRail(ONLINE);
+    expect(message).toContain(
+      'default.aurora-postgresql16 is a default group, which cannot be changed: create a custom cluster parameter group',
+    );
+  });
+
+  it('refuses online mode while the setting waits for a reboot, naming each member', async () => {
+    const [writer, reader] = blueCluster().members;
+    writer!.parameterGroupStatus = 'pending-reboot';
+    reader!.parameterGroupStatus = 'applying';
+    const message = await guardRail(ONLINE);
+    expect(message).toContain(
+      `rds.logical_replication = 1 in pg16-cluster is not yet in effect on blue: writer ${BLUE}-1 is pending-reboot, reader ${BLUE}-2 is applying; reboot them (aws rds reboot-db-instance --db-instance-identifier ${BLUE}-1) in a quiet moment, then start the deployment again: the workflow never reboots blue`,
+    );
+  });
+
+  it('does not ask offline mode without failback for it', async () => {
+    cloud.clusterParameters.set('pg16-cluster', { 'rds.logical_replication': '0' });
+    blueCluster().members[0]!.parameterGroupStatus = 'pending-reboot';
+    await expect(preflight(stepDocument(), cloud.ports())).resolves.toMatchObject({ id: BLUE });
+  });
+
+  it('failback alone: needs it in the group green inherits, not in effect on blue', async () => {
+    blueCluster().members[0]!.parameterGroupStatus = 'pending-reboot';
+    await expect(preflight(stepDocument(FAILBACK), cloud.ports())).resolves.toMatchObject({ id: BLUE });
+    cloud.clusterParameters.set('pg16-cluster', { 'rds.logical_replication': '0' });
+    expect(await guardRail(FAILBACK)).toContain(
+      "failback streams from green to blue after cutover, so green needs rds.logical_replication = 1, and blue's cluster parameter group pg16-cluster, which green inherits, sets it to 0",
+    );
+  });
+
+  it("failback with an upgrade: green's target group needs it too", async () => {
+    cloud.clusterParameters.set('pg17-cluster', {});
+    const message = await guardRail({ ...ONLINE, ...FAILBACK, ...MAJOR });
+    expect(message).toContain(
+      "green's target cluster parameter group pg17-cluster (clusterParameterGroupName) leaves it at its default (0)",
+    );
+    expect(message).not.toContain('pg16-cluster');
+  });
+});
