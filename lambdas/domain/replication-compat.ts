@@ -1,4 +1,4 @@
-import { hasSqlDetails, parse } from 'libpg-query';
+import { hasSqlDetails, parse, parsePlPgSQL } from 'libpg-query';
 
 /**
  * Whether a migration set keeps logical replication working (docs/migrations.md, "Migrations in
@@ -14,9 +14,12 @@ import { hasSqlDetails, parse } from 'libpg-query';
  *   same changes break that stream, and so does any new column or table on green (blue has
  *   nowhere to put its rows).
  *
- * What the classifier cannot see, it refuses rather than guesses: a DO block, a CALL, a SELECT of
- * a function that is not built in (their statements run unseen), and every statement kind it
- * does not know. Tables are matched by name; an unqualified name means `public`.
+ * A PL/pgSQL DO block is read with PostgreSQL's PL/pgSQL parser and each statement in it judged
+ * like the file's own. What the classifier cannot see, it refuses rather than guesses: EXECUTE
+ * (built at run time), a DO block in another language, CALL, a call of a function that is not
+ * built in (its statements run unseen), and every statement kind it does not know. Creating a
+ * function is fine: its body runs only when called. Tables are matched by name; an unqualified
+ * name means `public`.
  */
 
 export interface ReplicationStreams {
@@ -61,7 +64,13 @@ interface RangeVar {
 interface Verdict {
   level: 'refuse' | 'warn';
   reason: string;
+  /** Where a statement inside a DO block is (else the statement's own line and text). */
+  line?: number;
+  statement?: string;
 }
+
+/** The file line of a byte offset of the statement being classified. */
+type LineOf = (byteOffset: number) => number;
 
 const STATEMENT_PREVIEW = 80;
 
@@ -69,25 +78,18 @@ const STATEMENT_PREVIEW = 80;
  * Built-in functions a migration may call from a plain SELECT (anything `pg_catalog.`-qualified is
  * built in too). Any other function's body is not visible here, so calling it is refused.
  */
-const BUILTIN_FUNCTIONS = new Set([
-  'set_config',
-  'current_setting',
-  'setval',
-  'nextval',
-  'currval',
-  'pg_get_serial_sequence',
-  'to_regclass',
-  'pg_advisory_lock',
-  'pg_advisory_unlock',
-  'pg_advisory_xact_lock',
-  'pg_try_advisory_lock',
-  'pg_sleep',
-  'now',
-  'version',
-  'count',
-  'max',
-  'min',
-]);
+const BUILTIN_FUNCTIONS = new Set(
+  [
+    'set_config current_setting setval nextval currval pg_get_serial_sequence',
+    'to_regclass to_regtype to_regprocedure pg_table_is_visible has_table_privilege current_database',
+    'pg_advisory_lock pg_advisory_unlock pg_advisory_xact_lock pg_try_advisory_lock pg_sleep',
+    'now clock_timestamp statement_timestamp date_trunc extract age version gen_random_uuid',
+    'format quote_ident quote_literal quote_nullable concat concat_ws lower upper length substr substring',
+    'replace regexp_replace left right trim btrim abs round',
+    'count max min sum avg array_agg string_agg array_length',
+    'json_build_object jsonb_build_object pg_relation_size pg_total_relation_size',
+  ].flatMap((names) => names.split(' ')),
+);
 
 /** Statement kinds that change no replicated table's shape or rows, whatever they name. */
 const NEUTRAL = new Set([
@@ -278,7 +280,7 @@ class Classifier {
     return forward ? 'replication from blue to green stops' : 'the failback stream from green to blue stops';
   }
 
-  classify(stmt: Node): Verdict[] {
+  async classify(stmt: Node, lineOf: LineOf): Promise<Verdict[]> {
     const [kind, body] = Object.entries(stmt)[0] ?? ['nothing', {}];
     const node = body as Node;
     if (NEUTRAL.has(kind)) return [];
@@ -335,11 +337,7 @@ class Classifier {
       case 'MergeStmt':
         return this.dataChanges({ [kind]: node });
       case 'DoStmt':
-        return [
-          this.refuse(
-            'a DO block: its statements run unseen (and may be built at run time), so they cannot be classified; write them as plain statements in the file, or deploy it in offline mode',
-          ),
-        ];
+        return this.doBlock(node, lineOf);
       case 'CallStmt':
         return [
           this.refuse(
@@ -363,6 +361,95 @@ class Classifier {
           ),
         ];
     }
+  }
+
+  /**
+   * A PL/pgSQL DO block: its body is read by PostgreSQL's own PL/pgSQL parser, and every statement
+   * and expression in it is classified like a statement of the file, at its own line. EXECUTE
+   * builds its statement at run time: refused, as is a block in any other language.
+   */
+  private async doBlock(node: Node, lineOf: LineOf): Promise<Verdict[]> {
+    const options = ((node.args as { DefElem?: Node }[] | undefined) ?? []).map((a) => a.DefElem ?? {});
+    const option = (name: string) => options.find((o) => o.defname === name);
+    const sval = (o: Node | undefined) => (o?.arg as { String?: { sval?: string } } | undefined)?.String?.sval;
+    const language = sval(option('language'))?.toLowerCase() ?? 'plpgsql';
+    const bodyOption = option('as');
+    const body = sval(bodyOption) ?? '';
+    if (language !== 'plpgsql') {
+      return [
+        this.refuse(
+          `a DO block in ${language}: only PL/pgSQL blocks can be read; write its statements as plain SQL in the file, or deploy it in offline mode`,
+        ),
+      ];
+    }
+    let tag = 'bluegreen_do';
+    while (body.includes(`$${tag}$`)) tag += '_';
+    let tree: unknown;
+    try {
+      tree = await parsePlPgSQL(
+        `CREATE FUNCTION pg_temp.bluegreen_do() RETURNS void LANGUAGE plpgsql AS $${tag}$${body}$${tag}$`,
+      );
+    } catch (error) {
+      return [
+        this.refuse(`a DO block that PL/pgSQL cannot read (${(error as Error).message}), so it cannot be classified`),
+      ];
+    }
+    // PL/pgSQL numbers lines from the body's first line: the line of its opening quote.
+    const firstLine = lineOf(typeof bodyOption?.location === 'number' ? bodyOption.location : 0);
+    const verdicts: Verdict[] = [];
+    const visit = async (value: unknown, lineno: number): Promise<void> => {
+      if (Array.isArray(value)) {
+        for (const item of value) await visit(item, lineno);
+        return;
+      }
+      if (typeof value !== 'object' || value === null) return;
+      for (const [key, child] of Object.entries(value)) {
+        const own = (child as { lineno?: unknown } | null)?.lineno;
+        const line = typeof own === 'number' ? own : lineno;
+        const dynamic =
+          key === 'PLpgSQL_stmt_dynexecute' ||
+          key === 'PLpgSQL_stmt_dynfors' ||
+          (key === 'PLpgSQL_stmt_open' && (child as Node).dynquery !== undefined);
+        if (dynamic) {
+          verdicts.push({
+            ...this.refuse(
+              'EXECUTE in a DO block builds its statement at run time, so it cannot be classified; write the statement itself, or deploy it in offline mode',
+            ),
+            line: firstLine + line - 1,
+            statement: 'DO: EXECUTE …',
+          });
+        } else if (key === 'PLpgSQL_expr') {
+          const expr = child as { query?: string; parseMode?: number };
+          for (const verdict of await this.expression(expr.query ?? '', expr.parseMode ?? 0)) {
+            verdicts.push({ ...verdict, line: firstLine + line - 1 });
+          }
+        } else {
+          await visit(child, line);
+        }
+      }
+    };
+    await visit(tree, 1);
+    return verdicts;
+  }
+
+  /** A statement (mode 0) or an expression (PL/pgSQL's other parse modes) inside a DO block. */
+  private async expression(query: string, parseMode: number): Promise<Verdict[]> {
+    // Assignments (`n := f()`) come with their target; the value is an expression like the others.
+    const sql = parseMode === 0 ? query : `SELECT ${parseMode >= 3 ? query.replace(/^[^=:']*(?::=|=)/, '') : query}`;
+    const statement = `DO: ${query.replace(/\s+/g, ' ').trim()}`.slice(0, STATEMENT_PREVIEW);
+    let statements: { stmt?: Node }[];
+    try {
+      statements = (await parse(sql)).stmts as { stmt?: Node }[];
+    } catch (error) {
+      if (!hasSqlDetails(error)) throw error;
+      return [{ ...this.refuse('a part of a DO block that cannot be read, so it cannot be classified'), statement }];
+    }
+    const verdicts: Verdict[] = [];
+    for (const inner of statements) {
+      // Nested statements have no file position of their own: they are reported at the block's line.
+      for (const verdict of await this.classify(inner.stmt ?? {}, () => 1)) verdicts.push({ ...verdict, statement });
+    }
+    return verdicts;
   }
 
   private refuse(reason: string): Verdict {
@@ -696,8 +783,14 @@ export async function classifyMigrations(
         line: lineOfByte(bytes, offset),
         statement: preview(bytes, offset, statement.stmt_len),
       };
-      for (const verdict of classifier.classify(statement.stmt ?? {})) {
-        (verdict.level === 'refuse' ? result.refused : result.warned).push({ ...where, reason: verdict.reason });
+      const lineOf: LineOf = (byteOffset) => lineOfByte(bytes, byteOffset);
+      for (const verdict of await classifier.classify(statement.stmt ?? {}, lineOf)) {
+        (verdict.level === 'refuse' ? result.refused : result.warned).push({
+          file: where.file,
+          line: verdict.line ?? where.line,
+          statement: verdict.statement ?? where.statement,
+          reason: verdict.reason,
+        });
       }
     }
   }

@@ -40,6 +40,8 @@ describe('classifyMigrations in online mode (blue → green)', () => {
     'GRANT SELECT ON orders TO reporting',
     'CREATE TRIGGER t BEFORE INSERT ON orders FOR EACH ROW EXECUTE FUNCTION f()',
     "SELECT pg_catalog.set_config('search_path', '', false)",
+    "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_type WHERE typname = 'mood') THEN CREATE TYPE mood AS ENUM ('a'); END IF; END $$",
+    "DO $$ BEGIN RAISE NOTICE '%', format('%s rows', (SELECT count(*) FROM orders)); END $$",
     "SELECT setval('orders_id_seq', 100)",
     'SET lock_timeout = 1000',
     'BEGIN; CREATE TABLE t (id int); COMMIT',
@@ -66,7 +68,12 @@ describe('classifyMigrations in online mode (blue → green)', () => {
     ['DROP TYPE mood CASCADE', /CASCADE can drop columns/],
     ['DROP SCHEMA app CASCADE', /DROP SCHEMA app CASCADE drops the replicated tables/],
     ['DROP EXTENSION postgis', /drops the extension's own tables/],
-    ["DO $$ BEGIN EXECUTE 'DROP TABLE orders'; END $$", /a DO block: its statements run unseen/],
+    ["DO $$ BEGIN EXECUTE 'DROP TABLE orders'; END $$", /EXECUTE in a DO block builds its statement at run time/],
+    ['DO $$ BEGIN ALTER TABLE orders DROP COLUMN note; END $$', /drops column note of replicated table public\.orders/],
+    ['DO $$ DECLARE n int; BEGIN n := archive_orders(); END $$', /calls archive_orders\(\)/],
+    ['DO $$ BEGIN PERFORM archive_orders(); END $$', /calls archive_orders\(\)/],
+    ["DO LANGUAGE plperl $$ spi_exec_query('DROP TABLE orders') $$", /a DO block in plperl/],
+    ['DO $$ BEGIN garbage; END $$', /a DO block that PL\/pgSQL cannot read/],
     ['CALL archive_orders()', /CALL runs a procedure/],
     ['SELECT archive_orders()', /calls archive_orders\(\), whose statements cannot be classified/],
     ['CREATE PUBLICATION p FOR ALL TABLES', /the workflow manages replication itself/],
@@ -149,18 +156,32 @@ describe('classifyMigrations in online mode (blue → green)', () => {
       '',
       'ALTER TABLE orders',
       '  DROP COLUMN note;  CREATE INDEX CONCURRENTLY i ON orders (id);',
-      "DO $$ BEGIN RAISE NOTICE 'x'; END $$;",
+      'DO $$',
+      'BEGIN',
+      "  RAISE NOTICE 'x';",
+      '  ALTER TABLE orders',
+      '    RENAME COLUMN qty TO quantity;',
+      "  EXECUTE 'SELECT 1';",
+      'END $$;',
       'ALTER TABLE orders ADD CONSTRAINT c CHECK (qty > 0);',
     ].join('\n');
     const result = await classifyMigrations([{ name: 'V7__mixed.sql', sql }], ONLINE);
     expect(result.refused.map((f) => [f.file, f.line, f.statement])).toEqual([
       ['V7__mixed.sql', 5, 'ALTER TABLE orders DROP COLUMN note'],
-      ['V7__mixed.sql', 7, "DO $$ BEGIN RAISE NOTICE 'x'; END $$"],
+      ['V7__mixed.sql', 10, 'DO: ALTER TABLE orders RENAME COLUMN qty TO quantity'],
+      ['V7__mixed.sql', 12, 'DO: EXECUTE …'],
     ]);
-    expect(result.warned.map((f) => f.line)).toEqual([8]);
+    expect(result.warned.map((f) => f.line)).toEqual([14]);
     expect(describeFinding(result.refused[0]!)).toMatch(
       /^V7__mixed\.sql line 5: drops column note of replicated table public\.orders: .* \[ALTER TABLE orders DROP COLUMN note\]$/,
     );
+  });
+
+  it('shares what a DO block creates with the statements after it', async () => {
+    const result = await classify(
+      'DO $$ BEGIN CREATE TABLE audit (id int); END $$;\nALTER TABLE audit ADD COLUMN at timestamptz NOT NULL;',
+    );
+    expect(result).toEqual({ refused: [], warned: [] });
   });
 
   it('refuses a file that does not parse, with its line', async () => {
