@@ -463,7 +463,8 @@ class Classifier {
   private createTable(rv: RangeVar | undefined, node: Node): Verdict[] {
     if (!rv || rv.relpersistence === 't' || (node.relation as RangeVar | undefined)?.relpersistence === 't') return [];
     const key = relationKey(rv);
-    this.state.tables.add(key);
+    // IF NOT EXISTS may meet blue's own table: then it stays replicated, and is judged as such.
+    if (!node.if_not_exists) this.state.tables.add(key);
     if (this.streams.reverse) {
       return [
         this.refuse(

@@ -177,6 +177,13 @@ describe('classifyMigrations in online mode (blue → green)', () => {
     );
   });
 
+  it("does not take CREATE TABLE IF NOT EXISTS as new: the table may be blue's own", async () => {
+    const result = await classify('CREATE TABLE IF NOT EXISTS orders (id int);\nALTER TABLE orders DROP COLUMN note;');
+    expect(result.refused.map((f) => [f.line, f.reason])).toEqual([
+      [2, expect.stringMatching(/drops column note of replicated table public\.orders/)],
+    ]);
+  });
+
   it('shares what a DO block creates with the statements after it', async () => {
     const result = await classify(
       'DO $$ BEGIN CREATE TABLE audit (id int); END $$;\nALTER TABLE audit ADD COLUMN at timestamptz NOT NULL;',
