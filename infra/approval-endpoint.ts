@@ -1,15 +1,19 @@
-import { Duration, RemovalPolicy, Token, Validations } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
 import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
+import * as origins from 'aws-cdk-lib/aws-cloudfront-origins';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { OutputFormat, type BundlingOptions } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
+import { ApprovalWebAcl, approvalWafProblems, ORIGIN_VERIFY_HEADER, type ApprovalWafOptions } from './approval-waf';
 import { handlerFunction } from './lambda-code';
 
 /**
@@ -113,6 +117,14 @@ export interface ApprovalEndpointProps {
    * @default RemovalPolicy.RETAIN - decided approvals record who approved a cutover, and when
    */
   readonly removalPolicy?: RemovalPolicy;
+
+  /**
+   * Put CloudFront with a WAF web ACL (per-IP rate limit) in front of the page
+   * (docs/approval.md, "WAF in front of the page"). Approval links then use CloudFront's domain,
+   * and the page refuses requests that did not come through CloudFront.
+   * @default - no WAF: the HTTP API's own throttling only
+   */
+  readonly waf?: ApprovalWafOptions;
 }
 
 /**
@@ -134,6 +146,10 @@ export class ApprovalEndpoint extends Construct {
   readonly accessLogGroup: logs.ILogGroup;
   /** The emergency approver role, when `emergencyApprover` was given. */
   readonly emergencyApproverRole?: iam.Role;
+  /** CloudFront in front of the API, with `waf`. */
+  readonly distribution?: cloudfront.Distribution;
+  /** The web ACL, when `waf` made one (a stack in us-east-1 without `waf.webAclArn`). */
+  readonly webAcl?: ApprovalWebAcl;
 
   constructor(scope: Construct, id: string, props: ApprovalEndpointProps) {
     super(scope, id);
@@ -146,6 +162,10 @@ export class ApprovalEndpoint extends Construct {
     const decisionThrottle = props.decisionThrottle ?? { rateLimit: 1, burstLimit: 3 };
     for (const [name, t] of Object.entries({ throttling: { rateLimit, burstLimit }, pageThrottle, decisionThrottle })) {
       if (!(t.rateLimit > 0 && t.burstLimit > 0)) throw new Error(`${name}: throttling limits must be positive`);
+    }
+    if (props.waf) {
+      const problems = approvalWafProblems(props.waf, Stack.of(this).region);
+      if (problems.length) throw new Error(`ApprovalEndpoint: ${problems.join('; ')}`);
     }
     const retention = props.logRetention ?? logs.RetentionDays.ONE_YEAR;
 
@@ -239,6 +259,12 @@ export class ApprovalEndpoint extends Construct {
     });
     this.api = api;
     this.url = stage.url;
+    if (props.waf) {
+      const edge = this.wafInFront(api, props.waf, apiFunction);
+      this.distribution = edge.distribution;
+      if (edge.webAcl) this.webAcl = edge.webAcl;
+      this.url = `https://${edge.distribution.distributionDomainName}/`;
+    }
 
     if (props.emergencyApprover) {
       const role = new iam.Role(this, 'EmergencyApproverRole', {
@@ -263,7 +289,7 @@ export class ApprovalEndpoint extends Construct {
       description: 'RequestApproval: stores the task token under a random approval id and emails the link',
       environment: {
         APPROVALS_TABLE: table.tableName,
-        APPROVAL_BASE_URL: stage.url,
+        APPROVAL_BASE_URL: this.url,
         TOPIC_ARN: props.topic.topicArn,
       },
     });
@@ -277,6 +303,78 @@ export class ApprovalEndpoint extends Construct {
       reason:
         'The approval link is a capability URL: a random 192-bit approval id, plus a per-approval nonce in the form for POST. Approvers read the email on a phone with no AWS identity, so IAM, Cognito or a Lambda authorizer would lock them out.',
     });
+  }
+
+  /**
+   * CloudFront with the web ACL in front of the API. CloudFront adds a header whose value is a
+   * generated secret, and the page function refuses a request without it, so a flood sent straight
+   * to execute-api does not get around the WAF. Nothing is cached and nothing is logged at the edge.
+   */
+  private wafInFront(
+    api: apigwv2.HttpApi,
+    waf: ApprovalWafOptions,
+    apiFunction: lambda.Function,
+  ): { distribution: cloudfront.Distribution; webAcl?: ApprovalWebAcl } {
+    const stack = Stack.of(this);
+    const webAcl = waf.webAclArn
+      ? undefined
+      : new ApprovalWebAcl(this, 'WebAcl', {
+          ...(waf.rateLimit !== undefined ? { rateLimit: waf.rateLimit } : {}),
+          ...(waf.managedRules !== undefined ? { managedRules: waf.managedRules } : {}),
+        });
+    const originVerify = new secretsmanager.Secret(this, 'OriginVerifySecret', {
+      description: `Header ${ORIGIN_VERIFY_HEADER} that CloudFront adds and the approval page requires`,
+      generateSecretString: { passwordLength: 48, excludePunctuation: true },
+    });
+    // Dynamic references: the template holds {{resolve:secretsmanager:…}}, never the value.
+    const verifyValue = originVerify.secretValue.unsafeUnwrap();
+    apiFunction.addEnvironment('ORIGIN_VERIFY_HEADER', ORIGIN_VERIFY_HEADER);
+    apiFunction.addEnvironment('ORIGIN_VERIFY_VALUE', verifyValue);
+    const distribution = new cloudfront.Distribution(this, 'Distribution', {
+      comment: 'Approval page of the Aurora blue/green deployment, behind WAF',
+      webAclId: waf.webAclArn ?? webAcl!.webAclArn,
+      defaultBehavior: {
+        origin: new origins.HttpOrigin(`${api.apiId}.execute-api.${stack.region}.${stack.urlSuffix}`, {
+          protocolPolicy: cloudfront.OriginProtocolPolicy.HTTPS_ONLY,
+          originSslProtocols: [cloudfront.OriginSslPolicy.TLS_V1_2],
+          customHeaders: { [ORIGIN_VERIFY_HEADER]: verifyValue },
+        }),
+        viewerProtocolPolicy: cloudfront.ViewerProtocolPolicy.HTTPS_ONLY,
+        // POST decides; PUT, PATCH, DELETE and OPTIONS have no route and get the API's 404.
+        allowedMethods: cloudfront.AllowedMethods.ALLOW_ALL,
+        // Every page is per approval and changes when it is decided: never cached.
+        cachePolicy: cloudfront.CachePolicy.CACHING_DISABLED,
+        // Every viewer header but Host (API Gateway routes on its own host name); no query string,
+        // no cookie: the page uses neither.
+        originRequestPolicy: new cloudfront.OriginRequestPolicy(this, 'OriginRequests', {
+          comment: 'Approval page: viewer headers except Host; no query strings, no cookies',
+          headerBehavior: cloudfront.OriginRequestHeaderBehavior.denyList('Host'),
+          queryStringBehavior: cloudfront.OriginRequestQueryStringBehavior.none(),
+          cookieBehavior: cloudfront.OriginRequestCookieBehavior.none(),
+        }),
+      },
+      enableLogging: false,
+    });
+    Validations.of(originVerify).acknowledge({
+      id: 'AwsSolutions-SMG4',
+      reason:
+        'The origin-verify header value only proves that a request came through CloudFront (and its WAF); it grants nothing. Rotating it would have to update CloudFront and the function together: redeploy to change it.',
+    });
+    Validations.of(distribution).acknowledge({
+      id: 'AwsSolutions-CFR1',
+      reason: 'Approvers may be anywhere (on call, travelling): no geo restriction; the WAF rate rule limits each IP.',
+    });
+    Validations.of(distribution).acknowledge({
+      id: 'AwsSolutions-CFR3',
+      reason:
+        'No CloudFront access logs on purpose: they record the path, which holds the approval id (the link is the credential). The HTTP API access log records the route key instead.',
+    });
+    Validations.of(distribution).acknowledge({
+      id: 'AwsSolutions-CFR4',
+      reason:
+        'The default *.cloudfront.net certificate: CloudFront then negotiates TLSv1 or later with viewers; a minimum of TLSv1.2 needs a custom domain and an ACM certificate in us-east-1.',
+    });
+    return webAcl ? { distribution, webAcl } : { distribution };
   }
 
   private nodeFunction(

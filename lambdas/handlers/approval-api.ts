@@ -6,6 +6,7 @@ import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { handleApprovalHttp, type ApprovalHttpRequest } from '../approval/http';
 import { DynamoDbApprovals } from '../aws/approvals-dynamodb';
+import { cameThroughOrigin, originVerificationFrom } from '../domain/origin-verify';
 import { SfnTaskDecisions } from '../aws/task-decisions-sfn';
 import { logger, systemClock as clock, traced } from './runtime';
 
@@ -20,6 +21,8 @@ const store = new DynamoDbApprovals(DynamoDBDocumentClient.from(traced(new Dynam
 });
 // One attempt: a retried SendTaskSuccess after a lost answer must surface as "outcome unknown".
 const decisions = new SfnTaskDecisions(traced(new SFNClient({ maxAttempts: 1 })));
+// WAF option (infra/approval-waf.ts): only requests that came through CloudFront and its web ACL.
+const originVerification = originVerificationFrom(process.env);
 
 /** API Gateway HTTP API (payload 2.0) to the framework-agnostic request. */
 export function toApprovalRequest(event: APIGatewayProxyEventV2): ApprovalHttpRequest {
@@ -45,6 +48,10 @@ export function toApprovalRequest(event: APIGatewayProxyEventV2): ApprovalHttpRe
 export const handler = middy<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2>()
   .use(injectLambdaContext(logger, { logEvent: false }))
   .handler(async (event) => {
+    if (originVerification && !cameThroughOrigin(event.headers ?? {}, originVerification)) {
+      logger.warn('Approval request refused: it did not come through CloudFront');
+      return { statusCode: 403, headers: { 'content-type': 'text/plain; charset=utf-8' }, body: 'Forbidden\n' };
+    }
     const request = toApprovalRequest(event);
     const response = await handleApprovalHttp(
       request,
