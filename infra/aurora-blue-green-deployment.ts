@@ -8,6 +8,7 @@ import {
   RemovalPolicy,
   Stack,
   TimeZone,
+  Token,
   Validations,
 } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
@@ -15,7 +16,7 @@ import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as eventsTargets from 'aws-cdk-lib/aws-events-targets';
-import type * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -35,6 +36,7 @@ import { defaultsSchema, describeIssues, rawInputSchema, type Defaults } from '.
 import { METRICS_NAMESPACE, WRITES_BLOCKED_NOW_METRIC } from '../lambdas/domain/metrics';
 import { TASK_LIST, type TaskSpec } from '../lambdas/steps/catalog';
 import { ApprovalEndpoint } from './approval-endpoint';
+import type { ApprovalWafOptions } from './approval-waf';
 import { DeploymentDashboard } from './dashboard';
 import { buildDefinition, buildRecoveryDefinition } from './definition';
 import { handlerFunction } from './lambda-code';
@@ -403,6 +405,26 @@ export function isTimeZone(name: string): boolean {
   }
 }
 
+/** What the database Lambdas may reach when the construct creates their security group. */
+export interface DatabaseEgressOptions {
+  /**
+   * Security groups of the interface VPC endpoints the database Lambdas call on 443: Secrets
+   * Manager, RDS (and S3, when it is an interface endpoint).
+   * @default - none
+   */
+  readonly endpointSecurityGroups?: readonly ec2.ISecurityGroup[];
+  /**
+   * Prefix lists reached on 443, e.g. the S3 gateway endpoint's `com.amazonaws.<region>.s3` (`pl-…`).
+   * @default - none
+   */
+  readonly endpointPrefixListIds?: readonly string[];
+  /**
+   * The clusters' PostgreSQL port.
+   * @default 5432
+   */
+  readonly databasePort?: number;
+}
+
 export interface AuroraBlueGreenDeploymentProps {
   /** The VPC of the Aurora clusters; the database Lambdas run in it. */
   readonly vpc: ec2.IVpc;
@@ -546,6 +568,20 @@ export interface AuroraBlueGreenDeploymentProps {
    */
   readonly emergencyApprover?: iam.IPrincipal;
   /**
+   * CloudFront with a WAF web ACL (per-IP rate limit) in front of the approval page; approval
+   * links then use CloudFront's domain (docs/approval.md, "WAF in front of the page"). Outside
+   * us-east-1 it needs `webAclArn`. Not with `approvalFunction`.
+   * @default - no WAF: the approval API's own throttling only
+   */
+  readonly approvalWaf?: ApprovalWafOptions;
+  /**
+   * Have the construct create the database Lambdas' own security group, with no egress but
+   * PostgreSQL to `adminSecurityGroup` and HTTPS to the VPC endpoints (docs/iam.md, "Network").
+   * The clusters' admin group must then allow PostgreSQL in from `databaseSecurityGroup`.
+   * @default - the database Lambdas use `adminSecurityGroup`, and the construct creates no group
+   */
+  readonly databaseEgress?: DatabaseEgressOptions;
+  /**
    * The Lambda function that runs `RequestApproval`.
    * @default - an `ApprovalEndpoint` (infra/approval-endpoint.ts) is created and its function used
    */
@@ -608,6 +644,8 @@ export class AuroraBlueGreenDeployment extends Construct {
   public readonly approvalEndpoint?: ApprovalEndpoint;
   /** The approval page's base URL, when this construct created the approval endpoint. */
   public readonly approvalUrl?: string;
+  /** The database Lambdas' own security group, with `databaseEgress`. */
+  public readonly databaseSecurityGroup?: ec2.SecurityGroup;
 
   private readonly wildcards = new WildcardAcknowledgements();
 
@@ -714,6 +752,7 @@ export class AuroraBlueGreenDeployment extends Construct {
     const functions = new Map<string, lambda.IFunction>();
     const dbConnectTimeout = props.dbConnectTimeout ?? DEFAULT_DB_CONNECT_TIMEOUT;
     const access = new StepAccess(this, props, stateMachineName);
+    if (props.databaseEgress) this.databaseSecurityGroup = this.newDatabaseSecurityGroup(props, props.databaseEgress);
     for (const spec of TASK_LIST) {
       if (spec.kind === 'approval') continue; // below: the approval endpoint's own function
       functions.set(spec.state, this.stepFunction(spec, dbConnectTimeout, access, props));
@@ -726,6 +765,7 @@ export class AuroraBlueGreenDeployment extends Construct {
         topic: this.approversTopic,
         stateMachineArn,
         ...(props.emergencyApprover ? { emergencyApprover: props.emergencyApprover } : {}),
+        ...(props.approvalWaf ? { waf: props.approvalWaf } : {}),
       });
       approvalFunction = this.approvalEndpoint.requestApprovalFunction;
       this.approvalUrl = this.approvalEndpoint.url;
@@ -986,6 +1026,43 @@ export class AuroraBlueGreenDeployment extends Construct {
     return topic;
   }
 
+  /**
+   * The database Lambdas' own group: no egress but PostgreSQL to the admin group (on the clusters)
+   * and HTTPS to the VPC endpoints. DNS to the VPC resolver is not governed by security groups.
+   */
+  private newDatabaseSecurityGroup(
+    props: AuroraBlueGreenDeploymentProps,
+    egress: DatabaseEgressOptions,
+  ): ec2.SecurityGroup {
+    const group = new ec2.SecurityGroup(this, 'DatabaseFunctionsSecurityGroup', {
+      vpc: props.vpc,
+      description: 'Aurora blue/green database Lambdas: PostgreSQL to the admin group, HTTPS to VPC endpoints',
+      allowAllOutbound: false,
+      allowAllIpv6Outbound: false,
+    });
+    const port = egress.databasePort ?? 5432;
+    group.addEgressRule(props.adminSecurityGroup, ec2.Port.tcp(port), 'PostgreSQL to the clusters (admin group)');
+    for (const endpoints of egress.endpointSecurityGroups ?? []) {
+      group.addEgressRule(endpoints, ec2.Port.HTTPS, 'HTTPS to VPC endpoints (Secrets Manager, RDS)');
+    }
+    for (const prefixList of egress.endpointPrefixListIds ?? []) {
+      group.addEgressRule(ec2.Peer.prefixList(prefixList), ec2.Port.HTTPS, 'HTTPS to a gateway endpoint (S3)');
+    }
+    // Every rule above is a resource of its own, and EC2 gives a group created without an egress
+    // rule an allow-all one. An inline rule that matches nothing (CDK's own "disallow all") keeps
+    // the group from ever having it.
+    (group.node.defaultChild as ec2.CfnSecurityGroup).addPropertyOverride('SecurityGroupEgress', [
+      {
+        CidrIp: '255.255.255.255/32',
+        Description: 'Disallow all traffic',
+        IpProtocol: 'icmp',
+        FromPort: 252,
+        ToPort: 86,
+      },
+    ]);
+    return group;
+  }
+
   private newMigrationsBucket(): s3.Bucket {
     const accessLogs = new s3.Bucket(this, 'MigrationsAccessLogs', {
       blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
@@ -1050,7 +1127,7 @@ export class AuroraBlueGreenDeployment extends Construct {
         ? {
             vpc: props.vpc,
             vpcSubnets: props.databaseSubnets ?? { subnets: props.vpc.privateSubnets },
-            securityGroups: [props.adminSecurityGroup],
+            securityGroups: [this.databaseSecurityGroup ?? props.adminSecurityGroup],
           }
         : {}),
     });
@@ -1119,6 +1196,27 @@ export function definitionDefaults(source: {
 
 function validateProps(props: AuroraBlueGreenDeploymentProps): void {
   const problems: string[] = [];
+  if (props.approvalWaf && props.approvalFunction) {
+    problems.push(
+      'approvalWaf: protects the approval endpoint this construct creates, so it cannot go with approvalFunction',
+    );
+  }
+  if (props.databaseEgress) {
+    const { endpointSecurityGroups = [], endpointPrefixListIds = [], databasePort = 5432 } = props.databaseEgress;
+    if (endpointSecurityGroups.length + endpointPrefixListIds.length === 0) {
+      problems.push(
+        'databaseEgress: give endpointSecurityGroups or endpointPrefixListIds: the database Lambdas call Secrets Manager and RDS on 443',
+      );
+    }
+    for (const id of endpointPrefixListIds) {
+      if (!Token.isUnresolved(id) && !/^pl-[0-9a-f]{8,17}$/.test(id)) {
+        problems.push(`databaseEgress.endpointPrefixListIds: "${id}" is not a prefix list id (pl-…)`);
+      }
+    }
+    if (!Number.isInteger(databasePort) || databasePort < 1150 || databasePort > 65535) {
+      problems.push(`databaseEgress.databasePort: ${databasePort} is not a port Aurora accepts (1150-65535)`);
+    }
+  }
   if (props.existingTopic && props.encryptionKey) {
     problems.push('encryptionKey: encrypts the topic this construct creates, so it cannot go with existingTopic');
   }

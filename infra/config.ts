@@ -1,10 +1,12 @@
 import type { Construct } from 'constructs';
 import { z } from 'zod';
 import { defaultsSchema, type Defaults } from '../lambdas/domain/input';
+import { CLOUDFRONT_WEB_ACL_ARN, WEB_ACL_REGION } from './approval-waf';
 import {
   DEFAULT_DB_CONNECT_TIMEOUT,
   DEFAULT_EXECUTION_DEFAULTS,
   DEFAULT_STATE_MACHINE_NAME,
+  DEFAULT_WRITES_BLOCKED_ALARM_AFTER,
   definitionDefaults,
   isTimeZone,
   scheduleExpressionProblem,
@@ -23,6 +25,31 @@ const hex = (prefix: string) =>
 const email = z.email('an email address');
 const d = DEFAULT_EXECUTION_DEFAULTS;
 const tunable = defaultsSchema.shape;
+const principalArn = (what: string) =>
+  z
+    .string()
+    .regex(
+      /^arn:aws[a-z-]*:(iam|sts)::(\d{12}|\*):[\w+=,.@\-/*]+$/,
+      `${what}: an IAM role, user or account (root) ARN`,
+    );
+
+/** The approval page's WAF (infra/approval-waf.ts); also read on its own by infra/approval-web-acl-app.ts. */
+export const approvalWafSchema = z.strictObject({
+  webAclArn: z
+    .string()
+    .regex(
+      CLOUDFRONT_WEB_ACL_ARN,
+      'the ARN of a CLOUDFRONT-scope web ACL: arn:aws:wafv2:us-east-1:<account>:global/webacl/<name>/<id>',
+    )
+    .optional(),
+  rateLimit: z
+    .number()
+    .int('a whole number of requests')
+    .min(10, 'at least 10 requests per 5 minutes (WAF minimum)')
+    .max(2_000_000_000, 'at most 2000000000 requests per 5 minutes (WAF maximum)')
+    .optional(),
+  managedRules: z.boolean().optional(),
+});
 
 export const configSchema = z
   .strictObject({
@@ -59,6 +86,29 @@ export const configSchema = z
       .optional(),
     approvalEmails: z.array(email).min(1, 'at least one approver'),
     notificationEmails: z.array(email).default([]),
+    approverSubscriberArns: z.array(principalArn('who may subscribe to the approvers topic')).optional(),
+    emergencyApproverArns: z.array(principalArn('who may assume the emergency approver role')).default([]),
+    writesBlockedAlarmAfterMinutes: z
+      .number()
+      .int('whole minutes')
+      .min(1, 'at least 1 minute')
+      .max(1440, 'at most 1440 minutes (1 day)')
+      .default(DEFAULT_WRITES_BLOCKED_ALARM_AFTER.toMinutes()),
+    approvalWaf: approvalWafSchema.optional(),
+    databaseEgress: z
+      .strictObject({
+        endpointSecurityGroupIds: z.array(hex('sg')).default([]),
+        endpointPrefixListIds: z
+          .array(z.string().regex(/^pl-[0-9a-f]{8,17}$/, 'a prefix list id such as pl-6da54004'))
+          .default([]),
+        databasePort: z
+          .number()
+          .int()
+          .min(1150, 'Aurora ports are 1150-65535')
+          .max(65535, 'Aurora ports are 1150-65535')
+          .default(5432),
+      })
+      .optional(),
     migrationUploaderArns: z
       .array(z.string().regex(/^arn:aws[a-z-]*:(iam|sts)::\d{12}:[\w+=,.@\-/*]+$/, 'an IAM role or user ARN'))
       .default([]),
@@ -145,6 +195,30 @@ export const configSchema = z
         code: 'custom',
         path: ['databaseSecretKmsKeyArn'],
         message: `must be a key of account ${config.account} in ${config.region}`,
+      });
+    }
+    const waf = config.approvalWaf;
+    if (waf && !waf.webAclArn && config.region !== WEB_ACL_REGION) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['approvalWaf', 'webAclArn'],
+        message: `required outside ${WEB_ACL_REGION}: CloudFront takes only a web ACL made in ${WEB_ACL_REGION}; deploy it first with npm run deploy:approval-web-acl and set its WebAclArn output here (docs/approval.md)`,
+      });
+    }
+    if (waf?.webAclArn && waf.webAclArn.split(':')[4] !== config.account) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['approvalWaf', 'webAclArn'],
+        message: `must be a web ACL of account ${config.account} (the distribution's)`,
+      });
+    }
+    const egress = config.databaseEgress;
+    if (egress && egress.endpointSecurityGroupIds.length + egress.endpointPrefixListIds.length === 0) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['databaseEgress'],
+        message:
+          'give endpointSecurityGroupIds or endpointPrefixListIds: the database Lambdas call Secrets Manager and RDS on 443',
       });
     }
     const blue = config.schedule?.input['blueClusterId'];

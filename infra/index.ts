@@ -7,8 +7,16 @@ export {
   DEFAULT_STATE_MACHINE_NAME,
   scheduleExpressionProblem,
   type AuroraBlueGreenDeploymentProps,
+  type DatabaseEgressOptions,
   type DeploymentSchedule,
   type ExecutionDefaults,
 } from './aurora-blue-green-deployment';
 export { ApprovalEndpoint, type ApprovalEndpointProps } from './approval-endpoint';
+export {
+  ApprovalWebAcl,
+  ApprovalWebAclStack,
+  type ApprovalWafOptions,
+  type ApprovalWebAclRules,
+  type ApprovalWebAclStackProps,
+} from './approval-waf';
 export { DeploymentDashboard, type DeploymentDashboardProps } from './dashboard';

@@ -10,6 +10,7 @@ import {
   executionDefaultsOf,
   type AuroraBlueGreenDeploymentProps,
 } from './aurora-blue-green-deployment';
+import type { ApprovalWafOptions } from './approval-waf';
 import type { BlueGreenConfig } from './config';
 
 export interface BlueGreenStackProps extends StackProps {
@@ -88,6 +89,27 @@ export class BlueGreenStack extends Stack {
           }
         : {}),
       ...(props.handlersDir ? { handlersDir: props.handlersDir } : {}),
+      ...(config.approverSubscriberArns ? { approverSubscriberArns: config.approverSubscriberArns } : {}),
+      ...(config.emergencyApproverArns.length
+        ? {
+            emergencyApprover: new iam.CompositePrincipal(
+              ...config.emergencyApproverArns.map((arn) => new iam.ArnPrincipal(arn)),
+            ),
+          }
+        : {}),
+      writesBlockedAlarmAfter: Duration.minutes(config.writesBlockedAlarmAfterMinutes),
+      ...(config.approvalWaf ? { approvalWaf: approvalWafOf(config.approvalWaf) } : {}),
+      ...(config.databaseEgress
+        ? {
+            databaseEgress: {
+              endpointSecurityGroups: config.databaseEgress.endpointSecurityGroupIds.map((id, i) =>
+                ec2.SecurityGroup.fromSecurityGroupId(this, `EndpointSecurityGroup${i}`, id, { mutable: false }),
+              ),
+              endpointPrefixListIds: config.databaseEgress.endpointPrefixListIds,
+              databasePort: config.databaseEgress.databasePort,
+            },
+          }
+        : {}),
     };
     this.deployment = new AuroraBlueGreenDeployment(this, 'BlueGreen', deploymentProps);
 
@@ -102,4 +124,16 @@ export class BlueGreenStack extends Stack {
       });
     }
   }
+}
+
+/**
+ * With a web ACL ARN, the rules in the configuration belong to that web ACL (deployed by
+ * `npm run deploy:approval-web-acl`); without one, the construct makes the web ACL with them.
+ */
+function approvalWafOf(waf: NonNullable<BlueGreenConfig['approvalWaf']>): ApprovalWafOptions {
+  if (waf.webAclArn) return { webAclArn: waf.webAclArn };
+  return {
+    ...(waf.rateLimit !== undefined ? { rateLimit: waf.rateLimit } : {}),
+    ...(waf.managedRules !== undefined ? { managedRules: waf.managedRules } : {}),
+  };
 }
