@@ -117,6 +117,12 @@ export class BlueGreenStack extends Stack {
       description: 'Start an execution of this state machine to deploy',
       value: this.deployment.stateMachine.stateMachineArn,
     });
+    if (this.deployment.databaseSecurityGroup) {
+      new CfnOutput(this, 'DatabaseSecurityGroupId', {
+        description: `The database Lambdas' group: allow PostgreSQL in from it on ${config.adminSecurityGroupId}`,
+        value: this.deployment.databaseSecurityGroup.securityGroupId,
+      });
+    }
     if (this.deployment.approvalUrl) {
       new CfnOutput(this, 'ApprovalUrl', {
         description: 'Base URL of the approval pages linked from approval emails',

@@ -110,6 +110,11 @@ describe('the approval and network keys, from cdk.json to the template', () => {
       FromPort: 5432,
       DestinationSecurityGroupId: 'sg-0123456789abcdef0',
     });
+    // The admin group is the caller's: the output names the group to allow in from.
+    template.hasOutput('DatabaseSecurityGroupId', {
+      Description: Match.stringLikeRegexp('allow PostgreSQL in from it on sg-0123456789abcdef0'),
+      Value: { 'Fn::GetAtt': [Match.stringLikeRegexp('DatabaseFunctionsSecurityGroup'), 'GroupId'] },
+    });
   });
 });
 
