@@ -1,9 +1,12 @@
 import { App, ArnFormat, Stack, Validations } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { ApprovalEndpoint } from '../../infra/approval-endpoint';
 import { ApprovalWebAcl, ApprovalWebAclStack, ORIGIN_VERIFY_HEADER } from '../../infra/approval-waf';
+import { AuroraBlueGreenDeployment } from '../../infra/aurora-blue-green-deployment';
+import { newStack, requiredProps, stubHandlersDir } from './fixture';
 
 const ACCOUNT = '123456789012';
 const WEB_ACL_ARN = `arn:aws:wafv2:us-east-1:${ACCOUNT}:global/webacl/bluegreen-approval/473e64fd-f30b-4765-81a0-62ad96dd167a`;
@@ -200,5 +203,26 @@ describe('ApprovalWebAclStack (the web ACL on its own, for a deployment in anoth
   it('cannot be created in another region', () => {
     const stack = new Stack(new App(), 'Elsewhere', { env: { account: ACCOUNT, region: 'eu-west-1' } });
     expect(() => new ApprovalWebAcl(stack, 'Acl')).toThrow(/can only be created in us-east-1, not eu-west-1/);
+  });
+});
+
+describe('AuroraBlueGreenDeployment approvalWaf', () => {
+  it('refuses approvalWaf with approvalFunction: there is no approval endpoint of its own to protect', () => {
+    const stack = newStack();
+    const props = requiredProps(stack, stubHandlersDir());
+    expect(
+      () =>
+        new AuroraBlueGreenDeployment(stack, 'Deployment', {
+          ...props,
+          approvalFunction: lambda.Function.fromFunctionArn(
+            stack,
+            'Approval',
+            `arn:aws:lambda:eu-west-1:${ACCOUNT}:function:my-approval`,
+          ),
+          approvalWaf: { webAclArn: WEB_ACL_ARN },
+        }),
+    ).toThrow(
+      /approvalWaf: protects the approval endpoint this construct creates, so it cannot go with approvalFunction/,
+    );
   });
 });
