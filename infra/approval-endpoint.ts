@@ -349,14 +349,10 @@ export class ApprovalEndpoint extends Construct {
         allowedMethods: cloudfront.AllowedMethods.ALLOW_ALL,
         // Every page is per approval and changes when it is decided: never cached.
         cachePolicy: cloudfront.CachePolicy.CACHING_DISABLED,
-        // Every viewer header but Host (API Gateway routes on its own host name); no query string,
-        // no cookie: the page uses neither.
-        originRequestPolicy: new cloudfront.OriginRequestPolicy(this, 'OriginRequests', {
-          comment: 'Approval page: viewer headers except Host; no query strings, no cookies',
-          headerBehavior: cloudfront.OriginRequestHeaderBehavior.denyList('Host'),
-          queryStringBehavior: cloudfront.OriginRequestQueryStringBehavior.none(),
-          cookieBehavior: cloudfront.OriginRequestCookieBehavior.none(),
-        }),
+        // Every viewer header but Host (API Gateway routes on its own host name). The managed
+        // policy, not a custom one: only it forwards Authorization without caching, which a JWT
+        // authorizer on the API needs. Nothing downstream logs a query string or a cookie.
+        originRequestPolicy: cloudfront.OriginRequestPolicy.ALL_VIEWER_EXCEPT_HOST_HEADER,
       },
       enableLogging: false,
     });

@@ -12,6 +12,8 @@ const ACCOUNT = '123456789012';
 const WEB_ACL_ARN = `arn:aws:wafv2:us-east-1:${ACCOUNT}:global/webacl/bluegreen-approval/473e64fd-f30b-4765-81a0-62ad96dd167a`;
 /** CloudFront's managed CachingDisabled cache policy. */
 const CACHING_DISABLED = '4135ea2d-6df8-44a3-9df3-4b5a84be39ad';
+/** CloudFront's managed AllViewerExceptHostHeader origin request policy. */
+const ALL_VIEWER_EXCEPT_HOST_HEADER = 'b689b0a8-53d0-40ab-baf2-68738e2966ac';
 
 type Resource = { Type: string; Properties: Record<string, unknown> };
 
@@ -109,7 +111,7 @@ describe('ApprovalEndpoint with the WAF option, in us-east-1 (the web ACL is mad
     });
   });
 
-  it('caches nothing, forwards no query string or cookie, and logs nothing at the edge', () => {
+  it('caches nothing, forwards every viewer header but Host, and logs nothing at the edge', () => {
     const config = only(template, 'AWS::CloudFront::Distribution').Properties['DistributionConfig'] as Record<
       string,
       unknown
@@ -121,12 +123,9 @@ describe('ApprovalEndpoint with the WAF option, in us-east-1 (the web ACL is mad
       AllowedMethods: expect.arrayContaining(['GET', 'HEAD', 'POST']),
     });
     expect(config).not.toHaveProperty('Logging');
-    const policy = only(template, 'AWS::CloudFront::OriginRequestPolicy').Properties['OriginRequestPolicyConfig'];
-    expect(policy).toMatchObject({
-      QueryStringsConfig: { QueryStringBehavior: 'none' },
-      CookiesConfig: { CookieBehavior: 'none' },
-      HeadersConfig: { HeaderBehavior: 'allExcept', Headers: ['Host'] },
-    });
+    // AllViewerExceptHostHeader: the viewer's headers (Authorization too, for a JWT authorizer)
+    // without Host, which API Gateway needs to be its own.
+    expect(behavior['OriginRequestPolicyId']).toBe(ALL_VIEWER_EXCEPT_HOST_HEADER);
   });
 
   it('links approval emails to CloudFront, not to execute-api', () => {
