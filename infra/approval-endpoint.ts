@@ -1,6 +1,7 @@
 import { Duration, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
 import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
+import { HttpJwtAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
 import * as origins from 'aws-cdk-lib/aws-cloudfront-origins';
@@ -36,7 +37,56 @@ export const APPROVAL_ROUTES = {
   page: 'GET /approvals/{id}',
   head: 'HEAD /approvals/{id}',
   decision: 'POST /approvals/{id}',
+  /** Only with `approverIdentity`: where the issuer sends the approver back after signing in. */
+  signedIn: 'GET /signed-in',
 } as const;
+
+/**
+ * Who may decide: approvers signed in with an OpenID Connect issuer (docs/approval.md, "Approver
+ * identity"). The deciding POST then needs a valid ID token, checked by API Gateway's JWT authorizer.
+ */
+export interface ApproverIdentity {
+  /** The issuer URL exactly as its tokens' `iss` says (https), e.g. `https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbC`. */
+  readonly issuer: string;
+  /** The page's OpenID Connect client: a public client (no secret) allowed the authorization code flow with PKCE. */
+  readonly clientId: string;
+  /**
+   * Accepted `aud` values of the ID token.
+   * @default - [clientId]
+   */
+  readonly audience?: readonly string[];
+  /**
+   * The claim that names the approver in the approvals table, the execution and the log.
+   * @default 'email'
+   */
+  readonly claim?: 'email' | 'sub';
+}
+
+/** Checks an `ApproverIdentity` before anything is made of it: each message names the field. */
+export function validateApproverIdentity(identity: ApproverIdentity): void {
+  if (!Token.isUnresolved(identity.issuer)) {
+    let url: URL | undefined;
+    try {
+      url = new URL(identity.issuer);
+    } catch {
+      url = undefined;
+    }
+    if (!url || url.protocol !== 'https:' || url.search || url.hash) {
+      throw new Error(
+        `approverIdentity.issuer must be an https URL without query or fragment, got "${identity.issuer}"`,
+      );
+    }
+  }
+  if (!Token.isUnresolved(identity.clientId) && !/^[\x21-\x7e]{1,256}$/.test(identity.clientId)) {
+    throw new Error('approverIdentity.clientId must be 1 to 256 printable characters without spaces');
+  }
+  if (identity.audience !== undefined && identity.audience.length === 0) {
+    throw new Error('approverIdentity.audience must name at least one audience when given');
+  }
+  if (identity.claim !== undefined && identity.claim !== 'email' && identity.claim !== 'sub') {
+    throw new Error(`approverIdentity.claim must be 'email' or 'sub', got "${String(identity.claim)}"`);
+  }
+}
 
 /** The handlers (lambdas/handlers/<name>.ts) of the approval functions. */
 export const APPROVAL_HANDLERS = ['approval-api', 'request-approval'] as const;
@@ -113,6 +163,12 @@ export interface ApprovalEndpointProps {
   readonly encryptionKey?: kms.IKey;
 
   /**
+   * Approvers sign in with this OpenID Connect issuer to decide; the decision records who decided.
+   * @default - no sign-in: whoever holds the link (and the page's nonce) decides
+   */
+  readonly approverIdentity?: ApproverIdentity;
+
+  /**
    * What happens to the approvals table when it leaves the stack.
    * @default RemovalPolicy.RETAIN - decided approvals record who approved a cutover, and when
    */
@@ -168,6 +224,8 @@ export class ApprovalEndpoint extends Construct {
       if (problems.length) throw new Error(`ApprovalEndpoint: ${problems.join('; ')}`);
     }
     const retention = props.logRetention ?? logs.RetentionDays.ONE_YEAR;
+    const identity = props.approverIdentity;
+    if (identity) validateApproverIdentity(identity);
 
     const encryptionKey =
       props.encryptionKey ??
@@ -194,7 +252,16 @@ export class ApprovalEndpoint extends Construct {
 
     const apiFunction = this.nodeFunction('ApiFunction', 'approval-api', retention, {
       description: 'Approval page: shows the evidence, takes one decision and sends it to Step Functions',
-      environment: { APPROVALS_TABLE: table.tableName },
+      environment: {
+        APPROVALS_TABLE: table.tableName,
+        ...(identity
+          ? {
+              APPROVER_ISSUER: identity.issuer,
+              APPROVER_CLIENT_ID: identity.clientId,
+              APPROVER_CLAIM: identity.claim ?? 'email',
+            }
+          : {}),
+      },
       alsoOnAnyResource:
         ' states:SendTaskSuccess and states:SendTaskFailure support no resource-level permissions either (the Service Authorization Reference lists no resource type): the task token is what names the task.',
     });
@@ -214,13 +281,25 @@ export class ApprovalEndpoint extends Construct {
       description: 'Approval page of the Aurora blue/green deployment',
       createDefaultStage: false,
     });
+    const integration = new HttpLambdaIntegration('ApprovalPage', apiFunction, {
+      payloadFormatVersion: apigwv2.PayloadFormatVersion.VERSION_2_0,
+    });
+    // Showing never needs a token (an email link is a plain navigation); deciding does, when configured.
+    api.addRoutes({ path: '/approvals/{id}', methods: [apigwv2.HttpMethod.GET, apigwv2.HttpMethod.HEAD], integration });
     api.addRoutes({
       path: '/approvals/{id}',
-      methods: [apigwv2.HttpMethod.GET, apigwv2.HttpMethod.HEAD, apigwv2.HttpMethod.POST],
-      integration: new HttpLambdaIntegration('ApprovalPage', apiFunction, {
-        payloadFormatVersion: apigwv2.PayloadFormatVersion.VERSION_2_0,
-      }),
+      methods: [apigwv2.HttpMethod.POST],
+      integration,
+      ...(identity
+        ? {
+            authorizer: new HttpJwtAuthorizer('ApproverIdentity', identity.issuer, {
+              jwtAudience: [...(identity.audience ?? [identity.clientId])],
+              identitySource: ['$request.header.Authorization'],
+            }),
+          }
+        : {}),
     });
+    if (identity) api.addRoutes({ path: '/signed-in', methods: [apigwv2.HttpMethod.GET], integration });
     const stage = new apigwv2.HttpStage(this, 'Stage', {
       httpApi: api,
       stageName: '$default',
@@ -256,6 +335,7 @@ export class ApprovalEndpoint extends Construct {
       [APPROVAL_ROUTES.page]: perRoute(pageThrottle),
       [APPROVAL_ROUTES.head]: perRoute(pageThrottle),
       [APPROVAL_ROUTES.decision]: perRoute(decisionThrottle),
+      ...(identity ? { [APPROVAL_ROUTES.signedIn]: perRoute(pageThrottle) } : {}),
     });
     this.api = api;
     this.url = stage.url;
@@ -305,8 +385,9 @@ export class ApprovalEndpoint extends Construct {
 
     Validations.of(api).acknowledge({
       id: 'AwsSolutions-APIG4',
-      reason:
-        'The approval link is a capability URL: a random 192-bit approval id, plus a per-approval nonce in the form for POST. Approvers read the email on a phone with no AWS identity, so IAM, Cognito or a Lambda authorizer would lock them out.',
+      reason: identity
+        ? 'POST /approvals/{id} (deciding) has a JWT authorizer (approverIdentity). GET /approvals/{id} and GET /signed-in only show a page: an email link is a plain navigation that carries no token, and a GET never decides.'
+        : 'The approval link is a capability URL: a random 192-bit approval id, plus a per-approval nonce in the form for POST. Approvers read the email on a phone with no AWS identity, so IAM, Cognito or a Lambda authorizer would lock them out.',
     });
   }
 

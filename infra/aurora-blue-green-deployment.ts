@@ -35,7 +35,7 @@ import { z } from 'zod';
 import { defaultsSchema, describeIssues, rawInputSchema, type Defaults } from '../lambdas/domain/input';
 import { METRICS_NAMESPACE, WRITES_BLOCKED_NOW_METRIC } from '../lambdas/domain/metrics';
 import { TASK_LIST, type TaskSpec } from '../lambdas/steps/catalog';
-import { ApprovalEndpoint } from './approval-endpoint';
+import { ApprovalEndpoint, type ApproverIdentity } from './approval-endpoint';
 import type { ApprovalWafOptions } from './approval-waf';
 import { DeploymentDashboard } from './dashboard';
 import { buildDefinition, buildRecoveryDefinition } from './definition';
@@ -582,6 +582,13 @@ export interface AuroraBlueGreenDeploymentProps {
    */
   readonly databaseEgress?: DatabaseEgressOptions;
   /**
+   * Approvers sign in with this OpenID Connect issuer (Cognito or a company IdP) to decide: the
+   * deciding POST gets a JWT authorizer, and the decision records who decided
+   * (docs/approval.md, "Approver identity"). Not with `approvalFunction`.
+   * @default - no sign-in: whoever holds the emailed link decides
+   */
+  readonly approverIdentity?: ApproverIdentity;
+  /**
    * The Lambda function that runs `RequestApproval`.
    * @default - an `ApprovalEndpoint` (infra/approval-endpoint.ts) is created and its function used
    */
@@ -760,12 +767,18 @@ export class AuroraBlueGreenDeployment extends Construct {
 
     // ---- approval ---------------------------------------------------------------------------------
     let approvalFunction = props.approvalFunction;
+    if (approvalFunction && props.approverIdentity) {
+      throw new Error(
+        'approverIdentity configures the approval endpoint this construct creates: not with approvalFunction',
+      );
+    }
     if (!approvalFunction) {
       this.approvalEndpoint = new ApprovalEndpoint(this, 'Approval', {
         topic: this.approversTopic,
         stateMachineArn,
         ...(props.emergencyApprover ? { emergencyApprover: props.emergencyApprover } : {}),
         ...(props.approvalWaf ? { waf: props.approvalWaf } : {}),
+        ...(props.approverIdentity ? { approverIdentity: props.approverIdentity } : {}),
       });
       approvalFunction = this.approvalEndpoint.requestApprovalFunction;
       this.approvalUrl = this.approvalEndpoint.url;

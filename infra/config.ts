@@ -109,6 +109,15 @@ export const configSchema = z
           .default(5432),
       })
       .optional(),
+    // Approvers sign in with this OpenID Connect issuer to decide (docs/approval.md, "Approver identity").
+    approverIdentity: z
+      .strictObject({
+        issuer: z.url({ protocol: /^https$/, error: 'the https URL of an OpenID Connect issuer' }),
+        clientId: z.string().regex(/^[\x21-\x7e]{1,256}$/, 'the client id of a public OpenID Connect client'),
+        audience: z.array(z.string().min(1)).min(1, 'at least one audience').optional(),
+        claim: z.enum(['email', 'sub']).default('email'),
+      })
+      .optional(),
     migrationUploaderArns: z
       .array(z.string().regex(/^arn:aws[a-z-]*:(iam|sts)::\d{12}:[\w+=,.@\-/*]+$/, 'an IAM role or user ARN'))
       .default([]),

@@ -66,6 +66,7 @@ export class BlueGreenStack extends Stack {
       clusterIdPrefix: config.clusterIdPrefix,
       approvalEmails: config.approvalEmails,
       notificationEmails: config.notificationEmails,
+      ...(config.approverIdentity ? { approverIdentity: config.approverIdentity } : {}),
       migrationUploaderArns: config.migrationUploaderArns,
       executionDefaults: executionDefaultsOf(config.defaults),
       allowDeletionProtectionOff: config.allowDeletionProtectionOff,

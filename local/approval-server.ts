@@ -82,7 +82,7 @@ export class InMemoryApprovalStore implements ApprovalStore {
     const key = sha256Hex(approvalId);
     const item = this.items.get(key);
     if (!item || item.status === 'pending' || item.decidedAt !== decidedAt) return;
-    const { decision: _d, decidedAt: _at, reason: _r, sourceIp: _ip, userAgent: _ua, ...rest } = item;
+    const { decision: _d, decidedAt: _at, reason: _r, sourceIp: _ip, userAgent: _ua, decidedBy: _by, ...rest } = item;
     this.items.set(key, { ...rest, status: 'pending', sealedTaskToken: sealTaskToken(approvalId, taskToken) });
   }
 

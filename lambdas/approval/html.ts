@@ -1,12 +1,14 @@
 import { createHash } from 'node:crypto';
 import { truncateValue } from '../domain/truncate';
 import type { ApprovalEvidence, RowCountEvidence, SmokeEvidence } from '../steps/request-approval';
+import { SIGNED_IN_PATH, type SignInConfig } from './identity';
 import { MAX_REASON_LENGTH, type ApprovalRecord } from './model';
 
 /**
  * The approval pages: plain HTML with one inline stylesheet (allowed by its hash in the CSP), no
- * script, no external asset. Every value from the store is escaped. The task token is never an
- * input of any function here.
+ * external asset. No script, unless an approver identity is configured: then one inline script
+ * (allowed by its hash) signs the approver in and posts the decision with the ID token. Every value
+ * from the store is escaped. The task token is never an input of any function here.
  */
 
 export function escapeHtml(value: unknown): string {
@@ -44,6 +46,7 @@ ul{padding-left:1.25rem}
 /** The CSP hash of the one inline stylesheet. */
 export const STYLE_HASH = `sha256-${createHash('sha256').update(STYLE).digest('base64')}`;
 
+/** The CSP of every page when no approver identity is configured: no script at all. */
 export const CONTENT_SECURITY_POLICY = [
   "default-src 'none'",
   `style-src '${STYLE_HASH}'`,
@@ -51,6 +54,133 @@ export const CONTENT_SECURITY_POLICY = [
   "frame-ancestors 'none'",
   "base-uri 'none'",
 ].join('; ');
+
+/**
+ * The page's OpenID Connect client (docs/approval.md, "Approver identity"). Authorization code with
+ * PKCE (RFC 7636, S256), as a public client: the page holds no secret. What leaves for the issuer
+ * is the client id, the fixed `redirect_uri` (`…/signed-in`), random `state` and `nonce` values
+ * and the code challenge: never the approval id, its nonce or the task token. The approval page's
+ * path (where to come back to), the PKCE verifier and the OIDC nonce wait in this tab's
+ * sessionStorage under the random `state`. The ID token is kept there too (this tab only, gone
+ * with it) and sent only to this page's own origin, as `Authorization: Bearer`.
+ */
+export const SIGN_IN_SCRIPT = `(() => {
+'use strict';
+const cfg = JSON.parse(document.getElementById('sign-in-config').textContent);
+const TOKEN = 'bluegreen.approver';
+const PENDING = 'bluegreen.sign-in.';
+const b64url = (bytes) => btoa(String.fromCharCode(...bytes)).replace(/[+]/g, '-').replace(/[/]/g, '_').replace(/=+$/, '');
+const random = () => b64url(crypto.getRandomValues(new Uint8Array(32)));
+const claimsOf = (jwt) => JSON.parse(new TextDecoder().decode(Uint8Array.from(atob(jwt.split('.')[1].replace(/-/g, '+').replace(/_/g, '/')), (c) => c.charCodeAt(0))));
+const say = (text) => { document.getElementById('sign-in-status').textContent = text; };
+const signedIn = () => {
+  try {
+    const t = JSON.parse(sessionStorage.getItem(TOKEN) || 'null');
+    return t && t.exp * 1000 > Date.now() + 30000 ? t : null;
+  } catch (e) { return null; }
+};
+async function signIn() {
+  const state = random(), verifier = random(), nonce = random();
+  const challenge = b64url(new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(verifier))));
+  sessionStorage.setItem(PENDING + state, JSON.stringify({ verifier, nonce, returnTo: location.pathname }));
+  const url = new URL(cfg.authorizationEndpoint);
+  const params = { response_type: 'code', client_id: cfg.clientId, redirect_uri: new URL('../${SIGNED_IN_PATH}', location.href).href, scope: cfg.scope, state, nonce, code_challenge: challenge, code_challenge_method: 'S256' };
+  for (const [k, v] of Object.entries(params)) url.searchParams.set(k, v);
+  location.assign(url.href);
+}
+async function finish() {
+  const params = new URLSearchParams(location.search);
+  history.replaceState(null, '', location.pathname);
+  const key = PENDING + (params.get('state') || '');
+  const saved = sessionStorage.getItem(key);
+  sessionStorage.removeItem(key);
+  if (!saved) return say('This sign-in was not started in this browser tab. Open the link from the email again.');
+  const { verifier, nonce, returnTo } = JSON.parse(saved);
+  if (params.get('error') || !params.get('code')) return say('Sign-in failed (' + (params.get('error') || 'no code') + '). Nothing was decided. Open the link from the email again.');
+  const response = await fetch(cfg.tokenEndpoint, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ grant_type: 'authorization_code', code: params.get('code'), redirect_uri: location.origin + location.pathname, client_id: cfg.clientId, code_verifier: verifier }),
+  });
+  const body = response.ok ? await response.json() : {};
+  const claims = typeof body.id_token === 'string' ? claimsOf(body.id_token) : {};
+  if (claims.nonce !== nonce || claims.iss !== cfg.issuer) return say('The sign-in could not be completed. Nothing was decided. Open the link from the email again.');
+  sessionStorage.setItem(TOKEN, JSON.stringify({ idToken: body.id_token, exp: claims.exp, name: String(claims[cfg.claim] || '') }));
+  if (returnTo.startsWith('/') && !returnTo.startsWith('//')) location.replace(returnTo);
+}
+function decide() {
+  const current = signedIn();
+  say(current ? 'Signed in as ' + current.name + '.' : 'Deciding needs you to sign in with ' + cfg.issuer + ': Approve or Reject takes you there first, then back here to press it again.');
+  for (const form of document.querySelectorAll('form[data-decide]')) {
+    form.addEventListener('submit', async (event) => {
+      event.preventDefault();
+      const token = signedIn();
+      if (!token) return signIn();
+      const response = await fetch(location.pathname, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: 'Bearer ' + token.idToken },
+        body: new URLSearchParams(new FormData(form)),
+      });
+      if (response.status === 401) {
+        sessionStorage.removeItem(TOKEN);
+        return say('Your sign-in was not accepted (it may have expired). Nothing was decided. Press the button again to sign in.');
+      }
+      if (response.redirected) return location.replace(response.url);
+      const page = await response.text();
+      document.open();
+      document.write(page);
+      document.close();
+    });
+  }
+}
+(document.getElementById('sign-in-config').dataset.page === 'signed-in' ? finish : decide)().catch(() => say('Something went wrong while signing in. Nothing was decided.'));
+})();`;
+
+/** The CSP hash of the sign-in script. */
+export const SIGN_IN_SCRIPT_HASH = `sha256-${createHash('sha256').update(SIGN_IN_SCRIPT).digest('base64')}`;
+
+/** A URL as a CSP source: no query or fragment (CSP ignores them) and nothing that would end the directive. */
+function cspSource(url: string): string {
+  const parsed = new URL(url);
+  const source = `${parsed.origin}${parsed.pathname}`;
+  if (/[\s;,']/.test(source)) throw new Error(`${url} cannot be named in a Content-Security-Policy`);
+  return source;
+}
+
+/**
+ * The pages' CSP. With sign-in: the one script by its hash, and fetch only to this origin (the
+ * decision) and to the issuer's token endpoint (the code exchange).
+ */
+export function contentSecurityPolicy(signIn?: SignInConfig): string {
+  return [
+    "default-src 'none'",
+    `style-src '${STYLE_HASH}'`,
+    ...(signIn ? [`script-src '${SIGN_IN_SCRIPT_HASH}'`, `connect-src 'self' ${cspSource(signIn.tokenEndpoint)}`] : []),
+    "form-action 'self'",
+    "frame-ancestors 'none'",
+    "base-uri 'none'",
+  ].join('; ');
+}
+
+/** The data the sign-in script reads: JSON that cannot end its element (`<` is escaped). */
+function signInBlock(signIn: SignInConfig, page: 'approval' | 'signed-in'): string {
+  const data = JSON.stringify({
+    issuer: signIn.issuer,
+    clientId: signIn.clientId,
+    authorizationEndpoint: signIn.authorizationEndpoint,
+    tokenEndpoint: signIn.tokenEndpoint,
+    scope: signIn.scope,
+    claim: signIn.claim,
+  }).replace(/</g, '\\u003c');
+  return `<p class="notice" id="sign-in-status" role="status">Signing in needs JavaScript.</p>
+<script type="application/json" id="sign-in-config" data-page="${page}">${data}</script>
+<script>${SIGN_IN_SCRIPT}</script>`;
+}
+
+/** Where the issuer sends the approver back (`GET /signed-in`): finishes the sign-in, then returns to the approval page. */
+export function renderSignedInPage(signIn: SignInConfig): string {
+  return layout('Signing in', `<h1>Signing in</h1>\n${signInBlock(signIn, 'signed-in')}`);
+}
 
 function layout(title: string, body: string): string {
   return `<!doctype html>
@@ -194,8 +324,12 @@ function title(record: ApprovalRecord): string {
   return `Cutover of ${e.blue?.clusterId ?? 'blue'} to ${e.green?.clusterId ?? 'green'}`;
 }
 
-/** GET on a pending approval: the evidence and the two forms. Forms post back to this same URL. */
-export function renderPendingPage(record: ApprovalRecord): string {
+/**
+ * GET on a pending approval: the evidence and the two forms. Forms post back to this same URL;
+ * with `signIn`, the script posts them with the approver's ID token instead.
+ */
+export function renderPendingPage(record: ApprovalRecord, signIn?: SignInConfig): string {
+  const decide = signIn ? ' data-decide' : '';
   const nonce = escapeHtml(record.nonce);
   return layout(
     title(record),
@@ -207,8 +341,9 @@ ${
     : ''
 }
 ${renderEvidence(record)}
+${signIn ? signInBlock(signIn, 'approval') : ''}
 <div class="decide">
-<form method="post" action="" id="approve-form">
+<form method="post" action="" id="approve-form"${decide}>
 <input type="hidden" name="nonce" value="${nonce}">
 <input type="hidden" name="decision" value="approve">
 <label for="approve-confirm">Type <code id="confirm-cluster-id">${escapeHtml(asEvidence(record.evidence).blue?.clusterId)}</code> (blue’s cluster id) to approve</label>
@@ -217,7 +352,7 @@ ${renderEvidence(record)}
 <textarea id="approve-reason" name="reason" maxlength="${MAX_REASON_LENGTH}"></textarea>
 <button type="submit" class="approve">Approve cutover</button>
 </form>
-<form method="post" action="" id="reject-form">
+<form method="post" action="" id="reject-form"${decide}>
 <input type="hidden" name="nonce" value="${nonce}">
 <input type="hidden" name="decision" value="reject">
 <label for="reject-reason">Reason for rejecting (required)</label>

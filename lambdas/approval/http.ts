@@ -2,12 +2,15 @@ import { timingSafeEqual } from 'node:crypto';
 import type { Clock } from '../ports';
 import {
   CONTENT_SECURITY_POLICY,
+  contentSecurityPolicy,
   renderDecidedPage,
   renderExpiredPage,
   renderMessagePage,
   renderNotFoundPage,
   renderPendingPage,
+  renderSignedInPage,
 } from './html';
+import { deciderOf, isStarter, SIGNED_IN_PATH, type ApproverIdentityPolicy, type VerifiedToken } from './identity';
 import {
   APPROVAL_ID_PATTERN,
   APPROVAL_REJECTED,
@@ -16,6 +19,7 @@ import {
   type ApprovalOutput,
   type ApprovalRecord,
   type ApprovalStore,
+  type DecidedBy,
   type Decision,
   type DeliveryResult,
   type TaskDecisions,
@@ -37,6 +41,8 @@ export interface ApprovalHttpRequest {
   /** The raw body, already base64-decoded. */
   body?: string;
   sourceIp?: string;
+  /** The bearer token, once verified (API Gateway's JWT authorizer, or the local server's verifier). */
+  identity?: VerifiedToken;
 }
 
 export interface ApprovalHttpResponse {
@@ -50,6 +56,15 @@ export interface ApprovalHttpPorts {
   decisions: TaskDecisions;
   /** Told about unexpected errors (the caller logs them); the approver sees a 500 page. */
   onError?: (error: unknown) => void;
+  /** When set, only a signed-in approver decides (docs/approval.md, "Approver identity"). */
+  identity?: ApproverIdentityPolicy;
+  /** Told about each decision taken (the caller logs it): who, what, which execution. */
+  onDecision?: (decision: {
+    executionArn: string;
+    decision: Decision;
+    decidedAt: string;
+    decidedBy?: DecidedBy;
+  }) => void;
 }
 
 export const MAX_BODY_BYTES = 16 * 1024;
@@ -101,10 +116,15 @@ function isExpired(record: ApprovalRecord, now: Date): boolean {
   return now.getTime() >= Date.parse(record.expiresAt);
 }
 
-function pageFor(record: ApprovalRecord, now: Date, note?: string): ApprovalHttpResponse {
+function pageFor(
+  record: ApprovalRecord,
+  now: Date,
+  identity?: ApproverIdentityPolicy,
+  note?: string,
+): ApprovalHttpResponse {
   if (record.status !== 'pending') return html(410, renderDecidedPage(record, note));
   if (isExpired(record, now)) return html(410, renderExpiredPage(record));
-  return html(200, renderPendingPage(record));
+  return html(200, renderPendingPage(record, identity?.signIn));
 }
 
 const forbidden = () =>
@@ -155,9 +175,19 @@ async function handlePost(
   }
   const form = parseForm(body);
 
+  // Like API Gateway's JWT authorizer, which answers 401 before the function runs.
+  let decidedBy: DecidedBy | undefined;
+  if (ports.identity) {
+    const who = deciderOf(ports.identity, request.identity);
+    if ('refused' in who) {
+      return html(who.refused === 'no-claim' ? 403 : 401, renderMessagePage('Sign in to decide', who.message));
+    }
+    decidedBy = who.decidedBy;
+  }
+
   const record = await store.get(id);
   if (!record) return html(404, renderNotFoundPage());
-  if (record.status !== 'pending' || isExpired(record, now)) return pageFor(record, now);
+  if (record.status !== 'pending' || isExpired(record, now)) return pageFor(record, now, ports.identity);
   if (!form.nonce || !sameSecret(form.nonce, record.nonce)) return forbidden();
 
   if (form.decision !== 'approve' && form.decision !== 'reject') {
@@ -185,6 +215,11 @@ async function handlePost(
     );
   }
 
+  if (decision === 'approve' && decidedBy && ports.identity?.forbidSelfApproval) {
+    const refusal = await selfApprovalRefusal(ports.identity, decidedBy, record.executionArn);
+    if (refusal) return refusal;
+  }
+
   const decidedAt = now.toISOString();
   const userAgent = header(request, 'user-agent')?.slice(0, MAX_USER_AGENT);
   const result = await store.decide(id, {
@@ -194,12 +229,14 @@ async function handlePost(
     decidedAt,
     ...(request.sourceIp ? { sourceIp: request.sourceIp } : {}),
     ...(userAgent ? { userAgent } : {}),
+    ...(decidedBy ? { decidedBy } : {}),
   });
   if (!result.decided) {
     // Someone else decided (or it expired) between our read and our write: show what is true now.
     const current = await store.get(id);
-    return current ? pageFor(current, now) : html(404, renderNotFoundPage());
+    return current ? pageFor(current, now, ports.identity) : html(404, renderNotFoundPage());
   }
+  ports.onDecision?.({ executionArn: record.executionArn, decision, decidedAt, ...(decidedBy ? { decidedBy } : {}) });
 
   const decided = result.record;
   let delivery: DeliveryResult;
@@ -211,10 +248,12 @@ async function handlePost(
         decidedAt,
         ...(request.sourceIp ? { sourceIp: request.sourceIp } : {}),
         ...(userAgent ? { userAgent } : {}),
+        ...(decidedBy ? { decidedBy } : {}),
       };
       delivery = await decisions.sendSuccess(result.taskToken, output);
     } else {
-      delivery = await decisions.sendFailure(result.taskToken, APPROVAL_REJECTED, reason);
+      const by = decidedBy ? ` (rejected by ${decidedBy.value})` : '';
+      delivery = await decisions.sendFailure(result.taskToken, APPROVAL_REJECTED, `${reason}${by}`);
     }
   } catch (error) {
     if (error instanceof DeliveryOutcomeUnknown) {
@@ -245,18 +284,71 @@ async function handlePost(
   return html(303, renderDecidedPage(decided), { location: encodeURIComponent(id) });
 }
 
+/**
+ * `forbidSelfApproval`: the approver may not be who started the execution. Who started it comes
+ * from AWS's record of the `StartExecution` call, never from the input (its starter wrote that).
+ * Until that record can be read, refuse: fail closed.
+ */
+async function selfApprovalRefusal(
+  identity: ApproverIdentityPolicy,
+  decidedBy: DecidedBy,
+  executionArn: string,
+): Promise<ApprovalHttpResponse | undefined> {
+  const starter = identity.starters ? await identity.starters.startedBy(executionArn) : undefined;
+  if (!starter) {
+    return html(
+      503,
+      renderMessagePage(
+        'Cannot verify who started this run yet',
+        'Approvers may not approve a run they started, and who started this one is not on record yet (AWS records it within minutes). Nothing was decided. Try again in a few minutes.',
+      ),
+      { 'retry-after': '120' },
+    );
+  }
+  if (isStarter(decidedBy, starter)) {
+    return html(
+      403,
+      renderMessagePage(
+        'You started this run',
+        `${decidedBy.value} started this deployment, and may not approve it too. Nothing was decided. Ask another approver; you can still reject it.`,
+      ),
+    );
+  }
+  return undefined;
+}
+
 export async function handleApprovalHttp(
   request: ApprovalHttpRequest,
   ports: ApprovalHttpPorts,
   clock: Pick<Clock, 'now'>,
 ): Promise<ApprovalHttpResponse> {
+  const response = await route(request, ports, clock);
+  const signIn = ports.identity?.signIn;
+  if (!signIn) return response;
+  return { ...response, headers: { ...response.headers, 'content-security-policy': contentSecurityPolicy(signIn) } };
+}
+
+function isSignedInPath(path: string): boolean {
+  const clean = path.split(/[?#]/, 1)[0] ?? '';
+  return new RegExp(`(?:^|/)${SIGNED_IN_PATH}/?$`).test(clean);
+}
+
+async function route(
+  request: ApprovalHttpRequest,
+  ports: ApprovalHttpPorts,
+  clock: Pick<Clock, 'now'>,
+): Promise<ApprovalHttpResponse> {
+  const signIn = ports.identity?.signIn;
+  if (signIn && isSignedInPath(request.path) && ['GET', 'HEAD'].includes(request.method.toUpperCase())) {
+    return html(200, renderSignedInPage(signIn));
+  }
   const id = approvalIdFromPath(request.path);
   if (!id || !APPROVAL_ID_PATTERN.test(id)) return html(404, renderNotFoundPage());
   const method = request.method.toUpperCase();
   try {
     if (method === 'GET' || method === 'HEAD') {
       const record = await ports.store.get(id);
-      const response = record ? pageFor(record, clock.now()) : html(404, renderNotFoundPage());
+      const response = record ? pageFor(record, clock.now(), ports.identity) : html(404, renderNotFoundPage());
       return method === 'HEAD' ? { ...response, body: '' } : response;
     }
     if (method === 'POST') return await handlePost(id, request, ports, clock.now());

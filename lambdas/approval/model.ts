@@ -24,7 +24,21 @@ export interface ApprovalRecord extends Omit<ApprovalRequestRecord, 'taskToken'>
   decidedAt?: string;
   sourceIp?: string;
   userAgent?: string;
+  /** Who decided, when an approver identity is configured (docs/approval.md, "Approver identity"). */
+  decidedBy?: DecidedBy;
 }
+
+/** The signed-in approver, as the issuer's verified token names them. */
+export interface DecidedBy {
+  /** The token's `iss`. */
+  issuer: string;
+  /** Which claim names the approver. */
+  claim: IdentityClaim;
+  /** That claim's value, for example `alice@example.com`. */
+  value: string;
+}
+
+export type IdentityClaim = 'email' | 'sub';
 
 export interface DecisionRequest {
   nonce: string;
@@ -33,12 +47,13 @@ export interface DecisionRequest {
   decidedAt: string;
   sourceIp?: string;
   userAgent?: string;
+  decidedBy?: DecidedBy;
 }
 
 /** What a decision adds to a stored approval, the same in DynamoDB and in the local store. */
 export function decidedFields(
   request: DecisionRequest,
-): Pick<ApprovalRecord, 'status' | 'decision' | 'decidedAt' | 'reason' | 'sourceIp' | 'userAgent'> {
+): Pick<ApprovalRecord, 'status' | 'decision' | 'decidedAt' | 'reason' | 'sourceIp' | 'userAgent' | 'decidedBy'> {
   return {
     status: request.decision === 'approve' ? 'approved' : 'rejected',
     decision: request.decision,
@@ -46,6 +61,7 @@ export function decidedFields(
     ...(request.reason !== undefined ? { reason: request.reason } : {}),
     ...(request.sourceIp !== undefined ? { sourceIp: request.sourceIp } : {}),
     ...(request.userAgent !== undefined ? { userAgent: request.userAgent } : {}),
+    ...(request.decidedBy !== undefined ? { decidedBy: { ...request.decidedBy } } : {}),
   };
 }
 
@@ -77,6 +93,8 @@ export interface ApprovalOutput {
   decidedAt: string;
   sourceIp?: string;
   userAgent?: string;
+  /** Who approved, when an approver identity is configured. */
+  decidedBy?: DecidedBy;
 }
 
 /** `delivered`, or `task-gone` when the execution no longer waits (timed out, stopped, or already decided). */

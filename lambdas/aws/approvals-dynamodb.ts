@@ -47,6 +47,21 @@ function optionalString<K extends OptionalKey>(item: Record<string, unknown>, ke
   return (typeof value === 'string' ? { [key]: value } : {}) as { [P in K]?: string };
 }
 
+/** `decidedBy` as stored (a map), when it is whole. */
+function decidedByOf(item: Record<string, unknown>): Pick<ApprovalRecord, 'decidedBy'> {
+  const by = item.decidedBy as Record<string, unknown> | undefined;
+  if (
+    typeof by !== 'object' ||
+    by === null ||
+    typeof by.issuer !== 'string' ||
+    (by.claim !== 'email' && by.claim !== 'sub') ||
+    typeof by.value !== 'string'
+  ) {
+    return {};
+  }
+  return { decidedBy: { issuer: by.issuer, claim: by.claim, value: by.value } };
+}
+
 /**
  * Reads an item back into a record for the id that was looked up; an item missing its essentials,
  * or not this id's, is treated as unknown.
@@ -78,6 +93,7 @@ export function toRecord(item: Record<string, unknown> | undefined, approvalId: 
     ...optionalString(item, 'decidedAt'),
     ...optionalString(item, 'sourceIp'),
     ...optionalString(item, 'userAgent'),
+    ...decidedByOf(item),
   };
 }
 
@@ -147,7 +163,7 @@ export class DynamoDbApprovals implements Approvals, ApprovalStore {
       ':nonceHash': sha256Hex(request.nonce),
     };
     const sets = ['#status = :status', '#decision = :decision', '#decidedAt = :decidedAt'];
-    for (const key of ['reason', 'sourceIp', 'userAgent'] as const) {
+    for (const key of ['reason', 'sourceIp', 'userAgent', 'decidedBy'] as const) {
       const value = request[key];
       if (value !== undefined) {
         names[`#${key}`] = key;
@@ -191,7 +207,7 @@ export class DynamoDbApprovals implements Approvals, ApprovalStore {
           TableName: this.tableName,
           Key: { idHash: sha256Hex(approvalId) },
           UpdateExpression:
-            'SET #status = :pending, #sealedTaskToken = :sealed REMOVE #decision, #decidedAt, #reason, #sourceIp, #userAgent',
+            'SET #status = :pending, #sealedTaskToken = :sealed REMOVE #decision, #decidedAt, #reason, #sourceIp, #userAgent, #decidedBy',
           ConditionExpression: '#status <> :pending AND #decidedAt = :decidedAt',
           ExpressionAttributeNames: {
             '#status': 'status',
@@ -200,6 +216,7 @@ export class DynamoDbApprovals implements Approvals, ApprovalStore {
             '#reason': 'reason',
             '#sourceIp': 'sourceIp',
             '#userAgent': 'userAgent',
+            '#decidedBy': 'decidedBy',
             '#sealedTaskToken': 'sealedTaskToken',
           },
           ExpressionAttributeValues: {

@@ -5,6 +5,12 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { handleApprovalHttp, type ApprovalHttpRequest } from '../approval/http';
+import {
+  identityPolicy,
+  identitySettings,
+  type ApproverIdentityPolicy,
+  type VerifiedToken,
+} from '../approval/identity';
 import { DynamoDbApprovals } from '../aws/approvals-dynamodb';
 import { cameThroughOrigin, originVerificationFrom } from '../domain/origin-verify';
 import { SfnTaskDecisions } from '../aws/task-decisions-sfn';
@@ -24,6 +30,26 @@ const decisions = new SfnTaskDecisions(traced(new SFNClient({ maxAttempts: 1 }))
 // WAF option (infra/approval-waf.ts): only requests that came through CloudFront and its web ACL.
 const originVerification = originVerificationFrom(process.env);
 
+const settings = identitySettings(process.env);
+// Discovery once per container; a failed one is tried again on the next request.
+let policy: Promise<ApproverIdentityPolicy> | undefined;
+function approverIdentity(): Promise<ApproverIdentityPolicy> | undefined {
+  if (!settings) return undefined;
+  policy ??= identityPolicy(settings, undefined).catch((error: unknown) => {
+    policy = undefined;
+    throw error;
+  });
+  return policy;
+}
+
+/** The JWT authorizer's verified claims (payload 2.0 `requestContext.authorizer.jwt.claims`). */
+export function verifiedToken(event: APIGatewayProxyEventV2): VerifiedToken | undefined {
+  const context = event.requestContext as { authorizer?: { jwt?: { claims?: Record<string, unknown> } } };
+  const claims = context.authorizer?.jwt?.claims;
+  if (!claims || typeof claims.iss !== 'string') return undefined;
+  return { issuer: claims.iss, claims };
+}
+
 /** API Gateway HTTP API (payload 2.0) to the framework-agnostic request. */
 export function toApprovalRequest(event: APIGatewayProxyEventV2): ApprovalHttpRequest {
   const body =
@@ -32,12 +58,14 @@ export function toApprovalRequest(event: APIGatewayProxyEventV2): ApprovalHttpRe
       : event.isBase64Encoded
         ? Buffer.from(event.body, 'base64').toString('utf8')
         : event.body;
+  const identity = verifiedToken(event);
   return {
     method: event.requestContext.http.method,
     path: event.rawPath,
     headers: event.headers ?? {},
     ...(body !== undefined ? { body } : {}),
     sourceIp: event.requestContext.http.sourceIp,
+    ...(identity ? { identity } : {}),
   };
 }
 
@@ -53,9 +81,17 @@ export const handler = middy<APIGatewayProxyEventV2, APIGatewayProxyStructuredRe
       return { statusCode: 403, headers: { 'content-type': 'text/plain; charset=utf-8' }, body: 'Forbidden\n' };
     }
     const request = toApprovalRequest(event);
+    const identity = await approverIdentity();
     const response = await handleApprovalHttp(
       request,
-      { store, decisions, onError: (error) => logger.error('Approval request failed', { error }) },
+      {
+        store,
+        decisions,
+        onError: (error) => logger.error('Approval request failed', { error }),
+        // Who decided what, for the audit trail (never the approval id, the nonce or the token).
+        onDecision: (decision) => logger.info('Approval decided', decision),
+        ...(identity ? { identity } : {}),
+      },
       clock,
     );
     logger.info('Approval page served', { method: request.method, statusCode: response.statusCode });
