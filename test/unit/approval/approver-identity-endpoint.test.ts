@@ -1,0 +1,140 @@
+import { App, ArnFormat, Stack, Validations } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { ApprovalEndpoint, type ApproverIdentity } from '../../../infra/approval-endpoint';
+import { AuroraBlueGreenDeployment } from '../../../infra/aurora-blue-green-deployment';
+import { parseConfig } from '../../../infra/config';
+import { exampleConfigInput, newStack, requiredProps, stubHandlersDir } from '../../infra/fixture';
+
+const ISSUER = 'https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbCdEf123';
+
+function build(identity?: ApproverIdentity) {
+  const app = new App();
+  const stack = new Stack(app, 'Approval', { env: { account: '123456789012', region: 'eu-west-1' } });
+  const topic = new sns.Topic(stack, 'Topic', { enforceSSL: true });
+  const stateMachineArn = stack.formatArn({
+    service: 'states',
+    resource: 'stateMachine',
+    resourceName: 'aurora-bluegreen',
+    arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+  });
+  new ApprovalEndpoint(stack, 'Approval', {
+    topic,
+    stateMachineArn,
+    ...(identity ? { approverIdentity: identity } : {}),
+  });
+  Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+  app.synth();
+  return Template.fromStack(stack);
+}
+
+function routes(template: Template): Record<string, { AuthorizationType?: string; AuthorizerId?: unknown }> {
+  return Object.fromEntries(
+    Object.values(template.findResources('AWS::ApiGatewayV2::Route')).map((r) => {
+      const p = (r as { Properties: { RouteKey: string; AuthorizationType?: string; AuthorizerId?: unknown } })
+        .Properties;
+      return [p.RouteKey, { AuthorizationType: p.AuthorizationType, AuthorizerId: p.AuthorizerId }];
+    }),
+  );
+}
+
+describe('ApprovalEndpoint with approverIdentity', () => {
+  let template: Template;
+  beforeAll(() => {
+    template = build({ issuer: ISSUER, clientId: '4lt2example', claim: 'email' });
+  });
+
+  it('puts a JWT authorizer on the deciding POST only; showing the page and /signed-in need no token', () => {
+    const r = routes(template);
+    expect(Object.keys(r).sort()).toEqual([
+      'GET /approvals/{id}',
+      'GET /signed-in',
+      'HEAD /approvals/{id}',
+      'POST /approvals/{id}',
+    ]);
+    expect(r['POST /approvals/{id}']!.AuthorizationType).toBe('JWT');
+    expect(r['POST /approvals/{id}']!.AuthorizerId).toBeDefined();
+    for (const key of ['GET /approvals/{id}', 'HEAD /approvals/{id}', 'GET /signed-in']) {
+      expect(r[key]!.AuthorizationType ?? 'NONE').toBe('NONE');
+    }
+    template.resourceCountIs('AWS::ApiGatewayV2::Authorizer', 1);
+    template.hasResourceProperties('AWS::ApiGatewayV2::Authorizer', {
+      AuthorizerType: 'JWT',
+      IdentitySource: ['$request.header.Authorization'],
+      JwtConfiguration: { Issuer: ISSUER, Audience: ['4lt2example'] },
+    });
+  });
+
+  it('tells the function the issuer, client and claim, and throttles /signed-in like the page', () => {
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: {
+        Variables: Match.objectLike({
+          APPROVER_ISSUER: ISSUER,
+          APPROVER_CLIENT_ID: '4lt2example',
+          APPROVER_CLAIM: 'email',
+        }),
+      },
+    });
+    template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
+      RouteSettings: Match.objectLike({ 'GET /signed-in': { ThrottlingRateLimit: 5, ThrottlingBurstLimit: 10 } }),
+    });
+  });
+
+  it('without it: no authorizer, no /signed-in, no identity in the environment', () => {
+    const plain = build();
+    plain.resourceCountIs('AWS::ApiGatewayV2::Authorizer', 0);
+    expect(Object.keys(routes(plain))).not.toContain('GET /signed-in');
+    expect(JSON.stringify(plain.toJSON())).not.toContain('APPROVER_ISSUER');
+  });
+
+  it('accepts explicit audiences', () => {
+    build({ issuer: ISSUER, clientId: 'page', audience: ['page', 'api://approvals'] }).hasResourceProperties(
+      'AWS::ApiGatewayV2::Authorizer',
+      { JwtConfiguration: { Issuer: ISSUER, Audience: ['page', 'api://approvals'] } },
+    );
+  });
+
+  it.each([
+    [{ issuer: 'http://idp.example.com', clientId: 'c' }, /approverIdentity\.issuer must be an https URL/],
+    [{ issuer: `${ISSUER}?x=1`, clientId: 'c' }, /approverIdentity\.issuer/],
+    [{ issuer: ISSUER, clientId: 'has space' }, /approverIdentity\.clientId/],
+    [{ issuer: ISSUER, clientId: 'c', audience: [] }, /approverIdentity\.audience/],
+  ])('refuses %j, naming the field', (identity, message) => {
+    expect(() => build(identity)).toThrow(message);
+  });
+});
+
+describe('AuroraBlueGreenDeployment approverIdentity', () => {
+  it('is refused with approvalFunction (the construct would make no endpoint to guard)', () => {
+    const stack = newStack();
+    const approvalFunction = lambda.Function.fromFunctionName(stack, 'Approve', 'my-approval');
+    expect(
+      () =>
+        new AuroraBlueGreenDeployment(stack, 'BlueGreen', {
+          ...requiredProps(stack, stubHandlersDir()),
+          approvalFunction,
+          approverIdentity: { issuer: ISSUER, clientId: 'c' },
+        }),
+    ).toThrow(/approverIdentity .*not with approvalFunction/);
+  });
+});
+
+describe('config key bluegreen.approverIdentity', () => {
+  it('is optional, and claim defaults to email', () => {
+    expect(parseConfig(exampleConfigInput()).approverIdentity).toBeUndefined();
+    expect(
+      parseConfig({ ...exampleConfigInput(), approverIdentity: { issuer: ISSUER, clientId: 'c' } }).approverIdentity,
+    ).toEqual({ issuer: ISSUER, clientId: 'c', claim: 'email' });
+  });
+
+  it.each([
+    [{ issuer: 'http://idp.example.com', clientId: 'c' }, /bluegreen\.approverIdentity\.issuer: the https URL/],
+    [{ issuer: ISSUER }, /bluegreen\.approverIdentity\.clientId: is required/],
+    [{ issuer: ISSUER, clientId: 'c', claim: 'name' }, /bluegreen\.approverIdentity\.claim/],
+    [{ issuer: ISSUER, clientId: 'c', forbid: true }, /bluegreen\.approverIdentity\.forbid: unknown key/],
+  ])('refuses %j, naming the key', (approverIdentity, message) => {
+    expect(() => parseConfig({ ...exampleConfigInput(), approverIdentity })).toThrow(message);
+  });
+});
