@@ -137,6 +137,28 @@ describe('DynamoDbApprovals', () => {
     });
   });
 
+  it('records who decided, and reads it back', async () => {
+    const decidedBy = { issuer: 'https://idp.example.com', claim: 'email' as const, value: 'bob@example.com' };
+    ddb.on(UpdateCommand).resolves({ Attributes: pendingItem() });
+    const result = await approvals().decide(ID, {
+      nonce: NONCE,
+      decision: 'approve',
+      decidedAt: '2026-12-05T02:10:00.000Z',
+      decidedBy,
+    });
+    expect(result).toMatchObject({ decided: true, record: { decidedBy } });
+    expect(ddb).toHaveReceivedCommandWith(UpdateCommand, {
+      UpdateExpression:
+        'SET #status = :status, #decision = :decision, #decidedAt = :decidedAt, #decidedBy = :decidedBy REMOVE #sealedTaskToken',
+      ExpressionAttributeValues: expect.objectContaining({ ':decidedBy': decidedBy }),
+    });
+
+    ddb.on(GetCommand).resolves({ Item: { ...pendingItem(), status: 'approved', decidedBy } });
+    expect(await approvals().get(ID)).toMatchObject({ decidedBy });
+    ddb.on(GetCommand).resolves({ Item: { ...pendingItem(), status: 'approved', decidedBy: { value: 'x' } } });
+    expect(await approvals().get(ID)).not.toHaveProperty('decidedBy');
+  });
+
   it('records a rejection with its reason', async () => {
     ddb.on(UpdateCommand).resolves({ Attributes: pendingItem() });
     await approvals().decide(ID, {
@@ -175,7 +197,7 @@ describe('DynamoDbApprovals', () => {
     expect(ddb).toHaveReceivedCommandWith(UpdateCommand, {
       Key: { idHash: sha256Hex(ID) },
       UpdateExpression:
-        'SET #status = :pending, #sealedTaskToken = :sealed REMOVE #decision, #decidedAt, #reason, #sourceIp, #userAgent',
+        'SET #status = :pending, #sealedTaskToken = :sealed REMOVE #decision, #decidedAt, #reason, #sourceIp, #userAgent, #decidedBy',
       ConditionExpression: '#status <> :pending AND #decidedAt = :decidedAt',
       ExpressionAttributeValues: {
         ':pending': 'pending',
