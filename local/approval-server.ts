@@ -9,6 +9,7 @@ import {
   type DecisionRequest,
   type TaskDecisions,
 } from '../lambdas/approval/model';
+import type { ApproverIdentityPolicy, VerifiedToken } from '../lambdas/approval/identity';
 import { approvalNonce, openTaskToken, sealTaskToken, sha256Hex } from '../lambdas/domain/approval-secrets';
 import type { ApprovalRequestRecord, Approvals, Clock } from '../lambdas/ports';
 
@@ -105,8 +106,21 @@ export class LocalApprovals implements Approvals {
   }
 }
 
+/**
+ * Checks a bearer token like API Gateway's JWT authorizer: signature by the issuer's JWKS, issuer,
+ * audience and expiry. Throws when any of them fails.
+ */
+export interface BearerVerifier {
+  verify(token: string): Promise<VerifiedToken>;
+}
+
 export interface ApprovalServerOptions {
   decisions: TaskDecisions;
+  /**
+   * Approvers sign in to decide (docs/approval.md, "Approver identity"): the policy the endpoint
+   * enforces, and the verifier that plays API Gateway's JWT authorizer.
+   */
+  identity?: { policy: ApproverIdentityPolicy; verifier: BearerVerifier };
   store?: InMemoryApprovalStore;
   clock?: Pick<Clock, 'now'>;
   /** Default 0: any free port. */
@@ -137,6 +151,20 @@ function readBody(request: IncomingMessage): Promise<string | undefined> {
   });
 }
 
+/** The bearer token's verified claims; none when absent or refused (the endpoint then answers 401). */
+async function verifiedBearer(
+  authorization: string | undefined,
+  verifier: BearerVerifier | undefined,
+): Promise<VerifiedToken | undefined> {
+  const token = /^Bearer ([A-Za-z0-9_.-]+)$/.exec(authorization ?? '')?.[1];
+  if (!token || !verifier) return undefined;
+  try {
+    return await verifier.verify(token);
+  } catch {
+    return undefined;
+  }
+}
+
 export async function startApprovalServer(options: ApprovalServerOptions): Promise<ApprovalServer> {
   const store = options.store ?? new InMemoryApprovalStore();
   const clock = options.clock ?? { now: () => new Date() };
@@ -148,6 +176,7 @@ export async function startApprovalServer(options: ApprovalServerOptions): Promi
         for (const [name, value] of Object.entries(req.headers)) {
           headers[name] = Array.isArray(value) ? value.join(', ') : value;
         }
+        const verified = await verifiedBearer(headers.authorization, options.identity?.verifier);
         const response = await handleApprovalHttp(
           {
             method: req.method ?? 'GET',
@@ -155,8 +184,14 @@ export async function startApprovalServer(options: ApprovalServerOptions): Promi
             headers,
             ...(body !== undefined ? { body } : {}),
             ...(req.socket.remoteAddress ? { sourceIp: req.socket.remoteAddress } : {}),
+            ...(verified ? { identity: verified } : {}),
           },
-          { store, decisions: options.decisions, ...(options.onError ? { onError: options.onError } : {}) },
+          {
+            store,
+            decisions: options.decisions,
+            ...(options.onError ? { onError: options.onError } : {}),
+            ...(options.identity ? { identity: options.identity.policy } : {}),
+          },
           clock,
         );
         res.writeHead(response.statusCode, response.headers);

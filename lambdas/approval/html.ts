@@ -173,13 +173,15 @@ function signInBlock(signIn: SignInConfig, page: 'approval' | 'signed-in'): stri
     claim: signIn.claim,
   }).replace(/</g, '\\u003c');
   return `<p class="notice" id="sign-in-status" role="status">Signing in needs JavaScript.</p>
-<script type="application/json" id="sign-in-config" data-page="${page}">${data}</script>
-<script>${SIGN_IN_SCRIPT}</script>`;
+<script type="application/json" id="sign-in-config" data-page="${page}">${data}</script>`;
 }
+
+/** The script itself, placed after the forms it handles. */
+const SIGN_IN_SCRIPT_TAG = `<script>${SIGN_IN_SCRIPT}</script>`;
 
 /** Where the issuer sends the approver back (`GET /signed-in`): finishes the sign-in, then returns to the approval page. */
 export function renderSignedInPage(signIn: SignInConfig): string {
-  return layout('Signing in', `<h1>Signing in</h1>\n${signInBlock(signIn, 'signed-in')}`);
+  return layout('Signing in', `<h1>Signing in</h1>\n${signInBlock(signIn, 'signed-in')}\n${SIGN_IN_SCRIPT_TAG}`);
 }
 
 function layout(title: string, body: string): string {
@@ -359,7 +361,7 @@ ${signIn ? signInBlock(signIn, 'approval') : ''}
 <textarea id="reject-reason" name="reason" required maxlength="${MAX_REASON_LENGTH}"></textarea>
 <button type="submit" class="reject">Reject and roll back</button>
 </form>
-</div>`,
+</div>${signIn ? `\n${SIGN_IN_SCRIPT_TAG}` : ''}`,
   );
 }
 
