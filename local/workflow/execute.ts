@@ -9,6 +9,7 @@ import { TASK_LIST, type StepId } from '../../lambdas/steps/catalog';
 import { STEPS, type StepFunction } from '../../lambdas/steps/index';
 import type { AslDefinition } from './asl';
 import type { LocalExecutions } from '../cloud/simple-ports';
+import { localStarterName, type LocalExecutionStarters } from './starters';
 import { LocalTaskTokens, TaskFailure } from './task-tokens';
 
 /**
@@ -54,6 +55,10 @@ export interface ExecuteOptions {
   crashAfter?: string[];
   /** Settles the approval's waitForTaskToken task; one is made when absent. */
   taskTokens?: LocalTaskTokens;
+  /** Where the executor records who started the run (CloudTrail's `StartExecution` in AWS). */
+  starters?: LocalExecutionStarters;
+  /** Who starts it. @default the operating system's user name */
+  startedBy?: string;
   /**
    * Stops the execution as this state starts, as "Stop execution" in the console does: no Catch
    * runs. A task state is stopped before its Lambda runs.
@@ -246,6 +251,7 @@ export async function executeDefinition(options: ExecuteOptions): Promise<Execut
   });
   const name = options.executionName ?? `local-${Date.now()}`;
   const executionArn = `arn:aws:states:eu-west-1:123456789012:execution:local:${name}`;
+  options.starters?.recordStart(executionArn, options.startedBy ?? localStarterName());
   const execution = machine.run(options.input as never, {
     overrides: {
       taskResourceLocalHandlers: handlers as never,
