@@ -11,7 +11,7 @@ export {
   type DeploymentSchedule,
   type ExecutionDefaults,
 } from './aurora-blue-green-deployment';
-export { ApprovalEndpoint, type ApprovalEndpointProps } from './approval-endpoint';
+export { ApprovalEndpoint, type ApprovalEndpointProps, type ApproverIdentity } from './approval-endpoint';
 export {
   ApprovalWebAcl,
   ApprovalWebAclStack,

@@ -317,6 +317,21 @@ async function selfApprovalRefusal(
   return undefined;
 }
 
+/**
+ * The answer while the issuer's discovery document cannot be read (an approver identity is
+ * configured, so nobody can sign in): nothing is shown that could decide.
+ */
+export function signInUnavailable(): ApprovalHttpResponse {
+  return html(
+    503,
+    renderMessagePage(
+      'Sign-in is unavailable',
+      'The approval page could not read the sign-in service’s configuration, so nobody can sign in to decide right now. Nothing was decided. Try again in a few minutes; if it goes on, an operator can decide from the command line (docs/approval.md, "When the page cannot be reached").',
+    ),
+    { 'retry-after': '60' },
+  );
+}
+
 export async function handleApprovalHttp(
   request: ApprovalHttpRequest,
   ports: ApprovalHttpPorts,

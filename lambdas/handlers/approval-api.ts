@@ -4,7 +4,12 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { handleApprovalHttp, type ApprovalHttpRequest } from '../approval/http';
+import {
+  handleApprovalHttp,
+  signInUnavailable,
+  type ApprovalHttpRequest,
+  type ApprovalHttpResponse,
+} from '../approval/http';
 import {
   identityPolicy,
   identitySettings,
@@ -69,6 +74,10 @@ export function toApprovalRequest(event: APIGatewayProxyEventV2): ApprovalHttpRe
   };
 }
 
+function asResult(response: ApprovalHttpResponse): APIGatewayProxyStructuredResultV2 {
+  return { statusCode: response.statusCode, headers: response.headers, body: response.body, isBase64Encoded: false };
+}
+
 /**
  * The approval page. The event is never logged (it holds the approval id and the form with its
  * nonce); the stored task token is only ever handed to Step Functions.
@@ -81,7 +90,13 @@ export const handler = middy<APIGatewayProxyEventV2, APIGatewayProxyStructuredRe
       return { statusCode: 403, headers: { 'content-type': 'text/plain; charset=utf-8' }, body: 'Forbidden\n' };
     }
     const request = toApprovalRequest(event);
-    const identity = await approverIdentity();
+    let identity: ApproverIdentityPolicy | undefined;
+    try {
+      identity = await approverIdentity();
+    } catch (error) {
+      logger.error('Approver sign-in unavailable: the issuer discovery failed', { error });
+      return asResult(signInUnavailable());
+    }
     const response = await handleApprovalHttp(
       request,
       {
@@ -95,5 +110,5 @@ export const handler = middy<APIGatewayProxyEventV2, APIGatewayProxyStructuredRe
       clock,
     );
     logger.info('Approval page served', { method: request.method, statusCode: response.statusCode });
-    return { statusCode: response.statusCode, headers: response.headers, body: response.body, isBase64Encoded: false };
+    return asResult(response);
   });
