@@ -31,7 +31,7 @@ async function startIssuer(redirectUri: () => string) {
   const codes = new Map<string, { challenge: string; nonce: string; redirectUri: string; user: string }>();
   const issued = new Map<string, Issued>();
   const authorizeUrls: string[] = [];
-  const state = { user: 'bob@example.com' };
+  const state = { user: 'bob@example.com', audience: CLIENT_ID };
   let url = '';
   const server: Server = createServer((req, res) => {
     const here = new URL(req.url ?? '/', url);
@@ -97,7 +97,7 @@ async function startIssuer(redirectUri: () => string) {
         const now = Math.floor(Date.now() / 1000);
         const claims = {
           iss: url,
-          aud: CLIENT_ID,
+          aud: state.audience,
           sub: `user-${grant.user}`,
           email: grant.user,
           email_verified: true,
@@ -238,6 +238,16 @@ describe('approver identity in headless chromium', () => {
     const { page, link, approvalId } = await openLink();
     await signInThenApprove(page, link);
     await page.waitForSelector('text=You started this run');
+    expect(decisions.sent).toHaveLength(0);
+    expect((await server.store.get(approvalId))!.status).toBe('pending');
+  });
+
+  it('a token for another audience is refused: the page says so, forgets it, and nothing is decided', async () => {
+    issuer.state.audience = 'another-client';
+    const { page, link, approvalId } = await openLink();
+    await signInThenApprove(page, link);
+    await statusStartsWith(page, 'Your sign-in was not accepted');
+    expect(await page.evaluate<string | null>('sessionStorage.getItem("bluegreen.approver")')).toBeNull();
     expect(decisions.sent).toHaveLength(0);
     expect((await server.store.get(approvalId))!.status).toBe('pending');
   });
