@@ -121,7 +121,15 @@ export interface ExecutionDocument {
   };
   replicas?: { instanceIds: string[]; requestedAt: string };
   smoke?: { results: { name: string; passed: boolean; value: string; expect: string }[]; rowCounts?: unknown };
-  approval?: { decision: 'approve'; reason?: string; decidedAt: string; sourceIp?: string; userAgent?: string };
+  approval?: {
+    decision: 'approve';
+    reason?: string;
+    decidedAt: string;
+    sourceIp?: string;
+    userAgent?: string;
+    /** The signed-in approver, when an approver identity is configured (docs/approval.md). */
+    decidedBy?: { issuer: string; claim: 'email' | 'sub'; value: string };
+  };
   open?: { securityGroupIds: string[]; openedAt: string; roles?: string[]; deletionProtection?: boolean };
   cutover?: { changeId: string; target: string; requestedAt: string };
   /** Results of poll checks, one key per wait loop. */

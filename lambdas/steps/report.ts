@@ -23,7 +23,13 @@ export function summarize(doc: ExecutionDocument) {
     blueFinalSnapshot: deletion?.kept ? undefined : deletion?.finalSnapshotId,
     blueKept: deletion?.kept,
     masterUserSecret: deletion?.masterUserSecret?.instructions,
-    approvedBy: doc.approval ? { decidedAt: doc.approval.decidedAt, sourceIp: doc.approval.sourceIp } : undefined,
+    approvedBy: doc.approval
+      ? {
+          decidedAt: doc.approval.decidedAt,
+          sourceIp: doc.approval.sourceIp,
+          ...(doc.approval.decidedBy ? { decidedBy: doc.approval.decidedBy } : {}),
+        }
+      : undefined,
     phases: phaseDurations(doc),
   };
 }

@@ -86,17 +86,16 @@ describe('approval-api handler with APPROVER_ISSUER set', () => {
   });
 
   it('says sign-in is unavailable while discovery fails, then serves the page and records who approved', async () => {
-    ddb.on(GetCommand).resolves({
-      Item: {
-        idHash: sha256Hex(ID),
-        nonceHash: sha256Hex(approvalNonce(ID)),
-        sealedTaskToken: sealTaskToken(ID, TASK_TOKEN),
-        executionArn: 'arn:aws:states:eu-west-1:123456789012:execution:bluegreen:run-1',
-        evidence: { blue: { clusterId: 'orders-prod' } },
-        expiresAt: '2099-01-01T00:00:00.000Z',
-        status: 'pending',
-      },
-    });
+    const pending = {
+      idHash: sha256Hex(ID),
+      nonceHash: sha256Hex(approvalNonce(ID)),
+      sealedTaskToken: sealTaskToken(ID, TASK_TOKEN),
+      executionArn: 'arn:aws:states:eu-west-1:123456789012:execution:bluegreen:run-1',
+      evidence: { blue: { clusterId: 'orders-prod' } },
+      expiresAt: '2099-01-01T00:00:00.000Z',
+      status: 'pending',
+    };
+    ddb.on(GetCommand).resolves({ Item: pending });
     fetchAnswer = async () => new Response('unavailable', { status: 503 });
     const down = await call('GET');
     expect(down.statusCode).toBe(503);
@@ -116,8 +115,7 @@ describe('approval-api handler with APPROVER_ISSUER set', () => {
     expect(page.statusCode).toBe(200);
     expect(page.headers!['content-security-policy']).toContain(`connect-src 'self' ${ISSUER}/token`);
 
-    const item = (await ddb.send(new GetCommand({ TableName: 't', Key: {} }))).Item!;
-    ddb.on(UpdateCommand).resolves({ Attributes: item });
+    ddb.on(UpdateCommand).resolves({ Attributes: pending });
     sfn.on(SendTaskSuccessCommand).resolves({});
     const body = new URLSearchParams({ nonce: approvalNonce(ID), decision: 'approve', confirm: 'orders-prod' });
     const claims = { iss: ISSUER, aud: 'approval-page', email: 'bob@example.com' };
