@@ -6,7 +6,7 @@ import { AwsSolutionsChecks } from 'cdk-nag';
 import { ApprovalEndpoint, type ApproverIdentity } from '../../../infra/approval-endpoint';
 import { AuroraBlueGreenDeployment } from '../../../infra/aurora-blue-green-deployment';
 import { parseConfig } from '../../../infra/config';
-import { exampleConfigInput, newStack, requiredProps, stubHandlersDir } from '../../infra/fixture';
+import { exampleConfigInput, newStack, requiredProps, stubHandlersDir, synthStack } from '../../infra/fixture';
 
 const ISSUER = 'https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbCdEf123';
 
@@ -122,6 +122,19 @@ describe('AuroraBlueGreenDeployment approverIdentity', () => {
 });
 
 describe('config key bluegreen.approverIdentity', () => {
+  it('reaches the stack: the deciding route gets the JWT authorizer', () => {
+    const { stack } = synthStack({ ...exampleConfigInput(), approverIdentity: { issuer: ISSUER, clientId: 'page' } });
+    const template = Template.fromStack(stack);
+    template.hasResourceProperties('AWS::ApiGatewayV2::Authorizer', {
+      AuthorizerType: 'JWT',
+      JwtConfiguration: { Issuer: ISSUER, Audience: ['page'] },
+    });
+    template.hasResourceProperties('AWS::ApiGatewayV2::Route', {
+      RouteKey: 'POST /approvals/{id}',
+      AuthorizationType: 'JWT',
+    });
+  });
+
   it('is optional, and claim defaults to email', () => {
     expect(parseConfig(exampleConfigInput()).approverIdentity).toBeUndefined();
     expect(
