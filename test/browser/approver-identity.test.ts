@@ -31,7 +31,7 @@ async function startIssuer(redirectUri: () => string) {
   const codes = new Map<string, { challenge: string; nonce: string; redirectUri: string; user: string }>();
   const issued = new Map<string, Issued>();
   const authorizeUrls: string[] = [];
-  const state = { user: 'bob@example.com', audience: CLIENT_ID };
+  const state = { user: 'bob@example.com', audience: CLIENT_ID, nonce: undefined as string | undefined };
   let url = '';
   const server: Server = createServer((req, res) => {
     const here = new URL(req.url ?? '/', url);
@@ -101,7 +101,7 @@ async function startIssuer(redirectUri: () => string) {
           sub: `user-${grant.user}`,
           email: grant.user,
           email_verified: true,
-          nonce: grant.nonce,
+          nonce: state.nonce ?? grant.nonce,
           iat: now,
           exp: now + 300,
         };
@@ -250,6 +250,24 @@ describe('approver identity in headless chromium', () => {
     expect(await page.evaluate<string | null>('sessionStorage.getItem("bluegreen.approver")')).toBeNull();
     expect(decisions.sent).toHaveLength(0);
     expect((await server.store.get(approvalId))!.status).toBe('pending');
+  });
+
+  it('an ID token for another sign-in (its nonce differs) is not taken', async () => {
+    issuer.state.nonce = 'from-another-sign-in';
+    const { page } = await openLink();
+    await page.fill('#approve-confirm', 'orders-prod');
+    await page.getByRole('button', { name: 'Approve cutover' }).click();
+    await statusStartsWith(page, 'The sign-in could not be completed');
+    expect(await page.evaluate<string | null>('sessionStorage.getItem("bluegreen.approver")')).toBeNull();
+    expect(decisions.sent).toHaveLength(0);
+  });
+
+  it('a /signed-in visit this tab did not start (a forged or replayed redirect) signs nobody in', async () => {
+    const page = await (await browser.newContext()).newPage();
+    await page.goto(`${server.url}/signed-in?code=stolen&state=guessed`);
+    await statusStartsWith(page, 'This sign-in was not started in this browser tab');
+    expect(page.url()).toBe(`${server.url}/signed-in`);
+    expect(await page.evaluate<string | null>('sessionStorage.getItem("bluegreen.approver")')).toBeNull();
   });
 
   it('a POST without a token, or with one the issuer did not issue, is refused (401)', async () => {
