@@ -58,12 +58,16 @@ export interface ApprovalHttpPorts {
   onError?: (error: unknown) => void;
   /** When set, only a signed-in approver decides (docs/approval.md, "Approver identity"). */
   identity?: ApproverIdentityPolicy;
-  /** Told about each decision taken (the caller logs it): who, what, which execution. */
+  /**
+   * Told about each decision that stays recorded (the caller logs it): who, what, which
+   * execution, and whether Step Functions took it. Not called when the decision is undone.
+   */
   onDecision?: (decision: {
     executionArn: string;
     decision: Decision;
     decidedAt: string;
     decidedBy?: DecidedBy;
+    delivery: DeliveryResult | 'outcome-unknown';
   }) => void;
 }
 
@@ -236,7 +240,14 @@ async function handlePost(
     const current = await store.get(id);
     return current ? pageFor(current, now, ports.identity) : html(404, renderNotFoundPage());
   }
-  ports.onDecision?.({ executionArn: record.executionArn, decision, decidedAt, ...(decidedBy ? { decidedBy } : {}) });
+  const told = (delivery: DeliveryResult | 'outcome-unknown') =>
+    ports.onDecision?.({
+      executionArn: record.executionArn,
+      decision,
+      decidedAt,
+      ...(decidedBy ? { decidedBy } : {}),
+      delivery,
+    });
 
   const decided = result.record;
   let delivery: DeliveryResult;
@@ -259,6 +270,7 @@ async function handlePost(
     if (error instanceof DeliveryOutcomeUnknown) {
       // Step Functions may have taken it: the decision stays recorded, and nobody may decide again.
       ports.onError?.(error);
+      told('outcome-unknown');
       return html(
         502,
         renderDecidedPage(
@@ -271,6 +283,7 @@ async function handlePost(
     await store.reopen(id, decidedAt, result.taskToken);
     throw error;
   }
+  told(delivery);
   if (delivery === 'task-gone') {
     return html(
       410,

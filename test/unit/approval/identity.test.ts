@@ -30,7 +30,7 @@ async function setup(options: { forbidSelfApproval?: boolean; starter?: Executio
   );
   const record = (await store.get(approvalId))!;
   const asked: string[] = [];
-  const logged: Array<{ executionArn: string; decision: string; decidedBy?: DecidedBy }> = [];
+  const logged: Array<{ executionArn: string; decision: string; decidedBy?: DecidedBy; delivery: string }> = [];
   const identity: ApproverIdentityPolicy = {
     issuer: ISSUER,
     claim: 'email',
@@ -110,8 +110,23 @@ describe('approval endpoint with an approver identity', () => {
     expect(decisions.sent[0]!.output).toMatchObject({ decision: 'approve', decidedBy });
     expect(await store.get(approvalId)).toMatchObject({ status: 'approved', decidedBy });
     expect(logged).toEqual([
-      { executionArn: EXECUTION_ARN, decision: 'approve', decidedAt: NOW.toISOString(), decidedBy },
+      {
+        executionArn: EXECUTION_ARN,
+        decision: 'approve',
+        decidedAt: NOW.toISOString(),
+        decidedBy,
+        delivery: 'delivered',
+      },
     ]);
+  });
+
+  it('logs no decision that was undone because Step Functions could not be reached', async () => {
+    const { post, decisions, store, approvalId, logged } = await setup();
+    decisions.failNext = new Error('connect ECONNREFUSED');
+    const response = await post(approve, token({ email: 'bob@example.com' }));
+    expect(response.statusCode).toBe(500);
+    expect((await store.get(approvalId))!.status).toBe('pending');
+    expect(logged).toEqual([]);
   });
 
   it('a rejection names who rejected in the failure cause', async () => {
