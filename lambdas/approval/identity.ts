@@ -118,6 +118,10 @@ function endpoint(value: unknown, field: string, issuer: string): string {
   if (url.protocol !== 'https:' && !isLoopback(url)) {
     throw new IssuerDiscoveryFailed(`${issuer}: discovery's ${field} must be https`);
   }
+  // The token endpoint is named in the page's Content-Security-Policy, where these would end the source.
+  if (/[\s;,']/.test(url.origin + url.pathname)) {
+    throw new IssuerDiscoveryFailed(`${issuer}: discovery's ${field} has a character a CSP source cannot hold`);
+  }
   return url.href;
 }
 

@@ -238,5 +238,8 @@ describe('discoverIssuer', () => {
       discoverIssuer(ISSUER, answer({ ...metadata, token_endpoint: 'http://idp.example.com/token' })),
     ).rejects.toThrow(/token_endpoint must be https/);
     await expect(discoverIssuer(ISSUER, answer({}, 404))).rejects.toThrow(/answered 404/);
+    await expect(
+      discoverIssuer(ISSUER, answer({ ...metadata, token_endpoint: `${ISSUER}/token;script-src` })),
+    ).rejects.toThrow(/token_endpoint has a character a CSP source cannot hold/);
   });
 });
