@@ -22,6 +22,8 @@ import {
   majorOf,
   majorUpgradePlan,
   PgServer,
+  startAtConsistency,
+  type ConsistencyPoint,
   upgradeMajor,
   upgradeMinor,
   writeClusterParameterSettings,
@@ -29,6 +31,7 @@ import {
   type UpgradeMethod,
 } from '../postgres';
 import { startProxy, type TcpProxy } from '../proxy';
+import { installStartLsnFunction } from './clone-start-lsn';
 import { awsFault } from './errors';
 
 /**
@@ -74,6 +77,10 @@ export interface ClusterRecord {
   pendingEngineVersion?: string;
   /** A clone's point in time: its source's LatestRestorableTime when the restore was asked for. */
   restoredTo?: string;
+  /** A clone whose first writer has not started yet: it starts by recovering to consistency. */
+  recoverToConsistency?: boolean;
+  /** Where a clone became consistent, exactly: what `aurora_volume_logical_start_lsn()` returns on it. */
+  cloneStart?: ConsistencyPoint;
   upgrade?: { from: string; to: string; method: UpgradeMethod; description: string; ms: number };
   sourceClusterId?: string;
   lastError?: string;
@@ -277,9 +284,11 @@ export class LocalClusters implements Clusters {
       await this.runQueued(source, `copy for ${record.id}`, async () => {
         const writer = this.writerOf(source);
         if (!writer?.server?.isRunning) throw new Error(`source cluster ${source.id} has no running writer to clone`);
-        await copyRunningServer(writer.server, storage, `clone ${record.id}`);
+        // As an Aurora clone, the copy has the source's replication slots.
+        await copyRunningServer(writer.server, storage, `clone ${record.id}`, { keepReplicationSlots: true });
       });
       record.storageDir = storage;
+      record.recoverToConsistency = true;
       record.status = 'available';
     });
   }
@@ -417,6 +426,8 @@ export class LocalClusters implements Clusters {
           });
           writerRecord.server = result.server;
           writerRecord.settingsInEffect = this.clusterSettingsOf(clusterGroup);
+          // The function lives in pg_catalog, which a major upgrade rebuilds: the clone keeps answering.
+          if (cluster.cloneStart) await installStartLsnFunction(result.server, cluster.cloneStart.lsn);
           method = result.method;
           description = result.description;
           await fs.promises.rm(old.dataDir, { recursive: true, force: true });
@@ -782,7 +793,17 @@ export class LocalClusters implements Clusters {
       logFile: this.logFileOf(writer.request.instanceId),
     });
     await this.applyClusterSettings(cluster, writer, server);
-    await server.start();
+    if (cluster.recoverToConsistency) {
+      // A fresh clone: replay only up to consistency and promote, so its start LSN is exact.
+      cluster.cloneStart = await startAtConsistency(server);
+      delete cluster.recoverToConsistency;
+      const databases = await installStartLsnFunction(server, cluster.cloneStart.lsn);
+      this.options.log(
+        `${cluster.id}: consistent at ${cluster.cloneStart.lsn} (timeline ${cluster.cloneStart.timeline}, ${cluster.cloneStart.reason}); aurora_volume_logical_start_lsn() in ${databases.join(', ')}`,
+      );
+    } else {
+      await server.start();
+    }
     delete cluster.storageDir;
     cluster.proxy.setTarget({ host: '127.0.0.1', port: server.port });
     return server;

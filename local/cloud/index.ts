@@ -137,6 +137,8 @@ export interface LocalCloudState {
     sourceClusterId?: string;
     /** A clone's point in time: the source's LatestRestorableTime when the restore was asked for. */
     restoredTo?: string;
+    /** Where a clone became consistent: what `aurora_volume_logical_start_lsn()` returns on it. */
+    cloneStartLsn?: string;
     storageDir?: string;
     upgrade?: { from: string; to: string; method: string; description: string; ms: number };
     lastError?: string;
@@ -416,6 +418,7 @@ export async function createLocalCloud(options: LocalCloudOptions): Promise<Loca
           tags: { ...c.tags },
           ...(c.sourceClusterId ? { sourceClusterId: c.sourceClusterId } : {}),
           ...(c.restoredTo ? { restoredTo: c.restoredTo } : {}),
+          ...(c.cloneStart ? { cloneStartLsn: c.cloneStart.lsn } : {}),
           ...(c.storageDir ? { storageDir: c.storageDir } : {}),
           ...(c.upgrade ? { upgrade: { ...c.upgrade } } : {}),
           ...(c.lastError ? { lastError: c.lastError } : {}),

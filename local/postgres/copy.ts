@@ -39,10 +39,20 @@ export interface CopyResult {
   walSegments: string[];
 }
 
+export interface CopyOptions {
+  /**
+   * Copies `pg_replslot` too, which a backup leaves out: an Aurora clone has its source's
+   * replication slots (the workflow drops them on green), so the local clone has them as well.
+   * @default false
+   */
+  keepReplicationSlots?: boolean;
+}
+
 export async function copyRunningServer(
   source: PgServer,
   targetDataDir: string,
   label = 'bluegreen-copy',
+  options: CopyOptions = {},
 ): Promise<CopyResult> {
   if (fs.existsSync(targetDataDir)) throw new Error(`copy target ${targetDataDir} already exists`);
   const client = new Client(source.connectionConfig());
@@ -54,7 +64,7 @@ export async function copyRunningServer(
     const started = await client.query<{ lsn: string }>('SELECT pg_backup_start($1, true)::text AS lsn', [label]);
     const startLsn = started.rows[0]?.lsn ?? '';
     await makeServerDir(targetDataDir, 0o700);
-    await copyDataFiles(source.dataDir, targetDataDir, true);
+    await copyDataFiles(source.dataDir, targetDataDir, true, options.keepReplicationSlots ?? false);
 
     const stopped = await client.query<{ lsn: string; labelfile: string; spcmapfile: string | null }>(
       'SELECT lsn::text AS lsn, labelfile, spcmapfile FROM pg_backup_stop(false)',
@@ -80,7 +90,7 @@ export async function copyRunningServer(
 }
 
 /** Copies a data folder file by file; files that vanish while we copy (a running server) are skipped. */
-async function copyDataFiles(from: string, to: string, top: boolean): Promise<void> {
+async function copyDataFiles(from: string, to: string, top: boolean, keepSlots = false): Promise<void> {
   let entries: fs.Dirent[];
   try {
     entries = await fs.promises.readdir(from, { withFileTypes: true });
@@ -95,7 +105,7 @@ async function copyDataFiles(from: string, to: string, top: boolean): Promise<vo
     if (entry.name.startsWith('pgsql_tmp') || entry.name === 'pg_internal.init') continue;
     if (entry.isDirectory()) {
       await fs.promises.mkdir(target, { mode: 0o700 });
-      if (top && EMPTY_DIRS.has(entry.name)) {
+      if (top && EMPTY_DIRS.has(entry.name) && !(keepSlots && entry.name === 'pg_replslot')) {
         if (entry.name === 'pg_wal') await fs.promises.mkdir(path.join(target, 'archive_status'), { mode: 0o700 });
         continue;
       }
@@ -122,6 +132,65 @@ async function copyWal(fromDataDir: string, toDataDir: string, first: string, la
     if (isSegment) copied.push(name);
   }
   return copied;
+}
+
+export interface ConsistencyPoint {
+  /** Where the copy became consistent: the switch point of its new timeline, e.g. `0/20089F8`. */
+  lsn: string;
+  /** The timeline the copy promoted to. */
+  timeline: number;
+  /** The history file's reason for the switch, e.g. `reached consistency`. */
+  reason: string;
+}
+
+/**
+ * Starts a copy made by `copyRunningServer` so that the LSN where it became consistent is known
+ * exactly: archive recovery (`recovery.signal`) with no archive (`restore_command` that always
+ * fails, so only the copied WAL is replayed), `recovery_target = 'immediate'` (stop as soon as
+ * consistent) and `recovery_target_action = 'promote'`. The server promotes to a new timeline,
+ * whose history file names the switch point: every transaction committed before it is in the
+ * copy, none after it. The recovery settings apply to this start only.
+ */
+export async function startAtConsistency(server: PgServer, timeoutMs = 60_000): Promise<ConsistencyPoint> {
+  if (!fs.existsSync(path.join(server.dataDir, 'backup_label'))) {
+    throw new Error(`${server.dataDir} is not a fresh copy (no backup_label): its consistency point is unknown`);
+  }
+  const signal = path.join(server.dataDir, 'recovery.signal');
+  await fs.promises.writeFile(signal, '');
+  const user = serverOsUser();
+  if (user) await fs.promises.chown(signal, user.uid, user.gid);
+  await server.start({
+    once: {
+      restore_command: '/bin/false', // Linux and macOS only, as the rehearsal (Windows runs it in WSL)
+      recovery_target: 'immediate',
+      recovery_target_action: 'promote',
+    },
+  });
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const rows = await server.query<{ recovering: boolean }>('SELECT pg_is_in_recovery() AS recovering');
+    if (rows[0]?.recovering === false) break;
+    if (Date.now() > deadline) throw new Error(`${server.dataDir} did not promote within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  return readSwitchPoint(server.dataDir);
+}
+
+/** The newest timeline's history file: its last line is `parentTLI  switchpoint  reason`. */
+export async function readSwitchPoint(dataDir: string): Promise<ConsistencyPoint> {
+  const walDir = path.join(dataDir, 'pg_wal');
+  const newest = (await fs.promises.readdir(walDir))
+    .filter((name) => /^[0-9A-F]{8}\.history$/.test(name))
+    .sort()
+    .pop();
+  if (!newest) throw new Error(`no timeline history in ${walDir}: the copy did not promote`);
+  const lines = (await fs.promises.readFile(path.join(walDir, newest), 'utf8'))
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line !== '' && !line.startsWith('#'));
+  const match = /^\d+\s+([0-9A-F]+\/[0-9A-F]+)\s*(.*)$/i.exec(lines[lines.length - 1] ?? '');
+  if (!match?.[1]) throw new Error(`cannot read the switch point from ${newest}: ${lines.join(' | ')}`);
+  return { lsn: match[1], timeline: parseInt(newest.slice(0, 8), 16), reason: match[2] ?? '' };
 }
 
 /** Copies a stopped server's data folder as is (a final snapshot). */

@@ -1,7 +1,14 @@
 export { compareVersions, binDirOf, findClientTools, installedEngineVersions, majorOf } from './binaries';
 export type { ClientTools } from './binaries';
-export { copyRunningServer, copyStoppedDataDir, createStandby, waitForStreaming } from './copy';
-export type { CopyResult, StandbyOptions } from './copy';
+export {
+  copyRunningServer,
+  copyStoppedDataDir,
+  createStandby,
+  readSwitchPoint,
+  startAtConsistency,
+  waitForStreaming,
+} from './copy';
+export type { ConsistencyPoint, CopyOptions, CopyResult, StandbyOptions } from './copy';
 export { assertServerUserCanUse, chownTree, makeServerDir, serverOsUser } from './os-user';
 export {
   CLUSTER_PARAMETERS_FILE,

@@ -209,12 +209,24 @@ export class PgServer {
     return server;
   }
 
-  async start(): Promise<void> {
+  /**
+   * pg_ctl start, waiting until the server accepts connections. `once`: settings for this start
+   * only (`-c` options, e.g. a recovery target), never written to the data folder, so a later
+   * start or a copy does not inherit them.
+   */
+  async start(options: { once?: ServerSettings } = {}): Promise<void> {
     if (this.isRunning) return;
     await prepareLogDir(this.logFile);
+    const once = Object.entries(options.once ?? {}).map(([name, value]) => {
+      // pg_ctl hands -o to a shell: only plain words.
+      if (!/^[a-z_][a-z0-9_.]*$/i.test(name) || !/^[\w/.:-]+$/.test(value)) {
+        throw new Error(`not a plain setting for -o: ${name}=${value}`);
+      }
+      return ` -c ${name}=${value}`;
+    });
     const result = await runAsServerUser(
       path.join(this.binDir, 'pg_ctl'),
-      ['-D', this.dataDir, '-l', this.logFile, '-o', `-p ${this.port}`, '-w', '-t', '120', 'start'],
+      ['-D', this.dataDir, '-l', this.logFile, '-o', `-p ${this.port}${once.join('')}`, '-w', '-t', '120', 'start'],
       { logFile: this.toolLog },
     );
     if (result.code !== 0) {

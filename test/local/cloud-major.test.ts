@@ -103,10 +103,12 @@ describe('local cloud: major engine upgrade of a clone', () => {
       { clusterId: 'app-green', host: 'app-green.cluster.local', port: 5432 },
       'app',
     );
-    const rows = await session.query<{ v: string; n: number }>(
-      "SELECT current_setting('server_version') AS v, (SELECT count(*)::int FROM app.load_writes WHERE id = 42) AS n",
+    const rows = await session.query<{ v: string; n: number; lsn: string }>(
+      "SELECT current_setting('server_version') AS v, (SELECT count(*)::int FROM app.load_writes WHERE id = 42) AS n, aurora_volume_logical_start_lsn()::text AS lsn",
     );
     await session.close();
-    expect(rows.rows[0]).toEqual({ v: '16.14', n: 1 });
+    // The clone's start LSN outlives the upgrade (it is asked for after migrations and the upgrade).
+    expect(state?.cloneStartLsn).toMatch(/^[0-9A-F]+\/[0-9A-F]+$/);
+    expect(rows.rows[0]).toEqual({ v: '16.14', n: 1, lsn: state?.cloneStartLsn });
   });
 });
