@@ -253,7 +253,13 @@ export async function runRehearsal(options: RehearsalOptions): Promise<Rehearsal
       onNotify: (subject) => log(`notification: ${subject}`),
     });
     const major = majorOf(to);
-    cloud.addParameterGroup('cluster', `app-pg${major}-cluster`, `aurora-postgresql${major}`);
+    // Blue's cluster parameter group has logical replication on (online mode and failback need
+    // it), and so has the one a major upgrade moves green to.
+    for (const m of new Set([majorOf(from), major])) {
+      cloud.addParameterGroup('cluster', `app-pg${m}-cluster`, `aurora-postgresql${m}`, {
+        'rds.logical_replication': '1',
+      });
+    }
     cloud.addParameterGroup('instance', `app-pg${major}-instance`, `aurora-postgresql${major}`);
     log(`starting blue ${BLUE_ID}: PostgreSQL ${from}, a writer and a streaming reader`);
     await cloud.createBlue({
@@ -263,6 +269,7 @@ export async function runRehearsal(options: RehearsalOptions): Promise<Rehearsal
       schemaSql: sampleSchemaSql(),
       seedSql: sampleSeedSql(),
       securityGroupIds: [ACCESS_SG, ADMIN_SG],
+      clusterParameterGroupName: `app-pg${majorOf(from)}-cluster`,
       // Above the input's cutover TTL, so the run lowers it and waits the old TTL out, as in AWS.
       cnameTtl: options.blueCnameTtlSeconds ?? 3,
     });

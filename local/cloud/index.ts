@@ -364,7 +364,10 @@ export async function createLocalCloud(options: LocalCloudOptions): Promise<Loca
       }
       record.status = 'available';
       if (spec.pointCname ?? true) dns.setRecordNow(options.recordName, endpointOf(spec.id), spec.cnameTtl ?? 300);
-      log(`${spec.id}: created with PostgreSQL ${spec.engineVersion}, ${spec.readers ?? 1} reader(s)`);
+      const walLevel = (await writer.query<{ wal_level: string }>('SHOW wal_level'))[0]?.wal_level;
+      log(
+        `${spec.id}: created with PostgreSQL ${spec.engineVersion}, ${spec.readers ?? 1} reader(s), cluster parameter group ${clusterGroup} (wal_level ${walLevel})`,
+      );
       return clusters.toCluster(record);
     },
 
@@ -487,6 +490,18 @@ export async function createLocalCloud(options: LocalCloudOptions): Promise<Loca
           figure: 'established connections kept; new ones dropped silently',
           description:
             "Detaching the access group leaves established connections alive and drops new ones without an answer (a security group has no reject): a client learns nothing until its own connect timeout, as the application's pool (2 s here) does.",
+        },
+        {
+          name: 'Clone start LSN',
+          figure: 'exact: where the clone became consistent',
+          description:
+            "On a clone, Aurora PostgreSQL's aurora_volume_logical_start_lsn() returns the LSN the volume was cloned at, where logical replication from a slot made before the clone picks up. The local clone replays WAL only until it is consistent (recovery_target = immediate), promotes, and reads that switch point from its timeline history; every database of the clone has aurora_volume_logical_start_lsn() returning it. The clone keeps its source's replication slots, as an Aurora clone does.",
+        },
+        {
+          name: 'rds.logical_replication',
+          figure: 'static: in effect after a reboot',
+          description:
+            "Aurora's cluster parameter for wal_level = logical. A local cluster's servers run with wal_level = logical when its cluster parameter group sets it to 1 (the rehearsal's blue group does; the default groups leave it at 0); after a change each member shows pending-reboot until its instance restarts (a reboot or an engine upgrade).",
         },
         {
           name: 'Failed engine upgrade',

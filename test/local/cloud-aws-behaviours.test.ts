@@ -129,8 +129,14 @@ describe('local cloud: AWS behaviours it models', () => {
         'Route 53 change propagation',
         'LatestRestorableTime lag',
         'Failed engine upgrade',
+        'Clone start LSN',
+        'rds.logical_replication',
       ]),
     );
+    expect(modelled.find((m) => m.name === 'Clone start LSN')?.description).toContain(
+      'aurora_volume_logical_start_lsn()',
+    );
+    expect(modelled.find((m) => m.name === 'rds.logical_replication')?.figure).toBe('static: in effect after a reboot');
     expect(modelled.find((m) => m.name === 'LatestRestorableTime lag')?.figure).toBe(`${LAG_MS} ms behind the present`);
     expect(modelled.find((m) => m.name === 'Failed engine upgrade')?.figure).toBe('on (every upgrade fails)');
     expect(modelled.find((m) => m.name === 'RDS operation latency')?.figure).toBe('100 ms at least');

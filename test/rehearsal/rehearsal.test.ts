@@ -78,6 +78,15 @@ describe('npm run rehearse, end to end on real PostgreSQL', () => {
     expect(report.downtimeMs).toBeGreaterThan(0);
     expect(fs.existsSync(report.reportFile)).toBe(true);
     expect(fs.readFileSync(report.htmlFile, 'utf8')).toContain('<svg');
+    // Blue runs with logical replication on, as online mode and failback need; green is a clone
+    // whose start LSN is known exactly (local/cloud/clone-start-lsn.ts).
+    const cloudLog = fs.readFileSync(path.join(report.workdir, 'logs', 'cloud.log'), 'utf8');
+    expect(cloudLog).toContain(
+      'app-blue: created with PostgreSQL 16.13, 1 reader(s), cluster parameter group app-pg16-cluster (wal_level logical)',
+    );
+    expect(cloudLog).toMatch(
+      new RegExp(`${report.green?.id}: consistent at [0-9A-F]+/[0-9A-F]+ \\(timeline 2, reached consistency\\)`),
+    );
   });
 
   it('rolls back a failing migration: blue writable again through the CNAME, nothing lost, the file named', async () => {
@@ -109,6 +118,8 @@ describe('npm run rehearse, end to end on real PostgreSQL', () => {
     expect(modelled.get('LatestRestorableTime lag')).toBe('2000 ms behind the present');
     expect(modelled.get('RDS operation latency')).toBe('150 ms at least');
     expect(modelled.get('Route 53 change propagation')).toBe('150 ms');
+    expect(modelled.get('Clone start LSN')).toBe('exact: where the clone became consistent');
+    expect(modelled.get('rds.logical_replication')).toBe('static: in effect after a reboot');
     const json = JSON.parse(fs.readFileSync(report.reportFile, 'utf8')) as RehearsalReport;
     expect(json.modelled).toEqual(report.modelled);
     const html = fs.readFileSync(report.htmlFile, 'utf8');
