@@ -2,9 +2,10 @@ import { createHash, generateKeyPairSync, randomBytes, sign } from 'node:crypto'
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { identityPolicy, type VerifiedToken } from '../../lambdas/approval/identity';
+import { identityPolicy } from '../../lambdas/approval/identity';
 import { findBrowser, installHint } from '../../local/browser';
 import { startApprovalServer, type ApprovalServer } from '../../local/approval-server';
+import { JoseBearerVerifier } from '../../local/jose-bearer-verifier';
 import { RecordingDecisions, requestApprovalEmail, TASK_TOKEN } from '../unit/approval/fixtures';
 
 /**
@@ -12,24 +13,18 @@ import { RecordingDecisions, requestApprovalEmail, TASK_TOKEN } from '../unit/ap
  * OpenID Connect issuer run by this test (a real HTTP server that signs real RS256 ID tokens),
  * by authorization code with PKCE, then posts the decision with the ID token.
  *
- * The local server's `BearerVerifier` here asks the test issuer whether it issued the token, for
- * this audience, still valid (like token introspection): signature checking by JWKS needs a JOSE
- * library, which this repository does not have yet (docs/approval.md, "Approver identity").
+ * The local server verifies the token as API Gateway's JWT authorizer would: `JoseBearerVerifier`,
+ * the signature by the issuer's JWKS (from its discovery document), issuer, audience and expiry.
  */
 
 const CLIENT_ID = 'approval-page';
 const b64url = (data: Buffer | string) => Buffer.from(data).toString('base64url');
-
-interface Issued {
-  claims: Record<string, unknown>;
-}
 
 /** A minimal OpenID Connect issuer: discovery, authorize (code + PKCE S256), token, JWKS. */
 async function startIssuer(redirectUri: () => string) {
   const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
   const kid = b64url(randomBytes(8));
   const codes = new Map<string, { challenge: string; nonce: string; redirectUri: string; user: string }>();
-  const issued = new Map<string, Issued>();
   const authorizeUrls: string[] = [];
   const state = { user: 'bob@example.com', audience: CLIENT_ID, nonce: undefined as string | undefined };
   let url = '';
@@ -107,7 +102,6 @@ async function startIssuer(redirectUri: () => string) {
         };
         const signingInput = `${b64url(JSON.stringify({ alg: 'RS256', typ: 'JWT', kid }))}.${b64url(JSON.stringify(claims))}`;
         const idToken = `${signingInput}.${b64url(sign('sha256', Buffer.from(signingInput), privateKey))}`;
-        issued.set(idToken, { claims });
         return json(200, { id_token: idToken, token_type: 'Bearer', expires_in: 300 }, cors);
       });
       return;
@@ -123,14 +117,6 @@ async function startIssuer(redirectUri: () => string) {
     },
     state,
     authorizeUrls,
-    /** Plays the local server's verifier: only tokens this issuer issued, for the page, unexpired. */
-    async verify(token: string): Promise<VerifiedToken> {
-      const found = issued.get(token);
-      if (!found || found.claims.aud !== CLIENT_ID || Number(found.claims.exp) * 1000 <= Date.now()) {
-        throw new Error('token refused');
-      }
-      return { issuer: String(found.claims.iss), claims: found.claims };
-    },
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }
@@ -163,7 +149,8 @@ describe('approver identity in headless chromium', () => {
       // The execution was started by alice (in AWS: CloudTrail's StartExecution record).
       { startedBy: async () => ({ names: ['alice@example.com'] }) },
     );
-    server = await startApprovalServer({ decisions, identity: { policy, verifier: issuer } });
+    const verifier = await JoseBearerVerifier.forIssuer(issuer.url, [CLIENT_ID]);
+    server = await startApprovalServer({ decisions, identity: { policy, verifier } });
   });
 
   afterEach(async () => {
