@@ -301,6 +301,14 @@ export function renderEvidence(record: ApprovalRecord): string {
     ...(isStringArray(e.migrationsSkipped) && e.migrationsSkipped.length
       ? [row('Migrations skipped', list(e.migrationsSkipped))]
       : []),
+    ...(isStringArray(e.migrationWarnings) && e.migrationWarnings.length
+      ? [
+          row(
+            'Migration statements that could stop replication',
+            `<span class="fail">a row blue accepts could fail on green</span>${list(e.migrationWarnings.map((w) => truncateValue(w)))}`,
+          ),
+        ]
+      : []),
     row(
       'Smoke tests',
       Array.isArray(e.smokeTests)

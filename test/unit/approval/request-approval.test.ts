@@ -146,6 +146,24 @@ describe('requestApproval', () => {
     );
   });
 
+  it('shows the replication warnings on the page too, escaped and cut to 200 characters', async () => {
+    const { stored, ports } = harness();
+    const doc = executionDocument({});
+    const short = '001_check.sql line 1: adds a check constraint to replicated table public.orders [ALTER TABLE …]';
+    const hostile = `002_x.sql line 3: <script>alert(1)</script> ${'w'.repeat(5000)}`;
+    doc.migrationSet = { files: ['001_check.sql', '002_x.sql'], warnings: [short, hostile] };
+
+    await requestApproval({ document: doc, taskToken: TASK_TOKEN }, ports);
+    const page = renderPendingPage({ ...stored[0]!, nonce: 'n', status: 'pending' });
+
+    expect(page).toContain('Migration statements that could stop replication');
+    expect(page).toContain(`<li>${short}</li>`);
+    expect(page).not.toContain('<script>alert(1)</script>');
+    expect(page).toContain('&lt;script&gt;alert(1)&lt;/script&gt;');
+    expect(page).not.toContain('w'.repeat(200));
+    expect(page).toMatch(/w{100,}…<\/li>/);
+  });
+
   it('cuts smoke-test values to 200 characters in the evidence, the email and the page', async () => {
     const { stored, emails, ports } = harness();
     const doc = executionDocument({
