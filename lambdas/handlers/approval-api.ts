@@ -1,3 +1,4 @@
+import { CloudTrailClient } from '@aws-sdk/client-cloudtrail';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
@@ -17,6 +18,7 @@ import {
   type VerifiedToken,
 } from '../approval/identity';
 import { DynamoDbApprovals } from '../aws/approvals-dynamodb';
+import { CloudTrailExecutionStarters } from '../aws/execution-starters-cloudtrail';
 import { cameThroughOrigin, originVerificationFrom } from '../domain/origin-verify';
 import { SfnTaskDecisions } from '../aws/task-decisions-sfn';
 import { logger, systemClock as clock, traced } from './runtime';
@@ -36,11 +38,15 @@ const decisions = new SfnTaskDecisions(traced(new SFNClient({ maxAttempts: 1 }))
 const originVerification = originVerificationFrom(process.env);
 
 const settings = identitySettings(process.env);
+// forbidSelfApproval: who started the run, from CloudTrail's StartExecution record.
+const starters = settings?.forbidSelfApproval
+  ? new CloudTrailExecutionStarters(traced(new CloudTrailClient({})))
+  : undefined;
 // Discovery once per container; a failed one is tried again on the next request.
 let policy: Promise<ApproverIdentityPolicy> | undefined;
 function approverIdentity(): Promise<ApproverIdentityPolicy> | undefined {
   if (!settings) return undefined;
-  policy ??= identityPolicy(settings, undefined).catch((error: unknown) => {
+  policy ??= identityPolicy(settings, starters).catch((error: unknown) => {
     policy = undefined;
     throw error;
   });
