@@ -60,6 +60,15 @@ export interface ApproverIdentity {
    * @default 'email'
    */
   readonly claim?: 'email' | 'sub';
+  /**
+   * Refuse an approval by the identity that started the execution, as CloudTrail's
+   * `StartExecution` record names it (an assumed role's or IAM Identity Center's session name, an
+   * IAM user's name). Grants the approval function `cloudtrail:LookupEvents`. Needs `claim: 'email'`:
+   * a `sub` never equals a session name. Until CloudTrail has delivered the event (minutes), an
+   * approval is refused with "try again in a few minutes".
+   * @default false
+   */
+  readonly forbidSelfApproval?: boolean;
 }
 
 /** Checks an `ApproverIdentity` before anything is made of it: each message names the field. */
@@ -85,6 +94,16 @@ export function validateApproverIdentity(identity: ApproverIdentity): void {
   }
   if (identity.claim !== undefined && identity.claim !== 'email' && identity.claim !== 'sub') {
     throw new Error(`approverIdentity.claim must be 'email' or 'sub', got "${String(identity.claim)}"`);
+  }
+  if (identity.forbidSelfApproval !== undefined && typeof identity.forbidSelfApproval !== 'boolean') {
+    throw new Error(
+      `approverIdentity.forbidSelfApproval must be true or false, got ${JSON.stringify(identity.forbidSelfApproval)}`,
+    );
+  }
+  if (identity.forbidSelfApproval && identity.claim === 'sub') {
+    throw new Error(
+      "approverIdentity.forbidSelfApproval needs claim 'email': CloudTrail names the starter by session or user name, which a 'sub' never equals",
+    );
   }
 }
 
@@ -259,11 +278,15 @@ export class ApprovalEndpoint extends Construct {
               APPROVER_ISSUER: identity.issuer,
               APPROVER_CLIENT_ID: identity.clientId,
               APPROVER_CLAIM: identity.claim ?? 'email',
+              FORBID_SELF_APPROVAL: identity.forbidSelfApproval ? 'true' : 'false',
             }
           : {}),
       },
       alsoOnAnyResource:
-        ' states:SendTaskSuccess and states:SendTaskFailure support no resource-level permissions either (the Service Authorization Reference lists no resource type): the task token is what names the task.',
+        ' states:SendTaskSuccess and states:SendTaskFailure support no resource-level permissions either (the Service Authorization Reference lists no resource type): the task token is what names the task.' +
+        (identity?.forbidSelfApproval
+          ? ' cloudtrail:LookupEvents (read-only, for forbidSelfApproval: who called StartExecution) is wildcard-only in the Service Authorization Reference.'
+          : ''),
     });
     table.grant(apiFunction, 'dynamodb:GetItem', 'dynamodb:UpdateItem');
     grantTableKey(encryptionKey, apiFunction);
@@ -275,6 +298,10 @@ export class ApprovalEndpoint extends Construct {
         resources: ['*'],
       }),
     );
+    if (identity?.forbidSelfApproval) {
+      // Who started the run (forbidSelfApproval). Wildcard-only: no resource type, no condition key.
+      apiFunction.addToRolePolicy(new iam.PolicyStatement({ actions: ['cloudtrail:LookupEvents'], resources: ['*'] }));
+    }
     this.approvalApiFunction = apiFunction;
 
     const api = new apigwv2.HttpApi(this, 'Api', {

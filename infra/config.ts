@@ -116,6 +116,12 @@ export const configSchema = z
         clientId: z.string().regex(/^[\x21-\x7e]{1,256}$/, 'the client id of a public OpenID Connect client'),
         audience: z.array(z.string().min(1)).min(1, 'at least one audience').optional(),
         claim: z.enum(['email', 'sub']).default('email'),
+        forbidSelfApproval: z.boolean().default(false),
+      })
+      .refine((identity) => !(identity.forbidSelfApproval && identity.claim === 'sub'), {
+        path: ['forbidSelfApproval'],
+        message:
+          "needs claim 'email': CloudTrail names the starter by session or user name, which a 'sub' never equals",
       })
       .optional(),
     migrationUploaderArns: z

@@ -18,7 +18,7 @@ export interface PolicyDocument {
 
 /** One SDK call as aws-sdk-client-mock saw it. */
 export interface SdkCall {
-  service: 'rds' | 'route53' | 'dynamodb' | 'sns' | 's3' | 'ec2';
+  service: 'rds' | 'route53' | 'dynamodb' | 'sns' | 's3' | 'ec2' | 'cloudtrail';
   /** The command's name without `Command` (`RestoreDBClusterToPointInTime`, `Put`, `ListObjectsV2`). */
   command: string;
   input: Record<string, unknown>;

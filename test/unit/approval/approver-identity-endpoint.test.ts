@@ -3,6 +3,7 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { AwsSolutionsChecks } from 'cdk-nag';
+import type { IConstruct } from 'constructs';
 import { ApprovalEndpoint, type ApproverIdentity } from '../../../infra/approval-endpoint';
 import { AuroraBlueGreenDeployment } from '../../../infra/aurora-blue-green-deployment';
 import { parseConfig } from '../../../infra/config';
@@ -10,8 +11,21 @@ import { exampleConfigInput, newStack, requiredProps, stubHandlersDir, synthStac
 
 const ISSUER = 'https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbCdEf123';
 
+/** The reasons of the `AwsSolutions-IAM5[Resource::*]` acknowledgements in the tree. */
+function wildcardReasons(root: IConstruct): string[] {
+  return root.node
+    .findAll()
+    .flatMap((c) => c.node.metadata.filter((m) => m.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY))
+    .flatMap((m) => Object.entries(m.data as Record<string, string>))
+    .filter(([id]) => id.replace(/^annotation::/i, '') === 'AwsSolutions-IAM5[Resource::*]')
+    .map(([, reason]) => reason);
+}
+
+let lastApp: App;
+
 function build(identity?: ApproverIdentity) {
   const app = new App();
+  lastApp = app;
   const stack = new Stack(app, 'Approval', { env: { account: '123456789012', region: 'eu-west-1' } });
   const topic = new sns.Topic(stack, 'Topic', { enforceSSL: true });
   const stateMachineArn = stack.formatArn({
@@ -89,6 +103,27 @@ describe('ApprovalEndpoint with approverIdentity', () => {
     expect(JSON.stringify(plain.toJSON())).not.toContain('APPROVER_ISSUER');
   });
 
+  it('forbidSelfApproval: tells the function, grants cloudtrail:LookupEvents, and names it in the nag acknowledgement', () => {
+    const on = build({ issuer: ISSUER, clientId: 'page', forbidSelfApproval: true });
+    on.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ FORBID_SELF_APPROVAL: 'true' }) },
+    });
+    on.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([{ Effect: 'Allow', Action: 'cloudtrail:LookupEvents', Resource: '*' }]),
+      },
+    });
+    expect(wildcardReasons(lastApp).filter((r) => r.includes('cloudtrail:LookupEvents'))).toHaveLength(1);
+
+    // Off (the default): no grant, no mention.
+    expect(JSON.stringify(template.toJSON())).not.toContain('cloudtrail:');
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ FORBID_SELF_APPROVAL: 'false' }) },
+    });
+    build({ issuer: ISSUER, clientId: 'page' });
+    expect(wildcardReasons(lastApp).join(' ')).not.toContain('cloudtrail:');
+  });
+
   it('accepts explicit audiences', () => {
     build({ issuer: ISSUER, clientId: 'page', audience: ['page', 'api://approvals'] }).hasResourceProperties(
       'AWS::ApiGatewayV2::Authorizer',
@@ -101,8 +136,16 @@ describe('ApprovalEndpoint with approverIdentity', () => {
     [{ issuer: `${ISSUER}?x=1`, clientId: 'c' }, /approverIdentity\.issuer/],
     [{ issuer: ISSUER, clientId: 'has space' }, /approverIdentity\.clientId/],
     [{ issuer: ISSUER, clientId: 'c', audience: [] }, /approverIdentity\.audience/],
+    [
+      { issuer: ISSUER, clientId: 'c', forbidSelfApproval: 'yes' },
+      /approverIdentity\.forbidSelfApproval must be true or false/,
+    ],
+    [
+      { issuer: ISSUER, clientId: 'c', claim: 'sub', forbidSelfApproval: true },
+      /approverIdentity\.forbidSelfApproval needs claim 'email'/,
+    ],
   ])('refuses %j, naming the field', (identity, message) => {
-    expect(() => build(identity)).toThrow(message);
+    expect(() => build(identity as ApproverIdentity)).toThrow(message);
   });
 });
 
@@ -139,7 +182,21 @@ describe('config key bluegreen.approverIdentity', () => {
     expect(parseConfig(exampleConfigInput()).approverIdentity).toBeUndefined();
     expect(
       parseConfig({ ...exampleConfigInput(), approverIdentity: { issuer: ISSUER, clientId: 'c' } }).approverIdentity,
-    ).toEqual({ issuer: ISSUER, clientId: 'c', claim: 'email' });
+    ).toEqual({ issuer: ISSUER, clientId: 'c', claim: 'email', forbidSelfApproval: false });
+  });
+
+  it('forbidSelfApproval reaches the approval function and its grant', () => {
+    const input = {
+      ...exampleConfigInput(),
+      approverIdentity: { issuer: ISSUER, clientId: 'page', forbidSelfApproval: true },
+    };
+    const template = Template.fromStack(synthStack(input).stack);
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ APPROVER_ISSUER: ISSUER, FORBID_SELF_APPROVAL: 'true' }) },
+    });
+    // The grant itself (merged with the function's other "*" statements) is judged by the IAM
+    // simulator in test/infra/self-approval-permissions.test.ts.
+    expect(JSON.stringify(template.toJSON())).toContain('cloudtrail:LookupEvents');
   });
 
   it.each([
@@ -147,6 +204,11 @@ describe('config key bluegreen.approverIdentity', () => {
     [{ issuer: ISSUER }, /bluegreen\.approverIdentity\.clientId: is required/],
     [{ issuer: ISSUER, clientId: 'c', claim: 'name' }, /bluegreen\.approverIdentity\.claim/],
     [{ issuer: ISSUER, clientId: 'c', forbid: true }, /bluegreen\.approverIdentity\.forbid: unknown key/],
+    [{ issuer: ISSUER, clientId: 'c', forbidSelfApproval: 'yes' }, /bluegreen\.approverIdentity\.forbidSelfApproval: /],
+    [
+      { issuer: ISSUER, clientId: 'c', claim: 'sub', forbidSelfApproval: true },
+      /bluegreen\.approverIdentity\.forbidSelfApproval: needs claim 'email'/,
+    ],
   ])('refuses %j, naming the key', (approverIdentity, message) => {
     expect(() => parseConfig({ ...exampleConfigInput(), approverIdentity })).toThrow(message);
   });

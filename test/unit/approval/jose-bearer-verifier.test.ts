@@ -9,12 +9,13 @@ import { JoseBearerVerifier } from '../../../local/jose-bearer-verifier';
  */
 
 const AUDIENCE = 'approval-page';
+type SigningKey = Awaited<ReturnType<typeof generateKeyPair>>['privateKey'];
 
 describe('JoseBearerVerifier', () => {
   let server: Server;
   let issuer: string;
-  let signingKey: CryptoKey;
-  let forgerKey: CryptoKey;
+  let signingKey: SigningKey;
+  let forgerKey: SigningKey;
   let jwk: JWK;
   let jwksRequests = 0;
 
@@ -52,7 +53,7 @@ describe('JoseBearerVerifier', () => {
   function idToken(
     options: {
       claims?: JWTPayload;
-      key?: CryptoKey;
+      key?: SigningKey;
       issuer?: string;
       audience?: string;
       expires?: string | number;
