@@ -257,7 +257,7 @@ export function approvalEmail(evidence: ApprovalEvidence, url: string): { subjec
   }
   if (evidence.migrationWarnings?.length) {
     lines.push('Migration statements that could stop replication (a row blue accepts could fail on green):');
-    for (const w of evidence.migrationWarnings) lines.push(`  ${w}`);
+    for (const w of evidence.migrationWarnings) lines.push(`  ${truncateValue(w)}`);
   }
   lines.push(`Smoke tests: ${evidence.smokeTests.length - failed} of ${evidence.smokeTests.length} passed`);
   for (const t of evidence.smokeTests) {

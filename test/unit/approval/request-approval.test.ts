@@ -146,8 +146,8 @@ describe('requestApproval', () => {
     );
   });
 
-  it('shows the replication warnings on the page too, escaped and cut to 200 characters', async () => {
-    const { stored, ports } = harness();
+  it('shows the replication warnings on the page too, escaped and cut to 200 characters (in the email too)', async () => {
+    const { stored, emails, ports } = harness();
     const doc = executionDocument({});
     const short = '001_check.sql line 1: adds a check constraint to replicated table public.orders [ALTER TABLE …]';
     const hostile = `002_x.sql line 3: <script>alert(1)</script> ${'w'.repeat(5000)}`;
@@ -162,6 +162,9 @@ describe('requestApproval', () => {
     expect(page).toContain('&lt;script&gt;alert(1)&lt;/script&gt;');
     expect(page).not.toContain('w'.repeat(200));
     expect(page).toMatch(/w{100,}…<\/li>/);
+    expect(emails[0]!.text).toContain(`  ${short}\n`);
+    expect(emails[0]!.text).not.toContain('w'.repeat(200));
+    expect(emails[0]!.text).toMatch(/w{100,}…\n/);
   });
 
   it('cuts smoke-test values to 200 characters in the evidence, the email and the page', async () => {
