@@ -109,6 +109,23 @@ describe('smoke tests hold against writes and leaks (real PostgreSQL)', () => {
     expect(error.message).toMatch(/"kill" expected equals:true, got error: SQLSTATE 42501: permission denied/);
   });
 
+  it('the read-only transaction alone keeps a write from happening', async () => {
+    // A write the parser cannot see and the role's rights do not stop: a SECURITY DEFINER function,
+    // owned by the admin and executable by PUBLIC, as an insider might leave behind.
+    await green.sql(
+      `CREATE OR REPLACE FUNCTION add_order() RETURNS int LANGUAGE sql SECURITY DEFINER
+         AS $$ INSERT INTO orders VALUES (5, 'sneaked') RETURNING id $$`,
+      [],
+      'app',
+    );
+    const before = await orders();
+    const error = await failureOf(run([onApp('definer', 'SELECT add_order()', 'nonzero')]));
+    expect(error.message).toMatch(
+      /"definer" expected nonzero, got error: SQLSTATE 25006: cannot execute INSERT in a read-only transaction/,
+    );
+    expect(await orders()).toBe(before);
+  });
+
   it('cuts every value to 200 characters in the result and in the failure', async () => {
     const ok = await run([onApp('long', "SELECT repeat('a', 5000)", `equals:${'a'.repeat(5000)}`)]);
     expect([...ok.results[0]!.value]).toHaveLength(200);
