@@ -380,6 +380,40 @@ describe('SQL migrations on green (real PostgreSQL)', () => {
     expect(versions).toEqual([undefined, { '001_create.sql': 'v7' }]);
   });
 
+  it('refuses to run when S3 hands back another version than the pinned one, even with the same bytes', async () => {
+    const db = await freshDatabase();
+    let reads = 0;
+    const drifting: MigrationSource = {
+      list: async () => {
+        reads++;
+        return [{ name: '001_create.sql', bytes: utf8(set['001_create.sql']), versionId: reads === 1 ? 'v7' : 'v8' }];
+      },
+    };
+    const doc = makeDocument(green, {
+      input: {
+        migrations: {
+          s3Prefix: PREFIX,
+          database: db,
+          phase: 'before-upgrade',
+          lockTimeoutMs: 5_000,
+          statementTimeoutMs: 60_000,
+        },
+      },
+    });
+    doc.migrationSet = await validateMigrations(doc, { migrations: drifting });
+    const failure = applySql(doc, {
+      database,
+      migrations: drifting,
+      clusters: clustersStub({ [GREEN_ID]: green }),
+      clock: realClock,
+    });
+    await expect(failure).rejects.toBeInstanceOf(MigrationsChanged);
+    await expect(failure).rejects.toThrow(/001_create\.sql: S3 version is now v8, ValidateMigrations read v7/);
+    expect(await green.sql("SELECT to_regclass('public.orders') IS NULL AS untouched", [], db)).toEqual([
+      { untouched: true },
+    ]);
+  });
+
   it('returns an empty result when the input has no migrations', async () => {
     const doc = makeDocument(green);
     const noSource: MigrationSource = { list: () => Promise.reject(new Error('must not be called')) };
