@@ -1,4 +1,4 @@
-import { SendTaskFailureCommand, SendTaskSuccessCommand, type SFNClient } from '@aws-sdk/client-sfn';
+import { SendTaskFailureCommand, SendTaskSuccessCommand, SFNClient, type SFNClientConfig } from '@aws-sdk/client-sfn';
 import {
   DeliveryOutcomeUnknown,
   type ApprovalOutput,
@@ -46,7 +46,16 @@ export function outcomeUnknown(error: unknown): boolean {
 }
 
 /**
- * Build the client with `maxAttempts: 1`: an SDK retry after a lost answer could deliver a
+ * The client for `SfnTaskDecisions`: `maxAttempts: 1` whatever else is configured. An SDK retry
+ * after a lost answer could deliver a second, contrary decision or mask the first one's outcome, so
+ * the adapter reports "outcome unknown" instead (test/unit/approval/task-decisions-retry.test.ts).
+ */
+export function singleAttemptSfnClient(config: SFNClientConfig = {}): SFNClient {
+  return new SFNClient({ ...config, maxAttempts: 1 });
+}
+
+/**
+ * Build the client with `singleAttemptSfnClient()`: an SDK retry after a lost answer could deliver a
  * decision twice or mask the first one's outcome, so this adapter reports "outcome unknown" instead.
  */
 export class SfnTaskDecisions implements TaskDecisions {

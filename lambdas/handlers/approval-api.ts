@@ -1,6 +1,5 @@
 import { CloudTrailClient } from '@aws-sdk/client-cloudtrail';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { SFNClient } from '@aws-sdk/client-sfn';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
@@ -20,7 +19,7 @@ import {
 import { DynamoDbApprovals } from '../aws/approvals-dynamodb';
 import { CloudTrailExecutionStarters } from '../aws/execution-starters-cloudtrail';
 import { cameThroughOrigin, originVerificationFrom } from '../domain/origin-verify';
-import { SfnTaskDecisions } from '../aws/task-decisions-sfn';
+import { SfnTaskDecisions, singleAttemptSfnClient } from '../aws/task-decisions-sfn';
 import { logger, systemClock as clock, traced } from './runtime';
 
 function requireEnv(name: string): string {
@@ -33,7 +32,7 @@ const store = new DynamoDbApprovals(DynamoDBDocumentClient.from(traced(new Dynam
   tableName: requireEnv('APPROVALS_TABLE'),
 });
 // One attempt: a retried SendTaskSuccess after a lost answer must surface as "outcome unknown".
-const decisions = new SfnTaskDecisions(traced(new SFNClient({ maxAttempts: 1 })));
+const decisions = new SfnTaskDecisions(traced(singleAttemptSfnClient()));
 // WAF option (infra/approval-waf.ts): only requests that came through CloudFront and its web ACL.
 const originVerification = originVerificationFrom(process.env);
 
