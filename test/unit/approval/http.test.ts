@@ -1,5 +1,5 @@
 import { approvalIdFromPath, handleApprovalHttp, type ApprovalHttpRequest } from '../../../lambdas/approval/http';
-import { DeliveryOutcomeUnknown } from '../../../lambdas/approval/model';
+import { DeliveryOutcomeUnknown, MAX_REASON_LENGTH } from '../../../lambdas/approval/model';
 import { sdkShapedError } from '../../../lambdas/domain/aws-errors';
 import { InMemoryApprovalStore, LocalApprovals } from '../../../local/approval-server';
 import { ManualClock, NOW, RecordingDecisions, requestApprovalEmail, TASK_TOKEN } from './fixtures';
@@ -119,6 +119,20 @@ describe('handleApprovalHttp', () => {
       { kind: 'failure', taskToken: TASK_TOKEN, error: 'ApprovalRejected', cause: 'row counts look off' },
     ]);
     expect(await store.get(approvalId)).toMatchObject({ status: 'rejected', reason: 'row counts look off' });
+  });
+
+  it('refuses a reason over MAX_REASON_LENGTH (400) and decides nothing; the form says the limit', async () => {
+    const { call, post, decisions, store, approvalId, nonce } = await setup();
+    expect((await call({ method: 'GET' })).body).toContain(`name="reason" required maxlength="${MAX_REASON_LENGTH}"`);
+
+    const response = await post({ nonce, decision: 'reject', reason: 'r'.repeat(MAX_REASON_LENGTH + 1) });
+
+    expect(response.statusCode).toBe(400);
+    expect(response.body).toContain('Reason too long');
+    expect(decisions.sent).toHaveLength(0);
+    expect((await store.get(approvalId))!.status).toBe('pending');
+    // At the limit, it is taken.
+    expect((await post({ nonce, decision: 'reject', reason: 'r'.repeat(MAX_REASON_LENGTH) })).statusCode).toBe(303);
   });
 
   it('refuses a reject without a reason and decides nothing', async () => {
