@@ -1,4 +1,5 @@
 import { createPgDatabase } from '../../lambdas/aws/pg-database';
+import type { Database, DbSession } from '../../lambdas/ports';
 import { PreconditionFailed, SmokeTestFailed } from '../../lambdas/domain/errors';
 import type { SmokeTestSpec } from '../../lambdas/domain/input';
 import { SMOKE_ROLE, smokeTest } from '../../lambdas/steps/smoke-test';
@@ -96,6 +97,25 @@ describe('smoke tests hold against writes and leaks (real PostgreSQL)', () => {
       await session.close();
     }
     expect(await green.sql('SELECT count(*)::int AS n FROM orders WHERE id = 4', [], 'app')).toEqual([{ n: 0 }]);
+  });
+
+  it("sends each test's SQL with the extended protocol, so the server itself takes one statement", async () => {
+    const sent: { sql: string; protocol: string }[] = [];
+    const recording: Database = {
+      connect: async (target, name) => {
+        const session = await database.connect(target, name);
+        return Object.assign(Object.create(session) as DbSession, {
+          query: (sql: string, params?: unknown[], options?: { protocol?: 'simple' | 'extended' }) => {
+            sent.push({ sql, protocol: options?.protocol ?? (params?.length ? 'extended' : 'simple') });
+            return session.query(sql, params, options);
+          },
+        });
+      },
+    };
+    await run([onApp('orders', 'SELECT count(*) FROM orders', 'nonzero')], recording);
+    expect(sent.filter((q) => q.sql === 'SELECT count(*) FROM orders')).toEqual([
+      { sql: 'SELECT count(*) FROM orders', protocol: 'extended' },
+    ]);
   });
 
   it('the role alone keeps a query from acting on other sessions', async () => {
