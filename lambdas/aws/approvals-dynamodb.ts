@@ -129,7 +129,7 @@ export class DynamoDbApprovals implements Approvals, ApprovalStore {
             status: 'pending',
             expiresAtEpoch,
           },
-          // A random 128-bit id never collides in practice; the condition makes sure it never overwrites.
+          // A random 192-bit id never collides in practice; the condition makes sure it never overwrites.
           ConditionExpression: 'attribute_not_exists(idHash)',
         }),
       ),
