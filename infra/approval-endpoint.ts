@@ -16,6 +16,7 @@ import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { ApprovalWebAcl, approvalWafProblems, ORIGIN_VERIFY_HEADER, type ApprovalWafOptions } from './approval-waf';
 import { handlerFunction } from './lambda-code';
+import { acknowledgeWildcardsOnly } from './wildcard-acknowledgements';
 
 /**
  * esbuild settings of the approval functions (`npm run build:lib` prebuilds them with these too).
@@ -282,11 +283,18 @@ export class ApprovalEndpoint extends Construct {
             }
           : {}),
       },
-      alsoOnAnyResource:
-        ' states:SendTaskSuccess and states:SendTaskFailure support no resource-level permissions either (the Service Authorization Reference lists no resource type): the task token is what names the task.' +
-        (identity?.forbidSelfApproval
-          ? ' cloudtrail:LookupEvents (read-only, for forbidSelfApproval: who called StartExecution) is wildcard-only in the Service Authorization Reference.'
-          : ''),
+      alsoOnAnyResource: {
+        actions: [
+          'states:SendTaskSuccess',
+          'states:SendTaskFailure',
+          ...(identity?.forbidSelfApproval ? ['cloudtrail:LookupEvents'] : []),
+        ],
+        why:
+          '; nor do states:SendTaskSuccess and states:SendTaskFailure (the Service Authorization Reference lists no resource type): the task token is what names the task.' +
+          (identity?.forbidSelfApproval
+            ? ' cloudtrail:LookupEvents (read-only, for forbidSelfApproval: who called StartExecution) is wildcard-only in the Service Authorization Reference.'
+            : ''),
+      },
     });
     table.grant(apiFunction, 'dynamodb:GetItem', 'dynamodb:UpdateItem');
     grantTableKey(encryptionKey, apiFunction);
@@ -389,11 +397,11 @@ export class ApprovalEndpoint extends Construct {
           resources: ['*'],
         }),
       );
-      Validations.of(role).acknowledge({
-        id: 'AwsSolutions-IAM5[Resource::*]',
-        reason:
-          'states:SendTaskSuccess and states:SendTaskFailure support no resource-level permissions (the Service Authorization Reference lists no resource type): the task token names the task. The role has nothing else.',
-      });
+      acknowledgeWildcardsOnly(
+        role,
+        ['states:SendTaskSuccess', 'states:SendTaskFailure'],
+        'they support no resource-level permissions (the Service Authorization Reference lists no resource type): the task token names the task.',
+      );
       this.emergencyApproverRole = role;
     }
 
@@ -490,7 +498,12 @@ export class ApprovalEndpoint extends Construct {
     id: string,
     handlerName: (typeof APPROVAL_HANDLERS)[number],
     retention: logs.RetentionDays,
-    options: { description: string; environment: Record<string, string>; alsoOnAnyResource?: string },
+    options: {
+      description: string;
+      environment: Record<string, string>;
+      /** More wildcard-only actions the role holds on `*`, and why. */
+      alsoOnAnyResource?: { actions: string[]; why: string };
+    },
   ): lambda.Function {
     const logGroup = new logs.LogGroup(this, `${id}Logs`, { retention });
     const role = new iam.Role(this, `${id}Role`, {
@@ -512,12 +525,11 @@ export class ApprovalEndpoint extends Construct {
       environment: { ...options.environment, NODE_OPTIONS: '--enable-source-maps', POWERTOOLS_LOG_LEVEL: 'INFO' },
       bundling: APPROVAL_BUNDLING,
     });
-    Validations.of(role).acknowledge({
-      id: 'AwsSolutions-IAM5[Resource::*]',
-      reason:
-        'X-Ray tracing: xray:PutTraceSegments and xray:PutTelemetryRecords support no resource-level permissions.' +
-        (options.alsoOnAnyResource ?? ''),
-    });
+    acknowledgeWildcardsOnly(
+      role,
+      ['xray:PutTraceSegments', 'xray:PutTelemetryRecords', ...(options.alsoOnAnyResource?.actions ?? [])],
+      'X-Ray tracing supports no resource-level permissions' + (options.alsoOnAnyResource?.why ?? '.'),
+    );
     Validations.of(fn).acknowledge({
       id: 'AwsSolutions-L1',
       reason:

@@ -49,6 +49,7 @@ import {
   type IamPermission,
   type IamResource,
 } from './iam-table';
+import { wildcardActions } from './wildcard-acknowledgements';
 
 /**
  * esbuild settings of every Lambda, shared with `scripts/bench-lambdas.ts` so that the benchmark
@@ -292,22 +293,7 @@ export const WILDCARD_ONLY_ACTIONS: ReadonlySet<string> = new Set([
   'logs:DescribeLogGroups',
 ]);
 
-/** The actions a role's own policies grant on `Resource: *`, resolved. */
-export function wildcardActions(role: iam.Role): string[] {
-  const actions = new Set<string>();
-  const policies = role.node
-    .findAll()
-    .filter((c): c is iam.Policy | iam.ManagedPolicy => c instanceof iam.Policy || c instanceof iam.ManagedPolicy);
-  for (const policy of policies) {
-    const doc = Stack.of(role).resolve(policy.document) as { Statement?: { Action?: unknown; Resource?: unknown }[] };
-    for (const statement of doc.Statement ?? []) {
-      const resources = ([] as unknown[]).concat(statement.Resource ?? []);
-      if (!resources.includes('*')) continue;
-      for (const action of ([] as unknown[]).concat(statement.Action ?? [])) actions.add(String(action));
-    }
-  }
-  return [...actions].sort();
-}
+export { wildcardActions };
 
 /**
  * Acknowledges `AwsSolutions-IAM5[Resource::*]` on each registered role once the tree is complete

@@ -182,3 +182,67 @@ describe('ApprovalEndpoint under a flood, and when the page cannot be reached', 
     });
   });
 });
+
+describe("ApprovalEndpoint's Resource::* acknowledgements name exact actions, so a later write wildcard is reported", () => {
+  const ACCOUNT = '123456789012';
+  const ONCALL = `arn:aws:iam::${ACCOUNT}:role/dba-oncall`;
+
+  function endpoint() {
+    const app = new App();
+    const stack = new Stack(app, 'Approval', { env: { account: ACCOUNT, region: 'eu-west-1' } });
+    const topic = new sns.Topic(stack, 'Topic', { enforceSSL: true });
+    const approval = new ApprovalEndpoint(stack, 'Approval', {
+      topic,
+      stateMachineArn: `arn:aws:states:eu-west-1:${ACCOUNT}:stateMachine:${STATE_MACHINE_NAME}`,
+      emergencyApprover: new iam.ArnPrincipal(ONCALL),
+    });
+    return { app, approval };
+  }
+
+  /** Construct paths of cdk-nag's unacknowledged Resource::* findings. */
+  function wildcardFindings(app: App): string[] {
+    app.synth();
+    const { violations } = new AwsSolutionsChecks(app).validateScope(app) as {
+      violations: { ruleName: string; violatingResources: { constructPath: string }[] }[];
+    };
+    return violations
+      .filter((v) => v.ruleName === 'AwsSolutions-IAM5[Resource::*]')
+      .flatMap((v) => v.violatingResources.map((r) => r.constructPath));
+  }
+
+  const reasons = (construct: { node: App['node'] }) =>
+    construct.node.metadata
+      .filter((m) => m.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY)
+      .flatMap((m) => Object.entries(m.data as Record<string, string>))
+      .filter(([id]) => id.replace(/^annotation::/i, '') === 'AwsSolutions-IAM5[Resource::*]')
+      .map(([, reason]) => reason);
+
+  it('acknowledges each role as it is built, naming the actions it holds on "*"', () => {
+    const { app, approval } = endpoint();
+    expect(wildcardFindings(app)).toEqual([]);
+    expect(reasons(approval.emergencyApproverRole!)).toEqual([
+      expect.stringMatching(/^Resource "\*" only for states:SendTaskFailure, states:SendTaskSuccess: /),
+    ]);
+    expect(reasons(approval.approvalApiFunction.role as iam.Role)).toEqual([
+      expect.stringMatching(
+        /^Resource "\*" only for states:SendTaskFailure, states:SendTaskSuccess, xray:PutTelemetryRecords, xray:PutTraceSegments: /,
+      ),
+    ]);
+  });
+
+  it.each([
+    ['the emergency role', (a: ApprovalEndpoint) => a.emergencyApproverRole!, 'EmergencyApproverRole'],
+    ['the approval API role', (a: ApprovalEndpoint) => a.approvalApiFunction.role as iam.Role, 'ApiFunctionRole'],
+    [
+      'the RequestApproval role',
+      (a: ApprovalEndpoint) => a.requestApprovalFunction.role as iam.Role,
+      'RequestApprovalFunctionRole',
+    ],
+  ])('reports a write action on "*" that %s gains later, instead of hiding it', (_label, roleOf, path) => {
+    const { app, approval } = endpoint();
+    roleOf(approval).addToPrincipalPolicy(
+      new iam.PolicyStatement({ actions: ['states:StopExecution'], resources: ['*'] }),
+    );
+    expect(wildcardFindings(app)).toEqual([expect.stringContaining(path)]);
+  });
+});
