@@ -23,10 +23,11 @@ export function summarize(doc: ExecutionDocument) {
     blueFinalSnapshot: deletion?.kept ? undefined : deletion?.finalSnapshotId,
     blueKept: deletion?.kept,
     masterUserSecret: deletion?.masterUserSecret?.instructions,
+    // The decider's IP stays in the approvals table and the access log: the report goes to
+    // notification-only recipients too, who must not learn it (docs/approval.md).
     approvedBy: doc.approval
       ? {
           decidedAt: doc.approval.decidedAt,
-          sourceIp: doc.approval.sourceIp,
           ...(doc.approval.decidedBy ? { decidedBy: doc.approval.decidedBy } : {}),
         }
       : undefined,
