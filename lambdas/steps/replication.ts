@@ -42,8 +42,13 @@ export function replicationNames(
   database: string,
   direction: ReplicationDirection,
 ): ReplicationNames {
-  const base = `bg_${shortHash(executionId, 12)}_${DIRECTION_TAG[direction]}_${shortHash(database, 6)}`;
+  const base = `${replicationPrefix(executionId, direction)}${shortHash(database, 6)}`;
   return { publication: `${base}_pub`, slot: `${base}_slot`, subscription: `${base}_sub` };
+}
+
+/** What every name of one execution's stream in one direction starts with (to find them all). */
+export function replicationPrefix(executionId: string, direction: ReplicationDirection): string {
+  return `bg_${shortHash(executionId, 12)}_${DIRECTION_TAG[direction]}_`;
 }
 
 /** The DDL guard's event trigger and function, per execution (one per replicated database). */
@@ -218,6 +223,61 @@ export async function slotConfirmedPast(session: DbSession, slot: string, lsn: s
     [slot, lsn],
   );
   return result.rows[0]?.done === true;
+}
+
+/**
+ * Waits (bounded) until no walsender holds the slot, ending the one that does (its subscription
+ * is gone or disabled, it is only lingering). False when the slot does not exist.
+ */
+export async function releaseSlot(
+  session: DbSession,
+  slot: string,
+  clock: Pick<Clock, 'sleep'>,
+  options: { waitMs?: number; pollMs?: number } = {},
+): Promise<boolean> {
+  const waitMs = options.waitMs ?? 10_000;
+  const pollMs = options.pollMs ?? 20;
+  for (let waited = 0; ; waited += pollMs) {
+    const row = (
+      await session.query<{ active_pid: number | null }>(
+        'SELECT active_pid FROM pg_replication_slots WHERE slot_name = $1',
+        [slot],
+      )
+    ).rows[0];
+    if (!row) return false;
+    if (row.active_pid === null) return true;
+    if (waited >= waitMs) {
+      throw new ReplicationFailed(
+        `Replication slot ${slot} is still in use by pid ${row.active_pid} after ${Math.round(waitMs / 1000)} s; end that walsender (SELECT pg_terminate_backend(${row.active_pid})), then SELECT pg_drop_replication_slot('${slot}')`,
+      );
+    }
+    await session.query('SELECT pg_terminate_backend($1)', [row.active_pid]);
+    await clock.sleep(pollMs);
+  }
+}
+
+/**
+ * How many row changes (insert, update, delete, truncate) the slot still holds: committed on the
+ * publisher after the subscriber's last confirmed position, so not on the subscriber. Read with
+ * `pg_logical_slot_peek_binary_changes`, which leaves the slot where it is; the session must be
+ * on the slot's database, and the subscription must be gone (the slot free).
+ */
+export async function unconfirmedChanges(
+  session: DbSession,
+  names: Pick<ReplicationNames, 'slot' | 'publication'>,
+  clock: Pick<Clock, 'sleep'>,
+): Promise<number> {
+  if (!(await releaseSlot(session, names.slot, clock))) {
+    throw new ReplicationFailed(`Replication slot ${names.slot} is gone: what it held cannot be checked`);
+  }
+  // pgoutput message types: I(nsert) 73, U(pdate) 85, D(elete) 68, T(runcate) 84.
+  const result = await session.query<{ n: number }>(
+    `SELECT count(*)::int AS n
+       FROM pg_logical_slot_peek_binary_changes($1, NULL, NULL, 'proto_version', '1', 'publication_names', $2)
+      WHERE get_byte(data, 0) IN (73, 85, 68, 84)`,
+    [names.slot, names.publication],
+  );
+  return result.rows[0]?.n ?? 0;
 }
 
 /**
