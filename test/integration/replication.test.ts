@@ -19,6 +19,7 @@ import {
   sequencePositions,
   slotConfirmedPast,
   subscriberStatus,
+  unconfirmedChanges,
 } from '../../lambdas/steps/replication';
 import { realClock, testDatabase } from '../support/documents';
 import { startBlue } from '../support/fence-fixtures';
@@ -303,6 +304,9 @@ describe('logical replication primitives (real PostgreSQL, blue → green from t
     expect(await dropSubscription(g, app.subscription)).toBe(false);
     expect(await subscriberStatus(g, app.subscription)).toMatchObject({ exists: false });
     const b = await open(blue, 'app');
+    // The slot still holds the transaction green could not apply: two inserts, not on green.
+    expect(await unconfirmedChanges(b, app, realClock)).toBe(2);
+    expect(await unconfirmedChanges(b, app, realClock)).toBe(2); // a peek leaves the slot where it was
     expect(await dropSlot(b, app.slot, realClock)).toBe(true);
     expect(await dropSlot(b, app.slot, realClock)).toBe(false);
     expect(await dropPublication(b, app.publication)).toBe(true);
@@ -311,6 +315,7 @@ describe('logical replication primitives (real PostgreSQL, blue → green from t
     // The admin database's stream: the slot is still held by a walsender when dropped at once.
     const ga = await open(green, 'postgres');
     await dropSubscription(ga, admin.subscription);
+    expect(await unconfirmedChanges(await open(blue, 'postgres'), admin, realClock)).toBe(0);
     expect(await dropSlot(await open(blue, 'postgres'), admin.slot, realClock)).toBe(true);
     expect(await blue.sql('SELECT slot_name FROM pg_replication_slots')).toEqual([]);
     expect(await green.sql('SELECT subname FROM pg_subscription')).toEqual([]);
