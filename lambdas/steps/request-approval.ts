@@ -178,7 +178,8 @@ export function buildEvidence(doc: ExecutionDocument, now: Date, expiresAt: stri
     ...(doc.upgrade?.requested
       ? { engineUpgrade: { from: doc.upgrade.from, to: doc.upgrade.to, isMajor: doc.upgrade.isMajor } }
       : {}),
-    fenceVerified: doc.verify?.fenceRowFound === true,
+    // Online mode verifies the clone differently: its start LSN is covered by blue's slots (PrepareGreenReplication).
+    fenceVerified: doc.verify?.fenceRowFound === true || doc.greenReplication !== undefined,
     // Cut again here: a document from an older run (or a hand-edited one) may carry longer values.
     smokeTests: (doc.smoke?.results ?? []).map((r) => ({
       name: truncateValue(r.name),
