@@ -165,21 +165,21 @@ export async function startReplication(
 /** What one look at every stream saw: the largest lag, and each problem as a sentence. */
 async function lookAtStreams(
   doc: ReplicationDoc,
-  ports: Pick<Ports, 'database'>,
-  blue: DbTarget,
-  green: DbTarget,
+  sessions: { blue: Map<string, DbSession>; green: Map<string, DbSession> },
 ): Promise<{ lagBytes: number; running: boolean; problems: string[] }> {
   let lagBytes = 0;
   let running = true;
   const problems: string[] = [];
+  const on = (side: Map<string, DbSession>, name: string, work: (s: DbSession) => Promise<void>) =>
+    work(side.get(name) as DbSession);
   for (const entry of doc.replication.databases) {
-    await withSession(ports.database, blue, entry.database, async (session) => {
+    await on(sessions.blue, entry.database, async (session) => {
       const lag = await publisherLag(session, entry.slot);
       if (!lag) problems.push(`slot ${entry.slot} of database ${entry.database} is gone from blue`);
       else lagBytes = Math.max(lagBytes, lag.lagBytes);
       problems.push(...(await ddlSeen(session, entry, doc.input.executionId)));
     });
-    await withSession(ports.database, green, entry.database, async (session) => {
+    await on(sessions.green, entry.database, async (session) => {
       const status = await subscriberStatus(session, entry.subscription);
       if (!status.exists)
         problems.push(`subscription ${entry.subscription} of database ${entry.database} is gone from green`);
@@ -229,15 +229,26 @@ export async function checkReplication(
   const replicating = requireReplication(doc);
   const blue = blueTarget(doc);
   const green = await greenTarget(doc, ports.clusters);
-  const seen = await settle(doc, ports.clock, async () => {
-    const look = await lookAtStreams(replicating, ports, blue, green);
-    if (look.problems.length) throw replicationFailed(doc, look.problems);
-    return {
-      done: look.running && look.lagBytes <= doc.input.replication.maxLagBytes,
-      status: `${look.running ? 'streaming' : 'starting'}, lag ${look.lagBytes} bytes`,
-      lagBytes: look.lagBytes,
-    };
-  });
+  // One session per database and side for the whole check window, not one per look.
+  const sessions = { blue: new Map<string, DbSession>(), green: new Map<string, DbSession>() };
+  let seen: { done: boolean; status: string; lagBytes: number };
+  try {
+    for (const entry of replicating.replication.databases) {
+      sessions.blue.set(entry.database, await openSession(ports.database, blue, entry.database));
+      sessions.green.set(entry.database, await openSession(ports.database, green, entry.database));
+    }
+    seen = await settle(doc, ports.clock, async () => {
+      const look = await lookAtStreams(replicating, sessions);
+      if (look.problems.length) throw replicationFailed(doc, look.problems);
+      return {
+        done: look.running && look.lagBytes <= doc.input.replication.maxLagBytes,
+        status: `${look.running ? 'streaming' : 'starting'}, lag ${look.lagBytes} bytes`,
+        lagBytes: look.lagBytes,
+      };
+    });
+  } finally {
+    for (const session of [...sessions.blue.values(), ...sessions.green.values()]) await session.close();
+  }
   return { ...poll(doc, 'replication', ports.clock, seen, 'green to catch up with blue'), lagBytes: seen.lagBytes };
 }
 

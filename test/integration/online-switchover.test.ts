@@ -63,7 +63,7 @@ function startWriter(blue: TestServer) {
 async function asWorkflow(server: TestServer, db: string, sql: string): Promise<void> {
   const client = await server.client(db);
   try {
-    await client.query('SET bluegreen.allow_ddl = on');
+    await client.query('SET bluegreen.allow_ddl = on; SET default_transaction_read_only = off');
     await client.query(sql);
   } finally {
     await client.end();
@@ -190,6 +190,14 @@ describe('online mode on real PostgreSQL: prepare, clone, replicate, switch over
       await blue.sql('SELECT 1 FROM pg_replication_slots WHERE starts_with(slot_name, $1)', [prefix]),
     ).toHaveLength(2);
     expect(await green!.sql('SELECT 1 FROM pg_subscription WHERE starts_with(subname, $1)', [prefix])).toHaveLength(2);
+
+    // DDL that bypassed the guard is seen by CheckReplication, which fails the run (rollback).
+    const replicating = { ...stopped, replication: prepared, greenReplication: { startLsn: lsn, dropped: [] } };
+    await expect(checkReplication(replicating, ports())).resolves.toMatchObject({ polls: 1 });
+    await asWorkflow(blue, 'app', 'ALTER TABLE orders ADD COLUMN bypassed int');
+    await expect(checkReplication(replicating, ports())).rejects.toThrow(
+      /cannot continue: the tables or columns of database app on blue changed while replicating/,
+    );
 
     const result = await removeReplication(stopped, ports());
 
