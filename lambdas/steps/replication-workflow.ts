@@ -418,22 +418,14 @@ export async function removeReplication(
   const removed: string[] = [];
   const prefix = replicationPrefix(doc.input.executionId, 'blue-to-green');
 
-  // Green first: its apply workers hold blue's slots.
+  // Green first: its apply workers hold blue's slots. Green unreachable (its writer never came
+  // up, or is going) is no reason to leave blue's slots: its subscriptions go with it.
   const green = await ports.clusters.describeCluster(doc.input.greenClusterId);
   if (green?.endpoint && green.status === 'available') {
-    const target: DbTarget = { clusterId: green.id, host: green.endpoint, port: green.port };
-    const subscriptions = await withSession(ports.database, target, ADMIN_DATABASE, async (session) => {
-      const r = await session.query<{ subname: string; datname: string }>(
-        `SELECT s.subname, d.datname FROM pg_subscription s JOIN pg_database d ON d.oid = s.subdbid
-          WHERE starts_with(s.subname, $1) ORDER BY 2`,
-        [prefix],
-      );
-      return r.rows;
-    });
-    for (const { subname, datname } of subscriptions) {
-      if (await withSession(ports.database, target, datname, (s) => dropSubscription(s, subname))) {
-        removed.push(`subscription ${subname} on green`);
-      }
+    try {
+      removed.push(...(await removeGreenSide(ports, green, prefix)));
+    } catch (error) {
+      removed.push(`nothing on green (${green.id} unreachable: ${(error as Error).message})`);
     }
   }
 
@@ -457,4 +449,28 @@ export async function removeReplication(
     });
   }
   return { removed };
+}
+
+/** Drops this execution's subscriptions on green, found by name prefix in pg_subscription. */
+async function removeGreenSide(
+  ports: Pick<Ports, 'database'>,
+  green: { id: string; endpoint: string; port: number },
+  prefix: string,
+): Promise<string[]> {
+  const removed: string[] = [];
+  const target: DbTarget = { clusterId: green.id, host: green.endpoint, port: green.port };
+  const subscriptions = await withSession(ports.database, target, ADMIN_DATABASE, async (session) => {
+    const r = await session.query<{ subname: string; datname: string }>(
+      `SELECT s.subname, d.datname FROM pg_subscription s JOIN pg_database d ON d.oid = s.subdbid
+        WHERE starts_with(s.subname, $1) ORDER BY 2`,
+      [prefix],
+    );
+    return r.rows;
+  });
+  for (const { subname, datname } of subscriptions) {
+    if (await withSession(ports.database, target, datname, (s) => dropSubscription(s, subname))) {
+      removed.push(`subscription ${subname} on green`);
+    }
+  }
+  return removed;
 }

@@ -213,6 +213,16 @@ describe('online mode on real PostgreSQL: prepare, clone, replicate, switch over
     expect(await green!.sql('SELECT subname FROM pg_subscription')).toEqual([]);
     expect(await blue.sql('SELECT evtname FROM pg_event_trigger', [], 'app')).toEqual([]);
     expect(await removeReplication(stopped, ports())).toEqual({ removed: [] });
+    // Green unreachable (its writer never came up): blue's side is removed all the same.
+    const unreachable = makeDocument(blue, {
+      input: { mode: 'online', executionName: 'no-green', executionId: `${doc.input.executionId}-no-green` },
+    });
+    await prepareReplication(unreachable, ports());
+    const noGreen = { database, clock, clusters: clustersStub({ [GREEN_ID]: { host: '127.0.0.1', port: 1 } }) };
+    const cleaned = await removeReplication(unreachable, noGreen);
+    expect(cleaned.removed[0]).toMatch(/^nothing on green \(orders-prod-g2612050200 unreachable: /);
+    expect(cleaned.removed.filter((r) => r.startsWith('slot '))).toHaveLength(2);
+    expect(await blue.sql('SELECT slot_name FROM pg_replication_slots')).toEqual([]);
     // Offline runs have nothing to remove and touch nothing.
     expect(await removeReplication({ ...stopped, input: { ...stopped.input, mode: 'offline' } }, ports())).toEqual({
       removed: [],
