@@ -40,8 +40,16 @@ export const FAILURE_KEYS = {
   /** The rollback itself (or the un-fence) failed. */
   rollback: '$.rollbackError',
   unfence: '$.unfenceError',
+  /** Online mode: removing the replication (slots on blue, subscriptions on green) failed. */
+  replication: '$.replicationError',
   release: '$.releaseError',
 } as const;
+
+/** Online mode (docs/online-mode.md); an older document without `mode` is offline. */
+const ONLINE = sfn.Condition.and(
+  sfn.Condition.isPresent('$.input.mode'),
+  sfn.Condition.stringEquals('$.input.mode', 'online'),
+);
 
 export function buildDefinition(scope: Construct, props: DefinitionProps): sfn.IChainable {
   const task = taskFactory(scope, props.functionFor);
@@ -84,12 +92,12 @@ export function buildDefinition(scope: Construct, props: DefinitionProps): sfn.I
   releaseLock.next(outcome);
 
   // ---- rollback (any failure after the lock and before OpenGreen) -------------------------
-  const unfenceBlue = rollbackBranch(scope, task, pollLoop, { reportFailure, releaseLock });
+  const rollbackStart = rollbackBranch(scope, task, pollLoop, { reportFailure, releaseLock });
 
   const beforeLock = (s: tasks.LambdaInvoke) =>
     s.addCatch(reportFailure, { errors: ['States.ALL'], resultPath: FAILURE_KEYS.beforeCutover });
   const rollsBack = (s: tasks.LambdaInvoke) =>
-    s.addCatch(unfenceBlue, { errors: ['States.ALL'], resultPath: FAILURE_KEYS.beforeCutover });
+    s.addCatch(rollbackStart, { errors: ['States.ALL'], resultPath: FAILURE_KEYS.beforeCutover });
   // Once green may have taken writes nothing is undone automatically, and the lock stays held
   // until a person has looked: ReportFailure sends the exact instructions.
   const afterOpen = (s: tasks.LambdaInvoke) =>
@@ -145,7 +153,28 @@ export function buildDefinition(scope: Construct, props: DefinitionProps): sfn.I
   const checkFenceHeld = task('CheckFenceHeld');
   rollsBack(checkFenceHeld);
   checkFenceHeld.next(openGreen);
-  requestApproval.next(checkFenceHeld);
+
+  // Online mode's switchover: block and fence blue as offline does before the clone, then green
+  // catches up to the fence (its proof replaces CheckFenceHeld's statistics: docs/online-mode.md).
+  const catchUpGreen = task('CatchUpGreen');
+  rollsBack(catchUpGreen);
+  catchUpGreen.next(openGreen);
+  const switchoverFence = task('SwitchoverFence');
+  rollsBack(switchoverFence);
+  switchoverFence.next(catchUpGreen);
+  const switchoverBlock = task('SwitchoverBlockWrites');
+  rollsBack(switchoverBlock);
+  switchoverBlock.next(pollLoop('SwitchoverBlocked', 'CheckSwitchoverBlocked', switchoverFence, rollsBack));
+  requestApproval.next(
+    new sfn.Choice(scope, 'IsOnlineSwitchover')
+      .when(
+        ONLINE,
+        new sfn.Choice(scope, 'IsSwitchoverSecurityGroupBlock')
+          .when(sfn.Condition.stringEquals('$.input.writeBlock', 'security-group'), switchoverBlock)
+          .otherwise(switchoverFence),
+      )
+      .otherwise(checkFenceHeld),
+  );
 
   // ---- dry run ending: delete green, report ---------------------------------------------------
   const discardGreen = task('DiscardGreen');
@@ -155,15 +184,34 @@ export function buildDefinition(scope: Construct, props: DefinitionProps): sfn.I
   // ---- green: smoke test, then approval (or the dry run's ending) ------------------------------
   const smokeTest = task('SmokeTest');
   rollsBack(smokeTest);
+  // An online dry run replicated too: its slots go before green does.
+  const removeDryRunReplication = task('RemoveDryRunReplication');
+  rollsBack(removeDryRunReplication);
+  removeDryRunReplication.next(discardGreen);
   smokeTest.next(
     new sfn.Choice(scope, 'IsDryRunEnding')
-      .when(sfn.Condition.booleanEquals('$.input.dryRun', true), discardGreen)
+      .when(
+        sfn.Condition.booleanEquals('$.input.dryRun', true),
+        new sfn.Choice(scope, 'IsOnlineDryRun').when(ONLINE, removeDryRunReplication).otherwise(discardGreen),
+      )
       .otherwise(requestApproval),
   );
 
+  // Online mode: subscribe green once its schema, engine and readers are final, then wait until
+  // it is close behind blue before the smoke tests and the approval.
+  const startReplication = task('StartReplication');
+  rollsBack(startReplication);
+  startReplication.next(pollLoop('Replication', 'CheckReplication', smokeTest, rollsBack));
   const addReplicas = task('AddReplicas');
   rollsBack(addReplicas);
-  addReplicas.next(pollLoop('Replicas', 'CheckReplicas', smokeTest, rollsBack));
+  addReplicas.next(
+    pollLoop(
+      'Replicas',
+      'CheckReplicas',
+      new sfn.Choice(scope, 'IsOnlineReplication').when(ONLINE, startReplication).otherwise(smokeTest),
+      rollsBack,
+    ),
+  );
 
   // ---- SQL and engine upgrade, in the order the input asks for -------------------------------
   const applySql = task('ApplySql');
@@ -202,7 +250,18 @@ export function buildDefinition(scope: Construct, props: DefinitionProps): sfn.I
   verifyClone.next(sqlBeforeUpgrade);
   const createGreenWriter = task('CreateGreenWriter');
   rollsBack(createGreenWriter);
-  createGreenWriter.next(pollLoop('GreenWriter', 'CheckGreenWriter', verifyClone, rollsBack));
+  // Online mode: no fence row to verify; green's start LSN instead, and what it inherited goes.
+  const prepareGreenReplication = task('PrepareGreenReplication');
+  rollsBack(prepareGreenReplication);
+  prepareGreenReplication.next(sqlBeforeUpgrade);
+  createGreenWriter.next(
+    pollLoop(
+      'GreenWriter',
+      'CheckGreenWriter',
+      new sfn.Choice(scope, 'IsOnlineClone').when(ONLINE, prepareGreenReplication).otherwise(verifyClone),
+      rollsBack,
+    ),
+  );
   const createClone = task('CreateClone');
   rollsBack(createClone);
   createClone.next(pollLoop('Clone', 'CheckClone', createGreenWriter, rollsBack));
@@ -210,7 +269,12 @@ export function buildDefinition(scope: Construct, props: DefinitionProps): sfn.I
   // ---- write block and fence --------------------------------------------------------------------
   const fenceWrites = task('FenceWrites');
   rollsBack(fenceWrites);
-  fenceWrites.next(pollLoop('Restorable', 'CheckRestorable', createClone, rollsBack));
+  const restorable = pollLoop('Restorable', 'CheckRestorable', createClone, rollsBack);
+  fenceWrites.next(restorable);
+  // Online mode: blue is not fenced before the clone; its slots must exist before the clone's point.
+  const prepareReplication = task('PrepareReplication');
+  rollsBack(prepareReplication);
+  prepareReplication.next(restorable);
   const blockWrites = task('BlockWrites');
   rollsBack(blockWrites);
   blockWrites.next(pollLoop('WritesBlocked', 'CheckWritesBlocked', fenceWrites, rollsBack));
@@ -219,9 +283,13 @@ export function buildDefinition(scope: Construct, props: DefinitionProps): sfn.I
     .otherwise(fenceWrites);
 
   // ---- start: validate, preflight, lock, lower TTL --------------------------------------------
-  const dryRunStart = new sfn.Choice(scope, 'IsDryRun')
-    .when(sfn.Condition.booleanEquals('$.input.dryRun', true), createClone)
-    .otherwise(writeBlockMode);
+  const dryRunStart = new sfn.Choice(scope, 'IsOnlineMode')
+    .when(ONLINE, prepareReplication)
+    .otherwise(
+      new sfn.Choice(scope, 'IsDryRun')
+        .when(sfn.Condition.booleanEquals('$.input.dryRun', true), createClone)
+        .otherwise(writeBlockMode),
+    );
   // Resolvers may cache the old TTL: wait it out while blue still serves, before the block,
   // so that the cutover is seen at once. Usually the timestamp is already past.
   const oldTtlExpiry = new sfn.Wait(scope, 'WaitForOldTtlExpiry', {
@@ -336,10 +404,16 @@ function rollbackBranch(
   task: TaskFactory,
   pollLoop: PollLoopFactory,
   endings: { reportFailure: sfn.IChainable; releaseLock: sfn.IChainable },
-): tasks.LambdaInvoke {
+): sfn.Choice {
   const { reportFailure, releaseLock } = endings;
   const rollbackClean = new sfn.Choice(scope, 'IsRollbackClean')
-    .when(sfn.Condition.isPresent(FAILURE_KEYS.unfence), reportFailure)
+    .when(
+      sfn.Condition.or(
+        sfn.Condition.isPresent(FAILURE_KEYS.unfence),
+        sfn.Condition.isPresent(FAILURE_KEYS.replication),
+      ),
+      reportFailure,
+    )
     .otherwise(releaseLock);
   const rollback = task('Rollback');
   rollback.addCatch(reportFailure, { errors: ['States.ALL'], resultPath: FAILURE_KEYS.rollback });
@@ -351,7 +425,12 @@ function rollbackBranch(
   const unfenceBlue = task('UnfenceBlue');
   unfenceBlue.addCatch(rollback, { errors: ['States.ALL'], resultPath: FAILURE_KEYS.unfence });
   unfenceBlue.next(rollback);
-  return unfenceBlue;
+  // Online mode: first the replication (a forgotten slot retains WAL on blue for ever); a failure
+  // there still restores blue and deletes green, and ReportFailure says what is left to remove.
+  const removeReplication = task('RemoveReplication');
+  removeReplication.addCatch(unfenceBlue, { errors: ['States.ALL'], resultPath: FAILURE_KEYS.replication });
+  removeReplication.next(unfenceBlue);
+  return new sfn.Choice(scope, 'IsOnlineRollback').when(ONLINE, removeReplication).otherwise(unfenceBlue);
 }
 
 export interface RecoveryDefinitionProps {
@@ -379,10 +458,10 @@ export function buildRecoveryDefinition(scope: Construct, props: RecoveryDefinit
   const releaseLock = task('ReleaseLock');
   releaseLock.addCatch(reportFailure, { errors: ['States.ALL'], resultPath: FAILURE_KEYS.release });
   releaseLock.next(reportFailure);
-  const unfenceBlue = rollbackBranch(scope, task, pollLoop, { reportFailure, releaseLock });
+  const rollbackStart = rollbackBranch(scope, task, pollLoop, { reportFailure, releaseLock });
 
   const action = new sfn.Choice(scope, 'RecoveryAction')
-    .when(sfn.Condition.stringEquals('$.recovery.action', 'rollback'), unfenceBlue)
+    .when(sfn.Condition.stringEquals('$.recovery.action', 'rollback'), rollbackStart)
     .when(sfn.Condition.stringEquals('$.recovery.action', 'release-and-report'), releaseLock)
     .when(sfn.Condition.stringEquals('$.recovery.action', 'report'), reportFailure)
     .otherwise(new sfn.Succeed(scope, 'NothingToRecover'));

@@ -172,6 +172,11 @@ export const METHOD_PERMISSIONS: Record<PortMethod, readonly IamPermission[]> = 
     // A secret encrypted with a customer managed key (an RDS-managed master secret may be).
     { actions: ['kms:Decrypt'], resources: ['database-secret-key'], when: 'via-secrets-manager', optional: true },
   ],
+  // The subscriber's connection string carries the same secret's user and password.
+  'database.replicationConninfo': [
+    { actions: ['secretsmanager:GetSecretValue'], resources: ['database-secret'] },
+    { actions: ['kms:Decrypt'], resources: ['database-secret-key'], when: 'via-secrets-manager', optional: true },
+  ],
   'migrations.list': [
     { actions: ['s3:ListBucket'], resources: ['migrations-bucket'] },
     { actions: ['s3:GetObject'], resources: ['migrations-objects'] },

@@ -287,6 +287,12 @@ export interface DbSession {
 export interface Database {
   /** Opens a session on `database` of the cluster (credentials, TLS, application_name = bluegreen). */
   connect(target: DbTarget, database: string): Promise<DbSession>;
+  /**
+   * The libpq connection string with which another cluster's server (a logical-replication
+   * subscriber) reaches `database` on `target` as the workflow's user. It carries the password:
+   * pass it only into `CREATE SUBSCRIPTION`, never into a message or a result.
+   */
+  replicationConninfo(target: DbTarget, database: string): Promise<string>;
 }
 
 export interface MigrationFile {

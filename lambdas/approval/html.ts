@@ -284,6 +284,14 @@ export function renderEvidence(record: ApprovalRecord): string {
         : '<span class="fail">NO: the clone may be missing writes</span>',
     ),
     row('Downtime so far', downtime),
+    ...(typeof e.replicationLagBytes === 'number'
+      ? [
+          row(
+            'Replication lag (online)',
+            `${e.replicationLagBytes} bytes of WAL <span class="muted">at ${escapeHtml(e.replicationLagAt)}</span>`,
+          ),
+        ]
+      : []),
     row('Migrations applied', list(e.migrationsApplied)),
     ...(Array.isArray(e.migrationHashes) && e.migrationHashes.length
       ? [

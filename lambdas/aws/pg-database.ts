@@ -24,6 +24,11 @@ export interface PgDatabaseOptions {
   connectTimeoutMs?: number;
   /** Maps a cluster endpoint to the address actually dialled (the rehearsal's admin path). @default identity */
   resolve?: (target: DbTarget) => { host: string; port: number };
+  /**
+   * The `sslmode` of the connection string a subscriber uses to reach a publisher
+   * (replicationConninfo). @default `require` with TLS, `disable` without
+   */
+  replicationSslMode?: 'require' | 'disable';
 }
 
 export const APPLICATION_NAME = 'bluegreen';
@@ -111,6 +116,11 @@ class PgSession implements DbSession {
   }
 }
 
+/** A libpq keyword value, quoted (single quotes; backslash and quote escaped). */
+function conninfoValue(value: string | number): string {
+  return `'${String(value).replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+}
+
 export function createPgDatabase(options: PgDatabaseOptions): Database {
   const connectTimeoutMs = options.connectTimeoutMs ?? 10_000;
   const resolve = options.resolve ?? ((target: DbTarget) => ({ host: target.host, port: target.port }));
@@ -153,6 +163,27 @@ export function createPgDatabase(options: PgDatabaseOptions): Database {
         if (code) failure.code = code;
         throw failure;
       }
+    },
+
+    /**
+     * What the subscriber's server dials: the same address and user as the workflow's sessions.
+     * `sslmode=require` in AWS (encrypted, but the server certificate is not verified): the
+     * subscriber's libpq runs inside Aurora, where no `sslrootcert` file with the RDS CAs can be
+     * placed, so `verify-full` cannot work there. The connection stays inside the VPC, between
+     * two clusters that only the admin security group admits.
+     */
+    async replicationConninfo(target: DbTarget, database: string): Promise<string> {
+      const { host, port } = resolve(target);
+      const credentials = await options.credentials();
+      const sslmode = options.replicationSslMode ?? (options.ssl === false ? 'disable' : 'require');
+      return [
+        `host=${conninfoValue(host)}`,
+        `port=${conninfoValue(port)}`,
+        `dbname=${conninfoValue(database)}`,
+        `user=${conninfoValue(credentials.username)}`,
+        `password=${conninfoValue(credentials.password)}`,
+        `sslmode=${sslmode}`,
+      ].join(' ');
     },
   };
 }

@@ -70,6 +70,23 @@ export interface PollState {
   checkedAt: string;
   /** CheckClone records green's cluster endpoint once the clone is available. */
   endpoint?: string;
+  /** CheckReplication (online mode): the largest lag of the replicated databases, in bytes of WAL. */
+  lagBytes?: number;
+}
+
+/** One replicated database of the online mode (lambdas/steps/replication-workflow.ts). */
+export interface ReplicatedDatabase {
+  database: string;
+  publication: string;
+  slot: string;
+  subscription: string;
+  /** The slot's starting point on blue: the clone's start LSN must not be before it. */
+  slotLsn: string;
+  /** Whether the event trigger that refuses DDL on blue is installed; if not, why. */
+  ddlGuard: boolean;
+  ddlGuardReason?: string;
+  /** Digest of the tables and columns when replication was prepared (DDL watch). */
+  schema: string;
 }
 
 export interface ExecutionDocument {
@@ -97,6 +114,23 @@ export interface ExecutionDocument {
     /** Unlogged tables on blue (`database: schema.table`), recorded with the fence's proof; shown to the approver. */
     unloggedTables?: string[];
   };
+  /** PrepareReplication (online mode): publications, slots and the DDL guard on blue, before the clone. */
+  replication?: { preparedAt: string; databases: ReplicatedDatabase[] };
+  /** PrepareGreenReplication: green's start LSN and what it inherited that was dropped. */
+  greenReplication?: { startLsn: string; dropped: string[] };
+  /** StartReplication: the subscriptions on green. */
+  replicationStart?: { startedAt: string; subscriptions: string[]; originAdvancedTo: string };
+  /** CatchUpGreen (switchover): green has every write blue committed before the fence; replication removed. */
+  switchover?: {
+    targetLsn: string;
+    caughtUpMs: number;
+    fenceRowApplied: boolean;
+    sequencesMoved: number;
+    sequencesMissing: string[];
+    removed: string[];
+  };
+  /** RemoveReplication (rollback, dry run): what was removed from blue and green. */
+  replicationRemoved?: { removed: string[] };
   green?: GreenInfo;
   writer?: { instanceId: string; requestedAt: string; reused: boolean };
   verify?: { fenceRowFound: boolean; resetDatabases: string[] };

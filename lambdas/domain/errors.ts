@@ -81,6 +81,15 @@ export class WritesAfterFence extends WorkflowError {
   override name = 'WritesAfterFence' as const;
 }
 
+/**
+ * Logical replication failed (online mode, failback): the apply on the subscriber stopped, DDL
+ * was seen on the publisher, a slot could not be created or dropped. The message says which and
+ * what to do.
+ */
+export class ReplicationFailed extends WorkflowError {
+  override name = 'ReplicationFailed' as const;
+}
+
 export const ERROR_NAMES = {
   PreconditionFailed: 'PreconditionFailed',
   RetryableAwsError: 'RetryableAwsError',
@@ -95,6 +104,7 @@ export const ERROR_NAMES = {
   FenceIncomplete: 'FenceIncomplete',
   UpgradeFailed: 'UpgradeFailed',
   WritesAfterFence: 'WritesAfterFence',
+  ReplicationFailed: 'ReplicationFailed',
 } as const;
 
 export type WorkflowErrorName = keyof typeof ERROR_NAMES;
@@ -113,6 +123,7 @@ const constructors: Record<WorkflowErrorName, new (message: string) => Error> = 
   FenceIncomplete,
   UpgradeFailed,
   WritesAfterFence,
+  ReplicationFailed,
 };
 
 /** Builds one of the workflow's named errors from its name (used by fault injection in the rehearsal). */

@@ -1,7 +1,15 @@
 import { z } from 'zod';
 import { PreconditionFailed } from './errors';
 import { MAX_INPUT_CHARS } from './truncate';
-import { durationProblems, MAX_POLLS, MAX_POLLS_RULE } from './limits';
+import {
+  durationProblems,
+  EVENTS_PER_POLL,
+  HISTORY_EVENT_LIMIT,
+  MAX_POLLS,
+  MAX_POLLS_ONLINE,
+  MAX_POLLS_RULE,
+  ONLINE_POLL_LOOPS_ON_LONGEST_PATH,
+} from './limits';
 
 /**
  * The approval waits while blue's writes are blocked: every second of it is downtime. So its
@@ -261,14 +269,22 @@ export function parseInput(request: ValidateRequest): DeploymentInput {
   if (!raw.targetEngineVersion && (raw.clusterParameterGroupName || raw.instanceParameterGroupName)) {
     problems.push('clusterParameterGroupName: parameter groups are only used with targetEngineVersion');
   }
+  // Online mode has more loops: without its own maxPolls it takes the configured one, capped.
+  const maxPolls =
+    raw.maxPolls ?? (raw.mode === 'online' ? Math.min(defaults.maxPolls, MAX_POLLS_ONLINE) : defaults.maxPolls);
   problems.push(
     ...durationProblems({
       pollIntervalSeconds: raw.pollIntervalSeconds ?? defaults.pollIntervalSeconds,
-      maxPolls: raw.maxPolls ?? defaults.maxPolls,
+      maxPolls,
       approvalTimeoutSeconds: raw.approval.timeoutSeconds ?? defaults.approvalTimeoutSeconds,
       blueRetentionSeconds: raw.blueRetentionSeconds ?? defaults.blueRetentionSeconds,
     }),
   );
+  if (raw.mode === 'online' && raw.maxPolls !== undefined && raw.maxPolls > MAX_POLLS_ONLINE) {
+    problems.push(
+      `maxPolls: at most ${MAX_POLLS_ONLINE} in online mode: its ${ONLINE_POLL_LOOPS_ON_LONGEST_PATH} poll loops of ${EVENTS_PER_POLL} events a poll, run to their limit, must stay under Step Functions' ${HISTORY_EVENT_LIMIT} events of history`,
+    );
+  }
   if (raw.failback && raw.dryRun) problems.push('failback: a dry run has no cutover to fail back from');
   const retention = raw.blueRetentionSeconds ?? defaults.blueRetentionSeconds;
   if (raw.failback && retention < 60) {
@@ -303,7 +319,7 @@ export function parseInput(request: ValidateRequest): DeploymentInput {
     approval: { timeoutSeconds: raw.approval.timeoutSeconds ?? defaults.approvalTimeoutSeconds },
     blueRetentionSeconds: raw.blueRetentionSeconds ?? defaults.blueRetentionSeconds,
     pollIntervalSeconds: raw.pollIntervalSeconds ?? defaults.pollIntervalSeconds,
-    maxPolls: raw.maxPolls ?? defaults.maxPolls,
+    maxPolls,
     checkWindowSeconds: raw.checkWindowSeconds ?? defaults.checkWindowSeconds,
     checkEveryMs: raw.checkEveryMs ?? defaults.checkEveryMs,
     writeBlock: raw.writeBlock,

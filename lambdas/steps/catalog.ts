@@ -101,6 +101,8 @@ export const TASKS = {
   ]),
   CheckWritesBlocked: control('CheckWritesBlocked', 'check-writes-blocked', '$.wait.block', LOOK),
   FenceWrites: database('FenceWrites', 'fence-writes', '$.fence'),
+  // Online mode (docs/online-mode.md): blue's publications, slots and DDL guard, before the clone.
+  PrepareReplication: database('PrepareReplication', 'prepare-replication', '$.replication', 300, ['database.connect']),
   CheckRestorable: control('CheckRestorable', 'check-restorable', '$.wait.restorable', [
     'clusters.describeCluster',
     'notifier.publish',
@@ -116,12 +118,20 @@ export const TASKS = {
   ]),
   CheckGreenWriter: control('CheckGreenWriter', 'check-green-writer', '$.wait.writer', LOOK),
   VerifyClone: database('VerifyClone', 'verify-clone', '$.verify'),
+  // Online mode, instead of VerifyClone: green's start LSN; drop what green inherited.
+  PrepareGreenReplication: database('PrepareGreenReplication', 'prepare-green-replication', '$.greenReplication'),
   ApplySql: database('ApplySql', 'apply-sql', '$.migrations', 900, [...DB, 'migrations.list']),
   UpgradeEngine: control('UpgradeEngine', 'upgrade-engine', '$.upgrade', [...LOOK, 'clusters.upgradeEngine@green']),
   CheckUpgrade: control('CheckUpgrade', 'check-upgrade', '$.wait.upgrade', [...LOOK, 'clusters.clusterEvents']),
   PostUpgrade: database('PostUpgrade', 'post-upgrade', '$.postUpgrade', 900),
   AddReplicas: control('AddReplicas', 'add-replicas', '$.replicas', [...LOOK, 'clusters.createInstance']),
   CheckReplicas: control('CheckReplicas', 'check-replicas', '$.wait.replicas', LOOK),
+  // Online mode, after the readers: subscribe green from its start LSN, then wait for a small lag.
+  StartReplication: database('StartReplication', 'start-replication', '$.replicationStart', 300, [
+    ...DB,
+    'database.replicationConninfo',
+  ]),
+  CheckReplication: database('CheckReplication', 'check-replication', '$.wait.replication', 60),
   SmokeTest: database('SmokeTest', 'smoke-test', '$.smoke'),
   RequestApproval: {
     state: 'RequestApproval',
@@ -132,6 +142,15 @@ export const TASKS = {
     calls: ['approvals.store', 'notifier.publish'],
   },
   CheckFenceHeld: database('CheckFenceHeld', 'check-fence-held', '$.fenceHeld', 120),
+  // Online mode's switchover, after the approval: BlockWrites and FenceWrites' code under their own
+  // states (the fence leaves the replication's walsenders), then green catches up to the fence.
+  SwitchoverBlockWrites: control('SwitchoverBlockWrites', 'block-writes', '$.block', [
+    'clusters.describeCluster',
+    'clusters.setSecurityGroups',
+  ]),
+  CheckSwitchoverBlocked: control('CheckSwitchoverBlocked', 'check-writes-blocked', '$.wait.block', LOOK),
+  SwitchoverFence: database('SwitchoverFence', 'switchover-fence', '$.fence', 300, ['database.connect']),
+  CatchUpGreen: database('CatchUpGreen', 'catch-up-green', '$.switchover', 300),
   OpenGreen: control('OpenGreen', 'open-green', '$.open', [
     ...LOOK,
     'clusters.setSecurityGroups@green',
@@ -152,6 +171,10 @@ export const TASKS = {
   DiscardGreen: control('DiscardGreen', 'discard-green', '$.discard', DISCARD_GREEN),
   CheckGreenDiscarded: control('CheckGreenDiscarded', 'check-green-discarded', '$.wait.discard', DISCARD_GREEN), // advances the deletion: instances, then the cluster
   UnfenceBlue: database('UnfenceBlue', 'unfence-blue', '$.unfence', 120),
+  // Rollback (and the recovery) in online mode: subscriptions on green, slots, publications and
+  // the DDL guard on blue; the dry run's ending runs the same step before DiscardGreen.
+  RemoveReplication: database('RemoveReplication', 'remove-replication', '$.replicationRemoved', 300),
+  RemoveDryRunReplication: database('RemoveDryRunReplication', 'remove-replication', '$.replicationRemoved', 300),
   Rollback: control('Rollback', 'rollback', '$.rollback', [
     ...DISCARD_GREEN,
     'clusters.setSecurityGroups',

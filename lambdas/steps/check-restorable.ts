@@ -23,7 +23,10 @@ export async function checkRestorable(
       ].join('\n'),
     );
   }
-  const fencedAt = doc.fence ? Date.parse(doc.fence.fencedAt) : Date.parse(doc.input.startedAt);
+  // Online mode: the clone must be from after the replication slots existed (they hold what follows).
+  const fencedAt = doc.fence
+    ? Date.parse(doc.fence.fencedAt)
+    : Date.parse(doc.replication?.preparedAt ?? doc.input.startedAt);
   const seen = await settle(doc, clock, async () => {
     const current = await clusters.describeCluster(blue.id);
     if (!current) throw new PreconditionFailed(`Blue cluster ${blue.id} disappeared before it could be cloned.`);

@@ -11,6 +11,7 @@ import {
   userDatabases,
 } from './db';
 import { recordProof, unloggedTables, type FenceProof } from './fence-proof';
+import { DDL_GUARD_BYPASS } from './replication';
 
 /**
  * FenceWrites (docs/architecture.md): makes blue read-only for every session that could still
@@ -56,9 +57,15 @@ export interface FenceOptions {
    * @default 2_000
    */
   graceMs?: number;
+  /**
+   * Logical slots whose walsender is left running (online mode: the stream to green must carry
+   * the fence row and every write before it). A walsender serves exactly the slot it holds, so
+   * it is exempt by the slot's `active_pid`, never by a name a client chose. @default none
+   */
+  exemptSlots?: readonly string[];
 }
 
-const FENCE_TABLE_DDL = [
+export const FENCE_TABLE_DDL = [
   'CREATE SCHEMA IF NOT EXISTS bluegreen',
   `CREATE TABLE IF NOT EXISTS bluegreen.fence (
      execution_id text PRIMARY KEY,
@@ -89,7 +96,7 @@ interface FenceRow {
  * appear under their own backend_type), logical-replication and parallel workers. Exempt: this
  * very session (by pid: an application_name is the client's to choose), AWS's internal roles, and
  * autovacuum, which changes no user data. Auxiliary processes have no database.
- * $1: the exempt roles, $2: the fence's start time, as text (microseconds matter).
+ * $1: the exempt roles, $2: the fence's start time, as text (microseconds matter), $3: exempt slots.
  */
 const PRE_FENCE_BACKENDS = `
   FROM pg_stat_activity a
@@ -99,7 +106,9 @@ const PRE_FENCE_BACKENDS = `
    AND a.pid <> pg_backend_pid()
    AND NOT (coalesce(a.usename, '') = ANY ($1::text[]))
    -- Without pg_read_all_stats (rds_superuser has it) another role's backend_start reads as NULL: treat as before.
-   AND coalesce(a.backend_start < $2::timestamptz, true)`;
+   AND coalesce(a.backend_start < $2::timestamptz, true)
+   -- The walsenders of the online mode's own slots ($3), which stream the fence row to green.
+   AND NOT EXISTS (SELECT 1 FROM pg_replication_slots s WHERE s.active_pid = a.pid AND s.slot_name = ANY ($3::text[]))`;
 
 /**
  * Of those, the ones this session is not allowed to end (pg_terminate_backend): without
@@ -261,12 +270,14 @@ interface FenceRun {
   waitMs: number;
   pollMs: number;
   graceMs: number;
+  exemptSlots: string[];
 }
 
 async function preFenceBackends(run: FenceRun, since: string): Promise<Backend[]> {
   const result = await run.session.query<Backend>(`SELECT ${BACKEND_COLUMNS} ${PRE_FENCE_BACKENDS} ORDER BY a.pid`, [
     AWS_INTERNAL_ROLES,
     since,
+    run.exemptSlots,
   ]);
   return result.rows;
 }
@@ -364,8 +375,11 @@ export async function fenceWrites(
     waitMs: options.waitMs ?? 30_000,
     pollMs: options.pollMs ?? 500,
     graceMs: options.graceMs ?? 2_000,
+    exemptSlots: [...(options.exemptSlots ?? [])],
   };
   try {
+    // In online mode blue refuses DDL while it replicates; the fence's own (all IF NOT EXISTS) passes.
+    await session.query(`SET ${DDL_GUARD_BYPASS} = on`);
     for (const statement of FENCE_TABLE_DDL) await session.query(statement);
 
     const existing = await readRow(session, executionId);
@@ -379,7 +393,7 @@ export async function fenceWrites(
     const bypasses = await fenceBypasses(session);
     const unstoppable = await session.query<Backend>(
       `SELECT ${BACKEND_COLUMNS} ${PRE_FENCE_BACKENDS} ${UNSTOPPABLE} ORDER BY a.pid`,
-      [AWS_INTERNAL_ROLES, 'infinity'],
+      [AWS_INTERNAL_ROLES, 'infinity', run.exemptSlots],
     );
     if (unstoppable.rows.length) {
       bypasses.push(

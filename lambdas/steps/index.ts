@@ -28,6 +28,15 @@ import { checkUpgrade, upgradeEngine } from './upgrade-engine';
 import { validateInput } from './validate-input';
 import { validateMigrations } from './validate-migrations';
 import { verifyClone } from './verify-clone';
+import {
+  catchUpGreen,
+  checkReplication,
+  prepareGreenReplication,
+  prepareReplication,
+  removeReplication,
+  startReplication,
+  switchoverFence,
+} from './replication-workflow';
 
 /**
  * Every step by its id, as one function of (event, ports). The local rehearsal and the workflow
@@ -81,4 +90,11 @@ export const STEPS: Record<StepId, StepFunction> = {
   report: (e, p) => report(doc(e), p),
   'report-failure': (e, p) => reportFailure(doc(e) as ExecutionDocument & Record<string, unknown>, p),
   'read-stopped-execution': (e, p) => readStoppedExecution(e, p),
+  'prepare-replication': (e, p) => prepareReplication(doc(e), p),
+  'prepare-green-replication': (e, p) => prepareGreenReplication(doc(e), p),
+  'start-replication': (e, p) => startReplication(doc(e), p),
+  'check-replication': (e, p) => checkReplication(doc(e), p),
+  'switchover-fence': (e, p) => switchoverFence(doc(e), p),
+  'catch-up-green': (e, p) => catchUpGreen(doc(e), p),
+  'remove-replication': (e, p) => removeReplication(doc(e), p),
 };

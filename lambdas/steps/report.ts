@@ -1,4 +1,5 @@
 import type { ExecutionDocument } from '../domain/document';
+import { ddlGuardNames, replicationPrefix } from './replication';
 import { MAX_EMAILED_REASON_LENGTH, quotedForEmail, truncateValue } from '../domain/truncate';
 import type { Ports } from '../ports';
 
@@ -108,6 +109,7 @@ export async function reportFailure(
   const cleanup = get('cleanupError');
   const release = get('releaseError');
   const primary = doc.error ?? cutover ?? cleanup ?? release ?? { Error: 'Unknown', Cause: 'no error recorded' };
+  const replicationLeft = get('replicationError');
   const rollbackFailure = get('rollbackError') ?? get('unfenceError');
   const input = doc.input as ExecutionDocument['input'] | undefined;
   const blueId = input?.blueClusterId ?? '(unknown)';
@@ -118,7 +120,8 @@ export async function reportFailure(
   const reason = causeMessage(primary.Cause);
   const groupsDetached = Boolean(doc.block);
   // The lock is kept on purpose when a person must act first, and when releasing it failed.
-  const lockHeld = Boolean(doc.lock) && (Boolean(cutover) || Boolean(rollbackFailure) || Boolean(release));
+  const lockHeld =
+    Boolean(doc.lock) && (Boolean(cutover) || Boolean(rollbackFailure) || Boolean(release) || Boolean(replicationLeft));
   const lockLine = `The deployment lock on ${blueId} is still held, so no other run starts on it: when everything is in order, delete the item with lockKey "${blueId}" from the lock table.`;
 
   let outcome: Outcome;
@@ -156,7 +159,8 @@ export async function reportFailure(
       `Then delete green ${greenId} if it exists (it carries the tag bluegreen:execution=${input?.executionId}).`,
     ];
   } else {
-    outcome = 'ROLLED_BACK';
+    // Blue and green were handled, but replication left behind on blue still needs a person.
+    outcome = replicationLeft ? 'ROLLBACK_FAILED' : 'ROLLED_BACK';
     const rb = doc.rollback;
     situation = [
       `Rolled back: blue ${blueId} ${groupsDetached ? 'has its original security groups back' : 'kept its security groups'}${doc.fence || doc.unfence ? ' and is writable again' : ''}; the CNAME was never changed${doc.ttl?.changed ? ' (its TTL is back to what it was)' : ''}.`,
@@ -164,6 +168,12 @@ export async function reportFailure(
         ? `Green ${greenId} was kept for investigation, as the input asked; delete it when done.`
         : `Green ${greenId} was deleted (if it had been created).`,
     ];
+  }
+  if (replicationLeft) {
+    // A forgotten slot retains WAL on blue until its storage fills: say exactly what to remove.
+    situation.push(
+      `Online mode: removing the replication failed (${causeMessage(replicationLeft.Cause)}). Remove it by hand: on green (if it still exists) DROP SUBSCRIPTION each subscription named ${replicationPrefix(input?.executionId ?? '', 'blue-to-green')}*; on blue SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name LIKE '${replicationPrefix(input?.executionId ?? '', 'blue-to-green')}%', then in each database DROP PUBLICATION of that prefix and DROP EVENT TRIGGER ${ddlGuardNames(input?.executionId ?? '').trigger}. A slot left behind keeps WAL on blue until its storage is full.`,
+    );
   }
   if (lockHeld) situation.push(lockLine);
   // An approver's reason is a person's free text, sent through the page (1,000 characters) or the

@@ -68,6 +68,9 @@ export interface ApprovalEvidence {
   unloggedTables?: string[];
   /** Seconds since blue stopped taking writes; absent when no fence was recorded. */
   downtimeSoFarSeconds?: number;
+  /** Online mode: how far green was behind blue (bytes of WAL) when CheckReplication last looked, and when. */
+  replicationLagBytes?: number;
+  replicationLagAt?: string;
   onApprove: string[];
   onReject: string[];
 }
@@ -175,7 +178,8 @@ export function buildEvidence(doc: ExecutionDocument, now: Date, expiresAt: stri
     ...(doc.upgrade?.requested
       ? { engineUpgrade: { from: doc.upgrade.from, to: doc.upgrade.to, isMajor: doc.upgrade.isMajor } }
       : {}),
-    fenceVerified: doc.verify?.fenceRowFound === true,
+    // Online mode verifies the clone differently: its start LSN is covered by blue's slots (PrepareGreenReplication).
+    fenceVerified: doc.verify?.fenceRowFound === true || doc.greenReplication !== undefined,
     // Cut again here: a document from an older run (or a hand-edited one) may carry longer values.
     smokeTests: (doc.smoke?.results ?? []).map((r) => ({
       name: truncateValue(r.name),
@@ -187,6 +191,9 @@ export function buildEvidence(doc: ExecutionDocument, now: Date, expiresAt: stri
     ...(fencedAt ? { fencedAt } : {}),
     ...(doc.fence?.unloggedTables?.length ? { unloggedTables: doc.fence.unloggedTables } : {}),
     ...(downtime !== undefined ? { downtimeSoFarSeconds: downtime } : {}),
+    ...(typeof doc.wait?.replication?.lagBytes === 'number'
+      ? { replicationLagBytes: doc.wait.replication.lagBytes, replicationLagAt: doc.wait.replication.checkedAt }
+      : {}),
     onApprove: [
       `Green (${greenId}) is opened to applications: blue's access security groups are attached to it.`,
       `The CNAME ${input.cname.recordName} is switched to green's endpoint; downtime ends when Route 53 is in sync.`,
@@ -243,6 +250,11 @@ export function approvalEmail(evidence: ApprovalEvidence, url: string): { subjec
     `Downtime so far: ${evidence.downtimeSoFarSeconds !== undefined ? formatSeconds(evidence.downtimeSoFarSeconds) : 'unknown (no fence recorded)'}`,
     `Migrations applied (${evidence.migrationsApplied.length}): ${evidence.migrationsApplied.join(', ') || 'none'}`,
   );
+  if (evidence.replicationLagBytes !== undefined) {
+    lines.push(
+      `Online mode: blue still serves; green replicates it, ${evidence.replicationLagBytes} bytes of WAL behind at ${evidence.replicationLagAt ?? '?'}`,
+    );
+  }
   if (evidence.unloggedTables?.length) {
     lines.push(
       `Unlogged tables on blue (green's clone has their rows, but they are not crash-safe): ${evidence.unloggedTables.join(', ')}`,

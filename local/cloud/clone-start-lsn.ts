@@ -32,6 +32,9 @@ export async function installStartLsnFunction(server: PgServer, lsn: string): Pr
       // superuser create in pg_catalog for this session only.
       await client.query('SET default_transaction_read_only = off');
       await client.query('SET allow_system_table_mods = on');
+      // Aurora's function needs no DDL; here it is DDL, which the online mode's guard (an event
+      // trigger the clone inherited from blue, lambdas/steps/replication.ts) lets through only so.
+      await client.query('SET bluegreen.allow_ddl = on');
       await client.query(
         `CREATE OR REPLACE FUNCTION pg_catalog.${START_LSN_FUNCTION}() RETURNS pg_lsn
            LANGUAGE sql IMMUTABLE PARALLEL SAFE

@@ -160,6 +160,7 @@ describe('fence wait is bounded', () => {
     // A session that refuses to die: pg_terminate_backend is not allowed on it (as for another superuser's session on RDS).
     const real = testDatabase();
     const refusing: Database = {
+      replicationConninfo: (target, name) => real.replicationConninfo(target, name),
       async connect(target, name) {
         const session = await real.connect(target, name);
         const wrapped: DbSession = {

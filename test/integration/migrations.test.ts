@@ -429,7 +429,10 @@ describe('SQL migrations on green (real PostgreSQL)', () => {
 });
 
 describe('bad migration input fails before anything runs', () => {
-  const neverConnects: Database = { connect: () => Promise.reject(new Error('must not connect')) };
+  const neverConnects: Database = {
+    connect: () => Promise.reject(new Error('must not connect')),
+    replicationConninfo: () => Promise.reject(new Error('must not connect')),
+  };
 
   async function expectPrecondition(files: Record<string, string | Uint8Array>, pattern: RegExp) {
     const doc = makeDocument(

@@ -99,4 +99,50 @@ describe('the pg Database adapter (real PostgreSQL)', () => {
     await expect(victim.query('SELECT 1')).rejects.toBeInstanceOf(RetryableAwsError);
     await victim.close();
   });
+
+  it("gives a subscriber a connection string it can log in with, whatever the password's characters", async () => {
+    const awkward = "it's a \\ 'quoted' pass";
+    await server.sql(`CREATE ROLE awkward LOGIN SUPERUSER PASSWORD ${'$pw$'}${awkward}${'$pw$'}`);
+    const hba = join(server.dataDir, 'pg_hba.conf');
+    writeFileSync(hba, `host all awkward 127.0.0.1/32 scram-sha-256\n${readFileSync(hba, 'utf8')}`);
+    await server.sql('SELECT pg_reload_conf()');
+    await server.sql('CREATE DATABASE subscriber');
+    const database = createPgDatabase({
+      credentials: async () => ({ username: 'awkward', password: awkward }),
+      ssl: false,
+      resolve: () => ({ host: server.host, port: server.port }),
+    });
+    const conninfo = await database.replicationConninfo(
+      { clusterId: 'orders-prod', host: 'orders-prod.cluster-x.rds.amazonaws.com', port: 5432 },
+      'postgres',
+    );
+    expect(conninfo).toContain(`host='${server.host}' port='${server.port}' dbname='postgres' user='awkward'`);
+    expect(conninfo).toMatch(/sslmode=disable$/);
+
+    // CREATE SUBSCRIPTION logs in to the publisher at once (to check the publication), through libpq.
+    const literal = `'${conninfo.replace(/'/g, "''")}'`;
+    const subscribe = `CREATE SUBSCRIPTION probe CONNECTION ${literal} PUBLICATION none
+      WITH (create_slot = false, enabled = false, slot_name = NONE)`;
+    await server.sql(subscribe, [], 'subscriber');
+    await server.sql('DROP SUBSCRIPTION probe', [], 'subscriber');
+
+    const wrong = createPgDatabase({
+      credentials: async () => ({ username: 'awkward', password: 'wrong' }),
+      ssl: false,
+    });
+    const bad = await wrong.replicationConninfo(target(), 'postgres');
+    await expect(
+      server.sql(subscribe.replace(literal, `'${bad.replace(/'/g, "''")}'`), [], 'subscriber'),
+    ).rejects.toThrow(/password authentication failed/);
+  });
+
+  it('asks the subscriber for TLS (sslmode=require) where the workflow itself uses TLS', async () => {
+    const database = createPgDatabase({
+      credentials: async () => ({ username: 'deployer', password: PASSWORD }),
+      ssl: { rejectUnauthorized: true },
+    });
+    const conninfo = await database.replicationConninfo(target(), 'app');
+    expect(conninfo).toMatch(/ sslmode=require$/);
+    expect(conninfo).toContain(`password='${PASSWORD}'`);
+  });
 });

@@ -17,6 +17,7 @@ const upgrade = (isMajor: boolean) => ({
 function failingAnalyzeAfter(inner: Database, n: number): Database {
   let analyzes = 0;
   return {
+    replicationConninfo: (target, name) => inner.replicationConninfo(target, name),
     async connect(target, name) {
       const session = await inner.connect(target, name);
       const wrapped: DbSession = {

@@ -14,6 +14,7 @@ function beforeTerminate(hook: () => Promise<void>, refuse = false): Database {
   const real = testDatabase();
   let hooked = false;
   return {
+    replicationConninfo: (target, name) => real.replicationConninfo(target, name),
     async connect(target, name) {
       const session = await real.connect(target, name);
       const wrapped: DbSession = {

@@ -432,6 +432,9 @@ export class FakeCloud {
     connect: async () => {
       throw new Error('The fake cloud has no database; override the database steps.');
     },
+    // What the local cloud answers (host, port, database, user, password), without a server behind it.
+    replicationConninfo: async (target, database) =>
+      `host='${target.host}' port='${target.port}' dbname='${database}' user='postgres' password='fake' sslmode=disable`,
   };
 
   ports(): Ports {

@@ -199,11 +199,15 @@ describe('the diagram of the synthesized state machine', () => {
     expect(nodeLines).toHaveLength(Object.keys(definition.States).length);
   });
 
-  it('draws the rollback path: the fenced steps share one Catch to UnfenceBlue, which leads to Rollback', () => {
-    const region = diagram.match(/^ {2}subgraph (\w+)\["on any error: UnfenceBlue"\]\n([\s\S]*?)^ {2}end$/m);
+  it('draws the rollback path: the fenced steps share one Catch, online mode removes the replication first, then UnfenceBlue and Rollback', () => {
+    const region = diagram.match(/^ {2}subgraph (\w+)\["on any error: IsOnlineRollback"\]\n([\s\S]*?)^ {2}end$/m);
     expect(region?.[2]).toContain('CreateClone["CreateClone"]');
     expect(region?.[2]).toContain('SmokeTest["SmokeTest"]');
-    expect(diagram).toContain(`  ${region?.[1]} -.->|"any error"| UnfenceBlue\n`);
+    expect(region?.[2]).toContain('CatchUpGreen["CatchUpGreen"]');
+    expect(diagram).toContain(`  ${region?.[1]} -.->|"any error"| IsOnlineRollback\n`);
+    expect(diagram).toContain('  IsOnlineRollback -->|"mode set and mode = online"| RemoveReplication\n');
+    expect(diagram).toContain('  IsOnlineRollback -->|"otherwise"| UnfenceBlue\n');
+    expect(diagram).toContain('  RemoveReplication --> UnfenceBlue\n');
     expect(diagram).toContain('  UnfenceBlue --> Rollback\n');
     expect(diagram).toContain('  UnfenceBlue -.->|"any error"| Rollback\n');
   });

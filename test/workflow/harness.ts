@@ -84,6 +84,50 @@ export function databaseStepStubs(calls: string[]): Partial<Record<StepId, StepF
       checkedAt: new Date().toISOString(),
     })),
     'unfence-blue': record('unfence', (doc) => ({ databases: doc.fence?.changedDatabases ?? [] })),
+    // Online mode (lambdas/steps/replication-workflow.ts).
+    'prepare-replication': record('prepare-replication', () => ({
+      preparedAt: new Date(Date.now() - 5).toISOString(),
+      databases: [
+        {
+          database: 'app',
+          publication: 'bg_pub',
+          slot: 'bg_slot',
+          subscription: 'bg_sub',
+          slotLsn: '0/16B0000',
+          ddlGuard: true,
+          schema: 'digest',
+        },
+      ],
+    })),
+    'prepare-green-replication': record('prepare-green-replication', () => ({ startLsn: '0/16B3748', dropped: [] })),
+    'start-replication': record('start-replication', () => ({
+      startedAt: new Date().toISOString(),
+      subscriptions: ['bg_sub'],
+      originAdvancedTo: '0/16B3748',
+    })),
+    'check-replication': record('check-replication', () => ({
+      done: true,
+      polls: 1,
+      status: 'streaming, lag 120 bytes',
+      checkedAt: new Date().toISOString(),
+      lagBytes: 120,
+    })),
+    'switchover-fence': record('switchover-fence', () => ({
+      fencedAt: new Date(Date.now() - 5).toISOString(),
+      lsn: '0/17000A0',
+      databases: ['app'],
+      changedDatabases: ['app'],
+      terminatedSessions: 3,
+    })),
+    'catch-up-green': record('catch-up-green', () => ({
+      targetLsn: '0/17000F0',
+      caughtUpMs: 12,
+      fenceRowApplied: true,
+      sequencesMoved: 1,
+      sequencesMissing: [],
+      removed: ['subscription bg_sub', 'slot bg_slot', 'publication bg_pub', 'DDL guard (app)'],
+    })),
+    'remove-replication': record('remove-replication', () => ({ removed: ['slot bg_slot on blue'] })),
   };
 }
 

@@ -4,6 +4,8 @@ import {
   FIXED_HISTORY_EVENTS,
   HISTORY_EVENT_LIMIT,
   MAX_POLLS,
+  MAX_POLLS_ONLINE,
+  ONLINE_POLL_LOOPS_ON_LONGEST_PATH,
   POLL_LOOPS_ON_LONGEST_PATH,
 } from '../../lambdas/domain/limits';
 import { BLUE, DEFAULTS, EXECUTION } from '../support/step-fixtures';
@@ -16,12 +18,26 @@ const validate = (raw: Record<string, unknown>, defaults: Record<string, unknown
 describe('Step Functions limits that nothing could catch', () => {
   it('knows the synthesized graph: its loops, the events a poll costs, and the rest of the longest path', () => {
     const shape = historyShape(testDefinition());
-    expect(shape.loopsOnLongestPath).toBe(POLL_LOOPS_ON_LONGEST_PATH);
+    // The longest path is online mode's; the offline one has two loops fewer.
+    expect(shape.loopsOnLongestPath).toBe(ONLINE_POLL_LOOPS_ON_LONGEST_PATH);
+    expect(ONLINE_POLL_LOOPS_ON_LONGEST_PATH - 2).toBe(POLL_LOOPS_ON_LONGEST_PATH);
     expect(shape.eventsPerPoll).toBe(EVENTS_PER_POLL);
     expect(shape.fixedEvents).toBeLessThanOrEqual(FIXED_HISTORY_EVENTS);
     // The largest accepted maxPolls, every loop run to it, stays under the quota.
-    expect(shape.fixedEvents + shape.loopsOnLongestPath * shape.eventsPerPoll * MAX_POLLS).toBeLessThan(
+    expect(shape.fixedEvents + shape.loopsOnLongestPath * shape.eventsPerPoll * MAX_POLLS_ONLINE).toBeLessThan(
       HISTORY_EVENT_LIMIT,
+    );
+    expect(shape.fixedEvents + POLL_LOOPS_ON_LONGEST_PATH * shape.eventsPerPoll * MAX_POLLS).toBeLessThan(
+      HISTORY_EVENT_LIMIT,
+    );
+  });
+
+  it('online mode: caps the configured maxPolls for its longer path, and refuses a larger one in the input', () => {
+    expect(validate({ mode: 'online' }, { maxPolls: 240 }).maxPolls).toBe(MAX_POLLS_ONLINE);
+    expect(validate({ mode: 'offline' }, { maxPolls: 240 }).maxPolls).toBe(240);
+    expect(validate({ mode: 'online', maxPolls: MAX_POLLS_ONLINE }).maxPolls).toBe(MAX_POLLS_ONLINE);
+    expect(() => validate({ mode: 'online', maxPolls: MAX_POLLS_ONLINE + 1 })).toThrow(
+      new RegExp(`maxPolls: at most ${MAX_POLLS_ONLINE} in online mode`),
     );
   });
 

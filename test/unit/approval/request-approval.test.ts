@@ -132,6 +132,32 @@ describe('requestApproval', () => {
     );
   });
 
+  it('online mode: shows the replication lag in the evidence, the email and the page; the clone counts as verified', async () => {
+    const { stored, emails, ports } = harness();
+    const doc = executionDocument({});
+    delete doc.verify;
+    delete doc.fence;
+    doc.input.mode = 'online';
+    doc.greenReplication = { startLsn: '0/16B3748', dropped: [] };
+    doc.wait = {
+      ...doc.wait,
+      replication: { done: true, polls: 3, status: 'streaming', checkedAt: '2026-12-05T02:40:00.000Z', lagBytes: 4096 },
+    };
+
+    await requestApproval({ document: doc, taskToken: TASK_TOKEN }, ports);
+
+    const evidence = stored[0]!.evidence as unknown as ApprovalEvidence;
+    expect(evidence).toMatchObject({ replicationLagBytes: 4096, replicationLagAt: '2026-12-05T02:40:00.000Z' });
+    expect(evidence.fenceVerified).toBe(true);
+    expect(emails[0]!.text).toContain(
+      'Online mode: blue still serves; green replicates it, 4096 bytes of WAL behind at 2026-12-05T02:40:00.000Z',
+    );
+    expect(emails[0]!.text).not.toContain('WRITES ARE BLOCKED');
+    const page = renderPendingPage({ ...stored[0]!, nonce: 'n', status: 'pending' });
+    expect(page).toContain('Replication lag (online)');
+    expect(page).toContain('4096 bytes of WAL');
+  });
+
   it("shows ValidateMigrations' replication warnings", async () => {
     const { stored, emails, ports } = harness();
     const doc = executionDocument({});

@@ -1,0 +1,15 @@
+/** CheckReplication: wiring only (docs/architecture.md); the logic is in the step. */
+import { databaseFromEnv } from '../aws/database-from-env';
+import { RDSClient } from '@aws-sdk/client-rds';
+import { RdsClusters } from '../aws/clusters-rds';
+import type { ExecutionDocument } from '../domain/document';
+import { checkReplication } from '../steps/replication-workflow';
+import { stepHandler, systemClock, traced } from './runtime';
+
+// Clients at module scope: built once per container, reused by warm invocations.
+const database = databaseFromEnv();
+const clusters = new RdsClusters(traced(new RDSClient({})));
+
+export const handler = stepHandler('CheckReplication', (event: ExecutionDocument) =>
+  checkReplication(event, { database, clusters, clock: systemClock }),
+);
