@@ -102,6 +102,7 @@ describe('smoke tests hold against writes and leaks (real PostgreSQL)', () => {
   it("sends each test's SQL with the extended protocol, so the server itself takes one statement", async () => {
     const sent: { sql: string; protocol: string }[] = [];
     const recording: Database = {
+      replicationConninfo: (target, name) => database.replicationConninfo(target, name),
       connect: async (target, name) => {
         const session = await database.connect(target, name);
         return Object.assign(Object.create(session) as DbSession, {
