@@ -334,8 +334,13 @@ export interface Notifier {
 
 /** The approvers' subscriptions (SNS `ListSubscriptionsByTopic` on the approvers' topic). */
 export interface ApproverSubscriptions {
-  /** Confirmed subscriptions (a real SubscriptionArn) and those still `PendingConfirmation`. */
-  count(): Promise<{ confirmed: number; pending: number }>;
+  /**
+   * Confirmed subscriptions (a real SubscriptionArn), those still `PendingConfirmation`, and of the
+   * confirmed those `authenticated`: their `ConfirmationWasAuthenticated` attribute is "true"
+   * (confirmed with `AuthenticateOnUnsubscribe`, so the email's unsubscribe link cannot remove them).
+   * `topicArn` names the topic, for the fix Preflight gives.
+   */
+  count(): Promise<{ topicArn: string; confirmed: number; pending: number; authenticated: number }>;
 }
 
 export interface Lock {

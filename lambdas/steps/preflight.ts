@@ -71,12 +71,18 @@ export async function preflight(
   }
 
   // The approval email goes to the approvers' topic: with nobody confirmed on it, nobody could
-  // approve, and the wait would be downtime ending in a rollback. A dry run asks nobody.
+  // approve, and the wait would be downtime ending in a rollback. A subscription confirmed by
+  // clicking the link (not authenticated) is removed by anyone who follows the email's unsubscribe
+  // link, a mail scanner included, so at least one must be authenticated. A dry run asks nobody.
   if (!input.dryRun) {
-    const { confirmed, pending } = await approvers.count();
+    const { topicArn, confirmed, pending, authenticated } = await approvers.count();
     if (confirmed === 0) {
       problems.push(
-        `the approvers' topic has no confirmed subscription${pending ? ` (${pending} awaiting confirmation)` : ''}, so nobody would receive the approval request; an approver must confirm the subscription email first (docs/approval.md, "Approvers")`,
+        `the approvers' topic has no confirmed subscription${pending ? ` (${pending} awaiting confirmation)` : ''}, so nobody would receive the approval request; an approver must confirm the subscription email first, from the CLI with --authenticate-on-unsubscribe true (docs/approval.md, "Approvers")`,
+      );
+    } else if (authenticated === 0) {
+      problems.push(
+        `none of the approvers' topic's ${confirmed} confirmed subscription${confirmed === 1 ? ' is' : 's are'} authenticated (${confirmed} confirmed but unauthenticated, by clicking the confirmation link), so a mail scanner following the email's unsubscribe link could remove ${confirmed === 1 ? 'it' : 'them'}; confirm with the token from the confirmation link instead of clicking it: aws sns confirm-subscription --topic-arn ${topicArn} --token <token> --authenticate-on-unsubscribe true (for an already confirmed address, unsubscribe it with aws sns unsubscribe --subscription-arn <its arn> and get a new confirmation email as docs/approval.md, "Approvers", says)`,
       );
     }
   }

@@ -93,12 +93,23 @@ export function recordingNotifier(onPublish?: (subject: string, message: string)
   };
 }
 
+/** The approvers' topic the local cloud pretends to have (it names it in Preflight's messages only). */
+export const LOCAL_APPROVERS_TOPIC_ARN = 'arn:aws:sns:local:000000000000:approvers';
+
 /**
  * The approvers' subscriptions locally: the rehearsal's approver (the CLI, or the page it serves)
- * counts as one confirmed subscription unless told otherwise.
+ * counts as one confirmed subscription unless told otherwise, confirmed with
+ * `AuthenticateOnUnsubscribe` (every confirmed one is authenticated unless `authenticated` says less).
  */
-export function localApprovers(confirmed = 1, pending = 0): ApproverSubscriptions {
-  return { count: async () => ({ confirmed, pending }) };
+export function localApprovers(confirmed = 1, pending = 0, authenticated = confirmed): ApproverSubscriptions {
+  return {
+    count: async () => ({
+      topicArn: LOCAL_APPROVERS_TOPIC_ARN,
+      confirmed,
+      pending,
+      authenticated: Math.min(authenticated, confirmed),
+    }),
+  };
 }
 
 export function realClock(): Clock {

@@ -31,6 +31,7 @@ import { LocalExecutions } from '../../local/cloud/simple-ports';
  */
 
 export const ADMIN_SG = 'sg-00000000000000ad0';
+export const APPROVERS_TOPIC_ARN = 'arn:aws:sns:eu-west-1:123456789012:approvers';
 export const APP_SGS = ['sg-000000000000000a1', 'sg-000000000000000a2'];
 export const ZONE = 'ZTEST';
 export const RECORD = 'db.test.internal';
@@ -372,11 +373,21 @@ export class FakeCloud {
     },
   };
 
-  /** The approvers' topic's subscriptions: one confirmed approver unless a test says otherwise. */
-  approverSubscriptions = { confirmed: 1, pending: 0 };
+  /**
+   * The approvers' topic's subscriptions: one confirmed approver unless a test says otherwise.
+   * `authenticated` (confirmed with AuthenticateOnUnsubscribe) defaults to every confirmed one;
+   * flip `approversAuthenticated` to false to make them all unauthenticated (clicked links).
+   */
+  approverSubscriptions: { confirmed: number; pending: number; authenticated?: number } = { confirmed: 1, pending: 0 };
+
+  approversAuthenticated = true;
 
   readonly approversPort: ApproverSubscriptions = {
-    count: async () => ({ ...this.approverSubscriptions }),
+    count: async () => {
+      const { confirmed, pending } = this.approverSubscriptions;
+      const authenticated = this.approversAuthenticated ? (this.approverSubscriptions.authenticated ?? confirmed) : 0;
+      return { topicArn: APPROVERS_TOPIC_ARN, confirmed, pending, authenticated };
+    },
   };
 
   migrationFiles: MigrationFile[] = [

@@ -3,7 +3,7 @@ import type { Defaults } from '../../../../lambdas/domain/input';
 import { PreconditionFailed } from '../../../../lambdas/domain/errors';
 import { preflight } from '../../../../lambdas/steps/preflight';
 import type { Cluster } from '../../../../lambdas/ports';
-import { ADMIN_SG, APP_SGS, FakeCloud, RECORD, ZONE } from '../../../support/fake-cloud';
+import { ADMIN_SG, APP_SGS, APPROVERS_TOPIC_ARN, FakeCloud, RECORD, ZONE } from '../../../support/fake-cloud';
 import type { RawOverrides } from '../../../support/step-fixtures';
 import { BLUE, EXECUTION, GREEN, failureOf, stepDocument } from '../../../support/step-fixtures';
 
@@ -351,6 +351,35 @@ describe('Preflight: a confirmed approver before blue is touched', () => {
     cloud.approverSubscriptions = { confirmed: 1, pending: 3 };
     await expect(preflight(stepDocument(), cloud.ports())).resolves.toMatchObject({ id: BLUE });
     cloud.approverSubscriptions = { confirmed: 0, pending: 0 };
+    await expect(preflight(stepDocument({ dryRun: true }), cloud.ports())).resolves.toMatchObject({ id: BLUE });
+  });
+});
+
+describe('Preflight: an approver a mail scanner cannot unsubscribe (AuthenticateOnUnsubscribe)', () => {
+  it('refuses, before any change, when every confirmed subscription was confirmed by clicking the link', async () => {
+    cloud.approverSubscriptions = { confirmed: 2, pending: 1 };
+    cloud.approversAuthenticated = false;
+    const message = await guardRail();
+    expect(message).toContain(
+      "none of the approvers' topic's 2 confirmed subscriptions are authenticated (2 confirmed but unauthenticated",
+    );
+    expect(message).toContain(
+      `confirm with the token from the confirmation link instead of clicking it: aws sns confirm-subscription --topic-arn ${APPROVERS_TOPIC_ARN} --token <token> --authenticate-on-unsubscribe true`,
+    );
+    expect(message).toContain('aws sns unsubscribe --subscription-arn');
+  });
+
+  it('says "is" and "it" for a single unauthenticated subscription', async () => {
+    cloud.approverSubscriptions = { confirmed: 1, pending: 0, authenticated: 0 };
+    expect(await guardRail()).toContain(
+      "none of the approvers' topic's 1 confirmed subscription is authenticated (1 confirmed but unauthenticated, by clicking the confirmation link), so a mail scanner following the email's unsubscribe link could remove it;",
+    );
+  });
+
+  it('accepts one authenticated approver among unauthenticated ones, and a dry run without any', async () => {
+    cloud.approverSubscriptions = { confirmed: 3, pending: 0, authenticated: 1 };
+    await expect(preflight(stepDocument(), cloud.ports())).resolves.toMatchObject({ id: BLUE });
+    cloud.approversAuthenticated = false;
     await expect(preflight(stepDocument({ dryRun: true }), cloud.ports())).resolves.toMatchObject({ id: BLUE });
   });
 });
