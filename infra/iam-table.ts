@@ -191,8 +191,11 @@ export const METHOD_PERMISSIONS: Record<PortMethod, readonly IamPermission[]> = 
     // (A topic brought by the user carries its own key policy: nothing to grant here.)
     { actions: ['kms:Decrypt', 'kms:GenerateDataKey*'], resources: ['topic-key'], optional: true },
   ],
-  // Preflight: is at least one approver confirmed? (lambdas/aws/approvers-sns.ts)
-  'approvers.count': [{ actions: ['sns:ListSubscriptionsByTopic'], resources: ['approvers-topic'] }],
+  // Preflight: is at least one approver confirmed, with AuthenticateOnUnsubscribe? (lambdas/aws/approvers-sns.ts)
+  // GetSubscriptionAttributes is authorized on the subscription's topic (the reference's only type).
+  'approvers.count': [
+    { actions: ['sns:ListSubscriptionsByTopic', 'sns:GetSubscriptionAttributes'], resources: ['approvers-topic'] },
+  ],
   // The recovery of a stopped execution reads it: status, input and history.
   'executions.describe': [
     { actions: ['states:DescribeExecution', 'states:GetExecutionHistory'], resources: ['deployment-executions'] },

@@ -154,16 +154,31 @@ describe("the approvers' topic", () => {
     });
   });
 
-  it('lets Preflight list its subscriptions, and nothing else of SNS', () => {
+  it('lets Preflight list its subscriptions and read their attributes (AuthenticateOnUnsubscribe), and nothing else of SNS', () => {
     const { template, approversId } = topics();
-    template.hasResourceProperties('AWS::IAM::Policy', {
-      Roles: [{ Ref: Match.stringLikeRegexp('PreflightRole') }],
-      PolicyDocument: {
-        Statement: Match.arrayWith([
-          Match.objectLike({ Action: 'sns:ListSubscriptionsByTopic', Effect: 'Allow', Resource: { Ref: approversId } }),
-        ]),
-      },
-    });
+    const preflightPolicies = Object.values(
+      template.findResources('AWS::IAM::Policy', {
+        Properties: { Roles: [{ Ref: Match.stringLikeRegexp('PreflightRole') }] },
+      }),
+    ) as {
+      Properties: { PolicyDocument: { Statement: { Effect: string; Action: string | string[]; Resource: unknown }[] } };
+    }[];
+    expect(preflightPolicies.length).toBeGreaterThan(0);
+    const snsGrants = preflightPolicies
+      .flatMap((p) => p.Properties.PolicyDocument.Statement)
+      .flatMap((s) =>
+        [s.Action]
+          .flat()
+          .filter((a) => a.startsWith('sns:'))
+          .map((action) => ({ effect: s.Effect, action, resource: s.Resource })),
+      );
+    expect(snsGrants).toEqual(
+      expect.arrayContaining([
+        { effect: 'Allow', action: 'sns:ListSubscriptionsByTopic', resource: { Ref: approversId } },
+        { effect: 'Allow', action: 'sns:GetSubscriptionAttributes', resource: { Ref: approversId } },
+      ]),
+    );
+    expect(snsGrants).toHaveLength(2);
     template.hasResourceProperties('AWS::Lambda::Function', {
       Environment: { Variables: Match.objectLike({ APPROVERS_TOPIC_ARN: { Ref: approversId } }) },
     });

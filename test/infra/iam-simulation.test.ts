@@ -4,7 +4,7 @@ import { EC2Client } from '@aws-sdk/client-ec2';
 import { RDSClient } from '@aws-sdk/client-rds';
 import { ChangeResourceRecordSetsCommand, GetChangeCommand, Route53Client } from '@aws-sdk/client-route-53';
 import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
-import { SNSClient } from '@aws-sdk/client-sns';
+import { ListSubscriptionsByTopicCommand, SNSClient } from '@aws-sdk/client-sns';
 import { mockClient } from 'aws-sdk-client-mock';
 import { Template } from 'aws-cdk-lib/assertions';
 import { DynamoLock } from '../../lambdas/aws/lock-dynamodb';
@@ -229,6 +229,12 @@ async function sdkCallsOf(call: RecordedCall): Promise<SdkCall[]> {
   s3Mock.on(ListObjectsV2Command).resolves({ Contents: [{ Key: `${call.state}/001_orders.sql` }] });
   s3Mock.on(GetObjectCommand).resolves({ Body: { transformToByteArray: async () => new Uint8Array() } as never });
   documentsMock.onAnyCommand().resolves({});
+  // One confirmed approver: Preflight then asks for its attributes (ConfirmationWasAuthenticated).
+  snsMock.on(ListSubscriptionsByTopicCommand).resolves({
+    Subscriptions: [
+      { SubscriptionArn: `${approversTopicArn}:0b7d9b4c-1111-2222-3333-444455556666`, Protocol: 'email' },
+    ],
+  });
   const ports: Record<string, object> = {
     clusters: new RdsClusters(new RDSClient({ region: REGION })),
     network: new Ec2Network(new EC2Client({ region: REGION })),
@@ -428,6 +434,22 @@ describe('IAM simulation of every synthesized Lambda role against the requests i
     expect(await deniedOf(list)).toEqual([]);
     expect(await deniedOf(list, 'CheckClone')).toHaveLength(1);
   });
+
+  it("lets Preflight, and no other step, list the approvers' subscriptions and read their attributes, on that topic only", async () => {
+    const sns = requests.filter((r) => r.state === 'Preflight' && r.action.startsWith('sns:'));
+    expect(new Set(sns.map((r) => `${r.action} ${r.resource}`))).toEqual(
+      new Set([
+        `sns:GetSubscriptionAttributes ${approversTopicArn}`,
+        `sns:ListSubscriptionsByTopic ${approversTopicArn}`,
+      ]),
+    );
+    expect(await deniedOf(sns)).toEqual([]);
+    // The notification topic's subscriptions are not Preflight's to read.
+    const otherTopic = sns.map((r) => ({ ...r, resource: topicArn }));
+    expect((await deniedOf(otherTopic)).length).toBe(otherTopic.length);
+    const others = TASK_LIST.map((t) => t.state).filter((s) => s !== 'Preflight');
+    for (const state of others) expect((await deniedOf(sns, state)).length).toBe(sns.length);
+  }, 300_000);
 
   it('passes the monitoring role only to RDS itself, the principal RDS checks it for', async () => {
     const pass = requests.find((r) => r.action === 'iam:PassRole')!;

@@ -143,8 +143,13 @@ function otherArns(type: string, call: SdkCall): string[] | undefined {
       return str(i['TableName'])
         ? [`arn:aws:dynamodb:${REGION}:${ACCOUNT}:table/${String(i['TableName'])}`]
         : undefined;
-    case 'sns:topic':
-      return str(i['TopicArn']) ? [String(i['TopicArn'])] : undefined;
+    case 'sns:topic': {
+      if (str(i['TopicArn'])) return [String(i['TopicArn'])];
+      // A subscription's actions (GetSubscriptionAttributes) are authorized on its topic: the
+      // SubscriptionArn is the topic's ARN and `:` and the subscription's id.
+      const subscription = str(i['SubscriptionArn']);
+      return subscription ? [subscription.replace(/:[^:]+$/, '')] : undefined;
+    }
     case 's3:bucket':
       return call.command === 'ListObjectsV2' && str(i['Bucket']) ? [`arn:aws:s3:::${String(i['Bucket'])}`] : undefined;
     case 's3:object':
