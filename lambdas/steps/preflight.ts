@@ -82,7 +82,7 @@ export async function preflight(
       );
     } else if (authenticated === 0) {
       problems.push(
-        `none of the approvers' topic's ${confirmed} confirmed subscription${confirmed === 1 ? ' is' : 's are'} authenticated (${confirmed} confirmed but unauthenticated, by clicking the confirmation link), so a mail scanner following the email's unsubscribe link could remove ${confirmed === 1 ? 'it' : 'them'}; confirm with the token from the confirmation link instead of clicking it: aws sns confirm-subscription --topic-arn ${topicArn} --token <token> --authenticate-on-unsubscribe true (for an already confirmed address, unsubscribe it with aws sns unsubscribe --subscription-arn <its arn> and get a new confirmation email as docs/approval.md, "Approvers", says)`,
+        `none of the approvers' topic's ${confirmed} confirmed subscription${confirmed === 1 ? ' is' : 's are'} authenticated (${confirmed} confirmed but unauthenticated, by clicking the confirmation link), so a mail scanner following the email's unsubscribe link could remove ${confirmed === 1 ? 'it' : 'them'}; confirm with the token from the confirmation link instead of clicking it: aws sns confirm-subscription --topic-arn ${topicArn} --token <token> --authenticate-on-unsubscribe true; an address already confirmed by the link needs a new confirmation email first: remove it from approvalEmails and deploy, then add it back and deploy (docs/approval.md, "Approvers")`,
       );
     }
   }

@@ -366,7 +366,9 @@ describe('Preflight: an approver a mail scanner cannot unsubscribe (Authenticate
     expect(message).toContain(
       `confirm with the token from the confirmation link instead of clicking it: aws sns confirm-subscription --topic-arn ${APPROVERS_TOPIC_ARN} --token <token> --authenticate-on-unsubscribe true`,
     );
-    expect(message).toContain('aws sns unsubscribe --subscription-arn');
+    expect(message).toContain(
+      'an address already confirmed by the link needs a new confirmation email first: remove it from approvalEmails and deploy, then add it back and deploy',
+    );
   });
 
   it('says "is" and "it" for a single unauthenticated subscription', async () => {
