@@ -246,6 +246,20 @@ describe('the synthesized state machine, run against an in-memory AWS', () => {
     expect(r.cloud.locks.size).toBe(0);
   });
 
+  it('stops with PreconditionFailed, blue untouched, when no approver confirmed with AuthenticateOnUnsubscribe', async () => {
+    const r = await run(BASE_INPUT, {
+      prepare: (cloud) => {
+        cloud.approversAuthenticated = false;
+      },
+    });
+    expect(r.outcome.error?.name).toBe('PreconditionFailed');
+    expect(r.outcome.error?.cause).toContain('1 confirmed but unauthenticated');
+    expect(r.outcome.error?.cause).toContain('--authenticate-on-unsubscribe true');
+    expect(r.cloud.calls).toEqual([]);
+    expect(r.cloud.locks.size).toBe(0);
+    expect(statesEntered(r.outcome)).not.toContain('RequestApproval');
+  });
+
   it.each([
     [
       'a member instance outside the prefix',
