@@ -10,6 +10,7 @@ import {
   DEFAULT_FROM,
   DEFAULT_TO,
   defaultInput,
+  FAILBACK_RETENTION_SECONDS,
   runRehearsal,
   type ApprovalMode,
   type RehearsalReport,
@@ -50,6 +51,14 @@ through the CNAME, the synthesized state machine with the real step code, and a 
   --abort-after STATE     stops the execution when STATE (a task, or RetainBlue) starts, as
                           "Stop execution" does, then runs the recovery as EventBridge would
   --dry-run               clone, migrate, upgrade and test green without blocking blue
+  --mode offline|online   offline (default): blue's writes are blocked from the fence to the
+                          CNAME swap; online: logical replication keeps green in step while
+                          blue serves, writes freeze only for the switchover
+  --failback              replicate green back to blue at cutover, then decide "fail back"
+                          over HTTP during blue's retention: the run ends FAILED_BACK, the
+                          CNAME on blue, every write on blue
+  --retention SECONDS     how long blue is retained after cutover (default 2; with --failback
+                          60, the least the input allows; the decision comes before it ends)
   --upgrade-fails         the local cloud fails green's engine upgrade as RDS does (an event,
                           green back to available on the old version): the run rolls back
                           with UpgradeFailed
@@ -80,6 +89,11 @@ export interface CliOptions {
   crashAfter: string[];
   abortAfter?: string;
   dryRun: boolean;
+  /** The input's `mode`, when --mode was given. */
+  mode?: 'offline' | 'online';
+  failback: boolean;
+  /** The input's `blueRetentionSeconds`, when --retention was given. */
+  retentionSeconds?: number;
   upgradeFails: boolean;
   hostile: boolean;
   restorableLagMs?: number;
@@ -96,6 +110,8 @@ export function callerDir(env: NodeJS.ProcessEnv = process.env): string {
 }
 
 const VERSION = /^\d+\.\d+$/;
+/** The input's bound on blueRetentionSeconds (lambdas/domain/input.ts): one year. */
+const MAX_RETENTION_SECONDS = 31_536_000;
 
 /** Parses the command line; every mistake is a UsageError naming the option and the rule. */
 export function parseCli(
@@ -122,6 +138,9 @@ export function parseCli(
         'crash-after': { type: 'string', multiple: true },
         'abort-after': { type: 'string' },
         'dry-run': { type: 'boolean' },
+        mode: { type: 'string' },
+        failback: { type: 'boolean' },
+        retention: { type: 'string' },
         'upgrade-fails': { type: 'boolean' },
         hostile: { type: 'boolean' },
         'restorable-lag-ms': { type: 'string' },
@@ -167,6 +186,24 @@ export function parseCli(
       throw new UsageError('--restorable-lag-ms: a whole number of milliseconds between 0 and 600000');
     }
   }
+  const mode = v.mode;
+  if (mode !== undefined && mode !== 'offline' && mode !== 'online') {
+    throw new UsageError(`--mode ${mode}: either offline or online`);
+  }
+  let retentionSeconds: number | undefined;
+  if (v.retention !== undefined) {
+    retentionSeconds = Number(v.retention);
+    if (!/^\d+$/.test(v.retention) || retentionSeconds > MAX_RETENTION_SECONDS) {
+      throw new UsageError(`--retention: a whole number of seconds between 0 and ${MAX_RETENTION_SECONDS}`);
+    }
+  }
+  if (v.failback && v['dry-run'])
+    throw new UsageError('--failback and --dry-run exclude each other (a dry run has no cutover)');
+  if (v.failback && retentionSeconds !== undefined && retentionSeconds < FAILBACK_RETENTION_SECONDS) {
+    throw new UsageError(
+      `--retention ${retentionSeconds}: --failback needs at least ${FAILBACK_RETENTION_SECONDS} seconds (failback is offered while blue is retained)`,
+    );
+  }
   const states = new Set<string>(Object.keys(TASKS));
   const faults = (v.fault ?? []).map((spec) => {
     const m = /^([A-Za-z]+)=([A-Za-z.]+)(?::(\d+))?$/.exec(spec);
@@ -211,6 +248,9 @@ export function parseCli(
     crashAfter,
     ...(abortAfter !== undefined ? { abortAfter } : {}),
     dryRun: Boolean(v['dry-run']),
+    ...(mode !== undefined ? { mode } : {}),
+    failback: Boolean(v.failback),
+    ...(retentionSeconds !== undefined ? { retentionSeconds } : {}),
     upgradeFails: Boolean(v['upgrade-fails']),
     hostile: Boolean(v.hostile),
     ...(restorableLagMs !== undefined ? { restorableLagMs } : {}),
@@ -294,7 +334,15 @@ export async function main(argv: string[]): Promise<number> {
   }
   if (options.printInput) {
     process.stdout.write(
-      `${JSON.stringify(defaultInput({ ...options, ...(options.migrations ? { migrationsDir: options.migrations } : {}) }), null, 2)}\n`,
+      `${JSON.stringify(
+        defaultInput({
+          ...options,
+          ...(options.migrations ? { migrationsDir: options.migrations } : {}),
+          ...(options.retentionSeconds !== undefined ? { blueRetentionSeconds: options.retentionSeconds } : {}),
+        }),
+        null,
+        2,
+      )}\n`,
     );
     return 0;
   }
@@ -321,6 +369,9 @@ export async function main(argv: string[]): Promise<number> {
     crashAfter: options.crashAfter,
     ...(options.abortAfter ? { abortAt: options.abortAfter } : {}),
     dryRun: options.dryRun,
+    ...(options.mode ? { mode: options.mode } : {}),
+    failback: options.failback,
+    ...(options.retentionSeconds !== undefined ? { blueRetentionSeconds: options.retentionSeconds } : {}),
     upgradeFails: options.upgradeFails,
     hostile: options.hostile,
     ...(options.restorableLagMs !== undefined ? { restorableLagMs: options.restorableLagMs } : {}),

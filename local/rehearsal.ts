@@ -33,6 +33,11 @@ export const DEFAULT_FROM = '16.13';
 export const DEFAULT_TO = '16.14';
 
 export type ApprovalMode = 'auto-approve' | 'reject' | 'manual';
+/**
+ * Blue's retention with failback when none is given, and the least the input accepts with it
+ * (lambdas/domain/input.ts): the rehearsal decides "fail back" long before it ends.
+ */
+export const FAILBACK_RETENTION_SECONDS = 60;
 
 export interface RehearsalOptions {
   workdir: string;
@@ -53,13 +58,20 @@ export interface RehearsalOptions {
    */
   abortAt?: string;
   dryRun?: boolean;
+  /** The input's `mode` (on top of `input` when both are given). @default the input's default, offline */
+  mode?: 'offline' | 'online';
+  /**
+   * The input's `failback` (on top of `input` when both are given); after cutover, the rehearsal
+   * decides "fail back" over HTTP during blue's retention.
+   */
+  failback?: boolean;
   reportFile?: string;
   keep?: boolean;
   /** Seconds between polls (the definition's loops are the real ones). @default 1 */
   pollIntervalSeconds?: number;
   /** The CNAME's TTL before the run (lowered to 1 s, then waited out before the block). @default 3 */
   blueCnameTtlSeconds?: number;
-  /** How long blue is retained after cutover. @default 2 */
+  /** How long blue is retained after cutover (on top of `input` when both are given). @default 2, or 60 with failback */
   blueRetentionSeconds?: number;
   /** Milliseconds between retries instead of the definition's backoff (tests). */
   retryDelayMs?: number;
@@ -154,7 +166,7 @@ function usesSampleMigrations(dir: string | undefined): boolean {
 export function defaultInput(
   options: Pick<
     RehearsalOptions,
-    'to' | 'from' | 'dryRun' | 'pollIntervalSeconds' | 'blueRetentionSeconds' | 'migrationsDir'
+    'to' | 'from' | 'dryRun' | 'pollIntervalSeconds' | 'blueRetentionSeconds' | 'migrationsDir' | 'mode' | 'failback'
   >,
 ) {
   const from = options.from ?? DEFAULT_FROM;
@@ -188,7 +200,7 @@ export function defaultInput(
     ],
     cname: { cutoverTtlSeconds: 1 },
     pollIntervalSeconds: options.pollIntervalSeconds ?? 1,
-    blueRetentionSeconds: options.blueRetentionSeconds ?? 2,
+    blueRetentionSeconds: options.blueRetentionSeconds ?? (options.failback ? FAILBACK_RETENTION_SECONDS : 2),
     // Nobody deciding within 15 minutes rolls back, as an approval timeout does in AWS.
     approval: { timeoutSeconds: 900 },
     // Within the bound ValidateInput enforces (the 25,000-event history; online mode's is 218):
@@ -199,6 +211,28 @@ export function defaultInput(
     checkWindowSeconds: 10,
     checkEveryMs: 20,
     ...(options.dryRun ? { dryRun: true } : {}),
+    ...(options.mode ? { mode: options.mode } : {}),
+    ...(options.failback ? { failback: true } : {}),
+  };
+}
+
+/**
+ * The execution input: the given one (`--input`) or the default, with the options that were given
+ * explicitly (mode, failback, retention) on top, so `--input f.json --mode online` does what it says.
+ */
+export function rehearsalInput(
+  options: Parameters<typeof defaultInput>[0] & Pick<RehearsalOptions, 'input'>,
+): Record<string, unknown> {
+  if (!options.input) return defaultInput(options);
+  return {
+    ...options.input,
+    ...(options.mode ? { mode: options.mode } : {}),
+    ...(options.failback ? { failback: true } : {}),
+    ...(options.blueRetentionSeconds !== undefined
+      ? { blueRetentionSeconds: options.blueRetentionSeconds }
+      : options.failback && options.input['blueRetentionSeconds'] === undefined
+        ? { blueRetentionSeconds: FAILBACK_RETENTION_SECONDS }
+        : {}),
   };
 }
 
@@ -231,7 +265,7 @@ export async function runRehearsal(options: RehearsalOptions): Promise<Rehearsal
   fs.mkdirSync(workdir, { recursive: true });
   const from = options.from ?? DEFAULT_FROM;
   const to = options.to ?? DEFAULT_TO;
-  const input = options.input ?? defaultInput(options);
+  const input = rehearsalInput(options);
   const reportFile = path.resolve(options.reportFile ?? path.join(workdir, 'report.json'));
 
   let cloud: LocalCloud | undefined;

@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { main, parseCli, pruneWorkFolders, rehearsalExitCode, summaryLines, UsageError } from '../../local/cli';
 import { renderReportHtml } from '../../local/report-html';
-import { defaultInput, type RehearsalReport } from '../../local/rehearsal';
+import { stepInput, type RawOverrides } from '../support/step-fixtures';
+import { defaultInput, rehearsalInput, type RehearsalReport } from '../../local/rehearsal';
 
 /** Runs main() with stdout and stderr captured. */
 async function run(argv: string[]): Promise<{ code: number; out: string; err: string }> {
@@ -87,9 +88,58 @@ describe('npm run rehearse: the command line', () => {
     [['--migrations', '/no/such/folder'], 'no such folder'],
     [['--restorable-lag-ms', 'soon'], '--restorable-lag-ms: a whole number of milliseconds'],
     [['--colour'], "Unknown option '--colour'"],
+    [['--mode', 'hybrid'], '--mode hybrid: either offline or online'],
+    [['--mode'], "Option '--mode <value>' argument missing"],
+    [['--retention', 'soon'], '--retention: a whole number of seconds between 0 and 31536000'],
+    [['--retention=-1'], '--retention: a whole number of seconds'],
+    [['--retention', '1.5'], '--retention: a whole number of seconds'],
+    [['--retention', '31536001'], '--retention: a whole number of seconds'],
+    [['--failback', '--retention', '30'], '--retention 30: --failback needs at least 60 seconds'],
+    [['--failback', '--dry-run'], '--failback and --dry-run exclude each other'],
   ])('rejects %j with a message naming the option', (argv, message) => {
     expect(() => parseCli(argv)).toThrow(UsageError);
     expect(() => parseCli(argv)).toThrow(message);
+  });
+
+  it("--mode, --failback and --retention set the input's mode, failback and blueRetentionSeconds", () => {
+    const o = parseCli(['--mode', 'online', '--failback', '--retention', '120']);
+    expect(o).toMatchObject({ mode: 'online', failback: true, retentionSeconds: 120 });
+    expect(
+      defaultInput({ mode: o.mode, failback: o.failback, blueRetentionSeconds: o.retentionSeconds }),
+    ).toMatchObject({ mode: 'online', failback: true, blueRetentionSeconds: 120 });
+    expect(parseCli(['--mode', 'offline']).mode).toBe('offline');
+    // Without them the input keeps its own defaults (offline, no failback, 2 s of retention).
+    const plain = parseCli([]);
+    expect(plain.mode).toBeUndefined();
+    expect(plain.failback).toBe(false);
+    expect(defaultInput({})).not.toHaveProperty('mode');
+    expect(defaultInput({})).not.toHaveProperty('failback');
+    expect(defaultInput({}).blueRetentionSeconds).toBe(2);
+  });
+
+  it('--failback alone retains blue 60 s, which the input accepts; the options go on top of --input', () => {
+    const validate = (raw: ReturnType<typeof defaultInput>) => stepInput(raw as RawOverrides);
+    const failback = defaultInput({ failback: true, mode: 'online' });
+    expect(failback.blueRetentionSeconds).toBe(60);
+    expect(validate(failback)).toMatchObject({ mode: 'online', failback: true, blueRetentionSeconds: 60 });
+    const given = { blueClusterId: 'app-blue', replicaCount: 0 };
+    expect(rehearsalInput({ input: given })).toEqual(given);
+    expect(rehearsalInput({ input: given, mode: 'online', failback: true })).toEqual({
+      ...given,
+      mode: 'online',
+      failback: true,
+      blueRetentionSeconds: 60,
+    });
+    expect(rehearsalInput({ input: { ...given, blueRetentionSeconds: 300 }, failback: true })).toMatchObject({
+      blueRetentionSeconds: 300,
+    });
+    expect(rehearsalInput({ input: given, blueRetentionSeconds: 90 })).toMatchObject({ blueRetentionSeconds: 90 });
+  });
+
+  it('--print-input shows --mode, --failback and --retention in the input', async () => {
+    const { code, out } = await run(['--print-input', '--mode', 'online', '--failback', '--retention', '75']);
+    expect(code).toBe(0);
+    expect(JSON.parse(out)).toMatchObject({ mode: 'online', failback: true, blueRetentionSeconds: 75 });
   });
 
   it('leaves the upgrade alone unless --upgrade-fails is given', () => {
