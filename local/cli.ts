@@ -70,7 +70,8 @@ through the CNAME, the synthesized state machine with the real step code, and a 
   -h, --help              this text
 
 Paths are relative to the folder you ran npm from.
-Exit code: 0 deployed, 1 rolled back or failed, 2 bad usage.`;
+Exit code: 0 deployed (with --failback: failed back to blue) with no write lost or leaked,
+1 rolled back, failed, or a write lost or leaked, 2 bad usage.`;
 
 export class UsageError extends Error {
   override name = 'UsageError';
@@ -299,6 +300,12 @@ export function summaryLines(report: RehearsalReport): string[] {
       ? [`  unlogged tables: ${report.unlogged.tables.join(', ')} (${report.unlogged.note})`]
       : []),
     `  downtime seen by the application: ${s(report.downtimeMs)} (fence -> CNAME in sync ${s(report.fenceToInSyncMs)}, local operations ${s(report.operationsMs)})`,
+    `  mode ${report.mode}: write freeze across the switchover ${s(report.writeFreezeMs)}${lagSummary(report)}`,
+    ...(report.failback
+      ? [
+          `  failback: ${report.failback.done ? `done, write freeze ${s(report.failback.freezeMs)}` : 'not done'}; CNAME -> ${report.cname.target ?? 'nothing'}`,
+        ]
+      : []),
     ...(report.dryRunDowntimeEstimateMs !== undefined
       ? [
           `  dry run: clone to smoke tests took ${s(report.dryRunDowntimeEstimateMs)}, an estimate of a real run's downtime before approval`,
@@ -309,6 +316,16 @@ export function summaryLines(report: RehearsalReport): string[] {
     `  modelled by the local cloud: ${report.modelled.map((m) => `${m.name} ${m.figure}`).join('; ')}`,
     `  total ${s(report.totalMs)}; report ${report.reportFile} and ${report.htmlFile}`,
   ];
+}
+
+function lagSummary(report: RehearsalReport): string {
+  const parts = (['blue-to-green', 'green-to-blue'] as const).flatMap((direction) => {
+    const ms = report.replicationLagMs.filter((x) => x.direction === direction).map((x) => x.ms);
+    return ms.length
+      ? [`${direction.replace(/-/g, ' ')} lag at most ${(Math.max(...ms) / 1000).toFixed(2)} s (${ms.length} samples)`]
+      : [];
+  });
+  return parts.length ? `; replication ${parts.join(', ')}` : '';
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -403,10 +420,14 @@ export async function main(argv: string[]): Promise<number> {
   return rehearsalExitCode(report);
 }
 
-/** 0 only for a deployment that succeeded without losing or leaking a write, writes resumed. */
+/**
+ * 0 only for a deployment that succeeded (with --failback: that failed back to blue) without
+ * losing or leaking a write, writes resumed.
+ */
 export function rehearsalExitCode(report: RehearsalReport): number {
   const w = report.writes;
-  return report.status === 'SUCCEEDED' && w.lost === 0 && w.leaked === 0 && w.resumed ? 0 : 1;
+  const expected = report.failback ? 'FAILED_BACK' : 'SUCCEEDED';
+  return report.status === expected && w.lost === 0 && w.leaked === 0 && w.resumed ? 0 : 1;
 }
 
 if (require.main === module) {

@@ -11,7 +11,9 @@ import { startApprovalServer, submitDecision, type ApprovalServer } from './appr
 import { createLocalCloud, LOCAL_MIGRATIONS_PREFIX, type LocalCloud, type ModelledBehaviour } from './cloud';
 import { leakedRows, startLoad, type LoadClients, type LoadGenerator } from './load';
 import { copyStoppedDataDir, freePort, PgServer, SUPERUSER } from './postgres';
+import { startLagSampler, type Followed, type LagSample, type LagSampler } from './replication-lag';
 import { renderReportHtml } from './report-html';
+import { failbackWindow, switchoverWindow, writeFreeze, type Interval } from './report-metrics';
 import { SAMPLE_MIGRATIONS_DIR, sampleSchemaSql, sampleSeedSql } from './sample';
 import { executeDefinition, runRecovery, type EventLog, type ExecutionOutcome, type Fault } from './workflow/execute';
 import { synthesizeDefinitions } from './workflow/synth';
@@ -97,13 +99,16 @@ export interface RehearsalOptions {
 }
 
 export interface RehearsalReport {
-  status: 'SUCCEEDED' | 'ROLLED_BACK' | 'ABORTED' | 'FAILED';
+  /** FAILED_BACK: deployed, then failed back to blue during its retention (`--failback`). */
+  status: 'SUCCEEDED' | 'FAILED_BACK' | 'ROLLED_BACK' | 'ABORTED' | 'FAILED';
   error?: { name: string; cause: string };
   /** The recovery state machine's run, when the execution ended without its own failure path. */
   recovery?: { action: string; outcome?: string; status: string };
   /** Whether the deployment lock on blue is still held after the run (and its recovery). */
   lock: { held: boolean };
   dryRun: boolean;
+  /** The input's mode: offline (writes blocked fence to swap) or online (logical replication, a short freeze). */
+  mode: 'offline' | 'online';
   from: string;
   to: string;
   upgradeMethod: string;
@@ -115,6 +120,22 @@ export interface RehearsalReport {
   /** A dry run's estimate of a real run's downtime: clone to smoke tests, as they took here. */
   dryRunDowntimeEstimateMs?: number;
   fenceToInSyncMs: number | null;
+  /**
+   * The longest gap between two writes acknowledged to the application (through the CNAME) that
+   * overlaps the switchover: from the write block (or fence) to the end of the CNAME swap, or of
+   * the run when there was no swap. Null when blue was never frozen (a dry run).
+   */
+  writeFreezeMs: number | null;
+  /**
+   * Green's lag behind blue (online mode), then blue's behind green (failback), sampled every
+   * 500 ms while the follower has an enabled subscription: at each sample, how long the oldest
+   * write acknowledged by the source and not yet on the follower has been waiting (0: none).
+   */
+  replicationLagMs: LagSample[];
+  /** A failback run (`--failback`): whether it failed back, and the write freeze of the failback. Null otherwise. */
+  failback: { done: boolean; freezeMs: number | null } | null;
+  /** Where the two freezes lie on the time axis (ISO), as the page draws them. */
+  freezeWindows: { switchover: { from: string; to: string } | null; failback: { from: string; to: string } | null };
   operationsMs: number;
   writes: {
     acknowledged: number;
@@ -123,8 +144,11 @@ export interface RehearsalReport {
     lost: number;
     /** Rows on blue's final state (or final snapshot) missing behind the CNAME, acknowledged or not. */
     leaked: number;
-    /** Where blue's final rows were read (its writer, or its final snapshot) and how many rows the load's tables had. */
-    blueFinal: { from: 'writer' | 'final snapshot' | 'none'; rows: number };
+    /**
+     * Where the final rows of the cluster the application left were read and how many rows the
+     * load's tables had: blue's writer or final snapshot; after a failback, green's writer.
+     */
+    blueFinal: { from: 'writer' | 'final snapshot' | 'green writer' | 'none'; rows: number };
     /** Connections the load opened. */
     sessions: number;
     /** Every sticky pool connection had a write acknowledged after the execution ended. */
@@ -271,6 +295,9 @@ export async function runRehearsal(options: RehearsalOptions): Promise<Rehearsal
   let cloud: LocalCloud | undefined;
   let load: LoadGenerator | undefined;
   let approvals: ApprovalServer | undefined;
+  let lag: LagSampler | undefined;
+  /** When the rehearsal decided "fail back" over HTTP (epoch ms). */
+  let failbackDecidedAt: number | undefined;
   let kept: RehearsalReport['kept'];
   try {
     log(`work folder ${workdir} (server logs go there)`);
@@ -368,6 +395,13 @@ export async function runRehearsal(options: RehearsalOptions): Promise<Rehearsal
     log(
       `load: ${rate} writes/s through ${RECORD_NAME} (${cname.host}:${cname.port}) on ${clients.poolSize} sticky connection(s), a spanning transaction, an idle-in-transaction session, sequence ids${options.hostile ? '; ROGUE: an admin-path writer with read-only off and a replication-mode writer on blue' : ''}`,
     );
+    const appLoad = load;
+    const mode = input['mode'] === 'online' ? 'online' : 'offline';
+    const failbackRequested = input['failback'] === true;
+    lag = startLagSampler({
+      acknowledged: () => appLoad.acknowledged(),
+      follow: () => followedReplication(localCloud, mode, failbackRequested),
+    });
     await sleep(1000);
 
     const ports: Ports = {
@@ -445,6 +479,7 @@ export async function runRehearsal(options: RehearsalOptions): Promise<Rehearsal
     while (!load.poolResumedSince(executionEnded) && Date.now() - executionEnded < 10_000) await sleep(100);
     const resumed = load.poolResumedSince(executionEnded);
     await load.stop();
+    await lag.stop();
 
     const report = await buildReport({
       upgradeSeen,
@@ -456,6 +491,10 @@ export async function runRehearsal(options: RehearsalOptions): Promise<Rehearsal
       from,
       to,
       dryRun: Boolean((input as { dryRun?: boolean }).dryRun),
+      mode,
+      failbackRequested,
+      ...(failbackDecidedAt !== undefined ? { failbackDecidedAt } : {}),
+      replicationLag: lag.samples(),
       startedAt,
       workdir,
       reportFile,
@@ -475,10 +514,35 @@ export async function runRehearsal(options: RehearsalOptions): Promise<Rehearsal
     fs.writeFileSync(report.htmlFile, renderReportHtml(report));
     return report;
   } finally {
+    await lag?.stop().catch(() => undefined);
     await load?.stop().catch(() => undefined);
     await approvals?.close().catch(() => undefined);
     await cloud?.stopAll().catch(() => undefined);
   }
+}
+
+/**
+ * The replication the lag sampler watches now: blue to green in online mode until the CNAME leads
+ * to green; then, for failback, green back to blue. Each follower is read on its own writer's
+ * address; the sampler itself checks that a subscription is enabled there.
+ */
+function followedReplication(
+  cloud: LocalCloud,
+  mode: RehearsalReport['mode'],
+  failback: boolean,
+): Followed | undefined {
+  const state = cloud.describeState();
+  const green = state.clusters.find((c) => c.id !== BLUE_ID && c.status !== 'deleting');
+  if (!green) return undefined;
+  const blueWriter = cloud.writerAddress(BLUE_ID);
+  const greenWriter = cloud.writerAddress(green.id);
+  if (!blueWriter || !greenWriter) return undefined;
+  if (state.cname.targetClusterId === green.id) {
+    return failback ? { direction: 'green-to-blue', sourcePort: greenWriter.port, follower: blueWriter } : undefined;
+  }
+  return mode === 'online'
+    ? { direction: 'blue-to-green', sourcePort: blueWriter.port, follower: greenWriter }
+    : undefined;
 }
 
 function sleep(ms: number) {
@@ -581,6 +645,14 @@ export interface BuildReportArgs {
   from: string;
   to: string;
   dryRun: boolean;
+  /** The input's mode. @default 'offline' */
+  mode?: RehearsalReport['mode'];
+  /** The input asked for failback. @default false */
+  failbackRequested?: boolean;
+  /** When the rehearsal decided "fail back" over HTTP (epoch ms). */
+  failbackDecidedAt?: number;
+  /** The lag sampler's samples. @default none */
+  replicationLag?: LagSample[];
   startedAt: Date;
   workdir: string;
   reportFile: string;
@@ -626,9 +698,15 @@ export async function buildReport(a: BuildReportArgs): Promise<RehearsalReport> 
       .map((e) => (e.state?.output as { failureReport?: { outcome?: string } } | undefined)?.failureReport)
       .at(-1);
   const failureReport = failureReportOf(outcome);
+  // Where the CNAME leads now. A successful deployment that ends with it on blue failed back.
+  const targetClusterId = state.cname.targetClusterId ?? null;
+  const failedBack =
+    outcome.status === 'SUCCEEDED' && Boolean(a.failbackRequested) && !a.dryRun && targetClusterId === BLUE_ID;
   const status: RehearsalReport['status'] =
     outcome.status === 'SUCCEEDED'
-      ? 'SUCCEEDED'
+      ? failedBack
+        ? 'FAILED_BACK'
+        : 'SUCCEEDED'
       : outcome.status === 'ABORTED'
         ? 'ABORTED'
         : failureReport?.outcome === 'ROLLED_BACK'
@@ -645,8 +723,7 @@ export async function buildReport(a: BuildReportArgs): Promise<RehearsalReport> 
       }
     : undefined;
 
-  // Where the CNAME leads now, and whether every acknowledged write is there.
-  const targetClusterId = state.cname.targetClusterId ?? null;
+  // Whether every acknowledged write is behind the CNAME (after a failback: on blue).
   const behind = targetClusterId ? cloud.writerAddress(targetClusterId) : undefined;
   const acked = load.acknowledged();
   let present = 0;
@@ -680,6 +757,17 @@ export async function buildReport(a: BuildReportArgs): Promise<RehearsalReport> 
     window = gap;
   }
   if (window) downtimeMs = window.to - window.from;
+
+  // The write freezes the application saw: across the switchover, and across the failback (from
+  // the decision to the end of the run).
+  const ackTimes = throughCname.map((w) => Date.parse(w.at));
+  const observedUntil = stats.stoppedAt ? Date.parse(stats.stoppedAt) : Date.now();
+  const switchover = a.dryRun ? null : switchoverWindow(outcome.events);
+  const switchoverFreeze = writeFreeze(ackTimes, switchover, observedUntil);
+  const failback = failbackWindow(outcome.events, a.failbackDecidedAt);
+  const failbackFreeze = writeFreeze(ackTimes, failback, observedUntil);
+  const iso = (w: Interval | null) =>
+    w ? { from: new Date(w.from).toISOString(), to: new Date(w.to).toISOString() } : null;
   const rejectedDuringDowntime = window
     ? load.rejected().filter((r) => Date.parse(r.at) >= (window?.from ?? 0) && Date.parse(r.at) <= (window?.to ?? 0))
         .length
@@ -718,7 +806,12 @@ export async function buildReport(a: BuildReportArgs): Promise<RehearsalReport> 
   if (Number.isFinite(fencedAt)) intervals.push([fencedAt, fencedAt + cloud.restorableLagMs]);
   const operationsMs = unionMs(intervals, window);
 
-  const blueFinal = behind ? await blueLeaks(cloud, behind, a.workdir) : { from: 'none' as const, rows: 0, leaked: [] };
+  const greenKept = state.clusters.find((c) => c.id !== BLUE_ID && c.status !== 'deleting');
+  const blueFinal = !behind
+    ? { from: 'none' as const, rows: 0, leaked: [] }
+    : failedBack && greenKept
+      ? await greenLeaks(cloud, greenKept.id, behind)
+      : await blueLeaks(cloud, behind, a.workdir);
   const leaked = blueFinal.leaked;
   const leakedByTable: Record<string, number[]> = {};
   for (const row of leaked) (leakedByTable[row.table] ??= []).push(row.id);
@@ -737,6 +830,7 @@ export async function buildReport(a: BuildReportArgs): Promise<RehearsalReport> 
     ...(recovery ? { recovery } : {}),
     lock: { held: cloud.lock.holder(BLUE_ID) !== undefined },
     dryRun: a.dryRun,
+    mode: a.mode ?? 'offline',
     from: a.from,
     to: a.to,
     upgradeMethod: upgraded?.method ?? 'none',
@@ -745,6 +839,15 @@ export async function buildReport(a: BuildReportArgs): Promise<RehearsalReport> 
     downtimeMs,
     ...(a.dryRun ? dryRunEstimate(phases) : {}),
     fenceToInSyncMs: cnameWait ?? null,
+    writeFreezeMs: switchoverFreeze?.ms ?? null,
+    replicationLagMs: a.replicationLag ?? [],
+    failback: a.failbackRequested
+      ? { done: failedBack, freezeMs: failedBack ? (failbackFreeze?.ms ?? null) : null }
+      : null,
+    freezeWindows: {
+      switchover: iso(switchoverFreeze),
+      failback: failedBack ? iso(failbackFreeze) : null,
+    },
     downtimeWindow: window
       ? { from: new Date(window.from).toISOString(), to: new Date(window.to).toISOString() }
       : null,
@@ -874,6 +977,17 @@ async function probeBlue(cloud: LocalCloud): Promise<'fenced' | 'writable' | 'un
 
 const ROGUE_CLIENTS = new Set(['admin-path', 'replication']);
 const APP_DB = { database: 'app', user: SUPERUSER.username, password: SUPERUSER.password };
+
+/** After a failback: rows of the load's tables on green (kept, still running) that are not on blue. */
+async function greenLeaks(
+  cloud: LocalCloud,
+  greenId: string,
+  behind: { host: string; port: number },
+): Promise<{ from: 'green writer' | 'none'; rows: number; leaked: { table: string; id: number }[] }> {
+  const live = cloud.writerAddress(greenId);
+  if (!live) return { from: 'none', rows: 0, leaked: [] };
+  return { from: 'green writer', ...(await leakedRows({ ...live, ...APP_DB }, { ...behind, ...APP_DB })) };
+}
 
 /**
  * Rows of the load's tables on blue's final state that are not behind the CNAME: blue's writer

@@ -64,6 +64,21 @@ export function switchoverWindow(events: readonly StateEvent[]): Interval | null
   return { from: freeze.timestamp, to: end };
 }
 
+/**
+ * The failback of a run: from the "fail back" decision (or, without its time, the first state
+ * whose name says failback after the switchover) to the end of the run. Null when there was none.
+ */
+export function failbackWindow(events: readonly StateEvent[], decidedAt?: number): Interval | null {
+  if (!events.length) return null;
+  const end = Math.max(...events.map((e) => e.timestamp));
+  const after = switchoverWindow(events)?.to ?? -Infinity;
+  const from =
+    decidedAt ??
+    events.find((e) => e.type === 'StateEntered' && e.timestamp > after && /fail\s*back/i.test(e.state?.name ?? ''))
+      ?.timestamp;
+  return from === undefined ? null : { from, to: Math.max(from, end) };
+}
+
 /** A write the source acknowledged, still to be found on the follower. */
 export interface PendingWrite {
   table: string;

@@ -1,4 +1,12 @@
-import { lagAt, spread, switchoverWindow, writeFreeze, writeKey, type StateEvent } from '../../local/report-metrics';
+import {
+  failbackWindow,
+  lagAt,
+  spread,
+  switchoverWindow,
+  writeFreeze,
+  writeKey,
+  type StateEvent,
+} from '../../local/report-metrics';
 
 describe('writeFreeze: the longest gap between acknowledged writes across the switchover', () => {
   // Writes every 10 ms, a 1.5 s hole from 1000 to 2500, a shorter hole before the window.
@@ -65,6 +73,28 @@ describe('switchoverWindow: from the freeze of blue to the CNAME swap', () => {
       ]),
     ).toEqual({ from: 10, to: 90 });
     expect(switchoverWindow([ev('StateEntered', 'CreateClone', 10), ev('StateExited', 'SwapCname', 20)])).toBeNull();
+  });
+});
+
+describe('failbackWindow: from the decision to fail back to the end of the run', () => {
+  const ev = (type: string, name: string, timestamp: number): StateEvent => ({ type, timestamp, state: { name } });
+  const events = [
+    ev('StateEntered', 'FenceWrites', 1000),
+    ev('StateExited', 'SwapCname', 2000),
+    ev('StateEntered', 'FailBackToBlue', 5000),
+    ev('StateExited', 'Report', 7000),
+  ];
+
+  it('starts at the decision when the rehearsal made it, else at the first failback state after the swap', () => {
+    expect(failbackWindow(events, 4800)).toEqual({ from: 4800, to: 7000 });
+    expect(failbackWindow(events)).toEqual({ from: 5000, to: 7000 });
+  });
+
+  it('is null without a failback', () => {
+    expect(failbackWindow(events.filter((e) => e.state?.name !== 'FailBackToBlue'))).toBeNull();
+    // A state that mentions failback before the switchover (setting up reverse replication) is not one.
+    expect(failbackWindow([ev('StateEntered', 'PrepareFailback', 1500), ...events.slice(0, 2)])).toBeNull();
+    expect(failbackWindow([])).toBeNull();
   });
 });
 

@@ -232,6 +232,21 @@ describe('npm run rehearse: the command line', () => {
     expect(rehearsalExitCode(report('ROLLED_BACK', 0))).toBe(1);
     expect(rehearsalExitCode(report('FAILED', 0))).toBe(1);
   });
+
+  it('a --failback run exits 0 only when it failed back to blue, with nothing lost or leaked', () => {
+    const report = (status: RehearsalReport['status'], lost = 0, leaked = 0) =>
+      ({
+        status,
+        failback: { done: status === 'FAILED_BACK', freezeMs: 900 },
+        writes: { lost, leaked, resumed: true },
+      }) as unknown as RehearsalReport;
+    expect(rehearsalExitCode(report('FAILED_BACK'))).toBe(0);
+    expect(rehearsalExitCode(report('FAILED_BACK', 1))).toBe(1);
+    expect(rehearsalExitCode(report('FAILED_BACK', 0, 1))).toBe(1);
+    // Deployed, but did not fail back: not what --failback asked for.
+    expect(rehearsalExitCode(report('SUCCEEDED'))).toBe(1);
+    expect(rehearsalExitCode(report('ROLLED_BACK'))).toBe(1);
+  });
 });
 
 describe('the rehearsal report: time the local operations took', () => {
@@ -271,6 +286,7 @@ describe('the rehearsal report: what the local cloud modelled', () => {
     error: { name: 'UpgradeFailed', cause: 'RDS did not upgrade green' },
     lock: { held: false },
     dryRun: false,
+    mode: 'offline',
     from: '16.13',
     to: '16.14',
     upgradeMethod: 'none',
@@ -278,6 +294,10 @@ describe('the rehearsal report: what the local cloud modelled', () => {
     downtimeMs: null,
     downtimeWindow: null,
     fenceToInSyncMs: null,
+    writeFreezeMs: null,
+    replicationLagMs: [],
+    failback: null,
+    freezeWindows: { switchover: null, failback: null },
     operationsMs: 0,
     writes: {
       acknowledged: 1,
@@ -312,6 +332,26 @@ describe('the rehearsal report: what the local cloud modelled', () => {
     const html = renderReportHtml(report);
     expect(html).toContain('Modelled by the local cloud');
     for (const m of modelled) expect(html).toContain(`<td>${m.name}</td><td>${m.figure}</td><td>${m.description}</td>`);
+  });
+
+  it('prints the mode, the write freeze, the replication lag and the failback', () => {
+    const lines = summaryLines({
+      ...report,
+      status: 'FAILED_BACK',
+      mode: 'online',
+      writeFreezeMs: 1234,
+      replicationLagMs: [
+        { at: '2026-12-05T02:00:10.000Z', ms: 400, direction: 'blue-to-green' },
+        { at: '2026-12-05T02:00:10.500Z', ms: 0, direction: 'blue-to-green' },
+        { at: '2026-12-05T02:00:30.000Z', ms: 250, direction: 'green-to-blue' },
+      ],
+      failback: { done: true, freezeMs: 900 },
+    }).join('\n');
+    expect(lines).toContain(
+      'mode online: write freeze across the switchover 1.23 s; replication blue to green lag at most 0.40 s (2 samples), green to blue lag at most 0.25 s (1 samples)',
+    );
+    expect(lines).toContain('failback: done, write freeze 0.90 s; CNAME -> app-blue');
+    expect(summaryLines(report).join('\n')).toContain('mode offline: write freeze across the switchover n/a\n');
   });
 
   it('names them in the summary printed at the end', () => {
