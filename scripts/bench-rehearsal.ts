@@ -1,57 +1,204 @@
 /**
- * npm run bench:rehearsal [-- --runs N] : runs N default rehearsals (auto-approved) and prints
- * the median application-observed downtime, the median orchestration overhead (downtime minus
- * the time the local operations themselves took) and the total time of each run.
+ * npm run bench:rehearsal [-- --runs N] [rehearsal options, e.g. --mode online --load-rate 200 --failback]
+ *
+ * Runs N rehearsals (default 5, auto-approved) with the given options (parsed and checked as
+ * `npm run rehearse` does) and prints, per run and as median / min / max: the write freeze across
+ * the switchover, the failback's write freeze, the replication lag, the downtime and its
+ * orchestration overhead, the total time, and the lost and leaked writes.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { parseArgs } from 'node:util';
-import { runRehearsal } from '../local/rehearsal';
+import { parseCli, rehearsalExitCode, UsageError, type CliOptions } from '../local/cli';
+import { runRehearsal, type RehearsalOptions, type RehearsalReport } from '../local/rehearsal';
+import { spread } from '../local/report-metrics';
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? (sorted[mid] ?? 0) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
+export const DEFAULT_RUNS = 5;
+
+/** The options the benchmark does not take from the rehearsal: it decides, and it cleans up. */
+const NOT_FOR_BENCH = ['input', 'printInput', 'keep', 'workdir', 'report', 'help', 'version'] as const;
+
+export interface BenchOptions {
+  runs: number;
+  rehearsal: CliOptions;
 }
 
-async function main() {
-  const { values } = parseArgs({ options: { runs: { type: 'string', default: '3' } } });
-  const runs = Number(values.runs);
-  if (!Number.isInteger(runs) || runs < 1) throw new Error('--runs: a whole number of rehearsals, at least 1');
-  const rows: { downtime: number; overhead: number; operations: number; total: number; lost: number }[] = [];
-  for (let i = 1; i <= runs; i++) {
+/** `--runs N` for the benchmark; everything else is a rehearsal option, checked by its own parser. */
+export function parseBenchArgs(argv: string[]): BenchOptions {
+  let runs = DEFAULT_RUNS;
+  const rest: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    const inline = /^--runs=(.*)$/.exec(arg);
+    if (arg === '--runs' || inline) {
+      const value = inline ? inline[1] : argv[++i];
+      runs = Number(value);
+      if (value === undefined || !/^\d+$/.test(value) || runs < 1) {
+        throw new UsageError('--runs: a whole number of rehearsals, at least 1');
+      }
+      continue;
+    }
+    rest.push(arg);
+  }
+  const rehearsal = parseCli(rest);
+  for (const key of NOT_FOR_BENCH) {
+    const value = rehearsal[key];
+    if (value !== undefined && value !== false) {
+      throw new UsageError(
+        `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}: not for the benchmark (each run gets its own work folder, auto-approved, removed afterwards)`,
+      );
+    }
+  }
+  if (rehearsal.approval === 'reject')
+    throw new UsageError('--reject: the benchmark measures deployments; it approves');
+  return { runs, rehearsal };
+}
+
+/** The rehearsal options of one benchmark run. */
+export function runOptions(options: CliOptions, workdir: string): RehearsalOptions {
+  return {
+    workdir,
+    approval: 'auto-approve',
+    loadRate: options.loadRate,
+    faults: options.faults,
+    crashAfter: options.crashAfter,
+    dryRun: options.dryRun,
+    upgradeFails: options.upgradeFails,
+    hostile: options.hostile,
+    failback: options.failback,
+    ...(options.from ? { from: options.from } : {}),
+    ...(options.to ? { to: options.to } : {}),
+    ...(options.migrations ? { migrationsDir: options.migrations } : {}),
+    ...(options.mode ? { mode: options.mode } : {}),
+    ...(options.retentionSeconds !== undefined ? { blueRetentionSeconds: options.retentionSeconds } : {}),
+    ...(options.restorableLagMs !== undefined ? { restorableLagMs: options.restorableLagMs } : {}),
+    ...(options.abortAfter ? { abortAt: options.abortAfter } : {}),
+  };
+}
+
+/** One run's figures, as the benchmark reads them from the report. */
+export interface BenchRow {
+  status: RehearsalReport['status'];
+  ok: boolean;
+  writeFreezeMs: number | null;
+  failbackFreezeMs: number | null;
+  maxLagMs: number | null;
+  downtimeMs: number | null;
+  overheadMs: number | null;
+  totalMs: number;
+  lost: number;
+  leaked: number;
+}
+
+export function benchRow(r: RehearsalReport): BenchRow {
+  return {
+    status: r.status,
+    ok: rehearsalExitCode(r) === 0,
+    writeFreezeMs: r.writeFreezeMs,
+    failbackFreezeMs: r.failback?.freezeMs ?? null,
+    maxLagMs: r.replicationLagMs.length ? Math.max(...r.replicationLagMs.map((l) => l.ms)) : null,
+    downtimeMs: r.downtimeMs,
+    overheadMs: r.downtimeMs === null ? null : r.downtimeMs - r.operationsMs,
+    totalMs: r.totalMs,
+    lost: r.writes.lost,
+    leaked: r.writes.leaked,
+  };
+}
+
+const ms = (v: number | null) => (v === null ? 'n/a' : `${Math.round(v)} ms`);
+
+export function rowLine(i: number, row: BenchRow): string {
+  return `run ${i}: ${row.status}${row.ok ? '' : ' (NOT OK)'}, write freeze ${ms(row.writeFreezeMs)}, failback freeze ${ms(row.failbackFreezeMs)}, max lag ${ms(row.maxLagMs)}, downtime ${ms(row.downtimeMs)} (overhead ${ms(row.overheadMs)}), total ${(row.totalMs / 1000).toFixed(1)} s, lost ${row.lost}, leaked ${row.leaked}`;
+}
+
+/** The summary: median / min / max of each figure over the runs, and the totals of lost and leaked. */
+export function summaryLines(rows: BenchRow[], options: CliOptions): string[] {
+  const line = (label: string, values: (number | null)[], goal = '') => {
+    const s = spread(values);
+    const figure = s ? `median ${ms(s.median)}, min ${ms(s.min)}, max ${ms(s.max)}` : 'n/a';
+    return `  ${label.padEnd(28)}${figure}${goal}`;
+  };
+  const failed = rows.filter((r) => !r.ok).length;
+  return [
+    '',
+    `${rows.length} rehearsals on ${os.cpus().length} cores: mode ${options.mode ?? 'offline'}${options.failback ? ', failback' : ''}, ${options.loadRate} writes/s, auto-approved`,
+    line(
+      'write freeze (switchover)',
+      rows.map((r) => r.writeFreezeMs),
+      options.mode === 'online' ? ' (goal: median <= 2000 ms)' : '',
+    ),
+    ...(options.failback
+      ? [
+          line(
+            'write freeze (failback)',
+            rows.map((r) => r.failbackFreezeMs),
+            ' (goal: <= 2000 ms)',
+          ),
+        ]
+      : []),
+    line(
+      'replication lag, run max',
+      rows.map((r) => r.maxLagMs),
+    ),
+    line(
+      'downtime (application)',
+      rows.map((r) => r.downtimeMs),
+    ),
+    line(
+      'orchestration overhead',
+      rows.map((r) => r.overheadMs),
+    ),
+    line(
+      'whole rehearsal',
+      rows.map((r) => r.totalMs),
+    ),
+    `  ${'lost writes'.padEnd(28)}${rows.reduce((n, r) => n + r.lost, 0)} (goal 0)`,
+    `  ${'leaked writes'.padEnd(28)}${rows.reduce((n, r) => n + r.leaked, 0)} (goal 0)`,
+    `  ${'runs not ok'.padEnd(28)}${failed}${
+      failed
+        ? ` (${rows
+            .filter((r) => !r.ok)
+            .map((r) => r.status)
+            .join(', ')})`
+        : ''
+    }`,
+  ];
+}
+
+async function main(argv: string[]): Promise<number> {
+  let bench: BenchOptions;
+  try {
+    bench = parseBenchArgs(argv);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      console.error(`error: ${error.message}`);
+      return 2;
+    }
+    throw error;
+  }
+  const rows: BenchRow[] = [];
+  for (let i = 1; i <= bench.runs; i++) {
     const workdir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-rehearsal-'));
+    // The PostgreSQL OS user must be able to traverse it.
     fs.chmodSync(workdir, 0o755);
     try {
-      const r = await runRehearsal({ workdir, approval: 'auto-approve' });
-      if (r.status !== 'SUCCEEDED' || r.downtimeMs === null)
-        throw new Error(`run ${i} ended ${r.status}: ${r.error?.cause ?? ''}`);
-      const row = {
-        downtime: r.downtimeMs,
-        overhead: r.downtimeMs - r.operationsMs,
-        operations: r.operationsMs,
-        total: r.totalMs,
-        lost: r.writes.lost,
-      };
+      const row = benchRow(await runRehearsal(runOptions(bench.rehearsal, workdir)));
       rows.push(row);
-      console.log(
-        `run ${i}: downtime ${row.downtime} ms, operations ${row.operations} ms, overhead ${row.overhead} ms (${((100 * row.overhead) / row.downtime).toFixed(1)} %), total ${(row.total / 1000).toFixed(1)} s, lost ${row.lost}`,
-      );
+      console.log(rowLine(i, row));
     } finally {
       fs.rmSync(workdir, { recursive: true, force: true });
     }
   }
-  const d = median(rows.map((r) => r.downtime));
-  const o = median(rows.map((r) => r.overhead));
-  console.log(`\n${runs} rehearsals on ${os.cpus().length} cores, poll interval 1 s:`);
-  console.log(`  median downtime              ${d} ms`);
-  console.log(`  median orchestration overhead ${o} ms (${((100 * o) / d).toFixed(1)} % of the downtime; goal < 5 %)`);
-  console.log(`  median total time            ${(median(rows.map((r) => r.total)) / 1000).toFixed(1)} s (goal < 60 s)`);
-  console.log(`  lost writes                  ${rows.reduce((n, r) => n + r.lost, 0)}`);
+  for (const line of summaryLines(rows, bench.rehearsal)) console.log(line);
+  return rows.every((r) => r.ok) ? 0 : 1;
 }
 
-main().catch((error: unknown) => {
-  console.error(error instanceof Error ? error.message : error);
-  process.exit(1);
-});
+if (require.main === module) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (error: unknown) => {
+      console.error(error instanceof Error ? (error.stack ?? error.message) : error);
+      process.exit(1);
+    },
+  );
+}
