@@ -700,8 +700,12 @@ export async function buildReport(a: BuildReportArgs): Promise<RehearsalReport> 
   const failureReport = failureReportOf(outcome);
   // Where the CNAME leads now. A successful deployment that ends with it on blue failed back.
   const targetClusterId = state.cname.targetClusterId ?? null;
+  // The workflow says it failed back (`$.failback`: the CNAME swap back) and the CNAME is on blue.
   const failedBack =
-    outcome.status === 'SUCCEEDED' && Boolean(a.failbackRequested) && !a.dryRun && targetClusterId === BLUE_ID;
+    outcome.status === 'SUCCEEDED' &&
+    Boolean(a.failbackRequested) &&
+    isRecord(finalDoc?.['failback']) &&
+    targetClusterId === BLUE_ID;
   const status: RehearsalReport['status'] =
     outcome.status === 'SUCCEEDED'
       ? failedBack
@@ -764,7 +768,7 @@ export async function buildReport(a: BuildReportArgs): Promise<RehearsalReport> 
   const observedUntil = stats.stoppedAt ? Date.parse(stats.stoppedAt) : Date.now();
   const switchover = a.dryRun ? null : switchoverWindow(outcome.events);
   const switchoverFreeze = writeFreeze(ackTimes, switchover, observedUntil);
-  const failback = failbackWindow(outcome.events, a.failbackDecidedAt);
+  const failback = failbackWindow(outcome.events, a.failbackDecidedAt ?? failbackDecidedAtOf(finalDoc));
   const failbackFreeze = writeFreeze(ackTimes, failback, observedUntil);
   const iso = (w: Interval | null) =>
     w ? { from: new Date(w.from).toISOString(), to: new Date(w.to).toISOString() } : null;
@@ -909,6 +913,14 @@ function appliedMigrationsOf(doc: unknown): string[] {
   const applied = isRecord(migrations) ? migrations['applied'] : undefined;
   if (!Array.isArray(applied)) return [];
   return applied.flatMap((m: unknown) => (isRecord(m) && typeof m['name'] === 'string' ? [m['name']] : []));
+}
+
+/** When the failback page's decision was taken (`$.failbackDecision.decidedAt`), as epoch ms. */
+function failbackDecidedAtOf(doc: unknown): number | undefined {
+  const decision = isRecord(doc) ? doc['failbackDecision'] : undefined;
+  const at = isRecord(decision) ? decision['decidedAt'] : undefined;
+  const ms = typeof at === 'string' ? Date.parse(at) : Number.NaN;
+  return Number.isFinite(ms) ? ms : undefined;
 }
 
 function cnameDowntimeOf(doc: unknown): number | undefined {

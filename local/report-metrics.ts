@@ -64,9 +64,12 @@ export function switchoverWindow(events: readonly StateEvent[]): Interval | null
   return { from: freeze.timestamp, to: end };
 }
 
+/** The state that begins the failback's freeze: green fenced as blue was (infra/definition.ts). */
+export const FAILBACK_FREEZE_STATE = 'FenceGreen';
+
 /**
- * The failback of a run: from the "fail back" decision (or, without its time, the first state
- * whose name says failback after the switchover) to the end of the run. Null when there was none.
+ * The failback of a run: from the "fail back" decision (or, without its time, the start of the
+ * fence on green after the switchover) to the end of the run. Null when there was none.
  */
 export function failbackWindow(events: readonly StateEvent[], decidedAt?: number): Interval | null {
   if (!events.length) return null;
@@ -74,7 +77,7 @@ export function failbackWindow(events: readonly StateEvent[], decidedAt?: number
   const after = switchoverWindow(events)?.to ?? -Infinity;
   const from =
     decidedAt ??
-    events.find((e) => e.type === 'StateEntered' && e.timestamp > after && /fail\s*back/i.test(e.state?.name ?? ''))
+    events.find((e) => e.type === 'StateEntered' && e.timestamp > after && e.state?.name === FAILBACK_FREEZE_STATE)
       ?.timestamp;
   return from === undefined ? null : { from, to: Math.max(from, end) };
 }

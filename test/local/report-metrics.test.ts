@@ -81,19 +81,18 @@ describe('failbackWindow: from the decision to fail back to the end of the run',
   const events = [
     ev('StateEntered', 'FenceWrites', 1000),
     ev('StateExited', 'SwapCname', 2000),
-    ev('StateEntered', 'FailBackToBlue', 5000),
+    ev('StateEntered', 'RetainBlueForFailback', 2100),
+    ev('StateEntered', 'FenceGreen', 5000),
     ev('StateExited', 'Report', 7000),
   ];
 
-  it('starts at the decision when the rehearsal made it, else at the first failback state after the swap', () => {
+  it('starts at the decision when it is known, else where the fence on green starts', () => {
     expect(failbackWindow(events, 4800)).toEqual({ from: 4800, to: 7000 });
     expect(failbackWindow(events)).toEqual({ from: 5000, to: 7000 });
   });
 
   it('is null without a failback', () => {
-    expect(failbackWindow(events.filter((e) => e.state?.name !== 'FailBackToBlue'))).toBeNull();
-    // A state that mentions failback before the switchover (setting up reverse replication) is not one.
-    expect(failbackWindow([ev('StateEntered', 'PrepareFailback', 1500), ...events.slice(0, 2)])).toBeNull();
+    expect(failbackWindow(events.filter((e) => e.state?.name !== 'FenceGreen'))).toBeNull();
     expect(failbackWindow([])).toBeNull();
   });
 });

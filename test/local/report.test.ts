@@ -4,7 +4,7 @@ import { buildReport } from '../../local/rehearsal';
 import type { ExecutionOutcome } from '../../local/workflow/execute';
 
 /** A local cloud after a run that stopped at ValidateInput: blue untouched, nothing created. */
-function quietCloud(): LocalCloud {
+function quietCloud(cnameTarget?: string): LocalCloud {
   const state: LocalCloudState = {
     clusters: [],
     snapshots: [],
@@ -12,6 +12,7 @@ function quietCloud(): LocalCloud {
       recordName: 'db.rehearsal.internal',
       proxy: { host: '127.0.0.1', port: 1, openConnections: 0 },
       pendingChanges: 0,
+      ...(cnameTarget ? { targetClusterId: cnameTarget } : {}),
     },
     operations: [],
   };
@@ -26,11 +27,26 @@ function quietCloud(): LocalCloud {
   return cloud as LocalCloud;
 }
 
-function idleLoad(): LoadGenerator {
+function idleLoad(ackTimes: number[] = []): LoadGenerator {
+  const acked = ackTimes.map((t, i) => ({
+    id: i,
+    table: 'app.load_writes' as const,
+    client: 'pool-1',
+    at: new Date(t).toISOString(),
+    latencyMs: 1,
+    serverPort: 5432,
+  }));
   return {
     stop: async () => undefined,
-    stats: () => ({ startedAt: new Date(0).toISOString(), acknowledged: 0, rejected: 0, sessions: 0, series: [] }),
-    acknowledged: () => [],
+    stats: () => ({
+      startedAt: new Date(0).toISOString(),
+      stoppedAt: new Date(20_000).toISOString(),
+      acknowledged: acked.length,
+      rejected: 0,
+      sessions: 0,
+      series: [],
+    }),
+    acknowledged: () => acked,
     rejected: () => [],
     poolResumedSince: () => true,
     verify: async () => ({ acknowledged: 0, present: 0, missing: [], missingByTable: {} }),
@@ -46,7 +62,7 @@ const malformed = {
 };
 
 /** The report of a run that ended with `outcome`, with nothing else going on. */
-function reportOf(outcome: ExecutionOutcome) {
+function reportOf(outcome: ExecutionOutcome, more: Partial<Parameters<typeof buildReport>[0]> = {}) {
   return buildReport({
     upgradeSeen: undefined,
     recovery: undefined,
@@ -61,8 +77,77 @@ function reportOf(outcome: ExecutionOutcome) {
     startedAt: new Date(0),
     workdir: '/tmp/rehearsal',
     reportFile: '/tmp/rehearsal/report.json',
+    ...more,
   });
 }
+
+/** A run that deployed, then failed back: the fence at 1 s, the swap done at 3 s, green fenced at 8 s, the end at 10 s. */
+function failedBackRun(output: Record<string, unknown>): ExecutionOutcome {
+  const ev = (type: string, name: string, timestamp: number) => ({ type, timestamp, state: { name, type: 'Task' } });
+  return {
+    status: 'SUCCEEDED',
+    output,
+    events: [
+      ev('StateEntered', 'FenceWrites', 1000),
+      ev('StateEntered', 'SwapCname', 2500),
+      ev('StateExited', 'SwapCname', 3000),
+      ev('StateEntered', 'RetainBlueForFailback', 3100),
+      ev('StateEntered', 'FenceGreen', 8000),
+      ev('StateExited', 'Report', 10_000),
+    ] as unknown as ExecutionOutcome['events'],
+    taskInputs: [],
+    attempts: {},
+    executionArn: 'arn:aws:states:eu-west-1:123456789012:execution:local:failback',
+    record: {
+      executionArn: 'arn:aws:states:eu-west-1:123456789012:execution:local:failback',
+      status: 'SUCCEEDED',
+      input: '{}',
+      states: [],
+    },
+  };
+}
+
+// Writes every 100 ms, stopped by the switchover's freeze (900 → 3200) and the failback's (7900 → 9500).
+const FAILBACK_ACKS = [
+  ...Array.from({ length: 10 }, (_, i) => i * 100),
+  ...Array.from({ length: 48 }, (_, i) => 3200 + i * 100),
+  ...Array.from({ length: 10 }, (_, i) => 9500 + i * 100),
+];
+
+describe('the rehearsal report of a failback', () => {
+  it('is FAILED_BACK when the workflow swapped back and the CNAME is on blue, with both write freezes', async () => {
+    const report = await reportOf(
+      failedBackRun({
+        failback: { changeId: 'c', target: 'app-blue', requestedAt: 'x', securityGroupIds: [] },
+        failbackDecision: { decision: 'failback', decidedAt: new Date(7800).toISOString() },
+      }),
+      { failbackRequested: true, mode: 'online', load: idleLoad(FAILBACK_ACKS), cloud: quietCloud('app-blue') },
+    );
+    expect(report.status).toBe('FAILED_BACK');
+    expect(report.mode).toBe('online');
+    expect(report.writeFreezeMs).toBe(2300);
+    expect(report.failback).toEqual({ done: true, freezeMs: 1600 });
+    expect(report.freezeWindows).toEqual({
+      switchover: { from: new Date(900).toISOString(), to: new Date(3200).toISOString() },
+      failback: { from: new Date(7900).toISOString(), to: new Date(9500).toISOString() },
+    });
+  });
+
+  it('is SUCCEEDED, failback not done, when the retention ran out (CNAME on green); null for a run without --failback', async () => {
+    const kept = await reportOf(failedBackRun({}), {
+      failbackRequested: true,
+      load: idleLoad(FAILBACK_ACKS),
+      cloud: quietCloud('app-blue-g261204070000'),
+    });
+    expect(kept.status).toBe('SUCCEEDED');
+    expect(kept.failback).toEqual({ done: false, freezeMs: null });
+    expect(kept.freezeWindows.failback).toBeNull();
+    const plain = await reportOf(failedBackRun({}), { load: idleLoad(FAILBACK_ACKS) });
+    expect(plain.failback).toBeNull();
+    expect(plain.mode).toBe('offline');
+    expect(plain.writeFreezeMs).toBe(2300);
+  });
+});
 
 describe('the rehearsal report builder', () => {
   it('still builds a report from a malformed input that ValidateInput rejected', async () => {
