@@ -76,6 +76,11 @@ describe('npm run rehearse, end to end on real PostgreSQL', () => {
     expect(report.blue.state).toBe('deleted');
     expect(report.blue.finalSnapshot && fs.existsSync(report.blue.finalSnapshot)).toBe(true);
     expect(report.downtimeMs).toBeGreaterThan(0);
+    // Offline: the write freeze is the downtime; no replication ran, no failback was asked for.
+    expect(report.mode).toBe('offline');
+    expect(report.writeFreezeMs).toBe(report.downtimeMs);
+    expect(report.replicationLagMs).toEqual([]);
+    expect(report.failback).toBeNull();
     expect(fs.existsSync(report.reportFile)).toBe(true);
     expect(fs.readFileSync(report.htmlFile, 'utf8')).toContain('<svg');
     // Blue runs with logical replication on, as online mode and failback need; green is a clone
