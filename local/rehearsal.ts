@@ -260,6 +260,38 @@ export function rehearsalInput(
   };
 }
 
+/**
+ * The parameter groups the rehearsal's cloud gets: the target major's (named by a major upgrade's
+ * input) and, when the run replicates (online mode, failback), a cluster group for blue with
+ * `rds.logical_replication = 1`, as the AWS user must set it (and reboot) before such a run. The
+ * target's cluster group then turns it on too, so green can publish back to blue after a major upgrade.
+ */
+export function rehearsalParameterGroups({ from, to, replicates }: { from: string; to: string; replicates: boolean }): {
+  add: { kind: 'cluster' | 'instance'; name: string; family: string; parameters?: Record<string, string> }[];
+  blueClusterGroup?: string;
+} {
+  const target = majorOf(to);
+  const source = majorOf(from);
+  const logical = replicates ? { parameters: { 'rds.logical_replication': '1' } } : {};
+  return {
+    add: [
+      { kind: 'cluster', name: `app-pg${target}-cluster`, family: `aurora-postgresql${target}`, ...logical },
+      ...(replicates && source !== target
+        ? [
+            {
+              kind: 'cluster' as const,
+              name: `app-pg${source}-cluster`,
+              family: `aurora-postgresql${source}`,
+              ...logical,
+            },
+          ]
+        : []),
+      { kind: 'instance', name: `app-pg${target}-instance`, family: `aurora-postgresql${target}` },
+    ],
+    ...(replicates ? { blueClusterGroup: `app-pg${source}-cluster` } : {}),
+  };
+}
+
 function majorOf(version: string): string {
   return version.split('.')[0] ?? version;
 }
@@ -291,6 +323,8 @@ export async function runRehearsal(options: RehearsalOptions): Promise<Rehearsal
   const to = options.to ?? DEFAULT_TO;
   const input = rehearsalInput(options);
   const reportFile = path.resolve(options.reportFile ?? path.join(workdir, 'report.json'));
+  const mode: RehearsalReport['mode'] = input['mode'] === 'online' ? 'online' : 'offline';
+  const failbackRequested = input['failback'] === true;
 
   let cloud: LocalCloud | undefined;
   let load: LoadGenerator | undefined;
@@ -396,8 +430,6 @@ export async function runRehearsal(options: RehearsalOptions): Promise<Rehearsal
       `load: ${rate} writes/s through ${RECORD_NAME} (${cname.host}:${cname.port}) on ${clients.poolSize} sticky connection(s), a spanning transaction, an idle-in-transaction session, sequence ids${options.hostile ? '; ROGUE: an admin-path writer with read-only off and a replication-mode writer on blue' : ''}`,
     );
     const appLoad = load;
-    const mode = input['mode'] === 'online' ? 'online' : 'offline';
-    const failbackRequested = input['failback'] === true;
     lag = startLagSampler({
       acknowledged: () => appLoad.acknowledged(),
       follow: () => followedReplication(localCloud, mode, failbackRequested),
