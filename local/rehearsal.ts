@@ -139,6 +139,8 @@ export interface RehearsalReport {
   operationsMs: number;
   writes: {
     acknowledged: number;
+    /** Of those, the ones green's writer acknowledged (through the CNAME, after the cutover). */
+    acknowledgedOnGreen: number;
     presentBehindCname: number;
     /** Acknowledged writes missing behind the CNAME. */
     lost: number;
@@ -890,6 +892,7 @@ export async function buildReport(a: BuildReportArgs): Promise<RehearsalReport> 
     operationsMs: Math.round(operationsMs),
     writes: {
       acknowledged: acked.length,
+      acknowledgedOnGreen: greenAcks.length,
       presentBehindCname: present,
       lost: lostIds.length,
       leaked: leaked.length,

@@ -57,6 +57,7 @@ describe('npm run rehearse, end to end on real PostgreSQL', () => {
     expect(report.writes.lost).toBe(0);
     expect(report.writes.acknowledged).toBeGreaterThan(50);
     expect(report.writes.presentBehindCname).toBe(report.writes.acknowledged);
+    expect(report.writes.acknowledgedOnGreen).toBeGreaterThan(0);
     // Every row blue ended with (read from its final snapshot) is on green, acknowledged or not.
     expect(report.writes.leaked).toBe(0);
     expect(report.writes.blueFinal.from).toBe('final snapshot');

@@ -327,6 +327,7 @@ describe('the rehearsal report: what the local cloud modelled', () => {
     operationsMs: 0,
     writes: {
       acknowledged: 1,
+      acknowledgedOnGreen: 0,
       presentBehindCname: 1,
       lost: 0,
       leaked: 0,
