@@ -13,7 +13,7 @@ import { leakedRows, startLoad, type LoadClients, type LoadGenerator } from './l
 import { copyStoppedDataDir, freePort, PgServer, SUPERUSER } from './postgres';
 import { startLagSampler, type Followed, type LagSample, type LagSampler } from './replication-lag';
 import { renderReportHtml } from './report-html';
-import { failbackWindow, switchoverWindow, writeFreeze, type Interval } from './report-metrics';
+import { failbackWindow, FREEZE_STATES, switchoverWindow, writeFreeze, type Interval } from './report-metrics';
 import { SAMPLE_MIGRATIONS_DIR, sampleSchemaSql, sampleSeedSql } from './sample';
 import { executeDefinition, runRecovery, type EventLog, type ExecutionOutcome, type Fault } from './workflow/execute';
 import { synthesizeDefinitions } from './workflow/synth';
@@ -464,10 +464,7 @@ export async function runRehearsal(options: RehearsalOptions): Promise<Rehearsal
     const stepOverrides: Partial<Record<string, StepFunction>> = {};
     if (options.unsafeSkipFence) stepOverrides['fence-writes'] = bareFenceRow;
     const onEvent = (event: EventLog): void => {
-      if (
-        event.type === 'StateEntered' &&
-        (event.state?.name === 'BlockWrites' || event.state?.name === 'FenceWrites')
-      ) {
+      if (event.type === 'StateEntered' && (FREEZE_STATES as readonly string[]).includes(event.state?.name ?? '')) {
         fenceStart ??= event.timestamp;
       }
       // The clock stops when green serves (CNAME in sync) or blue is given back (rollback done).

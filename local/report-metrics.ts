@@ -42,8 +42,12 @@ export interface StateEvent {
   state?: { name?: string };
 }
 
-/** The states that begin the switchover's freeze: the write block and the fence, as in offline mode. */
-export const FREEZE_STATES = ['BlockWrites', 'FenceWrites'] as const;
+/**
+ * The states that begin the switchover's freeze: offline mode's write block and fence before the
+ * clone, online mode's at the switchover (infra/definition.ts); `writeBlock: read-only` starts
+ * with the fence.
+ */
+export const FREEZE_STATES = ['BlockWrites', 'FenceWrites', 'SwitchoverBlockWrites', 'SwitchoverFence'] as const;
 /** The state whose end opens green to the application: the CNAME swap, in sync. */
 export const SWITCHOVER_END_STATE = 'SwapCname';
 
