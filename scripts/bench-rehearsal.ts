@@ -79,6 +79,8 @@ export function runOptions(options: CliOptions, workdir: string): RehearsalOptio
 /** One run's figures, as the benchmark reads them from the report. */
 export interface BenchRow {
   status: RehearsalReport['status'];
+  /** The error of a run that did not deploy: name and cause. */
+  error?: string;
   ok: boolean;
   writeFreezeMs: number | null;
   failbackFreezeMs: number | null;
@@ -93,6 +95,7 @@ export interface BenchRow {
 export function benchRow(r: RehearsalReport): BenchRow {
   return {
     status: r.status,
+    ...(r.error ? { error: `${r.error.name}: ${r.error.cause}` } : {}),
     ok: rehearsalExitCode(r) === 0,
     writeFreezeMs: r.writeFreezeMs,
     failbackFreezeMs: r.failback?.freezeMs ?? null,
@@ -108,7 +111,7 @@ export function benchRow(r: RehearsalReport): BenchRow {
 const ms = (v: number | null) => (v === null ? 'n/a' : `${Math.round(v)} ms`);
 
 export function rowLine(i: number, row: BenchRow): string {
-  return `run ${i}: ${row.status}${row.ok ? '' : ' (NOT OK)'}, write freeze ${ms(row.writeFreezeMs)}, failback freeze ${ms(row.failbackFreezeMs)}, max lag ${ms(row.maxLagMs)}, downtime ${ms(row.downtimeMs)} (overhead ${ms(row.overheadMs)}), total ${(row.totalMs / 1000).toFixed(1)} s, lost ${row.lost}, leaked ${row.leaked}`;
+  return `run ${i}: ${row.status}${row.ok ? '' : ' (NOT OK)'}${row.error ? ` [${row.error}]` : ''}, write freeze ${ms(row.writeFreezeMs)}, failback freeze ${ms(row.failbackFreezeMs)}, max lag ${ms(row.maxLagMs)}, downtime ${ms(row.downtimeMs)} (overhead ${ms(row.overheadMs)}), total ${(row.totalMs / 1000).toFixed(1)} s, lost ${row.lost}, leaked ${row.leaked}`;
 }
 
 /** The summary: median / min / max of each figure over the runs, and the totals of lost and leaked. */

@@ -1,6 +1,6 @@
 import { UsageError } from '../../local/cli';
 import type { RehearsalReport } from '../../local/rehearsal';
-import { benchRow, parseBenchArgs, runOptions, summaryLines } from '../../scripts/bench-rehearsal';
+import { benchRow, parseBenchArgs, rowLine, runOptions, summaryLines } from '../../scripts/bench-rehearsal';
 
 function report(
   over: Partial<RehearsalReport> & { freeze: number | null; failbackFreeze?: number | null },
@@ -86,6 +86,16 @@ describe('npm run bench:rehearsal', () => {
     expect(text).toMatch(/lost writes +2 \(goal 0\)/);
     expect(text).toMatch(/leaked writes +1 \(goal 0\)/);
     expect(text).toMatch(/runs not ok +1 \(FAILED_BACK\)/);
+  });
+
+  it('a run that did not deploy says why', () => {
+    const row = benchRow(
+      report({ freeze: null, status: 'ROLLED_BACK', error: { name: 'MigrationFailed', cause: '002_x.sql: line 3' } }),
+    );
+    expect(row.ok).toBe(false);
+    expect(rowLine(2, row)).toMatch(
+      /^run 2: ROLLED_BACK \(NOT OK\) \[MigrationFailed: 002_x\.sql: line 3\], write freeze n\/a/,
+    );
   });
 
   it('an offline run without failback has no failback line and no lag', () => {
