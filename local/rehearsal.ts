@@ -14,7 +14,7 @@ import { copyStoppedDataDir, freePort, PgServer, SUPERUSER } from './postgres';
 import { startLagSampler, type Followed, type LagSample, type LagSampler } from './replication-lag';
 import { renderReportHtml } from './report-html';
 import { failbackWindow, FREEZE_STATES, switchoverWindow, writeFreeze, type Interval } from './report-metrics';
-import { SAMPLE_MIGRATIONS_DIR, sampleSchemaSql, sampleSeedSql } from './sample';
+import { SAMPLE_MIGRATIONS_DIR, sampleReplicationReadySql, sampleSchemaSql, sampleSeedSql } from './sample';
 import { executeDefinition, runRecovery, type EventLog, type ExecutionOutcome, type Fault } from './workflow/execute';
 import { synthesizeDefinitions } from './workflow/synth';
 import { LocalTaskTokens } from './workflow/task-tokens';
@@ -364,7 +364,8 @@ export async function runRehearsal(options: RehearsalOptions): Promise<Rehearsal
       engineVersion: from,
       readers: 1,
       schemaSql: sampleSchemaSql(),
-      seedSql: sampleSeedSql(),
+      // A replicating run's blue has what Preflight asks for: no unlogged table, no large object.
+      seedSql: groups.blueClusterGroup ? `${sampleSeedSql()}\n${sampleReplicationReadySql()}` : sampleSeedSql(),
       securityGroupIds: [ACCESS_SG, ADMIN_SG],
       clusterParameterGroupName: `app-pg${majorOf(from)}-cluster`,
       // Above the input's cutover TTL, so the run lowers it and waits the old TTL out, as in AWS.

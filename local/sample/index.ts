@@ -12,3 +12,8 @@ export function sampleSchemaSql(): string {
 export function sampleSeedSql(): string {
   return fs.readFileSync(path.join(__dirname, 'seed.sql'), 'utf8');
 }
+
+/** Run after the seed when the rehearsal replicates: the sample's unlogged table and large object made replicable. */
+export function sampleReplicationReadySql(): string {
+  return fs.readFileSync(path.join(__dirname, 'replication-ready.sql'), 'utf8');
+}
