@@ -14,7 +14,13 @@ import { copyStoppedDataDir, freePort, PgServer, SUPERUSER } from './postgres';
 import { startLagSampler, type Followed, type LagSample, type LagSampler } from './replication-lag';
 import { renderReportHtml } from './report-html';
 import { failbackWindow, FREEZE_STATES, switchoverWindow, writeFreeze, type Interval } from './report-metrics';
-import { SAMPLE_MIGRATIONS_DIR, sampleReplicationReadySql, sampleSchemaSql, sampleSeedSql } from './sample';
+import {
+  SAMPLE_MIGRATIONS_DIR,
+  SAMPLE_REPLICABLE_MIGRATIONS_DIR,
+  sampleReplicationReadySql,
+  sampleSchemaSql,
+  sampleSeedSql,
+} from './sample';
 import { executeDefinition, runRecovery, type EventLog, type ExecutionOutcome, type Fault } from './workflow/execute';
 import { synthesizeDefinitions } from './workflow/synth';
 import { LocalTaskTokens } from './workflow/task-tokens';
@@ -185,8 +191,18 @@ export interface RehearsalReport {
   };
 }
 
-function usesSampleMigrations(dir: string | undefined): boolean {
-  return dir === undefined || path.resolve(dir) === path.resolve(SAMPLE_MIGRATIONS_DIR);
+/**
+ * The migration set a run applies: the given one, else the sample's. A run that replicates (online
+ * mode, failback) gets the sample's replicable set, which changes no replicated table's shape:
+ * the sample's own set adds a column and a table, which Preflight refuses for failback.
+ */
+export function migrationsDirFor(options: Pick<RehearsalOptions, 'migrationsDir' | 'mode' | 'failback'>): string {
+  if (options.migrationsDir) return path.resolve(options.migrationsDir);
+  return options.mode === 'online' || options.failback ? SAMPLE_REPLICABLE_MIGRATIONS_DIR : SAMPLE_MIGRATIONS_DIR;
+}
+
+function usesSampleMigrations(dir: string): boolean {
+  return path.resolve(dir) === path.resolve(SAMPLE_MIGRATIONS_DIR);
 }
 
 export function defaultInput(
@@ -210,16 +226,27 @@ export function defaultInput(
     replicaCount: 1,
     migrations: { s3Prefix: LOCAL_MIGRATIONS_PREFIX, database: 'app' },
     // The sample's seed holds whatever the migrations are; "orders have a status" holds only
-    // after the sample's own 001_order_status.sql, so another migration set runs without it.
+    // after the sample's own 001_order_status.sql, so another migration set runs without it
+    // (the replicable set's view has its own test).
     smokeTests: [
       { name: 'customers are there', database: 'app', sql: 'select count(*) from app.customers', expect: 'nonzero' },
-      ...(usesSampleMigrations(options.migrationsDir)
+      ...(usesSampleMigrations(migrationsDirFor(options))
         ? [
             {
               name: 'orders have a status',
               database: 'app',
               sql: 'select count(*) from app.orders where status is null',
               expect: 'zero',
+            },
+          ]
+        : []),
+      ...(path.resolve(migrationsDirFor(options)) === path.resolve(SAMPLE_REPLICABLE_MIGRATIONS_DIR)
+        ? [
+            {
+              name: 'order totals per customer',
+              database: 'app',
+              sql: 'select count(*) from app.customer_order_totals',
+              expect: 'nonzero',
             },
           ]
         : []),
@@ -343,7 +370,7 @@ export async function runRehearsal(options: RehearsalOptions): Promise<Rehearsal
       adminSecurityGroupId: ADMIN_SG,
       hostedZoneId: ZONE_ID,
       recordName: RECORD_NAME,
-      migrationsDir: path.resolve(options.migrationsDir ?? SAMPLE_MIGRATIONS_DIR),
+      migrationsDir: migrationsDirFor({ ...options, mode, failback: failbackRequested }),
       ...(options.operationDelayMs !== undefined ? { operationDelayMs: options.operationDelayMs } : {}),
       ...(options.restorableLagMs !== undefined ? { restorableLagMs: options.restorableLagMs } : {}),
       ...(options.upgradeFails ? { upgradeFails: true } : {}),

@@ -4,6 +4,8 @@ import path from 'node:path';
 /** The rehearsal's sample application: schema, seed data and a migration set. */
 export const SAMPLE_DIR = __dirname;
 export const SAMPLE_MIGRATIONS_DIR = path.join(__dirname, 'migrations');
+/** The set for runs that replicate (online mode, failback): a view and an index, no table changes. */
+export const SAMPLE_REPLICABLE_MIGRATIONS_DIR = path.join(__dirname, 'migrations-replicable');
 
 export function sampleSchemaSql(): string {
   return fs.readFileSync(path.join(__dirname, 'schema.sql'), 'utf8');

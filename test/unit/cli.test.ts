@@ -4,7 +4,14 @@ import path from 'node:path';
 import { main, parseCli, pruneWorkFolders, rehearsalExitCode, summaryLines, UsageError } from '../../local/cli';
 import { renderReportHtml } from '../../local/report-html';
 import { stepInput, type RawOverrides } from '../support/step-fixtures';
-import { defaultInput, rehearsalInput, rehearsalParameterGroups, type RehearsalReport } from '../../local/rehearsal';
+import { SAMPLE_MIGRATIONS_DIR, SAMPLE_REPLICABLE_MIGRATIONS_DIR } from '../../local/sample';
+import {
+  defaultInput,
+  migrationsDirFor,
+  rehearsalInput,
+  rehearsalParameterGroups,
+  type RehearsalReport,
+} from '../../local/rehearsal';
 
 /** Runs main() with stdout and stderr captured. */
 async function run(argv: string[]): Promise<{ code: number; out: string; err: string }> {
@@ -246,6 +253,22 @@ describe('npm run rehearse: the command line', () => {
     const names = (migrationsDir?: string) => defaultInput({ migrationsDir }).smokeTests.map((t) => t.name);
     expect(names()).toEqual(['customers are there', 'orders have a status']);
     expect(names('/tmp/other-migrations')).toEqual(['customers are there']);
+  });
+
+  it('a run that replicates applies the replicable sample set unless --migrations names one', () => {
+    expect(migrationsDirFor({})).toBe(SAMPLE_MIGRATIONS_DIR);
+    expect(migrationsDirFor({ mode: 'online' })).toBe(SAMPLE_REPLICABLE_MIGRATIONS_DIR);
+    expect(migrationsDirFor({ failback: true })).toBe(SAMPLE_REPLICABLE_MIGRATIONS_DIR);
+    expect(migrationsDirFor({ failback: true, migrationsDir: '/tmp/mine' })).toBe('/tmp/mine');
+    expect(defaultInput({ mode: 'online' }).smokeTests.map((t) => t.name)).toEqual([
+      'customers are there',
+      'order totals per customer',
+    ]);
+    // Nothing in it changes a replicated table: a view and an index.
+    expect(readdirSync(SAMPLE_REPLICABLE_MIGRATIONS_DIR).sort()).toEqual([
+      '001_order_totals_view.sql',
+      '002_orders_customer_index.sql',
+    ]);
   });
 
   it('exits 0 only for a deployment that lost no write', () => {
