@@ -289,38 +289,6 @@ export function rehearsalInput(
   };
 }
 
-/**
- * The parameter groups the rehearsal's cloud gets: the target major's (named by a major upgrade's
- * input) and, when the run replicates (online mode, failback), a cluster group for blue with
- * `rds.logical_replication = 1`, as the AWS user must set it (and reboot) before such a run. The
- * target's cluster group then turns it on too, so green can publish back to blue after a major upgrade.
- */
-export function rehearsalParameterGroups({ from, to, replicates }: { from: string; to: string; replicates: boolean }): {
-  add: { kind: 'cluster' | 'instance'; name: string; family: string; parameters?: Record<string, string> }[];
-  blueClusterGroup?: string;
-} {
-  const target = majorOf(to);
-  const source = majorOf(from);
-  const logical = replicates ? { parameters: { 'rds.logical_replication': '1' } } : {};
-  return {
-    add: [
-      { kind: 'cluster', name: `app-pg${target}-cluster`, family: `aurora-postgresql${target}`, ...logical },
-      ...(replicates && source !== target
-        ? [
-            {
-              kind: 'cluster' as const,
-              name: `app-pg${source}-cluster`,
-              family: `aurora-postgresql${source}`,
-              ...logical,
-            },
-          ]
-        : []),
-      { kind: 'instance', name: `app-pg${target}-instance`, family: `aurora-postgresql${target}` },
-    ],
-    ...(replicates ? { blueClusterGroup: `app-pg${source}-cluster` } : {}),
-  };
-}
-
 function majorOf(version: string): string {
   return version.split('.')[0] ?? version;
 }
@@ -354,6 +322,7 @@ export async function runRehearsal(options: RehearsalOptions): Promise<Rehearsal
   const reportFile = path.resolve(options.reportFile ?? path.join(workdir, 'report.json'));
   const mode: RehearsalReport['mode'] = input['mode'] === 'online' ? 'online' : 'offline';
   const failbackRequested = input['failback'] === true;
+  const replicates = mode === 'online' || failbackRequested;
 
   let cloud: LocalCloud | undefined;
   let load: LoadGenerator | undefined;
@@ -392,7 +361,7 @@ export async function runRehearsal(options: RehearsalOptions): Promise<Rehearsal
       readers: 1,
       schemaSql: sampleSchemaSql(),
       // A replicating run's blue has what Preflight asks for: no unlogged table, no large object.
-      seedSql: groups.blueClusterGroup ? `${sampleSeedSql()}\n${sampleReplicationReadySql()}` : sampleSeedSql(),
+      seedSql: replicates ? `${sampleSeedSql()}\n${sampleReplicationReadySql()}` : sampleSeedSql(),
       securityGroupIds: [ACCESS_SG, ADMIN_SG],
       clusterParameterGroupName: `app-pg${majorOf(from)}-cluster`,
       // Above the input's cutover TTL, so the run lowers it and waits the old TTL out, as in AWS.

@@ -5,13 +5,7 @@ import { main, parseCli, pruneWorkFolders, rehearsalExitCode, summaryLines, Usag
 import { renderReportHtml } from '../../local/report-html';
 import { stepInput, type RawOverrides } from '../support/step-fixtures';
 import { SAMPLE_MIGRATIONS_DIR, SAMPLE_REPLICABLE_MIGRATIONS_DIR } from '../../local/sample';
-import {
-  defaultInput,
-  migrationsDirFor,
-  rehearsalInput,
-  rehearsalParameterGroups,
-  type RehearsalReport,
-} from '../../local/rehearsal';
+import { defaultInput, migrationsDirFor, rehearsalInput, type RehearsalReport } from '../../local/rehearsal';
 
 /** Runs main() with stdout and stderr captured. */
 async function run(argv: string[]): Promise<{ code: number; out: string; err: string }> {
@@ -141,32 +135,6 @@ describe('npm run rehearse: the command line', () => {
       blueRetentionSeconds: 300,
     });
     expect(rehearsalInput({ input: given, blueRetentionSeconds: 90 })).toMatchObject({ blueRetentionSeconds: 90 });
-  });
-
-  it('a run that replicates (online, failback) gives blue and the target a cluster group with rds.logical_replication on', () => {
-    expect(rehearsalParameterGroups({ from: '16.13', to: '16.14', replicates: false })).toEqual({
-      add: [
-        { kind: 'cluster', name: 'app-pg16-cluster', family: 'aurora-postgresql16' },
-        { kind: 'instance', name: 'app-pg16-instance', family: 'aurora-postgresql16' },
-      ],
-    });
-    const on = { 'rds.logical_replication': '1' };
-    expect(rehearsalParameterGroups({ from: '16.13', to: '16.14', replicates: true })).toEqual({
-      add: [
-        { kind: 'cluster', name: 'app-pg16-cluster', family: 'aurora-postgresql16', parameters: on },
-        { kind: 'instance', name: 'app-pg16-instance', family: 'aurora-postgresql16' },
-      ],
-      blueClusterGroup: 'app-pg16-cluster',
-    });
-    // A major upgrade: blue's group of its own family, green's of the target's, both on.
-    expect(rehearsalParameterGroups({ from: '15.18', to: '16.14', replicates: true })).toEqual({
-      add: [
-        { kind: 'cluster', name: 'app-pg16-cluster', family: 'aurora-postgresql16', parameters: on },
-        { kind: 'cluster', name: 'app-pg15-cluster', family: 'aurora-postgresql15', parameters: on },
-        { kind: 'instance', name: 'app-pg16-instance', family: 'aurora-postgresql16' },
-      ],
-      blueClusterGroup: 'app-pg15-cluster',
-    });
   });
 
   it('--print-input shows --mode, --failback and --retention in the input', async () => {
