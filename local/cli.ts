@@ -322,7 +322,9 @@ function lagSummary(report: RehearsalReport): string {
   const parts = (['blue-to-green', 'green-to-blue'] as const).flatMap((direction) => {
     const ms = report.replicationLagMs.filter((x) => x.direction === direction).map((x) => x.ms);
     return ms.length
-      ? [`${direction.replace(/-/g, ' ')} lag at most ${(Math.max(...ms) / 1000).toFixed(2)} s (${ms.length} samples)`]
+      ? [
+          `${direction.replace(/-/g, ' ')} lag at most ${(Math.max(...ms) / 1000).toFixed(2)} s (${ms.length} sample${ms.length === 1 ? '' : 's'})`,
+        ]
       : [];
   });
   return parts.length ? `; replication ${parts.join(', ')}` : '';

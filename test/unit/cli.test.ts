@@ -366,7 +366,7 @@ describe('the rehearsal report: what the local cloud modelled', () => {
       failback: { done: true, freezeMs: 900 },
     }).join('\n');
     expect(lines).toContain(
-      'mode online: write freeze across the switchover 1.23 s; replication blue to green lag at most 0.40 s (2 samples), green to blue lag at most 0.25 s (1 samples)',
+      'mode online: write freeze across the switchover 1.23 s; replication blue to green lag at most 0.40 s (2 samples), green to blue lag at most 0.25 s (1 sample)',
     );
     expect(lines).toContain('failback: done, write freeze 0.90 s; CNAME -> app-blue');
     expect(summaryLines(report).join('\n')).toContain('mode offline: write freeze across the switchover n/a\n');
