@@ -431,7 +431,7 @@ export async function runRehearsal(options: RehearsalOptions): Promise<Rehearsal
     const appLoad = load;
     lag = startLagSampler({
       acknowledged: () => appLoad.acknowledged(),
-      follow: () => followedReplication(localCloud, mode, failbackRequested),
+      follow: replicationFollower(localCloud, mode, failbackRequested),
     });
     await sleep(1000);
 
@@ -551,26 +551,32 @@ export async function runRehearsal(options: RehearsalOptions): Promise<Rehearsal
 
 /**
  * The replication the lag sampler watches now: blue to green in online mode until the CNAME leads
- * to green; then, for failback, green back to blue. Each follower is read on its own writer's
+ * to green; then, for failback, green back to blue while the CNAME leads to green; nothing after
+ * a failback (green is fenced then and left alone). Each follower is read on its own writer's
  * address; the sampler itself checks that a subscription is enabled there.
  */
-function followedReplication(
-  cloud: LocalCloud,
+export function replicationFollower(
+  cloud: Pick<LocalCloud, 'describeState' | 'writerAddress'>,
   mode: RehearsalReport['mode'],
   failback: boolean,
-): Followed | undefined {
-  const state = cloud.describeState();
-  const green = state.clusters.find((c) => c.id !== BLUE_ID && c.status !== 'deleting');
-  if (!green) return undefined;
-  const blueWriter = cloud.writerAddress(BLUE_ID);
-  const greenWriter = cloud.writerAddress(green.id);
-  if (!blueWriter || !greenWriter) return undefined;
-  if (state.cname.targetClusterId === green.id) {
-    return failback ? { direction: 'green-to-blue', sourcePort: greenWriter.port, follower: blueWriter } : undefined;
-  }
-  return mode === 'online'
-    ? { direction: 'blue-to-green', sourcePort: blueWriter.port, follower: greenWriter }
-    : undefined;
+): () => Followed | undefined {
+  let cutOver = false;
+  return () => {
+    const state = cloud.describeState();
+    const green = state.clusters.find((c) => c.id !== BLUE_ID && c.status !== 'deleting');
+    if (!green) return undefined;
+    const onGreen = state.cname.targetClusterId === green.id;
+    cutOver ||= onGreen;
+    const blueWriter = cloud.writerAddress(BLUE_ID);
+    const greenWriter = cloud.writerAddress(green.id);
+    if (!blueWriter || !greenWriter) return undefined;
+    if (onGreen) {
+      return failback ? { direction: 'green-to-blue', sourcePort: greenWriter.port, follower: blueWriter } : undefined;
+    }
+    return mode === 'online' && !cutOver
+      ? { direction: 'blue-to-green', sourcePort: blueWriter.port, follower: greenWriter }
+      : undefined;
+  };
 }
 
 function sleep(ms: number) {

@@ -1,3 +1,5 @@
+import type { LocalCloudState } from '../../local/cloud';
+import { replicationFollower } from '../../local/rehearsal';
 import {
   failbackWindow,
   lagAt,
@@ -138,5 +140,58 @@ describe('spread: median, minimum and maximum of the runs', () => {
     expect(spread([300, 100, 200])).toEqual({ median: 200, min: 100, max: 300 });
     expect(spread([400, null, 100, 200, 300])).toEqual({ median: 250, min: 100, max: 400 });
     expect(spread([null, undefined])).toBeNull();
+  });
+});
+
+describe('replicationFollower: which replication the lag sampler watches', () => {
+  const GREEN = 'app-blue-g261204080000';
+  function cloud() {
+    const state = { target: 'app-blue', green: false };
+    const fake = {
+      describeState: () =>
+        ({
+          clusters: [{ id: 'app-blue' }, ...(state.green ? [{ id: GREEN, status: 'available' }] : [])],
+          cname: { targetClusterId: state.target },
+        }) as unknown as LocalCloudState,
+      writerAddress: (id: string) =>
+        id === 'app-blue'
+          ? { host: '127.0.0.1', port: 5001 }
+          : state.green
+            ? { host: '127.0.0.1', port: 5002 }
+            : undefined,
+    };
+    return { state, fake };
+  }
+
+  it('online: blue to green until the cutover; with failback, green to blue while green serves; nothing after a failback', () => {
+    const { state, fake } = cloud();
+    const follow = replicationFollower(fake, 'online', true);
+    expect(follow()).toBeUndefined(); // no green yet
+    state.green = true;
+    expect(follow()).toEqual({
+      direction: 'blue-to-green',
+      sourcePort: 5001,
+      follower: { host: '127.0.0.1', port: 5002 },
+    });
+    state.target = GREEN;
+    expect(follow()).toEqual({
+      direction: 'green-to-blue',
+      sourcePort: 5002,
+      follower: { host: '127.0.0.1', port: 5001 },
+    });
+    state.target = 'app-blue'; // failed back: green is fenced and left alone
+    expect(follow()).toBeUndefined();
+  });
+
+  it('offline without failback watches nothing; offline with failback only green to blue', () => {
+    const { state, fake } = cloud();
+    state.green = true;
+    const offline = replicationFollower(fake, 'offline', false);
+    const offlineFailback = replicationFollower(fake, 'offline', true);
+    expect(offline()).toBeUndefined();
+    expect(offlineFailback()).toBeUndefined();
+    state.target = GREEN;
+    expect(offline()).toBeUndefined();
+    expect(offlineFailback()?.direction).toBe('green-to-blue');
   });
 });
