@@ -134,7 +134,7 @@ export interface RehearsalReport {
   writeFreezeMs: number | null;
   /**
    * Green's lag behind blue (online mode), then blue's behind green (failback), sampled every
-   * 500 ms while the follower has an enabled subscription: at each sample, how long the oldest
+   * 250 ms while the follower has an enabled subscription: at each sample, how long the oldest
    * write acknowledged by the source and not yet on the follower has been waiting (0: none).
    */
   replicationLagMs: LagSample[];

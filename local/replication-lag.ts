@@ -33,7 +33,7 @@ export interface LagSamplerOptions {
   acknowledged: () => readonly AcknowledgedWrite[];
   /** The replication to watch now, or undefined when none could run. */
   follow: () => Followed | undefined;
-  /** @default 500 */
+  /** @default 250 */
   intervalMs?: number;
   /** @default 'app' */
   database?: string;
@@ -50,7 +50,7 @@ export interface LagSampler {
 const APPLICATION_TABLES = new Set(['app.load_writes', 'app.seq_writes']);
 
 export function startLagSampler(options: LagSamplerOptions): LagSampler {
-  const intervalMs = options.intervalMs ?? 500;
+  const intervalMs = options.intervalMs ?? 250;
   const database = options.database ?? 'app';
   const samples: LagSample[] = [];
   // Per direction: how far into the acknowledged writes it has looked, and what is still missing.
