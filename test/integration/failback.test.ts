@@ -1,0 +1,161 @@
+import type { ExecutionDocument } from '../../lambdas/domain/document';
+import { PreconditionFailed } from '../../lambdas/domain/errors';
+import type { Ports } from '../../lambdas/ports';
+import { resetReadOnly, withSession } from '../../lambdas/steps/db';
+import {
+  checkBlueCaughtUp,
+  failbackNames,
+  fenceGreen,
+  moveBlueSequences,
+  startFailbackReplication,
+  stopFailbackReplication,
+} from '../../lambdas/steps/failback';
+import { fenceWrites } from '../../lambdas/steps/fence-writes';
+import { unfenceBlue } from '../../lambdas/steps/unfence';
+import { BLUE_ID, clustersStub, GREEN_ID, makeDocument, realClock, testDatabase } from '../support/documents';
+import { canWrite, startBlue } from '../support/fence-fixtures';
+import type { TestServer } from '../support/postgres';
+
+/**
+ * Failback on real PostgreSQL (docs/failback.md): blue is fenced and cloned; green takes a
+ * migration and, after the cutover, application writes; blue follows them while fenced; failing
+ * back fences green, waits for blue to catch up, moves blue's sequences, removes the reverse
+ * replication and un-fences blue, which then takes writes without a duplicate key.
+ */
+
+const LOGICAL = { wal_level: 'logical', wal_retrieve_retry_interval: '200ms', max_replication_slots: '10' };
+const FAST_FENCE = { graceMs: 100, pollMs: 50, waitMs: 10_000 };
+
+async function eventually<T>(look: () => Promise<T>, done: (value: T) => boolean, ms = 20_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = await look();
+    if (done(value) || Date.now() > deadline) return value;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/** A statement on fenced blue, in a session that turns the read-only default off (as the workflow's do). */
+async function onBlueAsAdmin(blue: TestServer, sql: string): Promise<void> {
+  const client = await blue.client('app');
+  try {
+    await client.query('SET default_transaction_read_only = off');
+    await client.query(sql);
+  } finally {
+    await client.end();
+  }
+}
+
+async function ids(server: TestServer): Promise<number[]> {
+  const rows = await server.sql<{ id: string }>('SELECT id FROM orders ORDER BY id', [], 'app');
+  return rows.map((r) => Number(r.id));
+}
+
+describe('failback after cutover (real PostgreSQL)', () => {
+  let blue: TestServer;
+  let green: TestServer;
+  let doc: ExecutionDocument;
+  let ports: Pick<Ports, 'database' | 'clusters' | 'clock'>;
+
+  beforeAll(async () => {
+    blue = await startBlue({ settings: LOGICAL });
+    await blue.sql("INSERT INTO orders (note) SELECT 'before the cutover ' || g FROM generate_series(1, 5) g", [], 'app');
+    ports = { database: testDatabase(), clusters: clustersStub({}), clock: realClock };
+    doc = makeDocument(blue, { input: { failback: true, checkWindowSeconds: 0 } });
+    // The cutover's freeze: blue fenced, then cloned (the clone has the fence row and the read-only default).
+    doc.fence = await fenceWrites(doc, ports, FAST_FENCE);
+    green = await blue.cloneOnline();
+    ports = { ...ports, clusters: clustersStub({ [BLUE_ID]: blue, [GREEN_ID]: green }) };
+    const target = { clusterId: GREEN_ID, host: green.host, port: green.port };
+    // VerifyClone's reset on green, then a migration: an added column and a new table.
+    await withSession(ports.database, target, 'postgres', (s) => resetReadOnly(s, doc.fence?.changedDatabases ?? []));
+    await green.sql("ALTER TABLE orders ADD COLUMN status text NOT NULL DEFAULT 'new'", [], 'app');
+    await green.sql('CREATE TABLE green_only (id int PRIMARY KEY)', [], 'app');
+  }, 120_000);
+
+  afterAll(async () => {
+    await green?.stop();
+    await blue?.stop();
+  });
+
+  it('refuses, before creating anything, when blue could not apply what green publishes', async () => {
+    await green.sql('CREATE TABLE dropped_later (id int PRIMARY KEY)', [], 'app');
+    await onBlueAsAdmin(blue, 'CREATE TABLE dropped_later (id int PRIMARY KEY)');
+    await green.sql('DROP TABLE dropped_later', [], 'app');
+    const failure = startFailbackReplication(doc, ports);
+    await expect(failure).rejects.toBeInstanceOf(PreconditionFailed);
+    await expect(failure).rejects.toThrow(/public\.dropped_later is on blue but not on green/);
+    expect(await green.sql('SELECT slot_name FROM pg_replication_slots')).toEqual([]);
+    expect(await blue.sql('SELECT subname FROM pg_subscription')).toEqual([]);
+    await onBlueAsAdmin(blue, 'DROP TABLE dropped_later');
+  });
+
+  it("starts at the cutover: green publishes blue's tables (green's extra column left out), blue subscribes", async () => {
+    doc.failbackReplication = await startFailbackReplication(doc, ports);
+    expect(doc.failbackReplication.databases).toEqual(['app', 'postgres']);
+    const names = failbackNames(doc, 'app');
+    const published = await green.sql<{ tablename: string; attnames: string[] }>(
+      'SELECT tablename, attnames::text[] AS attnames FROM pg_publication_tables WHERE pubname = $1',
+      [names.publication],
+      'app',
+    );
+    expect(published).toEqual([{ tablename: 'orders', attnames: ['id', 'note'] }]);
+    const subscription = await blue.sql<{ subenabled: boolean; subslotname: string }>(
+      'SELECT subenabled, subslotname FROM pg_subscription WHERE subname = $1',
+      [names.subscription],
+    );
+    expect(subscription).toEqual([{ subenabled: true, subslotname: names.slot }]);
+    // A re-run (a retried Lambda) finds everything in place.
+    await expect(startFailbackReplication(doc, ports)).resolves.toMatchObject({ databases: ['app', 'postgres'] });
+  });
+
+  it("streams green's writes into the fenced blue, which stays read-only for applications", async () => {
+    await green.sql("INSERT INTO orders (note) SELECT 'on green ' || g FROM generate_series(1, 20) g", [], 'app');
+    await green.sql("UPDATE orders SET note = 'changed on green' WHERE id = 1", [], 'app');
+    await green.sql('INSERT INTO green_only VALUES (1)', [], 'app');
+    const onBlue = await eventually(
+      () => ids(blue),
+      (list) => list.length === 25,
+    );
+    expect(onBlue).toEqual(await ids(green));
+    expect(await blue.sql('SELECT note FROM orders WHERE id = 1', [], 'app')).toEqual([{ note: 'changed on green' }]);
+    expect(await canWrite(blue)).toBe(false);
+  });
+
+  it('fails back: green fenced, blue caught up with its fence row, sequences moved, replication gone, blue writable', async () => {
+    // Writes right up to the fence must arrive too.
+    await green.sql("INSERT INTO orders (note) SELECT 'last on green ' || g FROM generate_series(1, 50) g", [], 'app');
+    doc.greenFence = await fenceGreen(doc, ports, FAST_FENCE);
+    expect(await canWrite(green)).toBe(false);
+
+    let caughtUp = await checkBlueCaughtUp(doc, ports);
+    for (let i = 0; !caughtUp.done && i < 100; i++) {
+      doc.wait = { ...doc.wait, blueCaughtUp: caughtUp };
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      caughtUp = await checkBlueCaughtUp({ ...doc, input: { ...doc.input, maxPolls: 1000 } }, ports);
+    }
+    expect(caughtUp).toMatchObject({ done: true, status: 'caught up' });
+    expect(await blue.sql("SELECT execution_id FROM bluegreen.fence WHERE execution_id LIKE '%:failback'")).toEqual([
+      { execution_id: `${doc.input.executionId}:failback` },
+    ]);
+    expect(await ids(blue)).toEqual(await ids(green));
+
+    doc.failbackSequences = await moveBlueSequences(doc, ports);
+    expect(doc.failbackSequences.moved).toBeGreaterThanOrEqual(1);
+
+    doc.failbackStopped = await stopFailbackReplication(doc, ports);
+    expect(doc.failbackStopped.databases).toEqual(['app', 'postgres']);
+    expect(await blue.sql('SELECT subname FROM pg_subscription')).toEqual([]);
+    expect(await green.sql('SELECT slot_name FROM pg_replication_slots')).toEqual([]);
+    expect(await green.sql('SELECT pubname FROM pg_publication', [], 'app')).toEqual([]);
+    // Idempotent: a retry finds nothing left to remove.
+    await expect(stopFailbackReplication(doc, ports)).resolves.toMatchObject({ databases: [] });
+
+    await unfenceBlue(doc, ports);
+    expect(await canWrite(blue)).toBe(true);
+    // The next id on blue is past every id green handed out: no duplicate key.
+    const greenMax = Math.max(...(await ids(green)));
+    const next = await blue.sql<{ id: string }>("INSERT INTO orders (note) VALUES ('after failback') RETURNING id", [], 'app');
+    expect(Number(next[0]?.id)).toBeGreaterThan(greenMax);
+  });
+});
