@@ -2,7 +2,12 @@ import { handleApprovalHttp, type ApprovalHttpRequest } from '../../../lambdas/a
 import { toRecord } from '../../../lambdas/aws/approvals-dynamodb';
 import { sha256Hex } from '../../../lambdas/domain/approval-secrets';
 import { requestDecision } from '../../../lambdas/steps/offer-failback';
-import { InMemoryApprovalStore, LocalApprovals } from '../../../local/approval-server';
+import {
+  InMemoryApprovalStore,
+  LocalApprovals,
+  startApprovalServer,
+  submitDecision,
+} from '../../../local/approval-server';
 import { executionDocument, ManualClock, NOW, RecordingDecisions, TASK_TOKEN } from './fixtures';
 
 /**
@@ -128,5 +133,34 @@ describe('the failback offer', () => {
       id,
     );
     expect(record).toMatchObject({ status: 'approved', decision: 'failback' });
+  });
+
+  it('the rehearsal decides it over HTTP like a person (submitDecision failback)', async () => {
+    const decisions = new RecordingDecisions();
+    const server = await startApprovalServer({ decisions });
+    try {
+      const emails: string[] = [];
+      await requestDecision(
+        {
+          kind: 'failback',
+          taskToken: TASK_TOKEN,
+          document: executionDocument({
+            cutover: { changeId: 'C1', target: 'green.example.internal', requestedAt: new Date().toISOString() },
+          }),
+        },
+        {
+          approvals: server.approvals,
+          notifier: { publish: async (_subject, text) => void emails.push(text) },
+          clock: { now: () => new Date(), sleep: async () => undefined },
+        },
+      );
+      const link = /http:\/\/127\.0\.0\.1:\d+\/approvals\/\S+/.exec(emails[0] ?? '')![0];
+      const submitted = await submitDecision(link, 'failback');
+      expect(submitted.status).toBe(303);
+      expect(submitted.page).toContain('Failback to blue was decided');
+      expect(decisions.sent).toMatchObject([{ kind: 'success', output: { decision: 'failback' } }]);
+    } finally {
+      await server.close();
+    }
   });
 });
