@@ -454,6 +454,9 @@ function renderFailbackEvidence(record: ApprovalRecord): string {
     ),
     ...(e.cutoverAt ? [row('Cutover in sync at', escapeHtml(e.cutoverAt))] : []),
     row('Replicated to blue', list(e.replicatedDatabases)),
+    ...(isStringArray(e.notFollowed) && e.notFollowed.length
+      ? [row('Not followed by blue (green only)', list(e.notFollowed))]
+      : []),
     row('Offered until', `${escapeHtml(record.expiresAt)} <span class="muted">(then green is kept and blue deleted)</span>`),
     row('Execution', `<code>${escapeHtml(record.executionArn)}</code>`),
   ];

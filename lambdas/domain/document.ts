@@ -200,6 +200,8 @@ export interface ExecutionDocument {
 export interface FailbackReplication {
   /** Names per database: replicationNames(execution id, database, 'green-to-blue'). */
   databases: string[];
+  /** Tables on green that blue does not have (`database: schema.table`, added by the migrations): blue does not follow them. */
+  notFollowed?: string[];
   /** Green's WAL position when its slots were created, while green was still frozen and equal to blue. */
   startLsn?: string;
   startedAt: string;

@@ -89,7 +89,7 @@ export async function publishedTables(
   blue: DbSession,
   green: DbSession,
   database: string,
-): Promise<{ tables: string[]; problems: string[] }> {
+): Promise<{ tables: string[]; problems: string[]; greenOnly: string[] }> {
   const blueTables = await tableShapes(blue);
   const greenTables = await tableShapes(green);
   const columnLists = (await serverVersionNum(green)) >= 150000;
@@ -112,17 +112,20 @@ export async function publishedTables(
     }
     const shared = onGreen.columns.filter((c) => table.columns.includes(c));
     const extra = onGreen.columns.filter((c) => !table.columns.includes(c));
-    if (!extra.length) {
-      tables.push(table.name);
-    } else if (columnLists) {
+    if (columnLists) {
+      // Always a column list where the server has them: a column added on green later (DDL during
+      // the retention) is then simply not published, instead of stopping blue's apply.
       tables.push(`${table.name} (${shared.map(quoteIdent).join(', ')})`);
+    } else if (!extra.length) {
+      tables.push(table.name);
     } else {
       problems.push(
         `${database}: ${table.name} has column(s) on green that blue lacks (${extra.join(', ')}); publishing without them needs a column list, which needs PostgreSQL 15 or later on green`,
       );
     }
   }
-  return { tables, problems };
+  const greenOnly = [...greenTables.keys()].filter((name) => !blueTables.has(name)).map((n) => `${database}: ${n}`);
+  return { tables, problems, greenOnly };
 }
 
 /**
@@ -143,11 +146,13 @@ export async function startFailbackReplication(
   const blue = blueTarget(doc);
   const plans: { database: string; tables: string[] }[] = [];
   const problems: string[] = [];
+  const greenOnly: string[] = [];
   for (const database of databases) {
     await withSession(ports.database, blue, database, (b) =>
       withSession(ports.database, green, database, async (g) => {
         const plan = await publishedTables(b, g, database);
         problems.push(...plan.problems);
+        greenOnly.push(...plan.greenOnly);
         if (plan.tables.length) plans.push({ database, tables: plan.tables });
       }),
     );
@@ -175,6 +180,7 @@ export async function startFailbackReplication(
     const startLsn = await withSession(ports.database, green, ADMIN_DATABASE, currentLsn);
     return {
       databases: plans.map((p) => p.database),
+      ...(greenOnly.length ? { notFollowed: greenOnly } : {}),
       startLsn,
       startedAt: ports.clock.now().toISOString(),
     };
@@ -286,6 +292,13 @@ export async function checkBlueCaughtUp(
       if (!status.exists) {
         throw new ReplicationFailed(
           `Blue ${blue.clusterId} has no subscription ${names.subscription} in database ${database}: the reverse replication was removed, so blue cannot be proven to hold green's writes. Green is fenced (read-only) and holds them all: re-open green (ALTER DATABASE … RESET default_transaction_read_only on green) to keep it.`,
+        );
+      }
+      if (status.applyErrors > 0) {
+        // The stream stopped (DDL on green during the retention, a row blue refuses): it will not
+        // catch up by waiting, and writes are frozen meanwhile. Stop now and say what to do.
+        throw new ReplicationFailed(
+          `Blue ${blue.clusterId} cannot apply green's changes in database ${database} (${status.applyErrors} apply error(s) of subscription ${names.subscription}; blue's PostgreSQL log has the error, often DDL on green during the retention: a renamed or dropped table or column). Blue does not have every write, so the failback stopped. Green is fenced (read-only) and holds every write: to stay on green, ALTER DATABASE … RESET default_transaction_read_only on green (${fence.changedDatabases.join(', ')}). To fail back anyway, fix blue's schema so that the change applies (the subscription retries by itself) and fail back by hand as docs/failback.md describes.`,
         );
       }
       behind.push(

@@ -32,6 +32,8 @@ export interface FailbackEvidence {
   cutoverAt?: string;
   /** The databases whose changes on green blue receives. */
   replicatedDatabases: string[];
+  /** Tables the migrations added on green: blue has no such table, so their rows stay on green only. */
+  notFollowed: string[];
   onFailback: string[];
   onTimeout: string[];
 }
@@ -53,6 +55,7 @@ export function buildFailbackEvidence(doc: ExecutionDocument, now: Date, expires
     cname: { recordName: input.cname.recordName, hostedZoneId: input.cname.hostedZoneId },
     ...(doc.wait?.cname?.checkedAt ? { cutoverAt: doc.wait.cname.checkedAt } : {}),
     replicatedDatabases: doc.failbackReplication?.databases ?? [],
+    notFollowed: doc.failbackReplication?.notFollowed ?? [],
     onFailback: [
       `Green (${input.greenClusterId}) is fenced as blue was: new sessions are read-only and every session is ended.`,
       `The workflow waits until blue (${blue.id}) has every write green committed, moves blue's sequences past green's, and stops the replication from green to blue.`,
@@ -72,6 +75,11 @@ export function failbackEmail(evidence: FailbackEvidence, url: string): { subjec
     `The cutover of ${evidence.blue.clusterId} to ${evidence.green.clusterId} succeeded: applications reach green through ${evidence.cname.recordName}.`,
     '',
     `Blue is kept until ${evidence.expiresAt} and receives green's writes (${databases}) while it stays closed to applications.`,
+    ...(evidence.notFollowed.length
+      ? [
+          `Not followed by blue (tables blue does not have; after a failback their rows are on green only): ${evidence.notFollowed.join(', ')}.`,
+        ]
+      : []),
     'Fail back to blue (the link opens a page; opening it decides nothing):',
     url,
     '',

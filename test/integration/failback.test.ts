@@ -1,5 +1,5 @@
 import type { ExecutionDocument } from '../../lambdas/domain/document';
-import { PreconditionFailed } from '../../lambdas/domain/errors';
+import { PreconditionFailed, ReplicationFailed } from '../../lambdas/domain/errors';
 import type { Ports } from '../../lambdas/ports';
 import { resetReadOnly, withSession } from '../../lambdas/steps/db';
 import {
@@ -13,7 +13,7 @@ import {
 import { fenceWrites } from '../../lambdas/steps/fence-writes';
 import { unfenceBlue } from '../../lambdas/steps/unfence';
 import { BLUE_ID, clustersStub, GREEN_ID, makeDocument, realClock, testDatabase } from '../support/documents';
-import { canWrite, startBlue } from '../support/fence-fixtures';
+import { canWrite, READ_ONLY, startBlue } from '../support/fence-fixtures';
 import type { TestServer } from '../support/postgres';
 
 /**
@@ -59,7 +59,11 @@ describe('failback after cutover (real PostgreSQL)', () => {
 
   beforeAll(async () => {
     blue = await startBlue({ settings: LOGICAL });
-    await blue.sql("INSERT INTO orders (note) SELECT 'before the cutover ' || g FROM generate_series(1, 5) g", [], 'app');
+    await blue.sql(
+      "INSERT INTO orders (note) SELECT 'before the cutover ' || g FROM generate_series(1, 5) g",
+      [],
+      'app',
+    );
     ports = { database: testDatabase(), clusters: clustersStub({}), clock: realClock };
     doc = makeDocument(blue, { input: { failback: true, checkWindowSeconds: 0 } });
     // The cutover's freeze: blue fenced, then cloned (the clone has the fence row and the read-only default).
@@ -93,6 +97,8 @@ describe('failback after cutover (real PostgreSQL)', () => {
   it("starts at the cutover: green publishes blue's tables (green's extra column left out), blue subscribes", async () => {
     doc.failbackReplication = await startFailbackReplication(doc, ports);
     expect(doc.failbackReplication.databases).toEqual(['app', 'postgres']);
+    // The migration's new table is not on blue: blue does not follow it, and the offer says so.
+    expect(doc.failbackReplication.notFollowed).toEqual(['app: public.green_only']);
     const names = failbackNames(doc, 'app');
     const published = await green.sql<{ tablename: string; attnames: string[] }>(
       'SELECT tablename, attnames::text[] AS attnames FROM pg_publication_tables WHERE pubname = $1',
@@ -125,8 +131,18 @@ describe('failback after cutover (real PostgreSQL)', () => {
   it('fails back: green fenced, blue caught up with its fence row, sequences moved, replication gone, blue writable', async () => {
     // Writes right up to the fence must arrive too.
     await green.sql("INSERT INTO orders (note) SELECT 'last on green ' || g FROM generate_series(1, 50) g", [], 'app');
+    const walsender = async () =>
+      (
+        await green.sql<{ active_pid: number | null }>(
+          'SELECT active_pid FROM pg_replication_slots WHERE slot_name = $1',
+          [failbackNames(doc, 'app').slot],
+        )
+      )[0]?.active_pid;
+    const before = await eventually(walsender, (pid) => typeof pid === 'number');
     doc.greenFence = await fenceGreen(doc, ports, FAST_FENCE);
     expect(await canWrite(green)).toBe(false);
+    // Blue's walsender on green only reads: the fence leaves it connected, so blue catches up at once.
+    expect(await walsender()).toBe(before);
 
     let caughtUp = await checkBlueCaughtUp(doc, ports);
     for (let i = 0; !caughtUp.done && i < 100; i++) {
@@ -155,7 +171,65 @@ describe('failback after cutover (real PostgreSQL)', () => {
     expect(await canWrite(blue)).toBe(true);
     // The next id on blue is past every id green handed out: no duplicate key.
     const greenMax = Math.max(...(await ids(green)));
-    const next = await blue.sql<{ id: string }>("INSERT INTO orders (note) VALUES ('after failback') RETURNING id", [], 'app');
+    const next = await blue.sql<{ id: string }>(
+      "INSERT INTO orders (note) VALUES ('after failback') RETURNING id",
+      [],
+      'app',
+    );
     expect(Number(next[0]?.id)).toBeGreaterThan(greenMax);
   });
+});
+
+describe('failback when the reverse stream broke during the retention (real PostgreSQL)', () => {
+  let blue: TestServer;
+  let green: TestServer;
+
+  afterAll(async () => {
+    await green?.stop();
+    await blue?.stop();
+  });
+
+  it('stops at once with ReplicationFailed, says what to do, and leaves green fenced with every write', async () => {
+    blue = await startBlue({ settings: LOGICAL });
+    let ports: Pick<Ports, 'database' | 'clusters' | 'clock'> = {
+      database: testDatabase(),
+      clusters: clustersStub({}),
+      clock: realClock,
+    };
+    const doc = makeDocument(blue, { input: { failback: true, checkWindowSeconds: 0 } });
+    doc.fence = await fenceWrites(doc, ports, FAST_FENCE);
+    green = await blue.cloneOnline();
+    ports = { ...ports, clusters: clustersStub({ [BLUE_ID]: blue, [GREEN_ID]: green }) };
+    const target = { clusterId: GREEN_ID, host: green.host, port: green.port };
+    await withSession(ports.database, target, 'postgres', (s) => resetReadOnly(s, doc.fence?.changedDatabases ?? []));
+    doc.failbackReplication = await startFailbackReplication(doc, ports);
+
+    // DDL on green during the retention: blue has no table of the new name, so its apply stops.
+    await green.sql('ALTER TABLE orders RENAME TO orders_v2', [], 'app');
+    await green.sql("INSERT INTO orders_v2 (note) VALUES ('after the rename')", [], 'app');
+    doc.greenFence = await fenceGreen(doc, ports, FAST_FENCE);
+
+    const checked = { ...doc, input: { ...doc.input, maxPolls: 1000 } };
+    let failure: unknown;
+    for (let i = 0; i < 100 && !failure; i++) {
+      try {
+        const state = await checkBlueCaughtUp(checked, ports);
+        expect(state.done).toBe(false);
+        checked.wait = { ...checked.wait, blueCaughtUp: state };
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      } catch (error) {
+        failure = error;
+      }
+    }
+    expect(failure).toBeInstanceOf(ReplicationFailed);
+    expect(String(failure)).toMatch(/cannot apply green's changes in database app/);
+    expect(String(failure)).toMatch(/RESET default_transaction_read_only on green/);
+    // Nothing was lost: green, fenced, still has the write; blue does not.
+    await expect(green.sql("INSERT INTO orders_v2 (note) VALUES ('refused')", [], 'app')).rejects.toMatchObject({
+      code: READ_ONLY,
+    });
+    expect(
+      await green.sql("SELECT count(*)::int AS n FROM orders_v2 WHERE note = 'after the rename'", [], 'app'),
+    ).toEqual([{ n: 1 }]);
+  }, 120_000);
 });
