@@ -190,10 +190,13 @@ export const TASKS = {
   ReportFailure: bookkeeping('ReportFailure', 'report-failure', '$.failureReport', ['notifier.publish']),
   // ---- failback (input.failback; docs/failback.md) ------------------------------------------
   // Before OpenGreen, while blue is fenced and green still frozen: green publishes, blue subscribes.
-  StartFailbackReplication: database('StartFailbackReplication', 'start-failback-replication', '$.failbackReplication', 120, [
-    ...DB,
-    'database.replicationConninfo',
-  ]),
+  StartFailbackReplication: database(
+    'StartFailbackReplication',
+    'start-failback-replication',
+    '$.failbackReplication',
+    120,
+    [...DB, 'database.replicationConninfo'],
+  ),
   // Blue's retention as a waitForTaskToken task (timeout: blueRetentionSeconds), in the approval Lambda.
   RetainBlueForFailback: {
     state: 'RetainBlueForFailback',

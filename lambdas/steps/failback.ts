@@ -8,6 +8,7 @@ import {
   createPublicationAndSlot,
   createSubscription,
   currentLsn,
+  DDL_GUARD_BYPASS,
   dropPublication,
   dropSlot,
   dropSubscription,
@@ -39,7 +40,9 @@ export function failbackNames(doc: ExecutionDocument, database: string): Replica
 function fencedDatabases(doc: ExecutionDocument): string[] {
   const databases = doc.fence?.databases;
   if (!databases?.length) {
-    throw new PreconditionFailed('Failback needs $.fence: blue was never fenced, so green cannot be proven equal to it');
+    throw new PreconditionFailed(
+      'Failback needs $.fence: blue was never fenced, so green cannot be proven equal to it',
+    );
   }
   return databases;
 }
@@ -175,7 +178,11 @@ export async function startFailbackReplication(
         await createPublicationAndSlot(g, names);
       });
       const conninfo = await ports.database.replicationConninfo(green, database);
-      await withSession(ports.database, blue, database, (b) => createSubscription(b, names, conninfo));
+      await withSession(ports.database, blue, database, async (b) => {
+        // Online mode's DDL guard on blue refuses DDL from applications, not the workflow's own.
+        await b.query(`SET ${DDL_GUARD_BYPASS} = on`);
+        return createSubscription(b, names, conninfo);
+      });
     }
     const startLsn = await withSession(ports.database, green, ADMIN_DATABASE, currentLsn);
     return {

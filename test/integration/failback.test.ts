@@ -11,6 +11,7 @@ import {
   stopFailbackReplication,
 } from '../../lambdas/steps/failback';
 import { fenceWrites } from '../../lambdas/steps/fence-writes';
+import { endBlueSessions } from '../../lambdas/steps/end-blue-sessions';
 import { unfenceBlue } from '../../lambdas/steps/unfence';
 import { BLUE_ID, clustersStub, GREEN_ID, makeDocument, realClock, testDatabase } from '../support/documents';
 import { canWrite, READ_ONLY, startBlue } from '../support/fence-fixtures';
@@ -126,6 +127,19 @@ describe('failback after cutover (real PostgreSQL)', () => {
     expect(onBlue).toEqual(await ids(green));
     expect(await blue.sql('SELECT note FROM orders WHERE id = 1', [], 'app')).toEqual([{ note: 'changed on green' }]);
     expect(await canWrite(blue)).toBe(false);
+  });
+
+  it("EndBlueSessions, right after the cutover, leaves blue's apply workers of the reverse replication alone", async () => {
+    const worker = async () =>
+      (
+        await blue.sql<{ pid: number | null }>('SELECT pid FROM pg_stat_subscription WHERE subname = $1', [
+          failbackNames(doc, 'app').subscription,
+        ])
+      )[0]?.pid;
+    const before = await worker();
+    expect(typeof before).toBe('number');
+    await endBlueSessions(doc, ports);
+    expect(await worker()).toBe(before);
   });
 
   it('fails back: green fenced, blue caught up with its fence row, sequences moved, replication gone, blue writable', async () => {
