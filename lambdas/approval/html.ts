@@ -457,7 +457,10 @@ function renderFailbackEvidence(record: ApprovalRecord): string {
     ...(isStringArray(e.notFollowed) && e.notFollowed.length
       ? [row('Not followed by blue (green only)', list(e.notFollowed))]
       : []),
-    row('Offered until', `${escapeHtml(record.expiresAt)} <span class="muted">(then green is kept and blue deleted)</span>`),
+    row(
+      'Offered until',
+      `${escapeHtml(record.expiresAt)} <span class="muted">(then green is kept and blue deleted)</span>`,
+    ),
     row('Execution', `<code>${escapeHtml(record.executionArn)}</code>`),
   ];
   return `<table><tbody>${rows.join('')}</tbody></table>

@@ -185,7 +185,13 @@ export interface ExecutionDocument {
   greenSessions?: { ended: number; endedAt: string };
   failbackReplication?: FailbackReplication;
   /** RetainBlueForFailback: the decision from the failback page (absent when the retention ran out). */
-  failbackDecision?: { decision: 'failback'; reason?: string; decidedAt: string; sourceIp?: string; userAgent?: string };
+  failbackDecision?: {
+    decision: 'failback';
+    reason?: string;
+    decidedAt: string;
+    sourceIp?: string;
+    userAgent?: string;
+  };
   /** FenceGreen: the same fence as blue's, on green, under the key `<execution id>:failback`. */
   greenFence?: ExecutionDocument['fence'];
   /** MoveBlueSequences: every sequence on blue set past green's value. */

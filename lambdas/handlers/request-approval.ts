@@ -29,6 +29,9 @@ export const handler = middy<RequestApprovalEvent & { kind?: string }, RequestAp
   .use(injectLambdaContext(logger, { logEvent: false }))
   .handler(async (event) => {
     const result = await requestDecision(event, { approvals, notifier, clock });
-    logger.info(event.kind === 'failback' ? 'Failback offered' : 'Approval requested', { executionArn: event.document.input.executionId, expiresAt: result.expiresAt });
+    logger.info(event.kind === 'failback' ? 'Failback offered' : 'Approval requested', {
+      executionArn: event.document.input.executionId,
+      expiresAt: result.expiresAt,
+    });
     return result;
   });

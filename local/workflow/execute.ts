@@ -2,7 +2,6 @@ import '../polyfills';
 import { ExecutionAbortedError, ExecutionError, StateMachine } from 'aws-local-stepfunctions';
 import { mapAwsError, sdkShapedError } from '../../lambdas/domain/aws-errors';
 import { isWorkflowErrorName, workflowError } from '../../lambdas/domain/errors';
-import type { ExecutionDocument } from '../../lambdas/domain/document';
 import { portsAllowedFor } from './permissions';
 import type { ExecutionRecord, ExecutionStateEvent, Ports } from '../../lambdas/ports';
 import { TASK_LIST, type StepId } from '../../lambdas/steps/catalog';
@@ -130,7 +129,10 @@ export function timeoutSecondsOf(definition: AslDefinition, state: string, docum
   const path = spec?.TimeoutSecondsPath;
   if (typeof path === 'string') {
     let value: unknown = document;
-    for (const key of path.replace(/^\$\.?/, '').split('.').filter(Boolean)) {
+    for (const key of path
+      .replace(/^\$\.?/, '')
+      .split('.')
+      .filter(Boolean)) {
       value = typeof value === 'object' && value !== null ? (value as Record<string, unknown>)[key] : undefined;
     }
     if (typeof value !== 'number') throw new Error(`${state}: TimeoutSecondsPath ${path} is not a number in the input`);
