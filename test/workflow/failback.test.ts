@@ -1,7 +1,7 @@
-import { timeoutSecondsOf } from '../../local/workflow/execute';
+import { runRecovery, timeoutSecondsOf } from '../../local/workflow/execute';
 import { ADMIN_SG, APP_SGS } from '../support/fake-cloud';
 import type { Run } from './harness';
-import { BASE_INPUT, run, statesEntered, testDefinition } from './harness';
+import { BASE_INPUT, run, statesEntered, testDefinition, testRecoveryDefinition } from './harness';
 
 /**
  * Failback after cutover (docs/failback.md), on the real synthesized definition against the
@@ -153,5 +153,25 @@ describe('failback after cutover (offline mode, synthesized definition)', () => 
     expect(notice?.message).toContain('Green');
     expect(notice?.message).toContain('fenced (read-only) and holds every write');
     expect(notice?.message).toContain('RESET default_transaction_read_only');
+  });
+
+  it('a failback stopped by hand (no Catch) is reported by the recovery as FAILBACK_FAILED, lock kept, nothing touched', async () => {
+    const r = await run(FAILBACK_INPUT, { failback: 'failback', abortAt: 'MoveBlueSequences' });
+    expect(r.outcome.status).toBe('ABORTED');
+    const recordBefore = [...r.cloud.record.values];
+    const recovery = await runRecovery({
+      recovery: testRecoveryDefinition(),
+      ports: { ...r.cloud.ports(), executions: r.cloud.executions },
+      ended: r.outcome,
+      waitMs: 0,
+      retryDelayMs: 0,
+    });
+    expect(recovery?.status).toBe('SUCCEEDED');
+    expect(statesEntered(recovery!)).not.toContain('UnfenceBlue');
+    expect(r.cloud.locks.size).toBe(1);
+    expect(r.cloud.record.values).toEqual(recordBefore);
+    const notice = r.cloud.notifications.at(-1);
+    expect(notice?.subject).toBe('ACTION NEEDED: deployment of app-blue failback failed');
+    expect(notice?.message).toContain('fenced (read-only) and holds every write');
   });
 });
