@@ -339,7 +339,7 @@ beforeAll(async () => {
     // Failback (docs/failback.md): ReopenBlue gives blue its groups back and swaps the CNAME back.
     [
       'fail back',
-      { ...input, failback: true, blueRetentionSeconds: 3600 },
+      { ...input, migrations: undefined, failback: true, blueRetentionSeconds: 3600 },
       { failback: 'failback', prepare: monitoredBlue },
     ],
   ];
