@@ -177,3 +177,42 @@ describe('failback after cutover (offline mode, synthesized definition)', () => 
     expect(notice?.message).toContain('fenced (read-only) and holds every write');
   });
 });
+
+describe('failback after cutover (online mode, synthesized definition)', () => {
+  const ONLINE_FAILBACK = { ...FAILBACK_INPUT, mode: 'online' };
+
+  it('starts the reverse replication after green caught up (forward subscription gone), then fails back', async () => {
+    const r = await run(ONLINE_FAILBACK, { failback: 'failback' });
+
+    expect(r.outcome.status).toBe('SUCCEEDED');
+    const tasks = tasksEntered(r);
+    // Forward replication first; the switchover's catch-up drops it; then the reverse starts, before OpenGreen.
+    expect(tasks.indexOf('StartFailbackReplication')).toBeGreaterThan(tasks.indexOf('CatchUpGreen'));
+    expect(tasks.indexOf('OpenGreen')).toBeGreaterThan(tasks.indexOf('StartFailbackReplication'));
+    expect(tasks).not.toContain('CheckFenceHeld');
+    expect(tasks.slice(tasks.indexOf('RetainBlueForFailback'))).toEqual([
+      'RetainBlueForFailback',
+      'FenceGreen',
+      'CheckBlueCaughtUp',
+      'MoveBlueSequences',
+      'EndFailbackReplication',
+      'UnfenceBlueForFailback',
+      'ReopenBlue',
+      'CheckBlueReopened',
+      'EndGreenSessions',
+      'ReleaseLock',
+      'Report',
+    ]);
+    expect(r.dbCalls.indexOf('start-failback')).toBeGreaterThan(r.dbCalls.indexOf('catch-up-green'));
+    expect(r.cloud.record.values).toEqual([blueEndpoint(r)]);
+    expect((r.outcome.output?.report as { status?: string }).status).toBe('FAILED_BACK');
+  });
+
+  it('keeps green when nobody fails back: the reverse replication goes, then blue', async () => {
+    const r = await run(ONLINE_FAILBACK, { failback: 'timeout' });
+    expect(r.outcome.status).toBe('SUCCEEDED');
+    const tasks = tasksEntered(r);
+    expect(tasks.indexOf('DeleteBlue')).toBeGreaterThan(tasks.indexOf('StopFailbackReplication'));
+    expect(r.cloud.clusters.has('app-blue')).toBe(false);
+  });
+});
