@@ -157,6 +157,17 @@ describe('failback after cutover (offline mode, synthesized definition)', () => 
     expect(notice?.message).toContain('RESET default_transaction_read_only');
   });
 
+  it('when the offer itself fails, blue is kept and the notice says how to remove the replication first', async () => {
+    const r = await run(FAILBACK_INPUT, { faults: [{ state: 'RetainBlueForFailback', error: 'ResourceFailed' }] });
+    expect(r.outcome.status).toBe('FAILED');
+    expect(statesEntered(r.outcome)).not.toContain('DeleteBlue');
+    expect(r.cloud.clusters.has('app-blue')).toBe(true);
+    const notice = r.cloud.notifications.at(-1);
+    expect(notice?.subject).toBe('ACTION NEEDED: deployment of app-blue cleanup failed');
+    expect(notice?.message).toContain('Blue still follows green (failback replication');
+    expect(notice?.message).toContain('DROP SUBSCRIPTION');
+  });
+
   it('a failback stopped by hand (no Catch) is reported by the recovery as FAILBACK_FAILED, lock kept, nothing touched', async () => {
     const r = await run(FAILBACK_INPUT, { failback: 'failback', abortAt: 'MoveBlueSequences' });
     expect(r.outcome.status).toBe('ABORTED');
