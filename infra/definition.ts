@@ -53,6 +53,12 @@ const ONLINE = sfn.Condition.and(
   sfn.Condition.stringEquals('$.input.mode', 'online'),
 );
 
+/** Failback (docs/failback.md); a document without `failback` (an older run) has none. */
+const FAILBACK = sfn.Condition.and(
+  sfn.Condition.isPresent('$.input.failback'),
+  sfn.Condition.booleanEquals('$.input.failback', true),
+);
+
 export function buildDefinition(scope: Construct, props: DefinitionProps): sfn.IChainable {
   const task = taskFactory(scope, props.functionFor);
   const pollLoop = pollLoopFactory(scope, task);
@@ -173,7 +179,7 @@ export function buildDefinition(scope: Construct, props: DefinitionProps): sfn.I
   afterCutover(retainBlueForFailback);
   retainBlueForFailback.next(fenceGreen);
   const retention = new sfn.Choice(scope, 'IsFailbackOffered')
-    .when(sfn.Condition.booleanEquals('$.input.failback', true), retainBlueForFailback)
+    .when(FAILBACK, retainBlueForFailback)
     .otherwise(retainBlue);
 
   // ---- cutover -------------------------------------------------------------------------------
@@ -193,7 +199,7 @@ export function buildDefinition(scope: Construct, props: DefinitionProps): sfn.I
   rollsBack(startFailbackReplication);
   startFailbackReplication.next(openGreen);
   const openGreenOrPrepareFailback = new sfn.Choice(scope, 'IsFailbackRequested')
-    .when(sfn.Condition.booleanEquals('$.input.failback', true), startFailbackReplication)
+    .when(FAILBACK, startFailbackReplication)
     .otherwise(openGreen);
 
   // ---- approval --------------------------------------------------------------------------------
@@ -495,7 +501,13 @@ function rollbackBranch(
   const removeReplication = task('RemoveReplication');
   removeReplication.addCatch(unfenceBlue, { errors: ['States.ALL'], resultPath: FAILURE_KEYS.replication });
   removeReplication.next(unfenceBlue);
-  return new sfn.Choice(scope, 'IsOnlineRollback').when(ONLINE, removeReplication).otherwise(unfenceBlue);
+  const onlineOrNot = new sfn.Choice(scope, 'IsOnlineRollback').when(ONLINE, removeReplication).otherwise(unfenceBlue);
+  // Failback: a StartFailbackReplication that did not finish (a Lambda timeout, a stopped run) may
+  // have left a subscription on blue that would keep trying to reach the deleted green.
+  const removeFailbackReplication = task('RemoveFailbackReplication');
+  removeFailbackReplication.addCatch(onlineOrNot, { errors: ['States.ALL'], resultPath: FAILURE_KEYS.replication });
+  removeFailbackReplication.next(onlineOrNot);
+  return new sfn.Choice(scope, 'IsFailbackRollback').when(FAILBACK, removeFailbackReplication).otherwise(onlineOrNot);
 }
 
 export interface RecoveryDefinitionProps {

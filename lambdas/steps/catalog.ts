@@ -206,6 +206,13 @@ export const TASKS = {
     timeoutSeconds: 30,
     calls: ['approvals.store', 'notifier.publish'],
   },
+  // Rollback with failback: what StartFailbackReplication may have left (a no-op when it made nothing).
+  RemoveFailbackReplication: database(
+    'RemoveFailbackReplication',
+    'stop-failback-replication',
+    '$.failbackStopped',
+    120,
+  ),
   // The retention ran out: green is kept; the reverse replication goes before blue does.
   StopFailbackReplication: database('StopFailbackReplication', 'stop-failback-replication', '$.failbackStopped', 120),
   // Failing back: the switchover in reverse.
