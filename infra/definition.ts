@@ -43,12 +43,20 @@ export const FAILURE_KEYS = {
   /** Online mode: removing the replication (slots on blue, subscriptions on green) failed. */
   replication: '$.replicationError',
   release: '$.releaseError',
+  /** Failing back to blue failed: nothing is undone automatically, the notice says what to do. */
+  failback: '$.failbackError',
 } as const;
 
 /** Online mode (docs/online-mode.md); an older document without `mode` is offline. */
 const ONLINE = sfn.Condition.and(
   sfn.Condition.isPresent('$.input.mode'),
   sfn.Condition.stringEquals('$.input.mode', 'online'),
+);
+
+/** Failback (docs/failback.md); a document without `failback` (an older run) has none. */
+const FAILBACK = sfn.Condition.and(
+  sfn.Condition.isPresent('$.input.failback'),
+  sfn.Condition.booleanEquals('$.input.failback', true),
 );
 
 export function buildDefinition(scope: Construct, props: DefinitionProps): sfn.IChainable {
@@ -120,17 +128,79 @@ export function buildDefinition(scope: Construct, props: DefinitionProps): sfn.I
   recheckFenceHeld.next(deleteBlue);
   retainBlue.next(recheckFenceHeld);
 
+  // ---- failback (input.failback; docs/failback.md) -------------------------------------------
+  // Blue follows green's writes during its retention, so its data is no longer the fence's: no
+  // RecheckFenceHeld. Failing back is the switchover in reverse; a failure in it stops there,
+  // keeps the lock and says exactly what to do (no write is lost: green stays fenced).
+  const duringFailback = (s: tasks.LambdaInvoke) =>
+    s.addCatch(reportFailure, { errors: ['States.ALL'], resultPath: FAILURE_KEYS.failback });
+  // Sessions opened on green during the freeze are read-only for life: end them once blue serves.
+  const endGreenSessions = task('EndGreenSessions');
+  duringFailback(endGreenSessions);
+  endGreenSessions.next(releaseLock);
+  const reopenBlue = task('ReopenBlue');
+  duringFailback(reopenBlue);
+  reopenBlue.next(pollLoop('BlueReopened', 'CheckBlueReopened', endGreenSessions, duringFailback));
+  const unfenceBlueForFailback = task('UnfenceBlueForFailback');
+  duringFailback(unfenceBlueForFailback);
+  unfenceBlueForFailback.next(reopenBlue);
+  const endFailbackReplication = task('EndFailbackReplication');
+  duringFailback(endFailbackReplication);
+  endFailbackReplication.next(unfenceBlueForFailback);
+  const moveBlueSequences = task('MoveBlueSequences');
+  duringFailback(moveBlueSequences);
+  moveBlueSequences.next(endFailbackReplication);
+  const fenceGreen = task('FenceGreen');
+  duringFailback(fenceGreen);
+  fenceGreen.next(pollLoop('BlueCaughtUp', 'CheckBlueCaughtUp', moveBlueSequences, duringFailback));
+  // Nobody failed back in time: green is kept, the reverse replication goes, then blue.
+  const stopFailbackReplication = task('StopFailbackReplication');
+  afterCutover(stopFailbackReplication);
+  stopFailbackReplication.next(deleteBlue);
+  const retainSpec = TASKS.RetainBlueForFailback;
+  const retainBlueForFailback = new tasks.LambdaInvoke(scope, retainSpec.state, {
+    stateName: retainSpec.state,
+    lambdaFunction: props.functionFor(retainSpec),
+    integrationPattern: sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
+    payload: sfn.TaskInput.fromObject({
+      document: sfn.JsonPath.entirePayload,
+      taskToken: sfn.JsonPath.taskToken,
+      kind: 'failback',
+    }),
+    retryOnServiceExceptions: false,
+    resultPath: retainSpec.resultPath,
+    taskTimeout: sfn.Timeout.at('$.input.blueRetentionSeconds'),
+  });
+  addRetries(retainBlueForFailback, false);
+  retainBlueForFailback.addCatch(stopFailbackReplication, {
+    errors: ['States.Timeout'],
+    resultPath: '$.retentionEnded',
+  });
+  afterCutover(retainBlueForFailback);
+  retainBlueForFailback.next(fenceGreen);
+  const retention = new sfn.Choice(scope, 'IsFailbackOffered')
+    .when(FAILBACK, retainBlueForFailback)
+    .otherwise(retainBlue);
+
   // ---- cutover -------------------------------------------------------------------------------
   const swapCname = task('SwapCname');
   afterOpen(swapCname);
   // Green serves behind the CNAME: end what is left on blue, so that pools reconnect to green.
   const endBlueSessions = task('EndBlueSessions');
   afterCutover(endBlueSessions);
-  endBlueSessions.next(retainBlue);
+  endBlueSessions.next(retention);
   swapCname.next(pollLoop('Cname', 'CheckCname', endBlueSessions, afterOpen));
   const openGreen = task('OpenGreen');
   afterOpen(openGreen);
   openGreen.next(pollLoop('GreenOpen', 'CheckGreenOpen', swapCname, afterOpen));
+  // Failback: while blue is fenced and green, not yet open, still equals it, green publishes and
+  // blue subscribes. Before OpenGreen, so a failure still rolls back.
+  const startFailbackReplication = task('StartFailbackReplication');
+  rollsBack(startFailbackReplication);
+  startFailbackReplication.next(openGreen);
+  const openGreenOrPrepareFailback = new sfn.Choice(scope, 'IsFailbackRequested')
+    .when(FAILBACK, startFailbackReplication)
+    .otherwise(openGreen);
 
   // ---- approval --------------------------------------------------------------------------------
   const approvalSpec = TASKS.RequestApproval;
@@ -152,13 +222,14 @@ export function buildDefinition(scope: Construct, props: DefinitionProps): sfn.I
   // The last look before green takes writes: a write on blue after the fence means rollback.
   const checkFenceHeld = task('CheckFenceHeld');
   rollsBack(checkFenceHeld);
-  checkFenceHeld.next(openGreen);
+  checkFenceHeld.next(openGreenOrPrepareFailback);
 
   // Online mode's switchover: block and fence blue as offline does before the clone, then green
   // catches up to the fence (its proof replaces CheckFenceHeld's statistics: docs/online-mode.md).
   const catchUpGreen = task('CatchUpGreen');
   rollsBack(catchUpGreen);
-  catchUpGreen.next(openGreen);
+  // The forward subscription is gone once green caught up: failback may start its reverse one.
+  catchUpGreen.next(openGreenOrPrepareFailback);
   const switchoverFence = task('SwitchoverFence');
   rollsBack(switchoverFence);
   switchoverFence.next(catchUpGreen);
@@ -430,7 +501,13 @@ function rollbackBranch(
   const removeReplication = task('RemoveReplication');
   removeReplication.addCatch(unfenceBlue, { errors: ['States.ALL'], resultPath: FAILURE_KEYS.replication });
   removeReplication.next(unfenceBlue);
-  return new sfn.Choice(scope, 'IsOnlineRollback').when(ONLINE, removeReplication).otherwise(unfenceBlue);
+  const onlineOrNot = new sfn.Choice(scope, 'IsOnlineRollback').when(ONLINE, removeReplication).otherwise(unfenceBlue);
+  // Failback: a StartFailbackReplication that did not finish (a Lambda timeout, a stopped run) may
+  // have left a subscription on blue that would keep trying to reach the deleted green.
+  const removeFailbackReplication = task('RemoveFailbackReplication');
+  removeFailbackReplication.addCatch(onlineOrNot, { errors: ['States.ALL'], resultPath: FAILURE_KEYS.replication });
+  removeFailbackReplication.next(onlineOrNot);
+  return new sfn.Choice(scope, 'IsFailbackRollback').when(FAILBACK, removeFailbackReplication).otherwise(onlineOrNot);
 }
 
 export interface RecoveryDefinitionProps {

@@ -245,11 +245,12 @@ function decodeEntities(text: string): string {
 
 /**
  * Decides like a person: GETs the page, reads the nonce from the chosen form, and POSTs that
- * form (application/x-www-form-urlencoded) to the same URL. Used by `--auto-approve` / `--reject`.
+ * form (application/x-www-form-urlencoded) to the same URL. Used by `--auto-approve` / `--reject`,
+ * and `failback` on the failback page (`--failback`).
  */
 export async function submitDecision(
   url: string,
-  decision: 'approve' | 'reject',
+  decision: 'approve' | 'reject' | 'failback',
   reason?: string,
 ): Promise<SubmittedDecision> {
   const page = await fetch(url, { headers: { accept: 'text/html' } });
@@ -263,10 +264,10 @@ export async function submitDecision(
     if (value === undefined) throw new Error(`the ${decision} form has no ${name} field`);
     fields.set(name, value);
   }
-  if (decision === 'approve') {
+  if (decision === 'approve' || decision === 'failback') {
     // Like a person: read blue's id from the page and type it.
     const blueId = /<code id="confirm-cluster-id">([^<]*)<\/code>/.exec(form)?.[1];
-    if (blueId === undefined) throw new Error('the approve form does not show the cluster id to type');
+    if (blueId === undefined) throw new Error(`the ${decision} form does not show the cluster id to type`);
     fields.set('confirm', decodeEntities(blueId));
   }
   const why = reason ?? (decision === 'reject' ? 'rejected by the rehearsal (--reject)' : '');

@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
 import { truncateValue } from '../domain/truncate';
 import type { ApprovalEvidence, RowCountEvidence, SmokeEvidence } from '../steps/request-approval';
+import type { FailbackEvidence } from '../steps/offer-failback';
 import { SIGNED_IN_PATH, type SignInConfig } from './identity';
-import { MAX_REASON_LENGTH, type ApprovalRecord } from './model';
+import { decisionKindOf, MAX_REASON_LENGTH, type ApprovalRecord } from './model';
 
 /**
  * The approval pages: plain HTML with one inline stylesheet (allowed by its hash in the CSP), no
@@ -347,6 +348,7 @@ function title(record: ApprovalRecord): string {
  * with `signIn`, the script posts them with the approver's ID token instead.
  */
 export function renderPendingPage(record: ApprovalRecord, signIn?: SignInConfig): string {
+  if (decisionKindOf(record.evidence) === 'failback') return renderFailbackPendingPage(record, signIn);
   const decide = signIn ? ' data-decide' : '';
   const nonce = escapeHtml(record.nonce);
   return layout(
@@ -383,6 +385,7 @@ ${signIn ? signInBlock(signIn, 'approval') : ''}
 
 /** A decided approval (also what the approver sees right after deciding). */
 export function renderDecidedPage(record: ApprovalRecord, note?: string): string {
+  if (decisionKindOf(record.evidence) === 'failback') return renderFailbackDecidedPage(record, note);
   const approved = record.status === 'approved';
   const headline = approved ? 'This cutover was approved' : 'This cutover was rejected';
   // Anyone with the link sees this page: the decider's IP and browser stay in the table and the access log.
@@ -402,6 +405,13 @@ ${renderEvidence(record)}`,
 }
 
 export function renderExpiredPage(record: ApprovalRecord): string {
+  if (decisionKindOf(record.evidence) === 'failback') {
+    return layout(
+      'Failback no longer offered',
+      `<h1>Blue's retention has ended</h1>
+<p class="notice">Nobody failed back before ${escapeHtml(record.expiresAt)}. Green stays the live database; the replication to blue is removed and blue is deleted with a final snapshot.</p>`,
+    );
+  }
   return layout(
     'Approval expired',
     `<h1>This approval has expired</h1>
@@ -419,4 +429,84 @@ export function renderNotFoundPage(): string {
 
 export function renderMessagePage(heading: string, message: string): string {
   return layout(heading, `<h1>${escapeHtml(heading)}</h1>\n<p class="notice">${escapeHtml(message)}</p>`);
+}
+
+// ---- the failback offer (docs/failback.md) -------------------------------------------------------
+
+function failbackEvidence(record: ApprovalRecord): Partial<FailbackEvidence> {
+  return record.evidence as Partial<FailbackEvidence>;
+}
+
+function renderFailbackEvidence(record: ApprovalRecord): string {
+  const e = failbackEvidence(record);
+  const rows = [
+    row(
+      'Green (live now)',
+      `<code>${escapeHtml(e.green?.clusterId)}</code><br><code>${escapeHtml(e.green?.endpoint)}</code><br>engine ${escapeHtml(e.green?.engineVersion)}`,
+    ),
+    row(
+      'Blue (retained, following green)',
+      `<code>${escapeHtml(e.blue?.clusterId)}</code><br><code>${escapeHtml(e.blue?.endpoint)}</code><br>engine ${escapeHtml(e.blue?.engineVersion)}`,
+    ),
+    row(
+      'CNAME',
+      `<code>${escapeHtml(e.cname?.recordName)}</code> <span class="muted">zone ${escapeHtml(e.cname?.hostedZoneId)}</span>`,
+    ),
+    ...(e.cutoverAt ? [row('Cutover in sync at', escapeHtml(e.cutoverAt))] : []),
+    row('Replicated to blue', list(e.replicatedDatabases)),
+    ...(isStringArray(e.notFollowed) && e.notFollowed.length
+      ? [row('Not followed by blue (green only)', list(e.notFollowed))]
+      : []),
+    row(
+      'Offered until',
+      `${escapeHtml(record.expiresAt)} <span class="muted">(then green is kept and blue deleted)</span>`,
+    ),
+    row('Execution', `<code>${escapeHtml(record.executionArn)}</code>`),
+  ];
+  return `<table><tbody>${rows.join('')}</tbody></table>
+<h2>If you fail back</h2>
+${list(e.onFailback)}
+<h2>If nobody does</h2>
+${list(e.onTimeout)}`;
+}
+
+/** GET on a pending failback offer: what happens, and one form. It posts back to this same URL. */
+function renderFailbackPendingPage(record: ApprovalRecord, signIn?: SignInConfig): string {
+  const decide = signIn ? ' data-decide' : '';
+  const e = failbackEvidence(record);
+  const blueId = escapeHtml(e.blue?.clusterId);
+  return layout(
+    `Fail back to ${e.blue?.clusterId ?? 'blue'}`,
+    `<h1>Fail back to <code>${blueId}</code>?</h1>
+<p class="notice">Nothing has been decided yet. Green serves applications; blue follows its writes. Failing back blocks writes until blue serves again.</p>
+${renderFailbackEvidence(record)}
+${signIn ? signInBlock(signIn, 'approval') : ''}
+<div class="decide">
+<form method="post" action="" id="failback-form"${decide}>
+<input type="hidden" name="nonce" value="${escapeHtml(record.nonce)}">
+<input type="hidden" name="decision" value="failback">
+<label for="failback-confirm">Type <code id="confirm-cluster-id">${blueId}</code> (blue’s cluster id) to fail back</label>
+<input id="failback-confirm" name="confirm" required autocomplete="off" autocapitalize="off" spellcheck="false">
+<label for="failback-reason">Reason (optional)</label>
+<textarea id="failback-reason" name="reason" maxlength="${MAX_REASON_LENGTH}"></textarea>
+<button type="submit" class="reject">Fail back to blue</button>
+</form>
+</div>${signIn ? `\n${SIGN_IN_SCRIPT_TAG}` : ''}`,
+  );
+}
+
+function renderFailbackDecidedPage(record: ApprovalRecord, note?: string): string {
+  const headline = 'Failback to blue was decided';
+  const e = failbackEvidence(record);
+  return layout(
+    headline,
+    `<h1>${escapeHtml(headline)}</h1>
+<p class="notice">Already decided${record.decidedAt ? ` at ${escapeHtml(record.decidedAt)}` : ''}. This link cannot decide again.</p>
+${note ? `<p>${escapeHtml(note)}</p>` : ''}
+${record.reason ? `<p><strong>Reason:</strong> ${escapeHtml(record.reason)}</p>` : ''}
+<h2>What happens now</h2>
+${list(e.onFailback)}
+<h2>At the time of the decision</h2>
+${renderFailbackEvidence(record)}`,
+  );
 }

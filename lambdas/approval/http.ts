@@ -19,6 +19,8 @@ import {
   type ApprovalOutput,
   type ApprovalRecord,
   type ApprovalStore,
+  decisionKindOf,
+  decisionsFor,
   type DecidedBy,
   type Decision,
   type DeliveryResult,
@@ -194,10 +196,20 @@ async function handlePost(
   if (record.status !== 'pending' || isExpired(record, now)) return pageFor(record, now, ports.identity);
   if (!form.nonce || !sameSecret(form.nonce, record.nonce)) return forbidden();
 
-  if (form.decision !== 'approve' && form.decision !== 'reject') {
-    return html(400, renderMessagePage('No decision', 'Use the Approve or the Reject button on the approval page.'));
+  const kind = decisionKindOf(record.evidence);
+  const allowed: readonly string[] = decisionsFor(kind);
+  if (!form.decision || !allowed.includes(form.decision)) {
+    return html(
+      400,
+      renderMessagePage(
+        'No decision',
+        kind === 'failback'
+          ? 'Use the Fail back button on the failback page.'
+          : 'Use the Approve or the Reject button on the approval page.',
+      ),
+    );
   }
-  const decision: Decision = form.decision;
+  const decision = form.decision as Decision;
   const reason = form.reason ?? '';
   if (reason.length > MAX_REASON_LENGTH) {
     return html(400, renderMessagePage('Reason too long', `Keep the reason under ${MAX_REASON_LENGTH} characters.`));
@@ -209,6 +221,15 @@ async function handlePost(
       renderMessagePage(
         'Type blue’s cluster id to approve',
         'Nothing was decided. Go back and type the id of the cluster being replaced, exactly as the page shows it, into the field above the Approve button.',
+      ),
+    );
+  }
+  if (decision === 'failback' && (typeof blueId !== 'string' || form.confirm !== blueId)) {
+    return html(
+      400,
+      renderMessagePage(
+        'Type blue’s cluster id to fail back',
+        'Nothing was decided. Go back and type the id of the cluster to fail back to, exactly as the page shows it, into the field above the Fail back button.',
       ),
     );
   }
@@ -252,9 +273,9 @@ async function handlePost(
   const decided = result.record;
   let delivery: DeliveryResult;
   try {
-    if (decision === 'approve') {
+    if (decision === 'approve' || decision === 'failback') {
       const output: ApprovalOutput = {
-        decision: 'approve',
+        decision,
         ...(reason ? { reason } : {}),
         decidedAt,
         ...(request.sourceIp ? { sourceIp: request.sourceIp } : {}),

@@ -7,7 +7,29 @@ import type { ApprovalRequestRecord } from '../ports';
  */
 
 export type ApprovalStatus = 'pending' | 'approved' | 'rejected';
-export type Decision = 'approve' | 'reject';
+/**
+ * `approve` / `reject`: the cutover approval. `failback`: the offer to fail back to blue during its
+ * retention (docs/failback.md); taking it records the offer as `approved`.
+ */
+export type Decision = 'approve' | 'reject' | 'failback';
+
+/** What a stored request asks: the cutover approval, or the offer to fail back (`evidence.kind`). */
+export type DecisionKind = 'cutover' | 'failback';
+
+/** The kind of a stored request: the failback offer says so in its evidence; anything else is a cutover approval. */
+export function decisionKindOf(evidence: Record<string, unknown>): DecisionKind {
+  return evidence.kind === 'failback' ? 'failback' : 'cutover';
+}
+
+/** The decisions a request of this kind accepts. */
+export function decisionsFor(kind: DecisionKind): readonly Decision[] {
+  return kind === 'failback' ? ['failback'] : ['approve', 'reject'];
+}
+
+/** The status a decision leaves: only a reject is `rejected`. */
+export function statusAfter(decision: Decision): Exclude<ApprovalStatus, 'pending'> {
+  return decision === 'reject' ? 'rejected' : 'approved';
+}
 
 /**
  * A stored approval as the endpoint sees it, looked up by its id: the request as `RequestApproval`
@@ -55,7 +77,7 @@ export function decidedFields(
   request: DecisionRequest,
 ): Pick<ApprovalRecord, 'status' | 'decision' | 'decidedAt' | 'reason' | 'sourceIp' | 'userAgent' | 'decidedBy'> {
   return {
-    status: request.decision === 'approve' ? 'approved' : 'rejected',
+    status: statusAfter(request.decision),
     decision: request.decision,
     decidedAt: request.decidedAt,
     ...(request.reason !== undefined ? { reason: request.reason } : {}),
@@ -86,9 +108,9 @@ export interface ApprovalStore {
   reopen(approvalId: string, decidedAt: string, taskToken: string): Promise<void>;
 }
 
-/** What `$.approval` receives on approve. */
+/** What `$.approval` receives on approve (and `$.failbackDecision` on failback). */
 export interface ApprovalOutput {
-  decision: 'approve';
+  decision: 'approve' | 'failback';
   reason?: string;
   decidedAt: string;
   sourceIp?: string;

@@ -5,6 +5,7 @@ import {
   type ApprovalStore,
   type DecideResult,
   type DecisionRequest,
+  statusAfter,
 } from '../approval/model';
 import { awsCall, mapAwsError } from '../domain/aws-errors';
 import { approvalNonce, openTaskToken, sealTaskToken, sha256Hex } from '../domain/approval-secrets';
@@ -79,7 +80,9 @@ export function toRecord(item: Record<string, unknown> | undefined, approvalId: 
   }
   const taskToken = typeof sealedTaskToken === 'string' ? openTaskToken(approvalId, sealedTaskToken) : undefined;
   const decision: Pick<ApprovalRecord, 'decision'> =
-    item.decision === 'approve' || item.decision === 'reject' ? { decision: item.decision } : {};
+    item.decision === 'approve' || item.decision === 'reject' || item.decision === 'failback'
+      ? { decision: item.decision }
+      : {};
   return {
     approvalId,
     ...(taskToken !== undefined ? { taskToken } : {}),
@@ -156,7 +159,7 @@ export class DynamoDbApprovals implements Approvals, ApprovalStore {
       '#sealedTaskToken': 'sealedTaskToken',
     };
     const values: Record<string, unknown> = {
-      ':status': request.decision === 'approve' ? 'approved' : 'rejected',
+      ':status': statusAfter(request.decision),
       ':decision': request.decision,
       ':decidedAt': request.decidedAt,
       ':pending': 'pending',

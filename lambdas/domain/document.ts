@@ -179,6 +179,38 @@ export interface ExecutionDocument {
   release?: { released: boolean };
   report?: Record<string, unknown>;
   error?: { Error: string; Cause?: string };
+  // ---- failback (input.failback; docs/failback.md) -------------------------------------------
+  /** StartFailbackReplication: green publishes to blue, per database, from the cutover freeze on. */
+  /** EndGreenSessions: sessions left on green after the failback's CNAME swap, ended. */
+  greenSessions?: { ended: number; endedAt: string };
+  failbackReplication?: FailbackReplication;
+  /** RetainBlueForFailback: the decision from the failback page (absent when the retention ran out). */
+  failbackDecision?: {
+    decision: 'failback';
+    reason?: string;
+    decidedAt: string;
+    sourceIp?: string;
+    userAgent?: string;
+  };
+  /** FenceGreen: the same fence as blue's, on green, under the key `<execution id>:failback`. */
+  greenFence?: ExecutionDocument['fence'];
+  /** MoveBlueSequences: every sequence on blue set past green's value. */
+  failbackSequences?: { moved: number; databases: string[] };
+  /** StopFailbackReplication / EndFailbackReplication: the reverse replication removed. */
+  failbackStopped?: { databases: string[]; stoppedAt: string };
+  /** ReopenBlue: blue's groups back and the CNAME swapped to blue. */
+  failback?: { changeId: string; target: string; requestedAt: string; securityGroupIds: string[] };
+}
+
+/** The replication from green back to blue, per database, as StartFailbackReplication made it. */
+export interface FailbackReplication {
+  /** Names per database: replicationNames(execution id, database, 'green-to-blue'). */
+  databases: string[];
+  /** Tables on green that blue does not have (`database: schema.table`, added by the migrations): blue does not follow them. */
+  notFollowed?: string[];
+  /** Green's WAL position when its slots were created, while green was still frozen and equal to blue. */
+  startLsn?: string;
+  startedAt: string;
 }
 
 export const EXECUTION_TAG = 'bluegreen:execution';

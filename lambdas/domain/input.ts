@@ -6,9 +6,9 @@ import {
   EVENTS_PER_POLL,
   HISTORY_EVENT_LIMIT,
   MAX_POLLS,
-  MAX_POLLS_ONLINE,
   MAX_POLLS_RULE,
-  ONLINE_POLL_LOOPS_ON_LONGEST_PATH,
+  maxPollsFor,
+  pollLoopsFor,
 } from './limits';
 
 /**
@@ -269,9 +269,9 @@ export function parseInput(request: ValidateRequest): DeploymentInput {
   if (!raw.targetEngineVersion && (raw.clusterParameterGroupName || raw.instanceParameterGroupName)) {
     problems.push('clusterParameterGroupName: parameter groups are only used with targetEngineVersion');
   }
-  // Online mode has more loops: without its own maxPolls it takes the configured one, capped.
-  const maxPolls =
-    raw.maxPolls ?? (raw.mode === 'online' ? Math.min(defaults.maxPolls, MAX_POLLS_ONLINE) : defaults.maxPolls);
+  // Online mode and failback have more loops: without its own maxPolls a run takes the configured one, capped.
+  const maxPollsBound = maxPollsFor(raw);
+  const maxPolls = raw.maxPolls ?? Math.min(defaults.maxPolls, maxPollsBound);
   problems.push(
     ...durationProblems({
       pollIntervalSeconds: raw.pollIntervalSeconds ?? defaults.pollIntervalSeconds,
@@ -280,9 +280,10 @@ export function parseInput(request: ValidateRequest): DeploymentInput {
       blueRetentionSeconds: raw.blueRetentionSeconds ?? defaults.blueRetentionSeconds,
     }),
   );
-  if (raw.mode === 'online' && raw.maxPolls !== undefined && raw.maxPolls > MAX_POLLS_ONLINE) {
+  if (raw.maxPolls !== undefined && raw.maxPolls > maxPollsBound) {
+    const shape = `${raw.mode === 'online' ? 'online' : 'offline'} mode${raw.failback ? ' with failback' : ''}`;
     problems.push(
-      `maxPolls: at most ${MAX_POLLS_ONLINE} in online mode: its ${ONLINE_POLL_LOOPS_ON_LONGEST_PATH} poll loops of ${EVENTS_PER_POLL} events a poll, run to their limit, must stay under Step Functions' ${HISTORY_EVENT_LIMIT} events of history`,
+      `maxPolls: at most ${maxPollsBound} in ${shape}: its ${pollLoopsFor(raw)} poll loops of ${EVENTS_PER_POLL} events a poll, run to their limit, must stay under Step Functions' ${HISTORY_EVENT_LIMIT} events of history`,
     );
   }
   if (raw.failback && raw.dryRun) problems.push('failback: a dry run has no cutover to fail back from');

@@ -16,7 +16,7 @@ export const POLL_LOOPS_ON_LONGEST_PATH = 10;
 /** Events one more poll costs: the Check task (5), its Choice (2) and its Wait (2). */
 export const EVENTS_PER_POLL = 9;
 /** Events of the longest path besides the repeated polls, each task retried to its limit once (rounded up). */
-export const FIXED_HISTORY_EVENTS = 1_400;
+export const FIXED_HISTORY_EVENTS = 1_650;
 
 /** The largest maxPolls whose every loop, run to its limit, keeps the history under the quota. */
 export const MAX_POLLS = Math.floor(
@@ -32,6 +32,30 @@ export const ONLINE_POLL_LOOPS_ON_LONGEST_PATH = 12;
 export const MAX_POLLS_ONLINE = Math.floor(
   (HISTORY_EVENT_LIMIT - FIXED_HISTORY_EVENTS) / (ONLINE_POLL_LOOPS_ON_LONGEST_PATH * EVENTS_PER_POLL),
 );
+
+/**
+ * Failback (docs/failback.md) passes CheckBlueCaughtUp and CheckBlueReopened instead of
+ * CheckBlueDeleted: one loop more, in either mode. Online mode with failback is the graph's
+ * longest path.
+ */
+export const FAILBACK_EXTRA_POLL_LOOPS = 1;
+
+/** What decides a run's path through the graph, as far as its poll loops go. */
+export interface RunShape {
+  mode?: string;
+  failback?: boolean;
+}
+
+/** Poll loops on the longest path a run of this shape can take. */
+export function pollLoopsFor(run: RunShape): number {
+  const base = run.mode === 'online' ? ONLINE_POLL_LOOPS_ON_LONGEST_PATH : POLL_LOOPS_ON_LONGEST_PATH;
+  return base + (run.failback ? FAILBACK_EXTRA_POLL_LOOPS : 0);
+}
+
+/** The largest maxPolls a run of this shape may take: every loop at its limit stays under the quota. */
+export function maxPollsFor(run: RunShape): number {
+  return Math.floor((HISTORY_EVENT_LIMIT - FIXED_HISTORY_EVENTS) / (pollLoopsFor(run) * EVENTS_PER_POLL));
+}
 
 /** At most one poll's Check: its Lambda (60 s) plus the task timeout's margin (30 s). */
 export const CHECK_SECONDS = 90;

@@ -6,7 +6,8 @@ import middy from '@middy/core';
 import { DynamoDbApprovals } from '../aws/approvals-dynamodb';
 import { SnsNotifier } from '../aws/notifier-sns';
 import { logger, systemClock as clock, traced } from './runtime';
-import { requestApproval, type RequestApprovalEvent, type RequestApprovalResult } from '../steps/request-approval';
+import { requestDecision } from '../steps/offer-failback';
+import type { RequestApprovalEvent, RequestApprovalResult } from '../steps/request-approval';
 
 function requireEnv(name: string): string {
   const value = process.env[name];
@@ -21,13 +22,16 @@ const approvals = new DynamoDbApprovals(DynamoDBDocumentClient.from(traced(new D
 const notifier = new SnsNotifier(traced(new SNSClient({})), requireEnv('TOPIC_ARN'));
 
 /**
- * `RequestApproval` (waitForTaskToken). The event carries the task token: it is never logged,
+ * `RequestApproval` and `RetainBlueForFailback` (waitForTaskToken; the payload's `kind` says which). The event carries the task token: it is never logged,
  * so `logEvent` is forced off whatever POWERTOOLS_LOGGER_LOG_EVENT says.
  */
-export const handler = middy<RequestApprovalEvent, RequestApprovalResult>()
+export const handler = middy<RequestApprovalEvent & { kind?: string }, RequestApprovalResult>()
   .use(injectLambdaContext(logger, { logEvent: false }))
   .handler(async (event) => {
-    const result = await requestApproval(event, { approvals, notifier, clock });
-    logger.info('Approval requested', { executionArn: event.document.input.executionId, expiresAt: result.expiresAt });
+    const result = await requestDecision(event, { approvals, notifier, clock });
+    logger.info(event.kind === 'failback' ? 'Failback offered' : 'Approval requested', {
+      executionArn: event.document.input.executionId,
+      expiresAt: result.expiresAt,
+    });
     return result;
   });

@@ -188,6 +188,49 @@ export const TASKS = {
   ReleaseLock: bookkeeping('ReleaseLock', 'release-lock', '$.release', ['lock.release']),
   Report: bookkeeping('Report', 'report', '$.report', ['notifier.publish']),
   ReportFailure: bookkeeping('ReportFailure', 'report-failure', '$.failureReport', ['notifier.publish']),
+  // ---- failback (input.failback; docs/failback.md) ------------------------------------------
+  // Before OpenGreen, while blue is fenced and green still frozen: green publishes, blue subscribes.
+  StartFailbackReplication: database(
+    'StartFailbackReplication',
+    'start-failback-replication',
+    '$.failbackReplication',
+    120,
+    [...DB, 'database.replicationConninfo'],
+  ),
+  // Blue's retention as a waitForTaskToken task (timeout: blueRetentionSeconds), in the approval Lambda.
+  RetainBlueForFailback: {
+    state: 'RetainBlueForFailback',
+    step: 'request-approval',
+    resultPath: '$.failbackDecision',
+    kind: 'approval',
+    timeoutSeconds: 30,
+    calls: ['approvals.store', 'notifier.publish'],
+  },
+  // Rollback with failback: what StartFailbackReplication may have left (a no-op when it made nothing).
+  RemoveFailbackReplication: database(
+    'RemoveFailbackReplication',
+    'stop-failback-replication',
+    '$.failbackStopped',
+    120,
+  ),
+  // The retention ran out: green is kept; the reverse replication goes before blue does.
+  StopFailbackReplication: database('StopFailbackReplication', 'stop-failback-replication', '$.failbackStopped', 120),
+  // Failing back: the switchover in reverse.
+  FenceGreen: database('FenceGreen', 'fence-green', '$.greenFence'),
+  CheckBlueCaughtUp: database('CheckBlueCaughtUp', 'check-blue-caught-up', '$.wait.blueCaughtUp', 60),
+  MoveBlueSequences: database('MoveBlueSequences', 'move-blue-sequences', '$.failbackSequences', 120),
+  EndFailbackReplication: database('EndFailbackReplication', 'stop-failback-replication', '$.failbackStopped', 120),
+  UnfenceBlueForFailback: database('UnfenceBlueForFailback', 'unfence-blue', '$.unfence', 120),
+  ReopenBlue: control('ReopenBlue', 'reopen-blue', '$.failback', [
+    'clusters.describeCluster',
+    'clusters.setSecurityGroups',
+    'dns.upsertCname',
+  ]),
+  CheckBlueReopened: control('CheckBlueReopened', 'check-blue-reopened', '$.wait.blueReopened', [
+    'clusters.describeCluster',
+    'dns.changeStatus',
+  ]),
+  EndGreenSessions: database('EndGreenSessions', 'end-green-sessions', '$.greenSessions', 60),
   // The recovery state machine's first task (a stopped execution): rebuilds its document.
   ReadStoppedExecution: control('ReadStoppedExecution', 'read-stopped-execution', '$', ['executions.describe']),
 } as const satisfies Record<string, TaskSpec>;

@@ -1,6 +1,14 @@
 import type { ExecutionDocument } from '../domain/document';
 import type { Ports } from '../ports';
 import { ADMIN_DATABASE, AWS_INTERNAL_ROLES, blueTarget, withSession } from './db';
+import { replicationNames } from './replication';
+
+/** The subscriptions on blue of this execution's failback replication (none without failback). */
+function failbackSubscriptions(doc: ExecutionDocument): string[] {
+  return (doc.failbackReplication?.databases ?? []).map(
+    (database) => replicationNames(doc.input.executionId, database, 'green-to-blue').subscription,
+  );
+}
 
 export type EndBlueSessionsResult = NonNullable<ExecutionDocument['blueSessions']>;
 
@@ -20,8 +28,10 @@ export async function endBlueSessions(
       `SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity
         WHERE datid IS NOT NULL AND pid <> pg_backend_pid()
           AND backend_type NOT IN ('autovacuum worker', 'autovacuum launcher')
-          AND NOT (coalesce(usename, '') = ANY ($1::text[]))`,
-      [AWS_INTERNAL_ROLES],
+          AND NOT (coalesce(usename, '') = ANY ($1::text[]))
+          -- Failback: blue's apply workers of this execution's reverse replication keep running.
+          AND NOT (pid IN (SELECT w.pid FROM pg_stat_subscription w WHERE w.subname = ANY ($2::text[]) AND w.pid IS NOT NULL))`,
+      [AWS_INTERNAL_ROLES, failbackSubscriptions(doc)],
     );
     return { ended: ended.rows.filter((r) => r.ok).length, endedAt: ports.clock.now().toISOString() };
   });

@@ -58,9 +58,16 @@ export interface FenceOptions {
    */
   graceMs?: number;
   /**
+   * Fence this cluster instead of blue, recording the row under `fenceKey`: failing back fences
+   * green (docs/failback.md). @default - blue, under the execution id
+   */
+  target?: DbTarget;
+  fenceKey?: string;
+  /**
    * Logical slots whose walsender is left running (online mode: the stream to green must carry
-   * the fence row and every write before it). A walsender serves exactly the slot it holds, so
-   * it is exempt by the slot's `active_pid`, never by a name a client chose. @default none
+   * the fence row and every write before it; failback: the stream from green to blue). A
+   * walsender serves exactly the slot it holds, so it is exempt by the slot's `active_pid`,
+   * never by a name a client chose. @default none
    */
   exemptSlots?: readonly string[];
 }
@@ -365,8 +372,8 @@ export async function fenceWrites(
   ports: Pick<Ports, 'database' | 'clock'>,
   options: FenceOptions = {},
 ): Promise<FenceResult> {
-  const executionId = doc.input.executionId;
-  const target = blueTarget(doc);
+  const executionId = options.fenceKey ?? doc.input.executionId;
+  const target = options.target ?? blueTarget(doc);
   const session = await openSession(ports.database, target, ADMIN_DATABASE);
   const run: FenceRun = {
     session,

@@ -12,6 +12,16 @@ import { checkCname, checkGreenOpen, openGreen, swapCname } from './cutover';
 import { checkBlueDeleted, deleteBlue } from './delete-blue';
 import { checkGreenDiscarded, discardGreen } from './discard-green';
 import { endBlueSessions } from './end-blue-sessions';
+import {
+  checkBlueCaughtUp,
+  checkBlueReopened,
+  endGreenSessions,
+  fenceGreen,
+  moveBlueSequences,
+  reopenBlue,
+  startFailbackReplication,
+  stopFailbackReplication,
+} from './failback';
 import { fenceWrites } from './fence-writes';
 import { inspectBlue } from './inspect-blue';
 import { checkGreenWriter, createGreenWriter } from './green-writer';
@@ -20,7 +30,7 @@ import { applySql } from './migrations';
 import { postUpgrade } from './post-upgrade';
 import { preflight } from './preflight';
 import { report, reportFailure } from './report';
-import { requestApproval } from './request-approval';
+import { requestDecision } from './offer-failback';
 import { readStoppedExecution } from './recover';
 import { checkRollback, rollback, unfenceBlue } from './rollback';
 import { smokeTest } from './smoke-test';
@@ -71,7 +81,8 @@ export const STEPS: Record<StepId, StepFunction> = {
   'add-replicas': (e, p) => addReplicas(doc(e), p),
   'check-replicas': (e, p) => checkReplicas(doc(e), p),
   'smoke-test': (e, p) => smokeTest(doc(e), p),
-  'request-approval': (e, p) => requestApproval(e as Parameters<typeof requestApproval>[0], p),
+  // The approval Lambda: the cutover approval, or (payload kind 'failback') the failback offer.
+  'request-approval': (e, p) => requestDecision(e as Parameters<typeof requestDecision>[0], p),
   'check-fence-held': (e, p) => checkFenceHeld(doc(e), p, 'before-open'),
   'open-green': (e, p) => openGreen(doc(e), p),
   'check-green-open': (e, p) => checkGreenOpen(doc(e), p),
@@ -97,4 +108,12 @@ export const STEPS: Record<StepId, StepFunction> = {
   'switchover-fence': (e, p) => switchoverFence(doc(e), p),
   'catch-up-green': (e, p) => catchUpGreen(doc(e), p),
   'remove-replication': (e, p) => removeReplication(doc(e), p),
+  'start-failback-replication': (e, p) => startFailbackReplication(doc(e), p),
+  'stop-failback-replication': (e, p) => stopFailbackReplication(doc(e), p),
+  'fence-green': (e, p) => fenceGreen(doc(e), p),
+  'check-blue-caught-up': (e, p) => checkBlueCaughtUp(doc(e), p),
+  'move-blue-sequences': (e, p) => moveBlueSequences(doc(e), p),
+  'reopen-blue': (e, p) => reopenBlue(doc(e), p),
+  'check-blue-reopened': (e, p) => checkBlueReopened(doc(e), p),
+  'end-green-sessions': (e, p) => endGreenSessions(doc(e), p),
 };

@@ -117,7 +117,11 @@ function decide(execution: ExecutionRecord): Record<string, unknown> & { recover
   }
   const document = doc as unknown as ExecutionDocument & Record<string, unknown>;
   if (wasEntered('OpenGreen') || document.open || document.cutover) {
-    const cutoverDone = wasEntered('RetainBlue');
+    const cutoverDone = wasEntered('RetainBlue') || wasEntered('RetainBlueForFailback');
+    // Failing back (docs/failback.md): green may be fenced; a person finishes it, the lock stays.
+    if (wasEntered('FenceGreen')) {
+      return { ...document, failbackError: failure, recovery: { ...base, action: 'report', settleSeconds } };
+    }
     return {
       ...document,
       ...(cutoverDone ? { cleanupError: failure } : { cutoverError: failure }),

@@ -2,6 +2,7 @@ import type { ExecutionDocument } from '../domain/document';
 import { ddlGuardNames, replicationPrefix } from './replication';
 import { MAX_EMAILED_REASON_LENGTH, quotedForEmail, truncateValue } from '../domain/truncate';
 import type { Ports } from '../ports';
+import { failbackFenceKey } from './failback';
 
 /** The facts of a finished run, for the notification and the console. */
 export function summarize(doc: ExecutionDocument) {
@@ -56,24 +57,47 @@ export async function report(
   doc: ExecutionDocument,
   { notifier }: Pick<Ports, 'notifier'>,
 ): Promise<Record<string, unknown>> {
-  const summary = { status: doc.input.dryRun ? 'DRY_RUN_SUCCEEDED' : 'SUCCEEDED', ...summarize(doc) };
+  // Failed back: the deployment ended on blue, on purpose; green is kept, fenced.
+  const failedBack = Boolean(doc.failback);
+  const status = doc.input.dryRun ? 'DRY_RUN_SUCCEEDED' : failedBack ? 'FAILED_BACK' : 'SUCCEEDED';
+  const summary = { status, ...summarize(doc), ...(failedBack ? { failback: failbackSummary(doc) } : {}) };
   const subject = doc.input.dryRun
     ? `Dry run on ${doc.input.blueClusterId} succeeded`
-    : `Blue/green deployment of ${doc.input.blueClusterId} succeeded`;
-  const lines = doc.input.dryRun
+    : failedBack
+      ? `Deployment of ${doc.input.blueClusterId} failed back to blue`
+      : `Blue/green deployment of ${doc.input.blueClusterId} succeeded`;
+  const lines = failedBack
     ? [
-        `The dry run cloned ${doc.input.blueClusterId} as ${doc.input.greenClusterId}, ran every step but the write block, approval and cutover, and deleted the clone.`,
-        `Phase durations estimate the downtime of a real run: ${JSON.stringify(summary.phases)}.`,
+        `Failed back: applications reach blue ${doc.input.blueClusterId} again through ${doc.input.cname.recordName}, with every write green committed (blue followed green through logical replication).`,
+        `Green ${doc.input.greenClusterId} is kept, fenced (read-only), for inspection: delete it when done (aws rds delete-db-instance for each instance, then aws rds delete-db-cluster --db-cluster-identifier ${doc.input.greenClusterId}).`,
+        ...(doc.failbackDecision?.reason ? [`Reason given: ${quotedForEmail(doc.failbackDecision.reason)}`] : []),
       ]
-    : [
-        `Applications now reach ${doc.input.greenClusterId} through ${doc.input.cname.recordName}.`,
-        summary.blueKept
-          ? String(summary.blueKept)
-          : `Blue ${doc.input.blueClusterId} was deleted after ${doc.input.blueRetentionSeconds} s; its final snapshot is ${String(summary.blueFinalSnapshot)}.`,
-        ...(summary.masterUserSecret ? [summary.masterUserSecret] : []),
-      ];
+    : doc.input.dryRun
+      ? [
+          `The dry run cloned ${doc.input.blueClusterId} as ${doc.input.greenClusterId}, ran every step but the write block, approval and cutover, and deleted the clone.`,
+          `Phase durations estimate the downtime of a real run: ${JSON.stringify(summary.phases)}.`,
+        ]
+      : [
+          `Applications now reach ${doc.input.greenClusterId} through ${doc.input.cname.recordName}.`,
+          summary.blueKept
+            ? String(summary.blueKept)
+            : `Blue ${doc.input.blueClusterId} was deleted after ${doc.input.blueRetentionSeconds} s; its final snapshot is ${String(summary.blueFinalSnapshot)}.`,
+          ...(summary.masterUserSecret ? [summary.masterUserSecret] : []),
+        ];
   await notifier.publish(subject, `${lines.join('\n')}\n\n${JSON.stringify(summary, null, 2)}`);
   return summary;
+}
+
+function failbackSummary(doc: ExecutionDocument) {
+  const reopened = doc.wait?.blueReopened as { freezeMs?: number; checkedAt?: string } | undefined;
+  return {
+    decidedAt: doc.failbackDecision?.decidedAt,
+    greenFencedAt: doc.greenFence?.fencedAt,
+    blueServingAt: reopened?.checkedAt,
+    freezeMs: reopened?.freezeMs,
+    sequencesMoved: doc.failbackSequences?.moved ?? 0,
+    databases: doc.failbackReplication?.databases ?? [],
+  };
 }
 
 interface FailureFacts {
@@ -94,7 +118,13 @@ export function causeMessage(cause: string | undefined): string {
 }
 
 type Outcome =
-  'NOTHING_CHANGED' | 'ROLLED_BACK' | 'ROLLBACK_FAILED' | 'CUTOVER_FAILED' | 'CLEANUP_FAILED' | 'RELEASE_FAILED';
+  | 'NOTHING_CHANGED'
+  | 'ROLLED_BACK'
+  | 'ROLLBACK_FAILED'
+  | 'CUTOVER_FAILED'
+  | 'CLEANUP_FAILED'
+  | 'RELEASE_FAILED'
+  | 'FAILBACK_FAILED';
 
 /**
  * ReportFailure: says what failed, why, what state everything is in, and what to do. Its
@@ -108,7 +138,12 @@ export async function reportFailure(
   const cutover = get('cutoverError');
   const cleanup = get('cleanupError');
   const release = get('releaseError');
-  const primary = doc.error ?? cutover ?? cleanup ?? release ?? { Error: 'Unknown', Cause: 'no error recorded' };
+  const failback = get('failbackError');
+  const primary = doc.error ??
+    cutover ??
+    failback ??
+    cleanup ??
+    release ?? { Error: 'Unknown', Cause: 'no error recorded' };
   const replicationLeft = get('replicationError');
   const rollbackFailure = get('rollbackError') ?? get('unfenceError');
   const input = doc.input as ExecutionDocument['input'] | undefined;
@@ -121,7 +156,8 @@ export async function reportFailure(
   const groupsDetached = Boolean(doc.block);
   // The lock is kept on purpose when a person must act first, and when releasing it failed.
   const lockHeld =
-    Boolean(doc.lock) && (Boolean(cutover) || Boolean(rollbackFailure) || Boolean(release) || Boolean(replicationLeft));
+    Boolean(doc.lock) &&
+    (Boolean(cutover) || Boolean(failback) || Boolean(rollbackFailure) || Boolean(release) || Boolean(replicationLeft));
   const lockLine = `The deployment lock on ${blueId} is still held, so no other run starts on it: when everything is in order, delete the item with lockKey "${blueId}" from the lock table.`;
 
   let outcome: Outcome;
@@ -137,11 +173,19 @@ export async function reportFailure(
       `To finish the cutover: aws route53 change-resource-record-sets --hosted-zone-id ${zone} with an UPSERT of ${record} to green's endpoint.`,
       `To go back to blue instead (only if green took no writes): detach the application groups from green${groupsDetached ? `, aws rds modify-db-cluster --db-cluster-identifier ${blueId} --vpc-security-group-ids ${originalGroups} --apply-immediately` : ''}, ALTER DATABASE … RESET default_transaction_read_only on blue (${doc.fence?.changedDatabases.join(', ') || 'the fenced databases'}), and point ${record} at blue.`,
     ];
+  } else if (failback) {
+    outcome = 'FAILBACK_FAILED';
+    situation = failbackInstructions(doc, primary.Error);
   } else if (cleanup) {
     outcome = 'CLEANUP_FAILED';
     situation = [
       `The cutover succeeded: applications use green ${greenId} through ${record}.`,
       `Retaining or deleting blue failed (${primary.Error}). Blue ${blueId} is fenced and kept. When you are sure, take a snapshot and delete it: aws rds delete-db-cluster --db-cluster-identifier ${blueId} --final-db-snapshot-identifier ${blueId}-final (delete its instances first).`,
+      ...(doc.failbackReplication && !doc.failbackStopped
+        ? [
+            `Blue still follows green (failback replication, databases ${doc.failbackReplication.databases.join(', ')}), and green's replication slots keep WAL until it is removed. Before deleting blue, on blue in each of those databases: ALTER SUBSCRIPTION <name> DISABLE; ALTER SUBSCRIPTION <name> SET (slot_name = NONE); DROP SUBSCRIPTION <name> (the names start with bg_ and end with _sub: SELECT subname FROM pg_subscription); then on green SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name LIKE 'bg\\_%\\_g2b\\_%'.`,
+          ]
+        : []),
     ];
   } else if (release && !doc.error) {
     outcome = 'RELEASE_FAILED';
@@ -192,4 +236,37 @@ export async function reportFailure(
   await notifier.publish(subject, message);
   const cause = primary.Error === 'ApprovalRejected' ? truncateValue(reason, MAX_EMAILED_REASON_LENGTH) : reason;
   return { outcome, error: primary.Error, cause: cause || primary.Error, message, lockHeld };
+}
+
+/**
+ * What to do when failing back stopped part-way. No write is lost at any point: until blue is
+ * reopened, green is fenced (read-only) and holds every write; blue has all of them once it
+ * caught up. Which way to finish depends on how far the failback came.
+ */
+function failbackInstructions(doc: ExecutionDocument, error: string): string[] {
+  const blueId = doc.input.blueClusterId;
+  const greenId = doc.input.greenClusterId;
+  const { hostedZoneId, recordName } = doc.input.cname;
+  const greenDatabases = doc.greenFence?.changedDatabases.join(', ') || 'every user database';
+  const reopenGreen = `To stay on green instead: on green, ALTER DATABASE … RESET default_transaction_read_only on ${greenDatabases}; ${recordName} still points at green.`;
+  const lines = [
+    `Failing back to blue ${blueId} stopped at ${error}. Nothing was undone automatically, and no write is lost.`,
+  ];
+  if (!doc.greenFence) {
+    lines.push(
+      `Green ${greenId} may be partly fenced (some databases read-only). ${reopenGreen} Or decide again: start the failback by hand as docs/failback.md describes.`,
+    );
+  } else if (!doc.failbackStopped) {
+    lines.push(
+      `Green ${greenId} is fenced (read-only) and holds every write; blue may not have all of them yet (the reverse replication is still running). Look at blue's subscriptions (SELECT * FROM pg_stat_subscription) and the PostgreSQL log of blue for the apply error.`,
+      reopenGreen,
+      `To finish the failback by hand once blue has green's fence row (SELECT * FROM bluegreen.fence WHERE execution_id = '${failbackFenceKey(doc)}' on blue): move blue's sequences past green's, drop the subscriptions on blue and the slots on green, then ALTER DATABASE … RESET default_transaction_read_only on blue (${doc.fence?.changedDatabases.join(', ') || 'the fenced databases'}), restore blue's security groups and point ${recordName} at blue (zone ${hostedZoneId}).`,
+    );
+  } else {
+    lines.push(
+      `Blue ${blueId} has every write green committed, and the reverse replication is removed. Green ${greenId} is fenced (read-only).`,
+      `Finish by hand: ALTER DATABASE … RESET default_transaction_read_only on blue (${doc.fence?.changedDatabases.join(', ') || 'the fenced databases'}) if not done${doc.block ? `, aws rds modify-db-cluster --db-cluster-identifier ${blueId} --vpc-security-group-ids ${doc.blue?.originalSecurityGroupIds.join(' ') ?? ''} --apply-immediately` : ''}, and UPSERT ${recordName} (zone ${hostedZoneId}) to blue's endpoint ${doc.blue?.endpoint ?? ''}.`,
+    );
+  }
+  return lines;
 }

@@ -63,6 +63,8 @@ export function runFigures(doc: Partial<ExecutionDocument>, outcome: RunFigures[
  * or came back (the CNAME in sync on green, or a rollback that restored blue).
  */
 export function writesBlockedSince(doc: Partial<ExecutionDocument>): string | undefined {
+  // Failing back (docs/failback.md): green is fenced until blue serves behind the CNAME again.
+  if (doc.greenFence) return doc.wait?.['blueReopened']?.done ? undefined : doc.greenFence.fencedAt;
   const blockedFrom = doc.block?.blockedAt ?? doc.fence?.fencedAt;
   if (!blockedFrom) return undefined;
   const wait = doc.wait ?? {};

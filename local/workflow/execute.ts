@@ -2,7 +2,6 @@ import '../polyfills';
 import { ExecutionAbortedError, ExecutionError, StateMachine } from 'aws-local-stepfunctions';
 import { mapAwsError, sdkShapedError } from '../../lambdas/domain/aws-errors';
 import { isWorkflowErrorName, workflowError } from '../../lambdas/domain/errors';
-import type { ExecutionDocument } from '../../lambdas/domain/document';
 import { portsAllowedFor } from './permissions';
 import type { ExecutionRecord, ExecutionStateEvent, Ports } from '../../lambdas/ports';
 import { TASK_LIST, type StepId } from '../../lambdas/steps/catalog';
@@ -120,6 +119,29 @@ function adaptForLocalExecutor(definition: AslDefinition): AslDefinition {
   return copy;
 }
 
+/**
+ * The timeout AWS gives a waitForTaskToken task: its `TimeoutSecondsPath` (`$.a.b.c`) read from the
+ * state's input, the execution document (RequestApproval: the approval timeout; RetainBlueForFailback:
+ * blue's retention), or its fixed `TimeoutSeconds`.
+ */
+export function timeoutSecondsOf(definition: AslDefinition, state: string, document: unknown): number {
+  const spec = definition.States[state];
+  const path = spec?.TimeoutSecondsPath;
+  if (typeof path === 'string') {
+    let value: unknown = document;
+    for (const key of path
+      .replace(/^\$\.?/, '')
+      .split('.')
+      .filter(Boolean)) {
+      value = typeof value === 'object' && value !== null ? (value as Record<string, unknown>)[key] : undefined;
+    }
+    if (typeof value !== 'number') throw new Error(`${state}: TimeoutSecondsPath ${path} is not a number in the input`);
+    return value;
+  }
+  if (typeof spec?.TimeoutSeconds === 'number') return spec.TimeoutSeconds;
+  throw new Error(`${state} has no timeout`);
+}
+
 /** A Lambda that runs past its timeout fails with Sandbox.Timedout (its work may still go on). */
 async function withLambdaTimeout<T>(work: Promise<T>, timeoutMs: number, state: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
@@ -205,7 +227,7 @@ export async function executeDefinition(options: ExecuteOptions): Promise<Execut
             ? waitWithTimeout(
                 taskTokens,
                 (input as { taskToken: string }).taskToken,
-                (input as { document: ExecutionDocument }).document.input.approval.timeoutSeconds * 1000,
+                timeoutSecondsOf(options.definition, spec.state, (input as { document: unknown }).document) * 1000,
               )
             : undefined;
         let result: unknown;

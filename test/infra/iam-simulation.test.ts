@@ -240,10 +240,11 @@ async function sdkCallsOf(call: RecordedCall): Promise<SdkCall[]> {
     network: new Ec2Network(new EC2Client({ region: REGION })),
     dns: new Route53Dns(new Route53Client({ region: REGION })),
     lock: new DynamoLock(DynamoDBDocumentClient.from(new DynamoDBClient({ region: REGION })), lockTable),
-    // RequestApproval's email goes to the approvers' topic (its TOPIC_ARN), every other to the notification topic.
+    // The approval Lambda's emails (RequestApproval, RetainBlueForFailback's offer) go to the approvers'
+    // topic (its TOPIC_ARN), every other to the notification topic.
     notifier: new SnsNotifier(
       new SNSClient({ region: REGION }),
-      call.state === 'RequestApproval' ? approversTopicArn : topicArn,
+      call.state === 'RequestApproval' || call.state === 'RetainBlueForFailback' ? approversTopicArn : topicArn,
     ),
     approvers: new SnsApproverSubscriptions(new SNSClient({ region: REGION }), approversTopicArn),
     migrations: new S3MigrationSource(new S3Client({ region: REGION })),
@@ -335,6 +336,12 @@ beforeAll(async () => {
     ['deploy', input, { prepare: monitoredBlue }],
     ['reject', input, { approval: 'reject', prepare: monitoredBlue }],
     ['dry run', { ...input, dryRun: true }, { prepare: monitoredBlue }],
+    // Failback (docs/failback.md): ReopenBlue gives blue its groups back and swaps the CNAME back.
+    [
+      'fail back',
+      { ...input, migrations: undefined, failback: true, blueRetentionSeconds: 3600 },
+      { failback: 'failback', prepare: monitoredBlue },
+    ],
   ];
   const recorded: RecordedCall[] = [];
   for (const [name, scenarioInput, options] of scenarios) {
@@ -372,6 +379,7 @@ describe('IAM simulation of every synthesized Lambda role against the requests i
       deploy: 'SUCCEEDED',
       reject: expect.stringMatching(/^FAILED ApprovalRejected/),
       'dry run': 'SUCCEEDED',
+      'fail back': 'SUCCEEDED',
     });
     const states = new Set(requests.map((r) => r.state));
     for (const state of [
@@ -380,6 +388,8 @@ describe('IAM simulation of every synthesized Lambda role against the requests i
       'UpgradeEngine',
       'OpenGreen',
       'SwapCname',
+      'ReopenBlue',
+      'CheckBlueReopened',
       'DeleteBlue',
       'Rollback',
     ])

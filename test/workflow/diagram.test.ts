@@ -199,12 +199,13 @@ describe('the diagram of the synthesized state machine', () => {
     expect(nodeLines).toHaveLength(Object.keys(definition.States).length);
   });
 
-  it('draws the rollback path: the fenced steps share one Catch, online mode removes the replication first, then UnfenceBlue and Rollback', () => {
-    const region = diagram.match(/^ {2}subgraph (\w+)\["on any error: IsOnlineRollback"\]\n([\s\S]*?)^ {2}end$/m);
+  it('draws the rollback path: the fenced steps share one Catch, failback and online mode remove their replication first, then UnfenceBlue and Rollback', () => {
+    const region = diagram.match(/^ {2}subgraph (\w+)\["on any error: IsFailbackRollback"\]\n([\s\S]*?)^ {2}end$/m);
     expect(region?.[2]).toContain('CreateClone["CreateClone"]');
     expect(region?.[2]).toContain('SmokeTest["SmokeTest"]');
     expect(region?.[2]).toContain('CatchUpGreen["CatchUpGreen"]');
-    expect(diagram).toContain(`  ${region?.[1]} -.->|"any error"| IsOnlineRollback\n`);
+    expect(diagram).toContain(`  ${region?.[1]} -.->|"any error"| IsFailbackRollback\n`);
+    expect(diagram).toContain('  RemoveFailbackReplication --> IsOnlineRollback\n');
     expect(diagram).toContain('  IsOnlineRollback -->|"mode set and mode = online"| RemoveReplication\n');
     expect(diagram).toContain('  IsOnlineRollback -->|"otherwise"| UnfenceBlue\n');
     expect(diagram).toContain('  RemoveReplication --> UnfenceBlue\n');

@@ -128,6 +128,31 @@ export function databaseStepStubs(calls: string[]): Partial<Record<StepId, StepF
       removed: ['subscription bg_sub', 'slot bg_slot', 'publication bg_pub', 'DDL guard (app)'],
     })),
     'remove-replication': record('remove-replication', () => ({ removed: ['slot bg_slot on blue'] })),
+    // Failback (docs/failback.md): the reverse replication's SQL is tested on real PostgreSQL.
+    'start-failback-replication': record('start-failback', (doc) => ({
+      databases: doc.fence?.databases ?? [],
+      startLsn: '0/3000060',
+      startedAt: new Date().toISOString(),
+    })),
+    'stop-failback-replication': record('stop-failback', (doc) => ({
+      databases: doc.failbackReplication?.databases ?? [],
+      stoppedAt: new Date().toISOString(),
+    })),
+    'fence-green': record('fence-green', () => ({
+      fencedAt: new Date(Date.now() - 5).toISOString(),
+      lsn: '0/4000028',
+      databases: ['app'],
+      changedDatabases: ['app'],
+      terminatedSessions: 4,
+    })),
+    'check-blue-caught-up': record('blue-caught-up', () => ({
+      done: true,
+      polls: 1,
+      status: 'caught up',
+      checkedAt: new Date().toISOString(),
+    })),
+    'move-blue-sequences': record('move-sequences', () => ({ moved: 1, databases: ['app'] })),
+    'end-green-sessions': record('end-green-sessions', () => ({ ended: 3, endedAt: new Date().toISOString() })),
   };
 }
 
@@ -138,12 +163,16 @@ export interface Run {
 }
 
 export type ApprovalAction = 'approve' | 'reject' | 'timeout' | 'none';
+/** What happens to the failback offer during blue's retention (input.failback). */
+export type FailbackAction = 'failback' | 'timeout' | 'none';
 
 /** Runs the synthesized definition against a fresh fake cloud with blue in place. */
 export async function run(
   input: Record<string, unknown>,
   options: Partial<ExecuteOptions> & {
     approval?: ApprovalAction;
+    /** The failback offer: decided, or left to its timeout (the retention). @default 'timeout' */
+    failback?: FailbackAction;
     prepare?: (cloud: FakeCloud) => void;
     /** Runs on this cloud as it is (a second deployment after a first), instead of a fresh one with blue. */
     cloud?: FakeCloud;
@@ -155,7 +184,22 @@ export async function run(
   const dbCalls: string[] = [];
   const taskTokens = new LocalTaskTokens();
   const action = options.approval ?? 'approve';
+  const failbackAction = options.failback ?? 'timeout';
   cloud.onApproval = (record) => {
+    if (record.evidence.kind === 'failback') {
+      if (failbackAction === 'failback') {
+        void taskTokens.sendSuccess(record.taskToken, {
+          decision: 'failback',
+          decidedAt: new Date().toISOString(),
+          sourceIp: '203.0.113.7',
+          userAgent: 'test',
+        });
+      } else if (failbackAction === 'timeout') {
+        // What the task's TimeoutSecondsPath (the retention) produces when nobody fails back.
+        void taskTokens.sendFailure(record.taskToken, 'States.Timeout', 'blue was retained without a failback');
+      }
+      return;
+    }
     if (action === 'approve') {
       void taskTokens.sendSuccess(record.taskToken, {
         decision: 'approve',

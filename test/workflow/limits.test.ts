@@ -5,7 +5,9 @@ import {
   HISTORY_EVENT_LIMIT,
   MAX_POLLS,
   MAX_POLLS_ONLINE,
+  maxPollsFor,
   ONLINE_POLL_LOOPS_ON_LONGEST_PATH,
+  pollLoopsFor,
   POLL_LOOPS_ON_LONGEST_PATH,
 } from '../../lambdas/domain/limits';
 import { BLUE, DEFAULTS, EXECUTION } from '../support/step-fixtures';
@@ -18,13 +20,19 @@ const validate = (raw: Record<string, unknown>, defaults: Record<string, unknown
 describe('Step Functions limits that nothing could catch', () => {
   it('knows the synthesized graph: its loops, the events a poll costs, and the rest of the longest path', () => {
     const shape = historyShape(testDefinition());
-    // The longest path is online mode's; the offline one has two loops fewer.
-    expect(shape.loopsOnLongestPath).toBe(ONLINE_POLL_LOOPS_ON_LONGEST_PATH);
+    // The longest path is online mode's with failback; the offline one has two loops fewer, and
+    // failback adds one in either mode.
+    expect(shape.loopsOnLongestPath).toBe(pollLoopsFor({ mode: 'online', failback: true }));
+    expect(pollLoopsFor({ mode: 'online', failback: false })).toBe(ONLINE_POLL_LOOPS_ON_LONGEST_PATH);
     expect(ONLINE_POLL_LOOPS_ON_LONGEST_PATH - 2).toBe(POLL_LOOPS_ON_LONGEST_PATH);
     expect(shape.eventsPerPoll).toBe(EVENTS_PER_POLL);
     expect(shape.fixedEvents).toBeLessThanOrEqual(FIXED_HISTORY_EVENTS);
     // The largest accepted maxPolls, every loop run to it, stays under the quota.
-    expect(shape.fixedEvents + shape.loopsOnLongestPath * shape.eventsPerPoll * MAX_POLLS_ONLINE).toBeLessThan(
+    expect(
+      shape.fixedEvents +
+        shape.loopsOnLongestPath * shape.eventsPerPoll * maxPollsFor({ mode: 'online', failback: true }),
+    ).toBeLessThan(HISTORY_EVENT_LIMIT);
+    expect(shape.fixedEvents + ONLINE_POLL_LOOPS_ON_LONGEST_PATH * shape.eventsPerPoll * MAX_POLLS_ONLINE).toBeLessThan(
       HISTORY_EVENT_LIMIT,
     );
     expect(shape.fixedEvents + POLL_LOOPS_ON_LONGEST_PATH * shape.eventsPerPoll * MAX_POLLS).toBeLessThan(
@@ -39,6 +47,23 @@ describe('Step Functions limits that nothing could catch', () => {
     expect(() => validate({ mode: 'online', maxPolls: MAX_POLLS_ONLINE + 1 })).toThrow(
       new RegExp(`maxPolls: at most ${MAX_POLLS_ONLINE} in online mode`),
     );
+  });
+
+  it('failback: caps the configured maxPolls for its extra loop, and refuses a larger one in the input', () => {
+    const offline = maxPollsFor({ mode: 'offline', failback: true });
+    const online = maxPollsFor({ mode: 'online', failback: true });
+    expect(offline).toBeLessThan(MAX_POLLS);
+    expect(online).toBeLessThan(MAX_POLLS_ONLINE);
+    expect(validate({ failback: true, blueRetentionSeconds: 3600 }, { maxPolls: MAX_POLLS }).maxPolls).toBe(offline);
+    expect(
+      validate({ mode: 'online', failback: true, blueRetentionSeconds: 3600 }, { maxPolls: MAX_POLLS }).maxPolls,
+    ).toBe(online);
+    expect(() => validate({ failback: true, blueRetentionSeconds: 3600, maxPolls: offline + 1 })).toThrow(
+      new RegExp(`maxPolls: at most ${offline} in offline mode with failback: its 11 poll loops`),
+    );
+    expect(() =>
+      validate({ mode: 'online', failback: true, blueRetentionSeconds: 3600, maxPolls: online + 1 }),
+    ).toThrow(new RegExp(`maxPolls: at most ${online} in online mode with failback: its 13 poll loops`));
   });
 
   it('rejects a maxPolls that could pass 25,000 events of history, naming the field', () => {

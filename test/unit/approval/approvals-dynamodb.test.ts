@@ -137,6 +137,19 @@ describe('DynamoDbApprovals', () => {
     });
   });
 
+  it('records a failback decision (docs/failback.md) as approved, with decision failback', async () => {
+    ddb.on(UpdateCommand).resolves({ Attributes: { ...pendingItem(), evidence: { kind: 'failback' } } });
+    const result = await approvals().decide(ID, {
+      nonce: NONCE,
+      decision: 'failback',
+      decidedAt: '2026-12-05T02:10:00.000Z',
+    });
+    expect(result).toMatchObject({ decided: true, record: { status: 'approved', decision: 'failback' } });
+    expect(ddb).toHaveReceivedCommandWith(UpdateCommand, {
+      ExpressionAttributeValues: expect.objectContaining({ ':status': 'approved', ':decision': 'failback' }),
+    });
+  });
+
   it('records who decided, and reads it back', async () => {
     const decidedBy = { issuer: 'https://idp.example.com', claim: 'email' as const, value: 'bob@example.com' };
     ddb.on(UpdateCommand).resolves({ Attributes: pendingItem() });

@@ -1,5 +1,5 @@
 import type { ExecutionDocument } from '../../../lambdas/domain/document';
-import { runFigures } from '../../../lambdas/steps/run-figures';
+import { runFigures, writesBlockedSince } from '../../../lambdas/steps/run-figures';
 
 const T = (s: number) => new Date(Date.UTC(2026, 11, 5, 2, 0, s)).toISOString();
 const poll = (s: number) => ({ done: true, polls: 1, status: 'available', checkedAt: T(s) });
@@ -60,5 +60,16 @@ describe('run figures for the dashboard', () => {
       dryRun: true,
       phaseSeconds: {},
     });
+  });
+
+  it('failing back blocks writes again, from the fence on green until blue serves behind the CNAME', () => {
+    const failingBack = {
+      ...cutoverDoc,
+      greenFence: { ...cutoverDoc.fence, fencedAt: T(80) },
+    } as unknown as ExecutionDocument;
+    expect(writesBlockedSince(cutoverDoc)).toBeUndefined();
+    expect(writesBlockedSince(failingBack)).toBe(T(80));
+    const reopened = { ...failingBack, wait: { ...failingBack.wait, blueReopened: poll(82) } } as ExecutionDocument;
+    expect(writesBlockedSince(reopened)).toBeUndefined();
   });
 });

@@ -1,0 +1,236 @@
+import { runRecovery, timeoutSecondsOf } from '../../local/workflow/execute';
+import { ADMIN_SG, APP_SGS } from '../support/fake-cloud';
+import type { Run } from './harness';
+import { BASE_INPUT, run, statesEntered, testDefinition, testRecoveryDefinition } from './harness';
+
+/**
+ * Failback after cutover (docs/failback.md), on the real synthesized definition against the
+ * in-memory AWS. The reverse replication's SQL is stubbed here (test/integration/failback.test.ts
+ * runs it on real PostgreSQL); these tests are about the graph and the control plane.
+ */
+
+// Without the sample migration: ValidateMigrations (preflight) judges migrations with failback on its own.
+const { migrations: _migrations, ...WITHOUT_MIGRATIONS } = BASE_INPUT;
+const FAILBACK_INPUT = { ...WITHOUT_MIGRATIONS, failback: true, blueRetentionSeconds: 3600 };
+
+function blueEndpoint(r: Run): string | undefined {
+  return r.cloud.clusters.get('app-blue')?.endpoint;
+}
+
+function greenId(r: Run): string | undefined {
+  return [...r.cloud.clusters.keys()].find((id) => id !== 'app-blue');
+}
+
+function tasksEntered(r: Run): string[] {
+  const tasks = new Set(
+    Object.entries(testDefinition().States)
+      .filter(([, s]) => s.Type === 'Task')
+      .map(([name]) => name),
+  );
+  return statesEntered(r.outcome).filter((name) => tasks.has(name));
+}
+
+describe('failback after cutover (offline mode, synthesized definition)', () => {
+  it('gives RetainBlueForFailback the retention as its timeout, read from the execution document', () => {
+    const doc = { input: { blueRetentionSeconds: 5400, approval: { timeoutSeconds: 600 } } };
+    expect(timeoutSecondsOf(testDefinition(), 'RetainBlueForFailback', doc)).toBe(5400);
+    expect(timeoutSecondsOf(testDefinition(), 'RequestApproval', doc)).toBe(600);
+  });
+
+  it('fails back when decided: green fenced, blue caught up, sequences moved, blue reopened, CNAME on blue, green kept', async () => {
+    const r = await run(FAILBACK_INPUT, { failback: 'failback' });
+
+    expect(r.outcome.status).toBe('SUCCEEDED');
+    const tasks = tasksEntered(r);
+    const after = (a: string, b: string) => expect(tasks.indexOf(a)).toBeGreaterThan(tasks.indexOf(b));
+    // Reverse replication starts after the fence check and before green is opened.
+    after('StartFailbackReplication', 'CheckFenceHeld');
+    after('OpenGreen', 'StartFailbackReplication');
+    // The retention is the failback offer; no fence recheck (blue follows green) and no deletion.
+    expect(tasks.slice(tasks.indexOf('EndBlueSessions'))).toEqual([
+      'EndBlueSessions',
+      'RetainBlueForFailback',
+      'FenceGreen',
+      'CheckBlueCaughtUp',
+      'MoveBlueSequences',
+      'EndFailbackReplication',
+      'UnfenceBlueForFailback',
+      'ReopenBlue',
+      'CheckBlueReopened',
+      'EndGreenSessions',
+      'ReleaseLock',
+      'Report',
+    ]);
+    expect(tasks).not.toContain('RetainBlue');
+    expect(tasks).not.toContain('RecheckFenceHeld');
+    expect(tasks).not.toContain('DeleteBlue');
+
+    // The CNAME points at blue again, blue has its groups back, green is kept, the lock is free.
+    expect(r.cloud.record.values).toEqual([blueEndpoint(r)]);
+    expect(
+      r.cloud.clusters
+        .get('app-blue')
+        ?.securityGroups.map((g) => g.id)
+        .sort(),
+    ).toEqual([ADMIN_SG, ...APP_SGS].sort());
+    expect(greenId(r)).toBeDefined();
+    expect(r.cloud.locks.size).toBe(0);
+
+    // The execution output and the notice say FAILED_BACK.
+    const report = r.outcome.output?.report as { status?: string; failback?: { freezeMs?: number } };
+    expect(report.status).toBe('FAILED_BACK');
+    expect(typeof report.failback?.freezeMs).toBe('number');
+    const notice = r.cloud.notifications.at(-1);
+    expect(notice?.subject).toBe('Deployment of app-blue failed back to blue');
+
+    // The success notice before that offered the failback with a link, and said until when.
+    const offer = r.cloud.notifications.find((n) => n.subject.includes('fail back to blue until'));
+    expect(offer?.message).toContain('https://approvals.test/approvals/');
+    const stored = r.cloud.approvalsStored.find((a) => a.evidence.kind === 'failback');
+    expect(stored?.expiresAt).toBeDefined();
+    // Blue is kept until the retention's end: the offer's expiry is an hour after it was made.
+    const evidence = stored?.evidence as { requestedAt: string };
+    expect(Date.parse(String(stored?.expiresAt)) - Date.parse(evidence.requestedAt)).toBe(3600 * 1000);
+  });
+
+  it('keeps green when nobody fails back: the reverse replication is removed first, then blue is deleted', async () => {
+    const r = await run(FAILBACK_INPUT, { failback: 'timeout' });
+
+    expect(r.outcome.status).toBe('SUCCEEDED');
+    const tasks = tasksEntered(r);
+    expect(tasks.slice(tasks.indexOf('RetainBlueForFailback'))).toEqual([
+      'RetainBlueForFailback',
+      'StopFailbackReplication',
+      'DeleteBlue',
+      'CheckBlueDeleted',
+      'ReleaseLock',
+      'Report',
+    ]);
+    expect(r.dbCalls.indexOf('stop-failback')).toBeGreaterThan(r.dbCalls.indexOf('start-failback'));
+    expect(r.cloud.clusters.has('app-blue')).toBe(false);
+    expect(r.cloud.record.values).not.toEqual([blueEndpoint(r)]);
+    expect((r.outcome.output?.report as { status?: string }).status).toBe('SUCCEEDED');
+  });
+
+  it('without failback, runs none of it: the retention is the plain Wait', async () => {
+    const r = await run({ ...BASE_INPUT, failback: false });
+    expect(r.outcome.status).toBe('SUCCEEDED');
+    expect(r.dbCalls).not.toContain('start-failback');
+    expect(statesEntered(r.outcome)).toContain('RetainBlue');
+    expect(statesEntered(r.outcome)).not.toContain('RetainBlueForFailback');
+  });
+
+  it('rolls back when the reverse replication cannot be started: green was never opened', async () => {
+    const r = await run(FAILBACK_INPUT, {
+      faults: [{ state: 'StartFailbackReplication', error: 'Sandbox.Timedout' }],
+    });
+    expect(r.outcome.status).toBe('FAILED');
+    expect(r.outcome.error?.name).toBe('Sandbox.Timedout');
+    const entered = statesEntered(r.outcome);
+    expect(entered).not.toContain('OpenGreen');
+    // A Lambda that timed out may have left a subscription on blue: the rollback removes it first.
+    expect(entered.indexOf('RemoveFailbackReplication')).toBeGreaterThan(
+      entered.lastIndexOf('StartFailbackReplication'),
+    );
+    expect(entered.indexOf('UnfenceBlue')).toBeGreaterThan(entered.indexOf('RemoveFailbackReplication'));
+    expect(entered).toContain('Rollback');
+    expect(r.dbCalls).toContain('stop-failback');
+    expect(r.cloud.record.values).toEqual([blueEndpoint(r)]);
+    expect(greenId(r)).toBeUndefined();
+  });
+
+  it('stops a failback that fails part-way, keeps the lock, leaves the CNAME on green and says what to do', async () => {
+    const r = await run(FAILBACK_INPUT, {
+      failback: 'failback',
+      faults: [{ state: 'CheckBlueCaughtUp', error: 'ReplicationFailed' }],
+    });
+
+    expect(r.outcome.status).toBe('FAILED');
+    expect(r.outcome.error?.name).toBe('ReplicationFailed');
+    const tasks = tasksEntered(r);
+    expect(tasks).toContain('FenceGreen');
+    // Nothing after the failure runs: blue stays fenced and closed, nothing is deleted.
+    for (const state of ['MoveBlueSequences', 'EndFailbackReplication', 'UnfenceBlueForFailback', 'ReopenBlue']) {
+      expect(tasks).not.toContain(state);
+    }
+    expect(r.cloud.clusters.has('app-blue')).toBe(true);
+    expect(r.cloud.record.values).not.toEqual([blueEndpoint(r)]);
+    expect(r.cloud.locks.size).toBe(1);
+    const notice = r.cloud.notifications.at(-1);
+    expect(notice?.subject).toBe('ACTION NEEDED: deployment of app-blue failback failed');
+    expect(notice?.message).toContain('no write is lost');
+    expect(notice?.message).toContain('Green');
+    expect(notice?.message).toContain('fenced (read-only) and holds every write');
+    expect(notice?.message).toContain('RESET default_transaction_read_only');
+  });
+
+  it('when the offer itself fails, blue is kept and the notice says how to remove the replication first', async () => {
+    const r = await run(FAILBACK_INPUT, { faults: [{ state: 'RetainBlueForFailback', error: 'ResourceFailed' }] });
+    expect(r.outcome.status).toBe('FAILED');
+    expect(statesEntered(r.outcome)).not.toContain('DeleteBlue');
+    expect(r.cloud.clusters.has('app-blue')).toBe(true);
+    const notice = r.cloud.notifications.at(-1);
+    expect(notice?.subject).toBe('ACTION NEEDED: deployment of app-blue cleanup failed');
+    expect(notice?.message).toContain('Blue still follows green (failback replication');
+    expect(notice?.message).toContain('DROP SUBSCRIPTION');
+  });
+
+  it('a failback stopped by hand (no Catch) is reported by the recovery as FAILBACK_FAILED, lock kept, nothing touched', async () => {
+    const r = await run(FAILBACK_INPUT, { failback: 'failback', abortAt: 'MoveBlueSequences' });
+    expect(r.outcome.status).toBe('ABORTED');
+    const recordBefore = [...r.cloud.record.values];
+    const recovery = await runRecovery({
+      recovery: testRecoveryDefinition(),
+      ports: { ...r.cloud.ports(), executions: r.cloud.executions },
+      ended: r.outcome,
+      waitMs: 0,
+      retryDelayMs: 0,
+    });
+    expect(recovery?.status).toBe('SUCCEEDED');
+    expect(statesEntered(recovery!)).not.toContain('UnfenceBlue');
+    expect(r.cloud.locks.size).toBe(1);
+    expect(r.cloud.record.values).toEqual(recordBefore);
+    const notice = r.cloud.notifications.at(-1);
+    expect(notice?.subject).toBe('ACTION NEEDED: deployment of app-blue failback failed');
+    expect(notice?.message).toContain('fenced (read-only) and holds every write');
+  });
+});
+
+describe('failback after cutover (online mode, synthesized definition)', () => {
+  const ONLINE_FAILBACK = { ...FAILBACK_INPUT, mode: 'online' };
+
+  it('starts the reverse replication after green caught up (forward subscription gone), then fails back', async () => {
+    const r = await run(ONLINE_FAILBACK, { failback: 'failback' });
+
+    expect(r.outcome.status).toBe('SUCCEEDED');
+    const tasks = tasksEntered(r);
+    // Forward replication first; the switchover's catch-up drops it; then the reverse starts, before OpenGreen.
+    expect(tasks.indexOf('StartFailbackReplication')).toBeGreaterThan(tasks.indexOf('CatchUpGreen'));
+    expect(tasks.indexOf('OpenGreen')).toBeGreaterThan(tasks.indexOf('StartFailbackReplication'));
+    expect(tasks).not.toContain('CheckFenceHeld');
+    expect(tasks.slice(tasks.indexOf('RetainBlueForFailback'))).toEqual([
+      'RetainBlueForFailback',
+      'FenceGreen',
+      'CheckBlueCaughtUp',
+      'MoveBlueSequences',
+      'EndFailbackReplication',
+      'UnfenceBlueForFailback',
+      'ReopenBlue',
+      'CheckBlueReopened',
+      'EndGreenSessions',
+      'ReleaseLock',
+      'Report',
+    ]);
+    expect(r.dbCalls.indexOf('start-failback')).toBeGreaterThan(r.dbCalls.indexOf('catch-up-green'));
+    expect(r.cloud.record.values).toEqual([blueEndpoint(r)]);
+    expect((r.outcome.output?.report as { status?: string }).status).toBe('FAILED_BACK');
+  });
+
+  it('keeps green when nobody fails back: the reverse replication goes, then blue', async () => {
+    const r = await run(ONLINE_FAILBACK, { failback: 'timeout' });
+    expect(r.outcome.status).toBe('SUCCEEDED');
+    const tasks = tasksEntered(r);
+    expect(tasks.indexOf('DeleteBlue')).toBeGreaterThan(tasks.indexOf('StopFailbackReplication'));
+    expect(r.cloud.clusters.has('app-blue')).toBe(false);
+  });
+});
