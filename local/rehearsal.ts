@@ -79,6 +79,8 @@ export interface RehearsalOptions {
   pollIntervalSeconds?: number;
   /** The CNAME's TTL before the run (lowered to 1 s, then waited out before the block). @default 3 */
   blueCnameTtlSeconds?: number;
+  /** With `failback`: how long after the failback offer the rehearsal decides "fail back". @default 3000 */
+  failbackAfterMs?: number;
   /** How long blue is retained after cutover (on top of `input` when both are given). @default 2, or 60 with failback */
   blueRetentionSeconds?: number;
   /** Milliseconds between retries instead of the definition's backoff (tests). */
@@ -377,6 +379,21 @@ export async function runRehearsal(options: RehearsalOptions): Promise<Rehearsal
     const approvalsPort: Approvals = {
       async store(record) {
         const { url } = await server.approvals.store(record);
+        if (record.evidence['kind'] === 'failback') {
+          // The failback offer (RetainBlueForFailback): with --failback, decide "fail back" over
+          // HTTP once the application has written on green for a while, so blue has to follow.
+          log(`failback offered: open ${url}`);
+          if (failbackRequested) {
+            setTimeout(() => {
+              failbackDecidedAt = Date.now();
+              void submitDecision(url, 'failback', 'failed back by the rehearsal (--failback)').then(
+                (r) => log(`failback decided over HTTP (${r.status})`),
+                (e: unknown) => log(`failback submission failed: ${String(e)}`),
+              );
+            }, options.failbackAfterMs ?? 3000);
+          }
+          return { url };
+        }
         log(`approval requested: open ${url}`);
         if (approvalMode !== 'manual') {
           setTimeout(() => {

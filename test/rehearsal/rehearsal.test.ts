@@ -131,6 +131,50 @@ describe('npm run rehearse, end to end on real PostgreSQL', () => {
     expect(html).toContain('class="freeze switchover"');
   });
 
+  it('--mode online --failback: online cutover, then failback over HTTP; FAILED_BACK, every write on blue, lag sampled both ways', async () => {
+    const report = await rehearse({ mode: 'online', failback: true, blueRetentionSeconds: 60 });
+    expect(report.error).toBeUndefined();
+    expect(report.status).toBe('FAILED_BACK');
+    expect(report.cname.target).toBe('app-blue');
+    expect(report.writes.acknowledgedOnGreen).toBeGreaterThan(0);
+    expect(report.writes.lost).toBe(0);
+    expect(report.writes.leaked).toBe(0);
+    expect(report.writes.resumed).toBe(true);
+    expect(rehearsalExitCode(report)).toBe(0);
+    expect(report.failback?.done).toBe(true);
+    const directions = new Set(report.replicationLagMs.map((l) => l.direction));
+    expect(directions).toEqual(new Set(['blue-to-green', 'green-to-blue']));
+  });
+
+  it('--failback (offline): deploys, then fails back over HTTP during retention; every write acknowledged before, during and after the cutover is on blue', async () => {
+    const report = await rehearse({ failback: true, blueRetentionSeconds: 60 });
+    expect(report.error).toBeUndefined();
+    expect(report.status).toBe('FAILED_BACK');
+    expect(report.cname.target).toBe('app-blue');
+    expect(report.blue.state).toBe('writable');
+    // Green is kept, and took writes between the cutover and the failback.
+    expect(report.green?.id).toMatch(/^app-blue-g\d{12}$/);
+    expect(report.writes.acknowledgedOnGreen).toBeGreaterThan(0);
+    // Lost: every acknowledged write, green's included, is on blue behind the CNAME.
+    expect(report.writes.lost).toBe(0);
+    expect(report.writes.presentBehindCname).toBe(report.writes.acknowledged);
+    // Leaked: green holds no row that blue lacks.
+    expect(report.writes.blueFinal.from).toBe('green writer');
+    expect(report.writes.leaked).toBe(0);
+    expect(report.writes.resumed).toBe(true);
+    expect(rehearsalExitCode(report)).toBe(0);
+    expect(report.mode).toBe('offline');
+    expect(report.writeFreezeMs).toBeGreaterThan(0);
+    expect(report.failback?.done).toBe(true);
+    expect(report.failback?.freezeMs).toBeGreaterThan(0);
+    // Blue followed green: its lag was sampled while the reverse subscription ran.
+    expect(report.replicationLagMs.filter((l) => l.direction === 'green-to-blue').length).toBeGreaterThan(0);
+    expect(report.replicationLagMs.filter((l) => l.direction === 'blue-to-green')).toEqual([]);
+    const html = fs.readFileSync(report.htmlFile, 'utf8');
+    expect(html).toContain('class="freeze failback"');
+    expect(html).toContain('class="lag green-to-blue"');
+  });
+
   it('rolls back a failing migration: blue writable again through the CNAME, nothing lost, the file named', async () => {
     const migrations = fs.mkdtempSync(path.join(os.tmpdir(), 'bad-migrations-'));
     workdirs.push(migrations);
