@@ -1,3 +1,4 @@
+import { traced } from './tracing';
 import { SendTaskFailureCommand, SendTaskSuccessCommand, SFNClient, type SFNClientConfig } from '@aws-sdk/client-sfn';
 import {
   DeliveryOutcomeUnknown,
@@ -51,7 +52,7 @@ export function outcomeUnknown(error: unknown): boolean {
  * the adapter reports "outcome unknown" instead (test/unit/approval/task-decisions-retry.test.ts).
  */
 export function singleAttemptSfnClient(config: SFNClientConfig = {}): SFNClient {
-  return new SFNClient({ ...config, maxAttempts: 1 });
+  return traced(new SFNClient({ ...config, maxAttempts: 1 }));
 }
 
 /**

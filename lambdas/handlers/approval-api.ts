@@ -32,7 +32,7 @@ const store = new DynamoDbApprovals(DynamoDBDocumentClient.from(traced(new Dynam
   tableName: requireEnv('APPROVALS_TABLE'),
 });
 // One attempt: a retried SendTaskSuccess after a lost answer must surface as "outcome unknown".
-const decisions = new SfnTaskDecisions(traced(singleAttemptSfnClient()));
+const decisions = new SfnTaskDecisions(singleAttemptSfnClient());
 // WAF option (infra/approval-waf.ts): only requests that came through CloudFront and its web ACL.
 const originVerification = originVerificationFrom(process.env);
 
