@@ -468,7 +468,7 @@ class Classifier {
     if (this.streams.reverse) {
       return [
         this.refuse(
-          `new table ${key} exists only on green: rows written to it after cutover have no table on blue, so the failback stream stops (or they are lost on failback); create it in a deployment without failback`,
+          `new table ${key} exists only on green: failback publishes only blue's tables, so rows written to it after cutover would be lost on failback; create it in a deployment without failback`,
         ),
       ];
     }
@@ -562,7 +562,7 @@ class Classifier {
     if (this.streams.reverse) {
       return [
         this.refuse(
-          `adds column ${name} to replicated table ${table}: blue has no such column, so the failback stream from green stops at the first row green writes to ${table}; add it in a deployment without failback`,
+          `adds column ${name} to replicated table ${table}: blue has no such column: the failback stream leaves it out (a column list, PostgreSQL 15+) or stops at the first row green writes (14 and older), so its values would be lost on failback; add it in a deployment without failback`,
         ),
       ];
     }
