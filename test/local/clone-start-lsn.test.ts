@@ -1,9 +1,8 @@
 import fs from 'node:fs';
 import { Client } from 'pg';
-import { createLocalCloud, type LocalCloud } from '../../local/cloud';
+import type { LocalCloud } from '../../local/cloud';
 import { SUPERUSER } from '../../local/postgres';
-import { SAMPLE_MIGRATIONS_DIR } from '../../local/sample';
-import { makeWorkdir, removeWorkdir } from './work';
+import { createTestCloud, makeWorkdir, removeWorkdir } from './work';
 
 /**
  * Issue 12: "The local equivalent of the start LSN must be exact." Blue takes writes from three
@@ -162,13 +161,8 @@ describe('local cloud: a clone knows the LSN it is consistent at, exactly', () =
   let cloud: LocalCloud;
 
   beforeAll(async () => {
-    cloud = await createLocalCloud({
+    cloud = await createTestCloud({
       workdir,
-      accessSecurityGroupId: 'sg-app',
-      adminSecurityGroupId: 'sg-admin',
-      hostedZoneId: 'ZLOCAL',
-      recordName: 'db.rehearsal.internal',
-      migrationsDir: SAMPLE_MIGRATIONS_DIR,
       operationDelayMs: 20,
     });
     cloud.addParameterGroup('cluster', GROUP, 'aurora-postgresql16', { 'rds.logical_replication': '1' });

@@ -2,18 +2,17 @@ import type { ExecutionDocument } from '../../lambdas/domain/document';
 import { checkRestorable } from '../../lambdas/steps/check-restorable';
 import { checkUpgrade } from '../../lambdas/steps/upgrade-engine';
 import { UpgradeFailed } from '../../lambdas/domain/errors';
-import { createLocalCloud, type LocalCloud } from '../../local/cloud';
+import type { LocalCloud } from '../../local/cloud';
 import { LOCAL_UPGRADE_FAILURE } from '../../local/cloud/clusters';
-import { SAMPLE_MIGRATIONS_DIR, sampleSchemaSql, sampleSeedSql } from '../../local/sample';
+import { sampleSchemaSql, sampleSeedSql } from '../../local/sample';
 import { stepDocument } from '../support/step-fixtures';
-import { makeWorkdir, removeWorkdir } from './work';
+import { createTestCloud, makeWorkdir, removeWorkdir } from './work';
 
 /**
  * AWS behaviours the local cloud plays because the workflow depends on them (and the report
  * names them): LatestRestorableTime trailing the present, and an engine upgrade that RDS fails.
  */
 
-const ACCESS = 'sg-app';
 const ADMIN = 'sg-admin';
 const LAG_MS = 1500;
 
@@ -22,13 +21,9 @@ describe('local cloud: AWS behaviours it models', () => {
   let cloud: LocalCloud;
 
   beforeAll(async () => {
-    cloud = await createLocalCloud({
+    cloud = await createTestCloud({
       workdir,
-      accessSecurityGroupId: ACCESS,
       adminSecurityGroupId: ADMIN,
-      hostedZoneId: 'ZLOCAL',
-      recordName: 'db.rehearsal.internal',
-      migrationsDir: SAMPLE_MIGRATIONS_DIR,
       operationDelayMs: 100,
       restorableLagMs: LAG_MS,
       upgradeFails: true,

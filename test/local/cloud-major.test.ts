@@ -1,21 +1,16 @@
 import { PreconditionFailed } from '../../lambdas/domain/errors';
-import { createLocalCloud, type LocalCloud } from '../../local/cloud';
+import type { LocalCloud } from '../../local/cloud';
 import { majorUpgradePlan } from '../../local/postgres';
-import { SAMPLE_MIGRATIONS_DIR, sampleSchemaSql } from '../../local/sample';
-import { makeWorkdir, removeWorkdir } from './work';
+import { sampleSchemaSql } from '../../local/sample';
+import { createTestCloud, makeWorkdir, removeWorkdir } from './work';
 
 describe('local cloud: major engine upgrade of a clone', () => {
   const workdir = makeWorkdir('cloud-major');
   let cloud: LocalCloud;
 
   beforeAll(async () => {
-    cloud = await createLocalCloud({
+    cloud = await createTestCloud({
       workdir,
-      accessSecurityGroupId: 'sg-app',
-      adminSecurityGroupId: 'sg-admin',
-      hostedZoneId: 'ZLOCAL',
-      recordName: 'db.rehearsal.internal',
-      migrationsDir: SAMPLE_MIGRATIONS_DIR,
       operationDelayMs: 50,
     });
     await cloud.createBlue({ id: 'app-blue', engineVersion: '15.18', readers: 0, schemaSql: sampleSchemaSql() });

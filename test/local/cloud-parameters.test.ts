@@ -1,6 +1,6 @@
-import { createLocalCloud, type LocalCloud } from '../../local/cloud';
-import { SAMPLE_MIGRATIONS_DIR, sampleSchemaSql } from '../../local/sample';
-import { makeWorkdir, removeWorkdir } from './work';
+import type { LocalCloud } from '../../local/cloud';
+import { sampleSchemaSql } from '../../local/sample';
+import { createTestCloud, makeWorkdir, removeWorkdir } from './work';
 
 /**
  * `rds.logical_replication` as Aurora has it: a static cluster parameter. The group's value is
@@ -35,13 +35,8 @@ describe('local cloud: rds.logical_replication in the cluster parameter group', 
   let cloud: LocalCloud;
 
   beforeAll(async () => {
-    cloud = await createLocalCloud({
+    cloud = await createTestCloud({
       workdir,
-      accessSecurityGroupId: 'sg-app',
-      adminSecurityGroupId: 'sg-admin',
-      hostedZoneId: 'ZLOCAL',
-      recordName: 'db.rehearsal.internal',
-      migrationsDir: SAMPLE_MIGRATIONS_DIR,
       operationDelayMs: 50,
     });
     cloud.addParameterGroup('cluster', GROUP, 'aurora-postgresql16', { 'rds.logical_replication': '1' });
