@@ -4,7 +4,7 @@ import { DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { approvalNonce, sealTaskToken, sha256Hex } from '../../../lambdas/domain/approval-secrets';
-import { TASK_TOKEN } from './fixtures';
+import { discoveryResponse, TASK_TOKEN } from './fixtures';
 
 /**
  * The Lambda handler with FORBID_SELF_APPROVAL=true: who started the run comes from CloudTrail's
@@ -67,19 +67,7 @@ describe('approval-api handler with forbidSelfApproval', () => {
     });
 
   beforeAll(() => {
-    spies.push(
-      jest.spyOn(global, 'fetch').mockImplementation(
-        async () =>
-          new Response(
-            JSON.stringify({
-              issuer: ISSUER,
-              authorization_endpoint: `${ISSUER}/auth`,
-              token_endpoint: `${ISSUER}/token`,
-              jwks_uri: `${ISSUER}/certs`,
-            }),
-          ),
-      ),
-    );
+    spies.push(jest.spyOn(global, 'fetch').mockImplementation(async () => discoveryResponse(ISSUER)));
     spies.push(jest.spyOn(process.stdout, 'write').mockImplementation(() => true));
     Object.assign(process.env, {
       AWS_REGION: 'eu-west-1',

@@ -3,37 +3,12 @@ import { DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { approvalNonce, sealTaskToken, sha256Hex } from '../../../lambdas/domain/approval-secrets';
-import { TASK_TOKEN } from './fixtures';
+import { approvalApiEvent, discoveryResponse, TASK_TOKEN } from './fixtures';
 
 /**
  * The Lambda handler with an approver identity configured: discovery of the issuer (fetch
  * stubbed), the page, and an approval whose verified claims reach SendTaskSuccess and the log.
  */
-
-function event(authorizer?: unknown): APIGatewayProxyEventV2 {
-  return {
-    version: '2.0',
-    routeKey: 'POST /approvals/{id}',
-    rawPath: '/approvals/abc',
-    rawQueryString: '',
-    headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    requestContext: {
-      accountId: '123456789012',
-      apiId: 'abc',
-      domainName: 'abc.execute-api.eu-west-1.amazonaws.com',
-      domainPrefix: 'abc',
-      http: { method: 'POST', path: '/approvals/abc', protocol: 'HTTP/1.1', sourceIp: '203.0.113.7', userAgent: 'x' },
-      requestId: 'r1',
-      routeKey: 'POST /approvals/{id}',
-      stage: '$default',
-      time: '05/Dec/2026:02:10:00 +0000',
-      timeEpoch: 1,
-      ...(authorizer ? { authorizer } : {}),
-    },
-    isBase64Encoded: false,
-    body: 'nonce=n&decision=approve',
-  } as APIGatewayProxyEventV2;
-}
 
 describe('approval-api handler with APPROVER_ISSUER set', () => {
   const ISSUER = 'https://idp.example.com/realms/ops';
@@ -54,7 +29,7 @@ describe('approval-api handler with APPROVER_ISSUER set', () => {
   } as Context;
 
   const call = (method: string, body?: string, authorizer?: unknown) => {
-    const e = event(authorizer);
+    const e = approvalApiEvent(authorizer);
     e.rawPath = `/approvals/${ID}`;
     e.requestContext.http.method = method;
     if (body === undefined) delete e.body;
@@ -102,15 +77,7 @@ describe('approval-api handler with APPROVER_ISSUER set', () => {
     expect(down.body).toContain('Sign-in is unavailable');
     expect(down.body).toContain('Nothing was decided');
 
-    fetchAnswer = async () =>
-      new Response(
-        JSON.stringify({
-          issuer: ISSUER,
-          authorization_endpoint: `${ISSUER}/auth`,
-          token_endpoint: `${ISSUER}/token`,
-          jwks_uri: `${ISSUER}/certs`,
-        }),
-      );
+    fetchAnswer = async () => discoveryResponse(ISSUER);
     const page = await call('GET');
     expect(page.statusCode).toBe(200);
     expect(page.headers!['content-security-policy']).toContain(`connect-src 'self' ${ISSUER}/token`);

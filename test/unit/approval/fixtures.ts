@@ -1,3 +1,4 @@
+import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import type { TaskDecisions, ApprovalOutput, DeliveryResult } from '../../../lambdas/approval/model';
 import type { ExecutionDocument } from '../../../lambdas/domain/document';
 import type { Approvals, Clock } from '../../../lambdas/ports';
@@ -162,4 +163,45 @@ export class ManualClock {
   advance(seconds: number): void {
     this.current = new Date(this.current.getTime() + seconds * 1000);
   }
+}
+
+/**
+ * An API Gateway HTTP API (payload 2.0) POST of an approval form, as the Lambda adapter receives
+ * it; `authorizer` is what the JWT authorizer verified, when one is configured.
+ */
+export function approvalApiEvent(authorizer?: unknown): APIGatewayProxyEventV2 {
+  return {
+    version: '2.0',
+    routeKey: 'POST /approvals/{id}',
+    rawPath: '/approvals/abc',
+    rawQueryString: '',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    requestContext: {
+      accountId: '123456789012',
+      apiId: 'abc',
+      domainName: 'abc.execute-api.eu-west-1.amazonaws.com',
+      domainPrefix: 'abc',
+      http: { method: 'POST', path: '/approvals/abc', protocol: 'HTTP/1.1', sourceIp: '203.0.113.7', userAgent: 'x' },
+      requestId: 'r1',
+      routeKey: 'POST /approvals/{id}',
+      stage: '$default',
+      time: '05/Dec/2026:02:10:00 +0000',
+      timeEpoch: 1,
+      ...(authorizer ? { authorizer } : {}),
+    },
+    isBase64Encoded: false,
+    body: 'nonce=n&decision=approve',
+  } as APIGatewayProxyEventV2;
+}
+
+/** The issuer's OpenID discovery document, as `fetch` answers it. */
+export function discoveryResponse(issuer: string): Response {
+  return new Response(
+    JSON.stringify({
+      issuer,
+      authorization_endpoint: `${issuer}/auth`,
+      token_endpoint: `${issuer}/token`,
+      jwks_uri: `${issuer}/certs`,
+    }),
+  );
 }
