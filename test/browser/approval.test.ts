@@ -1,7 +1,7 @@
-import { chromium, type Browser } from 'playwright-core';
-import { findBrowser, installHint } from '../../local/browser';
+import type { Browser } from 'playwright-core';
 import { startApprovalServer, type ApprovalServer } from '../../local/approval-server';
 import { RecordingDecisions, requestApprovalEmail, TASK_TOKEN } from '../unit/approval/fixtures';
+import { launchTestBrowser } from '../support/browser';
 
 /**
  * The approval page in a real browser: Chrome or Chromium (local/browser.ts) driven by
@@ -15,22 +15,7 @@ describe('approval page in headless chromium', () => {
   let decisions: RecordingDecisions;
 
   beforeAll(async () => {
-    const executablePath = findBrowser();
-    if (!executablePath)
-      throw new Error(`No Chrome or Chromium found for the page tests. Install one: ${installHint()}`);
-    browser = await chromium.launch({
-      executablePath,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-quic',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
+    browser = await launchTestBrowser();
   });
 
   afterAll(async () => {

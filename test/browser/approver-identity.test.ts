@@ -1,12 +1,12 @@
 import { createHash, generateKeyPairSync, randomBytes, sign } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { identityPolicy } from '../../lambdas/approval/identity';
-import { findBrowser, installHint } from '../../local/browser';
 import { startApprovalServer, type ApprovalServer } from '../../local/approval-server';
 import { JoseBearerVerifier } from '../../local/jose-bearer-verifier';
 import { RecordingDecisions, requestApprovalEmail, TASK_TOKEN } from '../unit/approval/fixtures';
+import { launchTestBrowser } from '../support/browser';
 
 /**
  * Approver identity in a real browser: the approval page signs the approver in with a small
@@ -128,13 +128,7 @@ describe('approver identity in headless chromium', () => {
   let decisions: RecordingDecisions;
 
   beforeAll(async () => {
-    const executablePath = findBrowser();
-    if (!executablePath)
-      throw new Error(`No Chrome or Chromium found for the page tests. Install one: ${installHint()}`);
-    browser = await chromium.launch({
-      executablePath,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'],
-    });
+    browser = await launchTestBrowser();
   });
 
   afterAll(async () => {

@@ -1,8 +1,8 @@
-import { chromium, type Browser } from 'playwright-core';
-import { findBrowser, installHint } from '../../local/browser';
+import type { Browser } from 'playwright-core';
 import { startApprovalServer, type ApprovalServer } from '../../local/approval-server';
 import { requestDecision } from '../../lambdas/steps/offer-failback';
 import { executionDocument, RecordingDecisions, TASK_TOKEN } from '../unit/approval/fixtures';
+import { launchTestBrowser } from '../support/browser';
 
 /**
  * The failback page (docs/failback.md) in a real browser, served by the local approval server
@@ -16,13 +16,7 @@ describe('failback page in headless chromium', () => {
   let decisions: RecordingDecisions;
 
   beforeAll(async () => {
-    const executablePath = findBrowser();
-    if (!executablePath)
-      throw new Error(`No Chrome or Chromium found for the page tests. Install one: ${installHint()}`);
-    browser = await chromium.launch({
-      executablePath,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'],
-    });
+    browser = await launchTestBrowser();
   });
 
   afterAll(async () => {
