@@ -226,6 +226,42 @@ export async function slotConfirmedPast(session: DbSession, slot: string, lsn: s
 }
 
 /**
+ * Polls the slot until no walsender holds it, ending the one that does (its subscription is gone
+ * or disabled, it is only lingering), then runs `whenFree`; its `undefined` means "look again".
+ * False when the slot does not exist; bounded by `waitMs`, after which it says what to run.
+ */
+async function untilSlotFree<T>(
+  session: DbSession,
+  slot: string,
+  clock: Pick<Clock, 'sleep'>,
+  waitMs: number,
+  pollMs: number,
+  whenFree: (waited: number) => Promise<T | undefined>,
+): Promise<T | false> {
+  for (let waited = 0; ; waited += pollMs) {
+    const row = (
+      await session.query<{ active_pid: number | null }>(
+        'SELECT active_pid FROM pg_replication_slots WHERE slot_name = $1',
+        [slot],
+      )
+    ).rows[0];
+    if (!row) return false;
+    if (row.active_pid === null) {
+      const done = await whenFree(waited);
+      if (done !== undefined) return done;
+    } else {
+      if (waited >= waitMs) {
+        throw new ReplicationFailed(
+          `Replication slot ${slot} is still in use by pid ${row.active_pid} after ${Math.round(waitMs / 1000)} s; end that walsender (SELECT pg_terminate_backend(${row.active_pid})), then SELECT pg_drop_replication_slot('${slot}')`,
+        );
+      }
+      await session.query('SELECT pg_terminate_backend($1)', [row.active_pid]);
+    }
+    await clock.sleep(pollMs);
+  }
+}
+
+/**
  * Waits (bounded) until no walsender holds the slot, ending the one that does (its subscription
  * is gone or disabled, it is only lingering). False when the slot does not exist.
  */
@@ -235,25 +271,7 @@ export async function releaseSlot(
   clock: Pick<Clock, 'sleep'>,
   options: { waitMs?: number; pollMs?: number } = {},
 ): Promise<boolean> {
-  const waitMs = options.waitMs ?? 10_000;
-  const pollMs = options.pollMs ?? 20;
-  for (let waited = 0; ; waited += pollMs) {
-    const row = (
-      await session.query<{ active_pid: number | null }>(
-        'SELECT active_pid FROM pg_replication_slots WHERE slot_name = $1',
-        [slot],
-      )
-    ).rows[0];
-    if (!row) return false;
-    if (row.active_pid === null) return true;
-    if (waited >= waitMs) {
-      throw new ReplicationFailed(
-        `Replication slot ${slot} is still in use by pid ${row.active_pid} after ${Math.round(waitMs / 1000)} s; end that walsender (SELECT pg_terminate_backend(${row.active_pid})), then SELECT pg_drop_replication_slot('${slot}')`,
-      );
-    }
-    await session.query('SELECT pg_terminate_backend($1)', [row.active_pid]);
-    await clock.sleep(pollMs);
-  }
+  return untilSlotFree(session, slot, clock, options.waitMs ?? 10_000, options.pollMs ?? 20, async () => true);
 }
 
 /**
@@ -291,34 +309,17 @@ export async function dropSlot(
   options: { waitMs?: number; pollMs?: number } = {},
 ): Promise<boolean> {
   const waitMs = options.waitMs ?? 10_000;
-  const pollMs = options.pollMs ?? 100;
-  for (let waited = 0; ; waited += pollMs) {
-    const row = (
-      await session.query<{ active_pid: number | null }>(
-        'SELECT active_pid FROM pg_replication_slots WHERE slot_name = $1',
-        [slot],
-      )
-    ).rows[0];
-    if (!row) return false;
-    if (row.active_pid === null) {
-      try {
-        await session.query('SELECT pg_drop_replication_slot($1)', [slot]);
-        return true;
-      } catch (error) {
-        // Taken again between the look and the drop (55006 object_in_use), or dropped meanwhile (42704).
-        if (sqlState(error) === '42704') return false;
-        if (sqlState(error) !== '55006' || waited >= waitMs) throw error;
-      }
-    } else {
-      if (waited >= waitMs) {
-        throw new ReplicationFailed(
-          `Replication slot ${slot} is still in use by pid ${row.active_pid} after ${Math.round(waitMs / 1000)} s; end that walsender (SELECT pg_terminate_backend(${row.active_pid})), then SELECT pg_drop_replication_slot('${slot}')`,
-        );
-      }
-      await session.query('SELECT pg_terminate_backend($1)', [row.active_pid]);
+  return untilSlotFree(session, slot, clock, waitMs, options.pollMs ?? 100, async (waited) => {
+    try {
+      await session.query('SELECT pg_drop_replication_slot($1)', [slot]);
+      return true;
+    } catch (error) {
+      // Taken again between the look and the drop (55006 object_in_use), or dropped meanwhile (42704).
+      if (sqlState(error) === '42704') return false;
+      if (sqlState(error) !== '55006' || waited >= waitMs) throw error;
+      return undefined;
     }
-    await clock.sleep(pollMs);
-  }
+  });
 }
 
 /** Drops the publication, unless it is gone already. */
