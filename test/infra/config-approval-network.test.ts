@@ -3,7 +3,7 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { webAclApp } from '../../infra/approval-web-acl-app';
 import { parseConfig } from '../../infra/config';
-import { exampleConfigInput, synthStack } from './fixture';
+import { configProblem, exampleConfigInput, synthStack } from './fixture';
 
 /**
  * The construct's approval and network options, set from cdk.json: `approverSubscriberArns`,
@@ -17,16 +17,7 @@ const ONCALL = `arn:aws:iam::${ACCOUNT}:role/dba-oncall`;
 const PIPELINE = `arn:aws:iam::${ACCOUNT}:role/platform-pipeline-*`;
 const WEB_ACL_ARN = `arn:aws:wafv2:us-east-1:${ACCOUNT}:global/webacl/bluegreen-approval/473e64fd-f30b-4765-81a0-62ad96dd167a`;
 
-function problemWith(mutate: (config: Config) => void): string {
-  const config = exampleConfigInput();
-  mutate(config);
-  try {
-    parseConfig(config);
-  } catch (error) {
-    return (error as Error).message;
-  }
-  throw new Error('the configuration was accepted');
-}
+const problemWith = (mutate: (config: Config) => void): string => configProblem<Config>(mutate);
 
 describe('the approval and network keys, from cdk.json to the template', () => {
   let template: Template;

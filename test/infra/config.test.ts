@@ -1,7 +1,7 @@
 import { App } from 'aws-cdk-lib';
 import { parseConfig, readConfig, toDefinitionDefaults } from '../../infra/config';
 import { stepInput } from '../support/step-fixtures';
-import { exampleConfigInput } from './fixture';
+import { configProblem, exampleConfigInput } from './fixture';
 
 type Config = Record<string, unknown> & { schedule: Record<string, unknown>; defaults?: Record<string, unknown> };
 const example = () => exampleConfigInput() as Config;
@@ -20,17 +20,7 @@ const DOCUMENTED_DEFAULTS = {
   statementTimeoutMs: 600_000,
 };
 
-/** The message parseConfig throws for the example configuration changed by `mutate`. */
-function problemWith(mutate: (config: Config) => void): string {
-  const config = example();
-  mutate(config);
-  try {
-    parseConfig(config);
-  } catch (error) {
-    return (error as Error).message;
-  }
-  throw new Error('the configuration was accepted');
-}
+const problemWith = (mutate: (config: Config) => void): string => configProblem<Config>(mutate);
 
 describe('the approval timeout (writes are blocked while it waits)', () => {
   it('defaults to 1 hour and is capped at 12 hours, in the config and in an execution input', () => {

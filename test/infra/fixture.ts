@@ -23,6 +23,18 @@ export function exampleConfigInput(): Record<string, unknown> {
   return structuredClone(cdkJsonContext()['bluegreen']) as Record<string, unknown>;
 }
 
+/** The message parseConfig throws for the example configuration changed by `mutate`. */
+export function configProblem<C extends Record<string, unknown>>(mutate: (config: C) => void): string {
+  const config = exampleConfigInput() as C;
+  mutate(config);
+  try {
+    parseConfig(config);
+  } catch (error) {
+    return (error as Error).message;
+  }
+  throw new Error('the configuration was accepted');
+}
+
 /**
  * A folder with a stub `<step>.ts` for every step of the catalog, outside the repository: the
  * template tests skip bundling, but NodejsFunction still wants each entry file to exist, and the
@@ -86,3 +98,4 @@ export function requiredProps(stack: Stack, handlersDir: string): AuroraBlueGree
     handlersDir,
   };
 }
+
