@@ -1,12 +1,11 @@
-import { App, ArnFormat, Stack, Validations } from 'aws-cdk-lib';
+import { App, Stack, Validations } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import * as sns from 'aws-cdk-lib/aws-sns';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { ApprovalEndpoint } from '../../infra/approval-endpoint';
+import type { ApprovalEndpointProps } from '../../infra/approval-endpoint';
 import { ApprovalWebAcl, ApprovalWebAclStack, ORIGIN_VERIFY_HEADER } from '../../infra/approval-waf';
 import { AuroraBlueGreenDeployment } from '../../infra/aurora-blue-green-deployment';
-import { newStack, requiredProps, stubHandlersDir } from './fixture';
+import { approvalEndpointStack, newStack, requiredProps, stubHandlersDir } from './fixture';
 
 const ACCOUNT = '123456789012';
 const WEB_ACL_ARN = `arn:aws:wafv2:us-east-1:${ACCOUNT}:global/webacl/bluegreen-approval/473e64fd-f30b-4765-81a0-62ad96dd167a`;
@@ -17,19 +16,10 @@ const ALL_VIEWER_EXCEPT_HOST_HEADER = 'b689b0a8-53d0-40ab-baf2-68738e2966ac';
 
 type Resource = { Type: string; Properties: Record<string, unknown> };
 
-function synth(region: string, props: Partial<ConstructorParameters<typeof ApprovalEndpoint>[2]>) {
+function synth(region: string, props: Partial<ApprovalEndpointProps>) {
   // No bundling: no asset matters here.
   const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
-  const stack = new Stack(app, 'Approval', { env: { account: ACCOUNT, region } });
-  const topic = new sns.Topic(stack, 'Topic', { enforceSSL: true });
-  const stateMachineArn = stack.formatArn({
-    service: 'states',
-    resource: 'stateMachine',
-    resourceName: 'aurora-bluegreen',
-    arnFormat: ArnFormat.COLON_RESOURCE_NAME,
-  });
-  const endpoint = new ApprovalEndpoint(stack, 'Approval', { topic, stateMachineArn, ...props });
-  return { app, stack, endpoint };
+  return approvalEndpointStack({ app, region, props });
 }
 
 function only(template: Template, type: string): Resource {

@@ -1,7 +1,8 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { App, Stack } from 'aws-cdk-lib';
+import { App, ArnFormat, Stack } from 'aws-cdk-lib';
+import * as sns from 'aws-cdk-lib/aws-sns';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as route53 from 'aws-cdk-lib/aws-route53';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
@@ -9,6 +10,7 @@ import { TASK_LIST } from '../../lambdas/steps/catalog';
 import { parseConfig, type BlueGreenConfig } from '../../infra/config';
 import { type AuroraBlueGreenDeploymentProps, WATCH_HANDLERS } from '../../infra/aurora-blue-green-deployment';
 import { BlueGreenStack } from '../../infra/stack';
+import { ApprovalEndpoint, type ApprovalEndpointProps } from '../../infra/approval-endpoint';
 
 const CDK_JSON = path.join(__dirname, '..', '..', 'cdk.json');
 
@@ -99,3 +101,24 @@ export function requiredProps(stack: Stack, handlersDir: string): AuroraBlueGree
   };
 }
 
+/**
+ * An ApprovalEndpoint alone in a stack `Approval` of the example account (eu-west-1 unless
+ * `region` says), with the SNS topic and the `aurora-bluegreen` state machine ARN it needs.
+ */
+export function approvalEndpointStack(
+  options: { app?: App; region?: string; props?: Partial<ApprovalEndpointProps> } = {},
+): { app: App; stack: Stack; endpoint: ApprovalEndpoint } {
+  const app = options.app ?? new App();
+  const stack = new Stack(app, 'Approval', {
+    env: { account: '123456789012', region: options.region ?? 'eu-west-1' },
+  });
+  const topic = new sns.Topic(stack, 'Topic', { enforceSSL: true });
+  const stateMachineArn = stack.formatArn({
+    service: 'states',
+    resource: 'stateMachine',
+    resourceName: 'aurora-bluegreen',
+    arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+  });
+  const endpoint = new ApprovalEndpoint(stack, 'Approval', { topic, stateMachineArn, ...options.props });
+  return { app, stack, endpoint };
+}

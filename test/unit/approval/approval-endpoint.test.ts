@@ -1,25 +1,17 @@
-import { App, ArnFormat, Stack, Validations } from 'aws-cdk-lib';
+import { App, Stack, Validations } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { ApprovalEndpoint } from '../../../infra/approval-endpoint';
+import { approvalEndpointStack } from '../../infra/fixture';
 
 const STATE_MACHINE_NAME = 'aurora-bluegreen';
 
 function build(withNag: boolean) {
-  const app = new App();
-  const stack = new Stack(app, 'Approval', { env: { account: '123456789012', region: 'eu-west-1' } });
-  const topic = new sns.Topic(stack, 'Topic', { enforceSSL: true });
-  const stateMachineArn = stack.formatArn({
-    service: 'states',
-    resource: 'stateMachine',
-    resourceName: STATE_MACHINE_NAME,
-    arnFormat: ArnFormat.COLON_RESOURCE_NAME,
-  });
-  const endpoint = new ApprovalEndpoint(stack, 'Approval', { topic, stateMachineArn });
-  if (withNag) Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
-  return { app, stack, endpoint };
+  const built = approvalEndpointStack();
+  if (withNag) Validations.of(built.app).addPlugins(new AwsSolutionsChecks(built.app));
+  return built;
 }
 
 describe('ApprovalEndpoint', () => {

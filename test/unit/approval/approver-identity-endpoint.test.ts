@@ -1,13 +1,19 @@
-import { App, ArnFormat, Stack, Validations } from 'aws-cdk-lib';
+import { App, Validations } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import * as sns from 'aws-cdk-lib/aws-sns';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
-import { ApprovalEndpoint, type ApproverIdentity } from '../../../infra/approval-endpoint';
+import type { ApproverIdentity } from '../../../infra/approval-endpoint';
 import { AuroraBlueGreenDeployment } from '../../../infra/aurora-blue-green-deployment';
 import { parseConfig } from '../../../infra/config';
-import { exampleConfigInput, newStack, requiredProps, stubHandlersDir, synthStack } from '../../infra/fixture';
+import {
+  approvalEndpointStack,
+  exampleConfigInput,
+  newStack,
+  requiredProps,
+  stubHandlersDir,
+  synthStack,
+} from '../../infra/fixture';
 
 const ISSUER = 'https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbCdEf123';
 
@@ -24,21 +30,8 @@ function wildcardReasons(root: IConstruct): string[] {
 let lastApp: App;
 
 function build(identity?: ApproverIdentity) {
-  const app = new App();
+  const { app, stack } = approvalEndpointStack({ props: identity ? { approverIdentity: identity } : {} });
   lastApp = app;
-  const stack = new Stack(app, 'Approval', { env: { account: '123456789012', region: 'eu-west-1' } });
-  const topic = new sns.Topic(stack, 'Topic', { enforceSSL: true });
-  const stateMachineArn = stack.formatArn({
-    service: 'states',
-    resource: 'stateMachine',
-    resourceName: 'aurora-bluegreen',
-    arnFormat: ArnFormat.COLON_RESOURCE_NAME,
-  });
-  new ApprovalEndpoint(stack, 'Approval', {
-    topic,
-    stateMachineArn,
-    ...(identity ? { approverIdentity: identity } : {}),
-  });
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
   app.synth();
   return Template.fromStack(stack);
