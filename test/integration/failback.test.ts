@@ -15,7 +15,7 @@ import { endBlueSessions } from '../../lambdas/steps/end-blue-sessions';
 import { unfenceBlue } from '../../lambdas/steps/unfence';
 import { BLUE_ID, clustersStub, GREEN_ID, makeDocument, realClock, testDatabase } from '../support/documents';
 import { canWrite, READ_ONLY, startBlue } from '../support/fence-fixtures';
-import type { TestServer } from '../support/postgres';
+import { eventually, LOGICAL_SETTINGS, type TestServer } from '../support/postgres';
 
 /**
  * Failback on real PostgreSQL (docs/failback.md): blue is fenced and cloned; green takes a
@@ -24,17 +24,7 @@ import type { TestServer } from '../support/postgres';
  * replication and un-fences blue, which then takes writes without a duplicate key.
  */
 
-const LOGICAL = { wal_level: 'logical', wal_retrieve_retry_interval: '200ms', max_replication_slots: '10' };
 const FAST_FENCE = { graceMs: 100, pollMs: 50, waitMs: 10_000 };
-
-async function eventually<T>(look: () => Promise<T>, done: (value: T) => boolean, ms = 20_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await look();
-    if (done(value) || Date.now() > deadline) return value;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 /** A statement on fenced blue, in a session that turns the read-only default off (as the workflow's do). */
 async function onBlueAsAdmin(blue: TestServer, sql: string): Promise<void> {
@@ -59,7 +49,7 @@ describe('failback after cutover (real PostgreSQL)', () => {
   let ports: Pick<Ports, 'database' | 'clusters' | 'clock'>;
 
   beforeAll(async () => {
-    blue = await startBlue({ settings: LOGICAL });
+    blue = await startBlue({ settings: LOGICAL_SETTINGS });
     await blue.sql(
       "INSERT INTO orders (note) SELECT 'before the cutover ' || g FROM generate_series(1, 5) g",
       [],
@@ -204,7 +194,7 @@ describe('failback when the reverse stream broke during the retention (real Post
   });
 
   it('stops at once with ReplicationFailed, says what to do, and leaves green fenced with every write', async () => {
-    blue = await startBlue({ settings: LOGICAL });
+    blue = await startBlue({ settings: LOGICAL_SETTINGS });
     let ports: Pick<Ports, 'database' | 'clusters' | 'clock'> = {
       database: testDatabase(),
       clusters: clustersStub({}),

@@ -23,20 +23,10 @@ import {
 } from '../../lambdas/steps/replication';
 import { realClock, testDatabase } from '../support/documents';
 import { startBlue } from '../support/fence-fixtures';
-import { startPostgres, type TestServer } from '../support/postgres';
+import { eventually, LOGICAL_SETTINGS, startPostgres, type TestServer } from '../support/postgres';
 
 const database = testDatabase();
 const EXECUTION = 'arn:aws:states:eu-west-1:123456789012:execution:bluegreen:online-1';
-const LOGICAL = { wal_level: 'logical', wal_retrieve_retry_interval: '200ms', max_replication_slots: '10' };
-
-async function eventually<T>(look: () => Promise<T>, done: (value: T) => boolean, ms = 20_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await look();
-    if (done(value) || Date.now() > deadline) return value;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 describe('replication names', () => {
   it('derive from the execution, the database and the direction: safe identifiers, at most 63 chars', () => {
@@ -76,7 +66,7 @@ describe('logical replication primitives (real PostgreSQL, blue → green from t
   }
 
   beforeAll(async () => {
-    blue = await startBlue({ settings: LOGICAL });
+    blue = await startBlue({ settings: LOGICAL_SETTINGS });
     await blue.sql("INSERT INTO orders (note) SELECT 'before the clone ' || g FROM generate_series(1, 5) g", [], 'app');
     await blue.sql('CREATE SCHEMA bluegreen');
     await blue.sql('CREATE TABLE bluegreen.fence (execution_id text PRIMARY KEY, lsn pg_lsn, fenced_at timestamptz)');
@@ -333,7 +323,7 @@ describe('logical replication primitives (real PostgreSQL, blue → green from t
 describe('dropSlot on a fresh server', () => {
   let server: TestServer;
   beforeAll(async () => {
-    server = await startPostgres({ settings: LOGICAL });
+    server = await startPostgres({ settings: LOGICAL_SETTINGS });
   });
   afterAll(async () => server?.stop());
 

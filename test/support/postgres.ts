@@ -44,6 +44,23 @@ export interface StartOptions {
   settings?: Record<string, string>;
 }
 
+/** Settings for a logical-replication publisher or subscriber: quick apply-worker retries, room for slots. */
+export const LOGICAL_SETTINGS: Record<string, string> = {
+  wal_level: 'logical',
+  wal_retrieve_retry_interval: '200ms',
+  max_replication_slots: '10',
+};
+
+/** Looks every 100 ms until `done` holds or `ms` has passed; the last value either way. */
+export async function eventually<T>(look: () => Promise<T>, done: (value: T) => boolean, ms = 20_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = await look();
+    if (done(value) || Date.now() > deadline) return value;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
 /** Test-only settings: no autovacuum workers coming and going in pg_stat_activity, smaller memory. */
 const TEST_SETTINGS: Record<string, string> = { autovacuum: 'off', shared_buffers: '16MB', max_connections: '40' };
 
