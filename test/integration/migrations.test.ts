@@ -41,13 +41,17 @@ describe('SQL migrations on green (real PostgreSQL)', () => {
     return name;
   }
 
-  async function run(
+  /**
+   * As the state machine does: ValidateMigrations pins the set it reads from `pinned`, ApplySql
+   * runs exactly that, reading `applied` (the bucket as it is by then).
+   */
+  async function runFrom(
     db: string,
-    files: Record<string, string | Uint8Array>,
+    pinned: MigrationSource,
+    applied: MigrationSource = pinned,
     migrations: { lockTimeoutMs?: number; statementTimeoutMs?: number } = {},
-    options: ApplyOptions & { changedAfterValidation?: Record<string, string | Uint8Array> } = {},
+    applyOptions: ApplyOptions = {},
   ) {
-    const { changedAfterValidation, ...applyOptions } = options;
     const doc = makeDocument(green, {
       input: {
         migrations: {
@@ -59,18 +63,22 @@ describe('SQL migrations on green (real PostgreSQL)', () => {
         },
       },
     });
-    // As the state machine does: ValidateMigrations pins the set, ApplySql runs exactly that.
-    doc.migrationSet = await validateMigrations(doc, { migrations: source(files) });
+    doc.migrationSet = await validateMigrations(doc, { migrations: pinned });
     return applySql(
       doc,
-      {
-        database,
-        migrations: source(changedAfterValidation ?? files),
-        clusters: clustersStub({ [GREEN_ID]: green }),
-        clock: realClock,
-      },
+      { database, migrations: applied, clusters: clustersStub({ [GREEN_ID]: green }), clock: realClock },
       applyOptions,
     );
+  }
+
+  async function run(
+    db: string,
+    files: Record<string, string | Uint8Array>,
+    migrations: { lockTimeoutMs?: number; statementTimeoutMs?: number } = {},
+    options: ApplyOptions & { changedAfterValidation?: Record<string, string | Uint8Array> } = {},
+  ) {
+    const { changedAfterValidation, ...applyOptions } = options;
+    return runFrom(db, source(files), source(changedAfterValidation ?? files), migrations, applyOptions);
   }
 
   async function ledger(db: string): Promise<{ version: string; sha256: string; execution_id: string }[]> {
@@ -359,24 +367,7 @@ describe('SQL migrations on green (real PostgreSQL)', () => {
         return [{ name: '001_create.sql', bytes: utf8(set['001_create.sql']), versionId: 'v7' }];
       },
     };
-    const doc = makeDocument(green, {
-      input: {
-        migrations: {
-          s3Prefix: PREFIX,
-          database: db,
-          phase: 'before-upgrade',
-          lockTimeoutMs: 5_000,
-          statementTimeoutMs: 60_000,
-        },
-      },
-    });
-    doc.migrationSet = await validateMigrations(doc, { migrations: versioned });
-    await applySql(doc, {
-      database,
-      migrations: versioned,
-      clusters: clustersStub({ [GREEN_ID]: green }),
-      clock: realClock,
-    });
+    await runFrom(db, versioned);
     expect(versions).toEqual([undefined, { '001_create.sql': 'v7' }]);
   });
 
@@ -389,24 +380,7 @@ describe('SQL migrations on green (real PostgreSQL)', () => {
         return [{ name: '001_create.sql', bytes: utf8(set['001_create.sql']), versionId: reads === 1 ? 'v7' : 'v8' }];
       },
     };
-    const doc = makeDocument(green, {
-      input: {
-        migrations: {
-          s3Prefix: PREFIX,
-          database: db,
-          phase: 'before-upgrade',
-          lockTimeoutMs: 5_000,
-          statementTimeoutMs: 60_000,
-        },
-      },
-    });
-    doc.migrationSet = await validateMigrations(doc, { migrations: drifting });
-    const failure = applySql(doc, {
-      database,
-      migrations: drifting,
-      clusters: clustersStub({ [GREEN_ID]: green }),
-      clock: realClock,
-    });
+    const failure = runFrom(db, drifting);
     await expect(failure).rejects.toBeInstanceOf(MigrationsChanged);
     await expect(failure).rejects.toThrow(/001_create\.sql: S3 version is now v8, ValidateMigrations read v7/);
     expect(await green.sql("SELECT to_regclass('public.orders') IS NULL AS untouched", [], db)).toEqual([
