@@ -1,7 +1,6 @@
 import type { Browser } from 'playwright-core';
 import { startApprovalServer, type ApprovalServer } from '../../local/approval-server';
-import { requestDecision } from '../../lambdas/steps/offer-failback';
-import { executionDocument, RecordingDecisions, TASK_TOKEN } from '../unit/approval/fixtures';
+import { RecordingDecisions, requestFailbackLink, TASK_TOKEN } from '../unit/approval/fixtures';
 import { launchTestBrowser } from '../support/browser';
 
 /**
@@ -32,25 +31,10 @@ describe('failback page in headless chromium', () => {
     await server?.close();
   });
 
-  async function offerOne(): Promise<string> {
-    const emails: string[] = [];
-    await requestDecision(
-      {
-        kind: 'failback',
-        taskToken: TASK_TOKEN,
-        document: executionDocument({
-          cutover: { changeId: 'C1', target: 'green.example.internal', requestedAt: new Date().toISOString() },
-          failbackReplication: { databases: ['app'], startedAt: new Date().toISOString() },
-        }),
-      },
-      {
-        approvals: server.approvals,
-        notifier: { publish: async (_subject, text) => void emails.push(text) },
-        clock: { now: () => new Date(), sleep: async () => undefined },
-      },
-    );
-    return /http:\/\/127\.0\.0\.1:\d+\/approvals\/\S+/.exec(emails[0] ?? '')![0];
-  }
+  const offerOne = (): Promise<string> =>
+    requestFailbackLink(server.approvals, {
+      failbackReplication: { databases: ['app'], startedAt: new Date().toISOString() },
+    });
 
   it('open the link, nothing decided; Fail back needs blue typed, sends one success; a reload shows it decided', async () => {
     const link = await offerOne();

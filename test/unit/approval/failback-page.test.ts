@@ -8,7 +8,7 @@ import {
   startApprovalServer,
   submitDecision,
 } from '../../../local/approval-server';
-import { executionDocument, ManualClock, NOW, RecordingDecisions, TASK_TOKEN } from './fixtures';
+import { executionDocument, ManualClock, NOW, RecordingDecisions, requestFailbackLink, TASK_TOKEN } from './fixtures';
 
 /**
  * The failback offer (docs/failback.md): RetainBlueForFailback stores the task token like the
@@ -139,22 +139,7 @@ describe('the failback offer', () => {
     const decisions = new RecordingDecisions();
     const server = await startApprovalServer({ decisions });
     try {
-      const emails: string[] = [];
-      await requestDecision(
-        {
-          kind: 'failback',
-          taskToken: TASK_TOKEN,
-          document: executionDocument({
-            cutover: { changeId: 'C1', target: 'green.example.internal', requestedAt: new Date().toISOString() },
-          }),
-        },
-        {
-          approvals: server.approvals,
-          notifier: { publish: async (_subject, text) => void emails.push(text) },
-          clock: { now: () => new Date(), sleep: async () => undefined },
-        },
-      );
-      const link = /http:\/\/127\.0\.0\.1:\d+\/approvals\/\S+/.exec(emails[0] ?? '')![0];
+      const link = await requestFailbackLink(server.approvals);
       const submitted = await submitDecision(link, 'failback');
       expect(submitted.status).toBe(303);
       expect(submitted.page).toContain('Failback to blue was decided');

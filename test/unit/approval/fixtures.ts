@@ -3,6 +3,7 @@ import type { TaskDecisions, ApprovalOutput, DeliveryResult } from '../../../lam
 import type { ExecutionDocument } from '../../../lambdas/domain/document';
 import type { Approvals, Clock } from '../../../lambdas/ports';
 import { requestApproval, type RequestApprovalResult } from '../../../lambdas/steps/request-approval';
+import { requestDecision } from '../../../lambdas/steps/offer-failback';
 
 /** A recognisable token: any leak of it (or of a large piece of it) is easy to find. */
 export const TASK_TOKEN =
@@ -149,6 +150,35 @@ export async function requestApprovalEmail(
   const approvalId = /\/approvals\/([A-Za-z0-9_-]+)/.exec(email)?.[1];
   if (approvalId === undefined) throw new Error('RequestApproval emailed no approval link');
   return { ...result, email, approvalId };
+}
+
+/**
+ * Offers failback for a run cut over to `green.example.internal` (plus `overrides`) through the
+ * local approval server's `approvals`, and returns the 127.0.0.1 link the email carries.
+ */
+export async function requestFailbackLink(
+  approvals: Approvals,
+  overrides: Partial<ExecutionDocument> = {},
+): Promise<string> {
+  const emails: string[] = [];
+  await requestDecision(
+    {
+      kind: 'failback',
+      taskToken: TASK_TOKEN,
+      document: executionDocument({
+        cutover: { changeId: 'C1', target: 'green.example.internal', requestedAt: new Date().toISOString() },
+        ...overrides,
+      }),
+    },
+    {
+      approvals,
+      notifier: { publish: async (_subject, text) => void emails.push(text) },
+      clock: { now: () => new Date(), sleep: async () => undefined },
+    },
+  );
+  const link = /http:\/\/127\.0\.0\.1:\d+\/approvals\/\S+/.exec(emails[0] ?? '')?.[0];
+  if (link === undefined) throw new Error('the failback offer emailed no local approval link');
+  return link;
 }
 
 /** A clock the tests move by hand. */
