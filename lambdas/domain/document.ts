@@ -177,6 +177,12 @@ export interface ExecutionDocument {
   rollback?: { blueRestored: boolean; blueUnfenced: string[]; greenDeleting: boolean; keptGreen: boolean };
   unfence?: { databases: string[] };
   release?: { released: boolean };
+  /**
+   * Online mode, GuardGreen: green's databases made read-only by default before its access groups
+   * are attached (the apply workers ignore it); UnguardGreen lifts it at the switchover.
+   */
+  greenGuard?: { databases: string[]; changedDatabases: string[]; guardedAt: string };
+  greenUnguard?: { databases: string[]; unguardedAt: string };
   report?: Record<string, unknown>;
   error?: { Error: string; Cause?: string };
   // ---- failback (input.failback; docs/failback.md) -------------------------------------------

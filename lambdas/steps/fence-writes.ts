@@ -167,7 +167,7 @@ function toResult(row: FenceRow): FenceResult {
 }
 
 /** Databases whose own (all-roles) setting already says default_transaction_read_only = on. */
-async function alreadyReadOnly(session: DbSession): Promise<Set<string>> {
+export async function alreadyReadOnly(session: DbSession): Promise<Set<string>> {
   const result = await session.query<{ datname: string; setconfig: string[] }>(
     `SELECT d.datname, s.setconfig
        FROM pg_db_role_setting s JOIN pg_database d ON d.oid = s.setdatabase

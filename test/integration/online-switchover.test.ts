@@ -11,6 +11,7 @@ import {
   switchoverFence,
 } from '../../lambdas/steps/replication-workflow';
 import { replicationPrefix } from '../../lambdas/steps/replication';
+import { guardGreen, unguardGreen } from '../../lambdas/steps/green-guard';
 import { clustersStub, GREEN_ID, makeDocument, realClock, testDatabase } from '../support/documents';
 import { startBlue } from '../support/fence-fixtures';
 import type { TestServer } from '../support/postgres';
@@ -126,6 +127,32 @@ describe('online mode on real PostgreSQL: prepare, clone, replicate, switch over
       }
       expect(doc.wait.replication!.lagBytes).toBeLessThanOrEqual(doc.input.replication.maxLagBytes);
 
+      // Green is guarded before it is opened (before the freeze): an application's write that
+      // reached green directly would bypass the replication.
+      doc.greenGuard = await guardGreen(doc, ports());
+      expect(doc.greenGuard.changedDatabases).toEqual(['app', 'postgres']);
+      const direct = await green.client('app', { applicationName: 'orders-api' });
+      try {
+        await expect(direct.query("INSERT INTO orders (note) VALUES ('direct to green')")).rejects.toThrow(
+          /read-only transaction/,
+        );
+      } finally {
+        await direct.end();
+      }
+      // The apply worker ignores the database's default: blue's new writes still reach green.
+      const before = writer.acknowledged.length;
+      for (let i = 0; writer.acknowledged.length < before + 5; i++) {
+        expect(i).toBeLessThan(200);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      const latest = writer.acknowledged[writer.acknowledged.length - 1]!;
+      for (let i = 0; ; i++) {
+        const seen = await green.sql('SELECT 1 FROM orders WHERE id = $1', [latest], 'app');
+        if (seen.length) break;
+        expect(i).toBeLessThan(200);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+
       const walsender = async () =>
         (
           await blue.sql<{ active_pid: number }>('SELECT active_pid FROM pg_replication_slots WHERE slot_name = $1', [
@@ -141,7 +168,10 @@ describe('online mode on real PostgreSQL: prepare, clone, replicate, switch over
       expect(await walsender()).toBe(streaming);
       expect(doc.fence.terminatedSessions).toBeGreaterThanOrEqual(1); // the writer's session
       doc.switchover = await catchUpGreen(doc, ports());
+      // Lifted with SQL at the switchover: green takes writes again.
+      doc.greenUnguard = await unguardGreen(doc, ports());
       const freezeMs = Date.now() - frozenAt;
+      expect(doc.greenUnguard.databases).toEqual(['app', 'postgres']);
 
       expect(doc.switchover.fenceRowApplied).toBe(true);
       expect(doc.switchover.sequencesMoved).toBeGreaterThanOrEqual(1);
@@ -165,6 +195,7 @@ describe('online mode on real PostgreSQL: prepare, clone, replicate, switch over
     expect(onGreen).toEqual(await ids(blue));
     expect(writer.acknowledged.filter((id) => !onGreen.includes(id))).toEqual([]);
     // Green's next id is past every id blue handed out.
+    // A new session on green writes (nextval is refused in a read-only transaction).
     const next = await green!.sql<{ id: number }>("SELECT nextval('orders_id_seq')::int AS id", [], 'app');
     expect(next[0]!.id).toBeGreaterThan(Math.max(...onGreen));
     // Nothing left: no slot retaining WAL on blue, no subscription on green, no guard on blue.
