@@ -197,10 +197,16 @@ export function buildDefinition(scope: Construct, props: DefinitionProps): sfn.I
   // blue subscribes. Before OpenGreen, so a failure still rolls back.
   const startFailbackReplication = task('StartFailbackReplication');
   rollsBack(startFailbackReplication);
-  startFailbackReplication.next(openGreen);
+  // Online mode: green was opened before the freeze, guarded read-only; lifting that (SQL) is
+  // all that is left before the CNAME. After StartFailbackReplication: green still equals blue.
+  const unguardGreen = task('UnguardGreen');
+  rollsBack(unguardGreen);
+  unguardGreen.next(swapCname);
+  const openOrUnguardGreen = new sfn.Choice(scope, 'IsGreenGuarded').when(ONLINE, unguardGreen).otherwise(openGreen);
+  startFailbackReplication.next(openOrUnguardGreen);
   const openGreenOrPrepareFailback = new sfn.Choice(scope, 'IsFailbackRequested')
     .when(FAILBACK, startFailbackReplication)
-    .otherwise(openGreen);
+    .otherwise(openOrUnguardGreen);
 
   // ---- approval --------------------------------------------------------------------------------
   const approvalSpec = TASKS.RequestApproval;
@@ -236,16 +242,19 @@ export function buildDefinition(scope: Construct, props: DefinitionProps): sfn.I
   const switchoverBlock = task('SwitchoverBlockWrites');
   rollsBack(switchoverBlock);
   switchoverBlock.next(pollLoop('SwitchoverBlocked', 'CheckSwitchoverBlocked', switchoverFence, rollsBack));
-  requestApproval.next(
-    new sfn.Choice(scope, 'IsOnlineSwitchover')
-      .when(
-        ONLINE,
-        new sfn.Choice(scope, 'IsSwitchoverSecurityGroupBlock')
-          .when(sfn.Condition.stringEquals('$.input.writeBlock', 'security-group'), switchoverBlock)
-          .otherwise(switchoverFence),
-      )
-      .otherwise(checkFenceHeld),
-  );
+  const switchover = new sfn.Choice(scope, 'IsSwitchoverSecurityGroupBlock')
+    .when(sfn.Condition.stringEquals('$.input.writeBlock', 'security-group'), switchoverBlock)
+    .otherwise(switchoverFence);
+  // Online mode opens green before the freeze (in AWS the security-group change takes seconds to
+  // tens of seconds), guarded read-only: until UnguardGreen it takes no application write, so a
+  // failure still rolls back (green is deleted; blue's groups were only attached to it).
+  const openGuardedGreen = task('OpenGuardedGreen');
+  rollsBack(openGuardedGreen);
+  openGuardedGreen.next(pollLoop('GuardedGreenOpen', 'CheckGuardedGreenOpen', switchover, rollsBack));
+  const guardGreen = task('GuardGreen');
+  rollsBack(guardGreen);
+  guardGreen.next(openGuardedGreen);
+  requestApproval.next(new sfn.Choice(scope, 'IsOnlineSwitchover').when(ONLINE, guardGreen).otherwise(checkFenceHeld));
 
   // ---- dry run ending: delete green, report ---------------------------------------------------
   const discardGreen = task('DiscardGreen');

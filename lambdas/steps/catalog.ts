@@ -151,6 +151,16 @@ export const TASKS = {
   CheckSwitchoverBlocked: control('CheckSwitchoverBlocked', 'check-writes-blocked', '$.wait.block', LOOK),
   SwitchoverFence: database('SwitchoverFence', 'switchover-fence', '$.fence', 300, ['database.connect']),
   CatchUpGreen: database('CatchUpGreen', 'catch-up-green', '$.switchover', 300),
+  // Online mode opens green before the freeze (in AWS the security-group change is the slowest
+  // part of the switchover): read-only by default until UnguardGreen, at the switchover.
+  GuardGreen: database('GuardGreen', 'guard-green', '$.greenGuard', 120),
+  OpenGuardedGreen: control('OpenGuardedGreen', 'open-green', '$.open', [
+    ...LOOK,
+    'clusters.setSecurityGroups@green',
+    'clusters.addRole@green',
+  ]),
+  CheckGuardedGreenOpen: control('CheckGuardedGreenOpen', 'check-green-open', '$.wait.open', LOOK),
+  UnguardGreen: database('UnguardGreen', 'unguard-green', '$.greenUnguard', 60),
   OpenGreen: control('OpenGreen', 'open-green', '$.open', [
     ...LOOK,
     'clusters.setSecurityGroups@green',
@@ -177,6 +187,8 @@ export const TASKS = {
   RemoveDryRunReplication: database('RemoveDryRunReplication', 'remove-replication', '$.replicationRemoved', 300),
   Rollback: control('Rollback', 'rollback', '$.rollback', [
     ...DISCARD_GREEN,
+    // Online mode: OpenGuardedGreen gave green blue's deletion protection.
+    'clusters.setDeletionProtection@green',
     'clusters.setSecurityGroups',
     'dns.getRecord',
     'dns.upsertCname',

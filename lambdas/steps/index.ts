@@ -23,6 +23,7 @@ import {
   stopFailbackReplication,
 } from './failback';
 import { fenceWrites } from './fence-writes';
+import { guardGreen, unguardGreen } from './green-guard';
 import { inspectBlue } from './inspect-blue';
 import { checkGreenWriter, createGreenWriter } from './green-writer';
 import { acquireLock, releaseLock } from './lock';
@@ -84,7 +85,9 @@ export const STEPS: Record<StepId, StepFunction> = {
   // The approval Lambda: the cutover approval, or (payload kind 'failback') the failback offer.
   'request-approval': (e, p) => requestDecision(e as Parameters<typeof requestDecision>[0], p),
   'check-fence-held': (e, p) => checkFenceHeld(doc(e), p, 'before-open'),
+  'guard-green': (e, p) => guardGreen(doc(e), p),
   'open-green': (e, p) => openGreen(doc(e), p),
+  'unguard-green': (e, p) => unguardGreen(doc(e), p),
   'check-green-open': (e, p) => checkGreenOpen(doc(e), p),
   'swap-cname': (e, p) => swapCname(doc(e), p),
   'check-cname': (e, p) => checkCname(doc(e), p),

@@ -116,7 +116,15 @@ function decide(execution: ExecutionRecord): Record<string, unknown> & { recover
     return { error: failure, recovery: { ...base, action: 'report', settleSeconds } };
   }
   const document = doc as unknown as ExecutionDocument & Record<string, unknown>;
-  if (wasEntered('OpenGreen') || document.open || document.cutover) {
+  // Online mode opens green before the switchover, guarded read-only (GuardGreen): it may take
+  // writes only from UnguardGreen on, so until then a stopped run still rolls back.
+  const greenMayServe =
+    wasEntered('OpenGreen') ||
+    wasEntered('UnguardGreen') ||
+    document.greenUnguard ||
+    document.cutover ||
+    (document.open && !document.greenGuard);
+  if (greenMayServe) {
     const cutoverDone = wasEntered('RetainBlue') || wasEntered('RetainBlueForFailback');
     // Failing back (docs/failback.md): green may be fenced; a person finishes it, the lock stays.
     if (wasEntered('FenceGreen')) {

@@ -15,7 +15,7 @@ export async function unfenceBlue(
 }
 
 /**
- * Rollback: from any failure before OpenGreen. Blue gets exactly its original security groups
+ * Rollback: from any failure before OpenGreen (online mode: before UnguardGreen). Blue gets exactly its original security groups
  * back; green (only ever a cluster carrying this execution's tag) is deleted unless the input
  * asks to keep it. Each call is idempotent; CheckRollback finishes what this starts.
  */
@@ -68,6 +68,9 @@ async function advanceGreenRemoval(doc: ExecutionDocument, clusters: Ports['clus
   const green = await clusters.describeCluster(doc.input.greenClusterId);
   // A cluster with green's id that is not ours was there before us: never touch it.
   if (!green || !isOurs(green.tags, doc)) return false;
+  // Online mode opens green (with blue's deletion protection) before the switchover, while it is
+  // guarded read-only: it has taken no application write, so it is still ours to delete.
+  if (green.deletionProtection && green.status !== 'deleting') await clusters.setDeletionProtection(green.id, false);
   await advanceClusterDeletion(clusters, green.id, { mustBeOurs: doc });
   return true;
 }

@@ -38,7 +38,8 @@ export function runFigures(doc: Partial<ExecutionDocument>, outcome: RunFigures[
   put('upgrade', seconds(doc.upgrade?.requested ? doc.upgrade.requestedAt : undefined, wait['upgrade']?.checkedAt));
   put('replicas', seconds(doc.replicas?.requestedAt, wait['replicas']?.checkedAt));
   put('approval', seconds(wait['replicas']?.checkedAt, doc.approval?.decidedAt));
-  put('cutover', seconds(doc.open?.openedAt, wait['cname']?.checkedAt));
+  // Online mode opened green before the freeze: its cutover starts when the guard is lifted.
+  put('cutover', seconds(doc.greenUnguard?.unguardedAt ?? doc.open?.openedAt, wait['cname']?.checkedAt));
   const migrationMs = doc.migrations?.applied.reduce((sum, m) => sum + m.durationMs, 0);
   if (migrationMs !== undefined && doc.migrations?.applied.length)
     phases.migrations = Math.round(migrationMs / 100) / 10;

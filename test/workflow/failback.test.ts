@@ -206,7 +206,9 @@ describe('failback after cutover (online mode, synthesized definition)', () => {
     const tasks = tasksEntered(r);
     // Forward replication first; the switchover's catch-up drops it; then the reverse starts, before OpenGreen.
     expect(tasks.indexOf('StartFailbackReplication')).toBeGreaterThan(tasks.indexOf('CatchUpGreen'));
-    expect(tasks.indexOf('OpenGreen')).toBeGreaterThan(tasks.indexOf('StartFailbackReplication'));
+    // Green was opened before the freeze, guarded; the guard is lifted after the reverse replication starts.
+    expect(tasks.indexOf('UnguardGreen')).toBeGreaterThan(tasks.indexOf('StartFailbackReplication'));
+    expect(tasks.indexOf('SwapCname')).toBeGreaterThan(tasks.indexOf('UnguardGreen'));
     expect(tasks).not.toContain('CheckFenceHeld');
     expect(tasks.slice(tasks.indexOf('RetainBlueForFailback'))).toEqual([
       'RetainBlueForFailback',

@@ -127,6 +127,13 @@ export function databaseStepStubs(calls: string[]): Partial<Record<StepId, StepF
       sequencesMissing: [],
       removed: ['subscription bg_sub', 'slot bg_slot', 'publication bg_pub', 'DDL guard (app)'],
     })),
+    // Online mode opens green before the freeze, guarded read-only (lambdas/steps/green-guard.ts).
+    'guard-green': record('guard-green', () => ({
+      databases: ['app'],
+      changedDatabases: ['app'],
+      guardedAt: new Date().toISOString(),
+    })),
+    'unguard-green': record('unguard-green', () => ({ databases: ['app'], unguardedAt: new Date().toISOString() })),
     'remove-replication': record('remove-replication', () => ({ removed: ['slot bg_slot on blue'] })),
     // Failback (docs/failback.md): the reverse replication's SQL is tested on real PostgreSQL.
     'start-failback-replication': record('start-failback', (doc) => ({

@@ -76,14 +76,30 @@ describe('online mode (workflow, real definition)', () => {
     expect(at('CheckReplicas')).toBeLessThan(at('StartReplication'));
     expect(at('StartReplication')).toBeLessThan(at('CheckReplication'));
     expect(at('CheckReplication')).toBeLessThan(at('SmokeTest'));
-    expect(at('RequestApproval')).toBeLessThan(at('SwitchoverBlockWrites'));
+    // Green is guarded read-only, then opened before the freeze: the freeze holds no RDS modify.
+    expect(at('RequestApproval')).toBeLessThan(at('GuardGreen'));
+    expect(at('GuardGreen')).toBeLessThan(at('OpenGuardedGreen'));
+    expect(at('OpenGuardedGreen')).toBeLessThan(at('CheckGuardedGreenOpen'));
+    expect(at('CheckGuardedGreenOpen')).toBeLessThan(at('SwitchoverBlockWrites'));
     expect(at('SwitchoverBlockWrites')).toBeLessThan(at('CheckSwitchoverBlocked'));
     expect(at('CheckSwitchoverBlocked')).toBeLessThan(at('SwitchoverFence'));
     expect(at('SwitchoverFence')).toBeLessThan(at('CatchUpGreen'));
-    expect(at('CatchUpGreen')).toBeLessThan(at('OpenGreen'));
-    expect(at('OpenGreen')).toBeLessThan(at('SwapCname'));
+    expect(at('CatchUpGreen')).toBeLessThan(at('UnguardGreen'));
+    expect(at('UnguardGreen')).toBeLessThan(at('SwapCname'));
+    // Between the fence and the CNAME: SQL only, no security-group change.
+    const freeze = states.slice(at('SwitchoverFence'), at('SwapCname'));
+    expect(freeze.filter((s) => !s.startsWith('Is'))).toEqual(['SwitchoverFence', 'CatchUpGreen', 'UnguardGreen']);
+    expect(r.dbCalls.indexOf('guard-green')).toBeLessThan(r.dbCalls.indexOf('switchover-fence'));
+    expect(r.dbCalls.indexOf('unguard-green')).toBeGreaterThan(r.dbCalls.indexOf('catch-up-green'));
     // The offline path's states are not taken: no block or fence before the clone, no statistics settle.
-    for (const offline of ['BlockWrites', 'FenceWrites', 'VerifyClone', 'CheckFenceHeld', 'RemoveReplication']) {
+    for (const offline of [
+      'BlockWrites',
+      'FenceWrites',
+      'VerifyClone',
+      'CheckFenceHeld',
+      'RemoveReplication',
+      'OpenGreen',
+    ]) {
       expect(states).not.toContain(offline);
     }
     expect(r.dbCalls.indexOf('switchover-fence')).toBeGreaterThan(r.dbCalls.indexOf('smoke'));
@@ -130,6 +146,27 @@ describe('online mode (workflow, real definition)', () => {
     expect([...r.cloud.clusters.keys()]).toEqual(['app-blue']);
     expect(r.cloud.record.values).toEqual([r.cloud.clusters.get('app-blue')?.endpoint]);
     expect(r.cloud.notifications.at(-1)?.message).toContain(message);
+  });
+
+  it("rolls back after the early open: green (given blue's deletion protection) is deleted, blue gets its groups back", async () => {
+    const r = await run(ONLINE, {
+      prepare: (c) => {
+        c.clusters.get('app-blue')!.deletionProtection = true;
+      },
+      stepOverrides: { 'catch-up-green': failing(new ReplicationFailed('green did not confirm')) },
+    });
+    expect(r.outcome.status).toBe('FAILED');
+    const states = statesEntered(r.outcome);
+    expect(states.indexOf('CheckGuardedGreenOpen')).toBeLessThan(states.indexOf('CatchUpGreen'));
+    expect(states).toEqual(expect.arrayContaining(['RemoveReplication', 'UnfenceBlue', 'Rollback', 'ReleaseLock']));
+    expect(states).not.toContain('UnguardGreen');
+    // OpenGuardedGreen protected green; the rollback lifted that, then deleted it.
+    expect(r.cloud.calls.filter((c) => c.op === 'setDeletionProtection')).toEqual([
+      { op: 'setDeletionProtection', args: { id: expect.not.stringMatching(/^app-blue$/), enabled: false } },
+    ]);
+    expect([...r.cloud.clusters.keys()]).toEqual(['app-blue']);
+    expect(blueGroups(r)).toEqual(ORIGINAL_GROUPS);
+    expect(r.cloud.locks.size).toBe(0);
   });
 
   it('rolls back on a rejected approval without ever blocking blue', async () => {
