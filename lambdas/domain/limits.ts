@@ -16,7 +16,7 @@ export const POLL_LOOPS_ON_LONGEST_PATH = 10;
 /** Events one more poll costs: the Check task (5), its Choice (2) and its Wait (2). */
 export const EVENTS_PER_POLL = 9;
 /** Events of the longest path besides the repeated polls, each task retried to its limit once (rounded up). */
-export const FIXED_HISTORY_EVENTS = 1_650;
+export const FIXED_HISTORY_EVENTS = 1_750;
 
 /** The largest maxPolls whose every loop, run to its limit, keeps the history under the quota. */
 export const MAX_POLLS = Math.floor(
@@ -24,10 +24,11 @@ export const MAX_POLLS = Math.floor(
 );
 
 /**
- * Online mode's longest path has two more loops (CheckReplication, CheckSwitchoverBlocked) and
- * one fewer (CheckWritesBlocked before the clone): the graph's longest path overall.
+ * Online mode's longest path has three more loops (CheckReplication, CheckGuardedGreenOpen,
+ * CheckSwitchoverBlocked) and one fewer (CheckWritesBlocked before the clone); its CheckGreenOpen
+ * is CheckGuardedGreenOpen, before the freeze. The graph's longest path overall.
  */
-export const ONLINE_POLL_LOOPS_ON_LONGEST_PATH = 12;
+export const ONLINE_POLL_LOOPS_ON_LONGEST_PATH = 13;
 /** Online mode's bound on maxPolls; an online run without its own maxPolls takes at most this. */
 export const MAX_POLLS_ONLINE = Math.floor(
   (HISTORY_EVENT_LIMIT - FIXED_HISTORY_EVENTS) / (ONLINE_POLL_LOOPS_ON_LONGEST_PATH * EVENTS_PER_POLL),

@@ -151,6 +151,12 @@ export const TASKS = {
   CheckSwitchoverBlocked: control('CheckSwitchoverBlocked', 'check-writes-blocked', '$.wait.block', LOOK),
   SwitchoverFence: database('SwitchoverFence', 'switchover-fence', '$.fence', 300, ['database.connect']),
   CatchUpGreen: database('CatchUpGreen', 'catch-up-green', '$.switchover', 300),
+  OpenGreen: control('OpenGreen', 'open-green', '$.open', [
+    ...LOOK,
+    'clusters.setSecurityGroups@green',
+    'clusters.addRole@green',
+  ]),
+  CheckGreenOpen: control('CheckGreenOpen', 'check-green-open', '$.wait.open', LOOK),
   // Online mode opens green before the freeze (in AWS the security-group change is the slowest
   // part of the switchover): read-only by default until UnguardGreen, at the switchover.
   GuardGreen: database('GuardGreen', 'guard-green', '$.greenGuard', 120),
@@ -161,12 +167,6 @@ export const TASKS = {
   ]),
   CheckGuardedGreenOpen: control('CheckGuardedGreenOpen', 'check-green-open', '$.wait.open', LOOK),
   UnguardGreen: database('UnguardGreen', 'unguard-green', '$.greenUnguard', 60),
-  OpenGreen: control('OpenGreen', 'open-green', '$.open', [
-    ...LOOK,
-    'clusters.setSecurityGroups@green',
-    'clusters.addRole@green',
-  ]),
-  CheckGreenOpen: control('CheckGreenOpen', 'check-green-open', '$.wait.open', LOOK),
   SwapCname: control('SwapCname', 'swap-cname', '$.cutover', [...LOOK, 'dns.upsertCname']),
   CheckCname: control('CheckCname', 'check-cname', '$.wait.cname', ['dns.changeStatus']),
   EndBlueSessions: database('EndBlueSessions', 'end-blue-sessions', '$.blueSessions', 60),

@@ -20,11 +20,11 @@ const validate = (raw: Record<string, unknown>, defaults: Record<string, unknown
 describe('Step Functions limits that nothing could catch', () => {
   it('knows the synthesized graph: its loops, the events a poll costs, and the rest of the longest path', () => {
     const shape = historyShape(testDefinition());
-    // The longest path is online mode's with failback; the offline one has two loops fewer, and
+    // The longest path is online mode's with failback; the offline one has three loops fewer, and
     // failback adds one in either mode.
     expect(shape.loopsOnLongestPath).toBe(pollLoopsFor({ mode: 'online', failback: true }));
     expect(pollLoopsFor({ mode: 'online', failback: false })).toBe(ONLINE_POLL_LOOPS_ON_LONGEST_PATH);
-    expect(ONLINE_POLL_LOOPS_ON_LONGEST_PATH - 2).toBe(POLL_LOOPS_ON_LONGEST_PATH);
+    expect(ONLINE_POLL_LOOPS_ON_LONGEST_PATH - 3).toBe(POLL_LOOPS_ON_LONGEST_PATH);
     expect(shape.eventsPerPoll).toBe(EVENTS_PER_POLL);
     expect(shape.fixedEvents).toBeLessThanOrEqual(FIXED_HISTORY_EVENTS);
     // The largest accepted maxPolls, every loop run to it, stays under the quota.
@@ -63,7 +63,7 @@ describe('Step Functions limits that nothing could catch', () => {
     );
     expect(() =>
       validate({ mode: 'online', failback: true, blueRetentionSeconds: 3600, maxPolls: online + 1 }),
-    ).toThrow(new RegExp(`maxPolls: at most ${online} in online mode with failback: its 13 poll loops`));
+    ).toThrow(new RegExp(`maxPolls: at most ${online} in online mode with failback: its 14 poll loops`));
   });
 
   it('rejects a maxPolls that could pass 25,000 events of history, naming the field', () => {
