@@ -88,6 +88,21 @@ describe('ReadStoppedExecution', () => {
     expect(out.error).toBeUndefined();
   });
 
+  it('online mode: rolls back when stopped after the early open while green is still guarded, not once the guard is lifted', async () => {
+    const online = { ...input, mode: 'online' };
+    const guard = { databases: ['app'], changedDatabases: ['app'], guardedAt: 'x' };
+    const opened = { input: online, blue, greenGuard: guard, open: { securityGroupIds: ['sg-a'], openedAt: 'x' } };
+    const early = await read('ABORTED', [
+      entered('OpenGuardedGreen', { input: online, blue }),
+      entered('CatchUpGreen', opened),
+    ]);
+    expect(early.recovery.action).toBe('rollback');
+    expect(early.error).toMatchObject({ Error: 'ExecutionAborted' });
+    const lifted = await read('ABORTED', [entered('CatchUpGreen', opened), entered('UnguardGreen', opened)]);
+    expect(lifted.recovery.action).toBe('report');
+    expect(lifted.cutoverError).toMatchObject({ Error: 'ExecutionAborted' });
+  });
+
   it('does nothing for a FAILED execution whose own failure path reached ReportFailure', async () => {
     const out = await read('FAILED', [entered('Rollback', { input, blue }), entered('ReportFailure', { input, blue })]);
     expect(out.recovery.action).toBe('none');
