@@ -117,6 +117,20 @@ describe('failback after cutover (offline mode, synthesized definition)', () => 
     expect((r.outcome.output?.report as { status?: string }).status).toBe('FAILED_BACK');
   });
 
+  it('a failback that stops once green is closed says how to re-open green to stay on it', async () => {
+    const r = await run(FAILBACK_INPUT, {
+      failback: 'failback',
+      faults: [{ state: 'CheckBlueReopened', error: 'PollTimeout' }],
+    });
+    expect(r.outcome.status).toBe('FAILED');
+    expect(statesEntered(r.outcome)).not.toContain('EndGreenSessions');
+    const notice = r.cloud.notifications.at(-1);
+    expect(notice?.subject).toBe('ACTION NEEDED: deployment of app-blue failback failed');
+    expect(notice?.message).toContain(
+      `to stay on green, re-attach them (aws rds modify-db-cluster --db-cluster-identifier ${greenId(r)} --vpc-security-group-ids ${[ADMIN_SG, ...APP_SGS].join(' ')} --apply-immediately)`,
+    );
+  });
+
   it("in read-only mode leaves green's security groups as they are (only the fence and EndGreenSessions act)", async () => {
     const r = await run({ ...FAILBACK_INPUT, writeBlock: 'read-only' }, { failback: 'failback' });
     expect(r.outcome.status).toBe('SUCCEEDED');
