@@ -69,7 +69,7 @@ export async function report(
   const lines = failedBack
     ? [
         `Failed back: applications reach blue ${doc.input.blueClusterId} again through ${doc.input.cname.recordName}, with every write green committed (blue followed green through logical replication).`,
-        `Green ${doc.input.greenClusterId} is kept, fenced (read-only), for inspection: delete it when done (aws rds delete-db-instance for each instance, then aws rds delete-db-cluster --db-cluster-identifier ${doc.input.greenClusterId}).`,
+        `Green ${doc.input.greenClusterId} is kept, fenced (read-only)${doc.failback?.greenSecurityGroupIds ? `, with only the admin security group ${doc.input.adminSecurityGroupId} (closed to applications)` : ''}, for inspection: delete it when done (aws rds delete-db-instance for each instance, then aws rds delete-db-cluster --db-cluster-identifier ${doc.input.greenClusterId}).`,
         ...(doc.failbackDecision?.reason ? [`Reason given: ${quotedForEmail(doc.failbackDecision.reason)}`] : []),
       ]
     : doc.input.dryRun

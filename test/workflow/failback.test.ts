@@ -114,6 +114,9 @@ describe('failback after cutover (offline mode, synthesized definition)', () => 
     expect(groupsAtEnd).toEqual([{ id: ADMIN_SG, status: 'active' }]);
     expect(cloud.clusters.get(green())?.securityGroups.map((g) => g.id)).toEqual([ADMIN_SG]);
     expect(cloud.calls).toContainEqual({ op: 'setSecurityGroups', args: { id: green(), groups: [ADMIN_SG] } });
+    expect(cloud.notifications.at(-1)?.message).toContain(
+      `is kept, fenced (read-only), with only the admin security group ${ADMIN_SG} (closed to applications)`,
+    );
     expect((r.outcome.output?.report as { status?: string }).status).toBe('FAILED_BACK');
   });
 
