@@ -204,8 +204,17 @@ export interface ExecutionDocument {
   failbackSequences?: { moved: number; databases: string[] };
   /** StopFailbackReplication / EndFailbackReplication: the reverse replication removed. */
   failbackStopped?: { databases: string[]; stoppedAt: string };
-  /** ReopenBlue: blue's groups back and the CNAME swapped to blue. */
-  failback?: { changeId: string; target: string; requestedAt: string; securityGroupIds: string[] };
+  /**
+   * ReopenBlue: blue's groups back and the CNAME swapped to blue; in security-group mode green's
+   * groups down to the admin group (`greenSecurityGroupIds`).
+   */
+  failback?: {
+    changeId: string;
+    target: string;
+    requestedAt: string;
+    securityGroupIds: string[];
+    greenSecurityGroupIds?: string[];
+  };
 }
 
 /** The replication from green back to blue, per database, as StartFailbackReplication made it. */

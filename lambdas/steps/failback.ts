@@ -2,7 +2,7 @@ import type { ExecutionDocument, PollState } from '../domain/document';
 import { PreconditionFailed, ReplicationFailed } from '../domain/errors';
 import type { DbSession, DbTarget, Ports } from '../ports';
 import { ADMIN_DATABASE, AWS_INTERNAL_ROLES, blueTarget, greenTarget, quoteIdent, withSession } from './db';
-import { poll, requireBlue, settle } from './common';
+import { groupsActive, poll, requireBlue, settle } from './common';
 import { fenceWrites, type FenceOptions, type FenceResult } from './fence-writes';
 import {
   createPublicationAndSlot,
@@ -335,9 +335,11 @@ export async function moveBlueSequences(
 }
 
 /**
- * EndGreenSessions: once the CNAME points at blue again, every session still on green is ended:
- * those opened during the failback freeze are read-only for as long as they live, and a pool that
- * keeps them would never write again. Ended, the pool reconnects through the CNAME, to blue.
+ * EndGreenSessions: once the CNAME points at blue again (and, in security-group mode, green admits
+ * only the admin group), every session still on green is ended: those opened during the failback
+ * freeze are read-only for as long as they live, and a pool that keeps them would never write
+ * again. Ended, the pool reconnects through the CNAME, to blue; a client that still resolves
+ * green's address cannot connect there any more and retries until it resolves blue.
  */
 export async function endGreenSessions(
   doc: ExecutionDocument,
@@ -357,9 +359,14 @@ export async function endGreenSessions(
 }
 
 /**
- * ReopenBlue: blue gets its security groups back (when BlockWrites detached them) and the CNAME is
- * swapped back to blue's endpoint. Blue's write permission came back just before
- * (UnfenceBlueForFailback). Green keeps its groups: it is fenced, read-only.
+ * ReopenBlue, the forward cutover in reverse: blue gets its security groups back (when BlockWrites
+ * detached them) and the CNAME is swapped back to blue's endpoint. Blue's write permission came
+ * back just before (UnfenceBlueForFailback). In `security-group` mode green loses its application
+ * groups and keeps only the admin group, as BlockWrites did to blue: a client whose resolver still
+ * has green's address (the CNAME's TTL) then cannot connect and retries until it resolves blue,
+ * instead of opening a session on fenced green that stays read-only for good. Established
+ * connections survive (connection tracking): EndGreenSessions ends them once this is in effect.
+ * The workflow and blue's walsenders reach green through the admin group.
  */
 export async function reopenBlue(
   doc: ExecutionDocument,
@@ -368,9 +375,29 @@ export async function reopenBlue(
   const blue = requireBlue(doc);
   const current = await clusters.describeCluster(blue.id);
   if (!current) throw new PreconditionFailed(`Blue ${blue.id} is gone: there is nothing to fail back to.`);
+  let greenSecurityGroupIds: string[] | undefined;
+  if (doc.block) {
+    const greenId = doc.input.greenClusterId;
+    const green = await clusters.describeCluster(greenId);
+    if (!green) throw new PreconditionFailed(`Green ${greenId} is gone: its writes cannot be proven on blue.`);
+    greenSecurityGroupIds = [doc.input.adminSecurityGroupId];
+    if (
+      !sameIds(
+        green.securityGroups.map((g) => g.id),
+        greenSecurityGroupIds,
+      )
+    ) {
+      await clusters.setSecurityGroups(greenId, greenSecurityGroupIds);
+    }
+  }
   const wanted = doc.block ? blue.originalSecurityGroupIds : current.securityGroups.map((g) => g.id);
-  const have = current.securityGroups.map((g) => g.id);
-  if (doc.block && (have.length !== wanted.length || wanted.some((id) => !have.includes(id)))) {
+  if (
+    doc.block &&
+    !sameIds(
+      current.securityGroups.map((g) => g.id),
+      wanted,
+    )
+  ) {
     await clusters.setSecurityGroups(blue.id, wanted);
   }
   const { hostedZoneId, recordName, cutoverTtlSeconds } = doc.input.cname;
@@ -382,11 +409,22 @@ export async function reopenBlue(
     cutoverTtlSeconds,
     `bluegreen ${doc.input.executionName}: fail back to ${blue.id}`,
   );
-  return { changeId, target: blue.endpoint, requestedAt, securityGroupIds: wanted };
+  return {
+    changeId,
+    target: blue.endpoint,
+    requestedAt,
+    securityGroupIds: wanted,
+    ...(greenSecurityGroupIds ? { greenSecurityGroupIds } : {}),
+  };
+}
+
+function sameIds(have: readonly string[], wanted: readonly string[]): boolean {
+  return have.length === wanted.length && wanted.every((id) => have.includes(id));
 }
 
 /**
- * CheckBlueReopened: blue's groups active and the CNAME change in sync. `freezeMs` is the failback's
+ * CheckBlueReopened: blue's groups active, green's down to the admin group (security-group mode),
+ * and the CNAME change in sync. `freezeMs` is the failback's
  * write freeze as the workflow sees it: green's fence row to the CNAME in sync on blue.
  */
 export async function checkBlueReopened(
@@ -402,13 +440,28 @@ export async function checkBlueReopened(
     const groupsDone =
       groups.length === failback.securityGroupIds.length &&
       groups.every((g) => g.status === 'active' && failback.securityGroupIds.includes(g.id));
+    const greenWanted = failback.greenSecurityGroupIds;
+    const green = greenWanted ? await clusters.describeCluster(doc.input.greenClusterId) : undefined;
+    const greenDone = !greenWanted || (green !== undefined && groupsActive(green, greenWanted));
     const change = await dns.changeStatus(failback.changeId);
     return {
-      done: groupsDone && change === 'INSYNC',
-      status: `groups ${groups.map((g) => `${g.id}:${g.status}`).join(',')}; CNAME ${change}`,
+      done: groupsDone && greenDone && change === 'INSYNC',
+      status: `groups ${groups.map((g) => `${g.id}:${g.status}`).join(',')}${
+        greenWanted
+          ? `; green's ${(green?.securityGroups ?? []).map((g) => `${g.id}:${g.status}`).join(',') || 'gone'}`
+          : ''
+      }; CNAME ${change}`,
     };
   });
-  const state = poll(doc, 'blueReopened', clock, seen, "blue's security groups and the CNAME back to blue");
+  const state = poll(
+    doc,
+    'blueReopened',
+    clock,
+    seen,
+    failback.greenSecurityGroupIds
+      ? "blue's security groups, green's down to the admin group, and the CNAME back to blue"
+      : "blue's security groups and the CNAME back to blue",
+  );
   if (!state.done || !doc.greenFence) return state;
   return { ...state, freezeMs: Date.parse(state.checkedAt) - Date.parse(doc.greenFence.fencedAt) };
 }

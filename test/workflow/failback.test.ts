@@ -1,5 +1,5 @@
 import { runRecovery, timeoutSecondsOf } from '../../local/workflow/execute';
-import { ADMIN_SG, APP_SGS } from '../support/fake-cloud';
+import { ADMIN_SG, APP_SGS, FakeCloud } from '../support/fake-cloud';
 import type { Run } from './harness';
 import { BASE_INPUT, run, statesEntered, testDefinition, testRecoveryDefinition } from './harness';
 
@@ -91,6 +91,58 @@ describe('failback after cutover (offline mode, synthesized definition)', () => 
     // Blue is kept until the retention's end: the offer's expiry is an hour after it was made.
     const evidence = stored?.evidence as { requestedAt: string };
     expect(Date.parse(String(stored?.expiresAt)) - Date.parse(evidence.requestedAt)).toBe(3600 * 1000);
+  });
+
+  it('closes green to applications (admin group only) before ending its sessions, so a pool with green cached cannot reopen a read-only session there', async () => {
+    const cloud = new FakeCloud();
+    cloud.addBlue();
+    const green = (): string => [...cloud.clusters.keys()].find((id) => id !== 'app-blue') ?? '';
+    // What green admitted when EndGreenSessions ended its sessions.
+    let groupsAtEnd: { id: string; status: string }[] | undefined;
+    const r = await run(FAILBACK_INPUT, {
+      cloud,
+      failback: 'failback',
+      stepOverrides: {
+        'end-green-sessions': async () => {
+          groupsAtEnd = cloud.clusters.get(green())?.securityGroups.map((g) => ({ ...g }));
+          return { ended: 2, endedAt: new Date().toISOString() };
+        },
+      },
+    });
+    expect(r.outcome.status).toBe('SUCCEEDED');
+    // In effect (active) before the sessions were ended: new application connections are refused.
+    expect(groupsAtEnd).toEqual([{ id: ADMIN_SG, status: 'active' }]);
+    expect(cloud.clusters.get(green())?.securityGroups.map((g) => g.id)).toEqual([ADMIN_SG]);
+    expect(cloud.calls).toContainEqual({ op: 'setSecurityGroups', args: { id: green(), groups: [ADMIN_SG] } });
+    expect(cloud.notifications.at(-1)?.message).toContain(
+      `is kept, fenced (read-only), with only the admin security group ${ADMIN_SG} (closed to applications)`,
+    );
+    expect((r.outcome.output?.report as { status?: string }).status).toBe('FAILED_BACK');
+  });
+
+  it('a failback that stops once green is closed says how to re-open green to stay on it', async () => {
+    const r = await run(FAILBACK_INPUT, {
+      failback: 'failback',
+      faults: [{ state: 'CheckBlueReopened', error: 'PollTimeout' }],
+    });
+    expect(r.outcome.status).toBe('FAILED');
+    expect(statesEntered(r.outcome)).not.toContain('EndGreenSessions');
+    const notice = r.cloud.notifications.at(-1);
+    expect(notice?.subject).toBe('ACTION NEEDED: deployment of app-blue failback failed');
+    expect(notice?.message).toContain(
+      `to stay on green, re-attach them (aws rds modify-db-cluster --db-cluster-identifier ${greenId(r)} --vpc-security-group-ids ${[ADMIN_SG, ...APP_SGS].join(' ')} --apply-immediately)`,
+    );
+  });
+
+  it("in read-only mode leaves green's security groups as they are (only the fence and EndGreenSessions act)", async () => {
+    const r = await run({ ...FAILBACK_INPUT, writeBlock: 'read-only' }, { failback: 'failback' });
+    expect(r.outcome.status).toBe('SUCCEEDED');
+    expect(
+      r.cloud.clusters
+        .get(greenId(r) ?? '')
+        ?.securityGroups.map((g) => g.id)
+        .sort(),
+    ).toEqual([ADMIN_SG, ...APP_SGS].sort());
   });
 
   it('keeps green when nobody fails back: the reverse replication is removed first, then blue is deleted', async () => {
