@@ -213,9 +213,16 @@ describe('npm run rehearse, end to end on real PostgreSQL', () => {
     for (const m of report.modelled) expect(html).toContain(`<td>${m.name}</td><td>${m.figure}</td>`);
   });
 
-  it('rolls back when the approver rejects, with nothing lost', async () => {
-    const report = await rehearse({ approval: 'reject', rejectReason: 'the index build is too slow' });
+  it('--mode online: rolls back when the approver rejects, replication removed from blue first, with nothing lost', async () => {
+    // (The offline reject is in test/workflow; here the online rollback runs on real servers.)
+    const report = await rehearse({ mode: 'online', approval: 'reject', rejectReason: 'the index build is too slow' });
     expectBlueServingAgain(report);
+    expect(report.mode).toBe('online');
+    const states = report.phases.map((p) => p.state);
+    expect(states).toContain('RemoveReplication');
+    expect(states.indexOf('RemoveReplication')).toBeLessThan(states.indexOf('Rollback'));
+    // Blue was never fenced: no switchover state ran.
+    expect(states).not.toContain('SwitchoverFence');
     expect(report.error?.name).toBe('ApprovalRejected');
     expect(report.error?.cause).toContain('the index build is too slow');
   });
