@@ -1,7 +1,7 @@
 import type { ExecutionDocument } from '../domain/document';
 import { PreconditionFailed } from '../domain/errors';
 import type { Ports } from '../ports';
-import { randomId, requestApproval, type RequestApprovalEvent } from './request-approval';
+import { requestApproval, storeAndMail, type RequestApprovalEvent } from './request-approval';
 
 /**
  * `RetainBlueForFailback` (docs/failback.md): with `input.failback`, blue's retention is a
@@ -99,25 +99,18 @@ export function failbackEmail(evidence: FailbackEvidence, url: string): { subjec
 
 export async function offerFailback(
   event: RequestApprovalEvent,
-  { approvals, notifier, clock }: Pick<Ports, 'approvals' | 'notifier' | 'clock'>,
+  ports: Pick<Ports, 'approvals' | 'notifier' | 'clock'>,
 ): Promise<{ requestedAt: string; expiresAt: string }> {
-  const { document: doc, taskToken } = event;
-  if (typeof taskToken !== 'string' || taskToken.length === 0) {
-    throw new PreconditionFailed('RetainBlueForFailback needs a task token (the state must use waitForTaskToken)');
-  }
-  const now = clock.now();
-  const expiresAt = new Date(now.getTime() + doc.input.blueRetentionSeconds * 1000).toISOString();
-  const evidence = buildFailbackEvidence(doc, now, expiresAt);
-  const { url } = await approvals.store({
-    approvalId: randomId(),
-    taskToken,
-    executionArn: doc.input.executionId,
-    evidence: evidence as unknown as Record<string, unknown>,
-    expiresAt,
-  });
-  const email = failbackEmail(evidence, url);
-  await notifier.publish(email.subject, email.text);
-  return { requestedAt: evidence.requestedAt, expiresAt };
+  return storeAndMail(
+    event,
+    'RetainBlueForFailback',
+    event.document.input.blueRetentionSeconds,
+    ports,
+    (doc, now, expiresAt) => {
+      const evidence = buildFailbackEvidence(doc, now, expiresAt);
+      return { evidence, email: (url: string) => failbackEmail(evidence, url) };
+    },
+  );
 }
 
 /**

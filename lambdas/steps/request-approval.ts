@@ -290,24 +290,50 @@ export function approvalEmail(evidence: ApprovalEvidence, url: string): { subjec
 
 export async function requestApproval(
   event: RequestApprovalEvent,
+  ports: Pick<Ports, 'approvals' | 'notifier' | 'clock'>,
+): Promise<RequestApprovalResult> {
+  return storeAndMail(
+    event,
+    'RequestApproval',
+    event.document.input.approval.timeoutSeconds,
+    ports,
+    (doc, now, expiresAt) => {
+      const evidence = buildEvidence(doc, now, expiresAt);
+      return { evidence, email: (url: string) => approvalEmail(evidence, url) };
+    },
+  );
+}
+
+/**
+ * What the approval and the failback offer share: the task token is stored under a new opaque
+ * id (never returned: the result lands in the execution history), then the link is mailed.
+ */
+export async function storeAndMail<E extends { requestedAt: string }>(
+  event: RequestApprovalEvent,
+  state: string,
+  timeoutSeconds: number,
   { approvals, notifier, clock }: Pick<Ports, 'approvals' | 'notifier' | 'clock'>,
+  build: (
+    doc: ExecutionDocument,
+    now: Date,
+    expiresAt: string,
+  ) => { evidence: E; email: (url: string) => { subject: string; text: string } },
 ): Promise<RequestApprovalResult> {
   const { document: doc, taskToken } = event;
   if (typeof taskToken !== 'string' || taskToken.length === 0) {
-    throw new PreconditionFailed('RequestApproval needs a task token (the state must use waitForTaskToken)');
+    throw new PreconditionFailed(`${state} needs a task token (the state must use waitForTaskToken)`);
   }
   const now = clock.now();
-  const expiresAt = new Date(now.getTime() + doc.input.approval.timeoutSeconds * 1000).toISOString();
-  const evidence = buildEvidence(doc, now, expiresAt);
-  const approvalId = randomId();
+  const expiresAt = new Date(now.getTime() + timeoutSeconds * 1000).toISOString();
+  const { evidence, email } = build(doc, now, expiresAt);
   const { url } = await approvals.store({
-    approvalId,
+    approvalId: randomId(),
     taskToken,
     executionArn: doc.input.executionId,
     evidence: evidence as unknown as Record<string, unknown>,
     expiresAt,
   });
-  const email = approvalEmail(evidence, url);
-  await notifier.publish(email.subject, email.text);
+  const mail = email(url);
+  await notifier.publish(mail.subject, mail.text);
   return { requestedAt: evidence.requestedAt, expiresAt };
 }
