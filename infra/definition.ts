@@ -137,7 +137,21 @@ export function buildDefinition(scope: Construct, props: DefinitionProps): sfn.I
   // Sessions opened on green during the freeze are read-only for life: end them once blue serves.
   const endGreenSessions = task('EndGreenSessions');
   duringFailback(endGreenSessions);
-  endGreenSessions.next(releaseLock);
+  // `read-only`: green keeps its groups, so a pool may reconnect to it through a DNS answer cached
+  // from before the swap back: once the TTL has passed, end those sessions too.
+  const endLateGreenSessions = task('EndLateGreenSessions');
+  duringFailback(endLateGreenSessions);
+  endLateGreenSessions.next(releaseLock);
+  const failbackClientTtl = new sfn.Wait(scope, 'WaitForFailbackClientTtl', {
+    stateName: 'WaitForFailbackClientTtl',
+    time: sfn.WaitTime.secondsPath('$.input.cname.cutoverTtlSeconds'),
+  });
+  failbackClientTtl.next(endLateGreenSessions);
+  endGreenSessions.next(
+    new sfn.Choice(scope, 'IsGreenReachable')
+      .when(sfn.Condition.stringEquals('$.input.writeBlock', 'read-only'), failbackClientTtl)
+      .otherwise(releaseLock),
+  );
   const reopenBlue = task('ReopenBlue');
   duringFailback(reopenBlue);
   reopenBlue.next(pollLoop('BlueReopened', 'CheckBlueReopened', endGreenSessions, duringFailback));
@@ -185,10 +199,31 @@ export function buildDefinition(scope: Construct, props: DefinitionProps): sfn.I
   // ---- cutover -------------------------------------------------------------------------------
   const swapCname = task('SwapCname');
   afterOpen(swapCname);
+  // Once no client can reach blue: end the sessions that reconnected to it through a cached DNS
+  // answer since EndBlueSessions (read-only for life: every write fails); online, blue's slots
+  // show whether a session wrote there after green caught up.
+  const closeBlue = task('CloseBlue');
+  afterCutover(closeBlue);
+  closeBlue.next(retention);
+  // Online with `security-group`: blue's application groups go only now (docs/online-mode.md).
+  const switchoverBlock = task('SwitchoverBlockWrites');
+  afterCutover(switchoverBlock);
+  switchoverBlock.next(pollLoop('SwitchoverBlocked', 'CheckSwitchoverBlocked', closeBlue, afterCutover));
+  // `read-only`: blue keeps its groups; after the TTL no resolver still answers with blue.
+  const clientTtl = new sfn.Wait(scope, 'WaitForClientTtl', {
+    stateName: 'WaitForClientTtl',
+    time: sfn.WaitTime.secondsPath('$.input.cname.cutoverTtlSeconds'),
+  });
+  clientTtl.next(closeBlue);
   // Green serves behind the CNAME: end what is left on blue, so that pools reconnect to green.
   const endBlueSessions = task('EndBlueSessions');
   afterCutover(endBlueSessions);
-  endBlueSessions.next(retention);
+  endBlueSessions.next(
+    new sfn.Choice(scope, 'IsBlueReachable')
+      .when(sfn.Condition.stringEquals('$.input.writeBlock', 'read-only'), clientTtl)
+      .when(ONLINE, switchoverBlock)
+      .otherwise(retention),
+  );
   swapCname.next(pollLoop('Cname', 'CheckCname', endBlueSessions, afterOpen));
   const openGreen = task('OpenGreen');
   afterOpen(openGreen);
@@ -230,8 +265,10 @@ export function buildDefinition(scope: Construct, props: DefinitionProps): sfn.I
   rollsBack(checkFenceHeld);
   checkFenceHeld.next(openGreenOrPrepareFailback);
 
-  // Online mode's switchover: block and fence blue as offline does before the clone, then green
-  // catches up to the fence (its proof replaces CheckFenceHeld's statistics: docs/online-mode.md).
+  // Online mode's switchover: fence blue as offline does before the clone, then green catches up
+  // to the fence (its proof replaces CheckFenceHeld's statistics: docs/online-mode.md). Blue's
+  // groups stay until after the swap: a pool the fence ended reconnects to blue at once and gets
+  // read-only errors, where a detached group would hang its connect until the client gives up.
   const catchUpGreen = task('CatchUpGreen');
   rollsBack(catchUpGreen);
   // The forward subscription is gone once green caught up: failback may start its reverse one.
@@ -239,18 +276,12 @@ export function buildDefinition(scope: Construct, props: DefinitionProps): sfn.I
   const switchoverFence = task('SwitchoverFence');
   rollsBack(switchoverFence);
   switchoverFence.next(catchUpGreen);
-  const switchoverBlock = task('SwitchoverBlockWrites');
-  rollsBack(switchoverBlock);
-  switchoverBlock.next(pollLoop('SwitchoverBlocked', 'CheckSwitchoverBlocked', switchoverFence, rollsBack));
-  const switchover = new sfn.Choice(scope, 'IsSwitchoverSecurityGroupBlock')
-    .when(sfn.Condition.stringEquals('$.input.writeBlock', 'security-group'), switchoverBlock)
-    .otherwise(switchoverFence);
   // Online mode opens green before the freeze (in AWS the security-group change takes seconds to
   // tens of seconds), guarded read-only: until UnguardGreen it takes no application write, so a
   // failure still rolls back (green is deleted; blue's groups were only attached to it).
   const openGuardedGreen = task('OpenGuardedGreen');
   rollsBack(openGuardedGreen);
-  openGuardedGreen.next(pollLoop('GuardedGreenOpen', 'CheckGuardedGreenOpen', switchover, rollsBack));
+  openGuardedGreen.next(pollLoop('GuardedGreenOpen', 'CheckGuardedGreenOpen', switchoverFence, rollsBack));
   const guardGreen = task('GuardGreen');
   rollsBack(guardGreen);
   guardGreen.next(openGuardedGreen);

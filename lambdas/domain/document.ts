@@ -138,6 +138,11 @@ export interface ExecutionDocument {
   fenceHeld?: { proven: boolean; databases: string[]; checkedAt: string };
   /** EndBlueSessions: sessions still on blue after the CNAME swap, ended so pools reconnect to green. */
   blueSessions?: { ended: number; endedAt: string };
+  /**
+   * CloseBlue: once no client can reach blue, the sessions that reconnected to it through a cached
+   * DNS answer are ended; online, blue's slots are read once more for local writes, then dropped.
+   */
+  blueClosed?: { ended: number; endedAt: string; localChanges: number; removed: string[] };
   fenceRecheck?: { proven: boolean; databases: string[]; checkedAt: string };
   migrations?: { applied: { name: string; sha256: string; durationMs: number }[]; skipped: string[] };
   upgrade?: { requested: boolean; from: string; to: string; isMajor: boolean; requestedAt: string };
@@ -189,6 +194,8 @@ export interface ExecutionDocument {
   /** StartFailbackReplication: green publishes to blue, per database, from the cutover freeze on. */
   /** EndGreenSessions: sessions left on green after the failback's CNAME swap, ended. */
   greenSessions?: { ended: number; endedAt: string };
+  /** EndLateGreenSessions (`read-only`): sessions that reconnected to green through a cached answer. */
+  lateGreenSessions?: { ended: number; endedAt: string };
   failbackReplication?: FailbackReplication;
   /** RetainBlueForFailback: the decision from the failback page (absent when the retention ran out). */
   failbackDecision?: {

@@ -16,7 +16,7 @@ export const POLL_LOOPS_ON_LONGEST_PATH = 10;
 /** Events one more poll costs: the Check task (5), its Choice (2) and its Wait (2). */
 export const EVENTS_PER_POLL = 9;
 /** Events of the longest path besides the repeated polls, each task retried to its limit once (rounded up). */
-export const FIXED_HISTORY_EVENTS = 1_750;
+export const FIXED_HISTORY_EVENTS = 1_800;
 
 /** The largest maxPolls whose every loop, run to its limit, keeps the history under the quota. */
 export const MAX_POLLS = Math.floor(

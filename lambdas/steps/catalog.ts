@@ -142,8 +142,10 @@ export const TASKS = {
     calls: ['approvals.store', 'notifier.publish'],
   },
   CheckFenceHeld: database('CheckFenceHeld', 'check-fence-held', '$.fenceHeld', 120),
-  // Online mode's switchover, after the approval: BlockWrites and FenceWrites' code under their own
-  // states (the fence leaves the replication's walsenders), then green catches up to the fence.
+  // Online mode's switchover, after the approval: FenceWrites' code under its own state (the fence
+  // leaves the replication's walsenders), then green catches up to the fence. BlockWrites' code
+  // runs after the CNAME swap (`security-group`): until then a reconnecting pool gets a fast
+  // read-only error from blue rather than a connect that hangs (docs/online-mode.md).
   SwitchoverBlockWrites: control('SwitchoverBlockWrites', 'block-writes', '$.block', [
     'clusters.describeCluster',
     'clusters.setSecurityGroups',
@@ -170,6 +172,9 @@ export const TASKS = {
   SwapCname: control('SwapCname', 'swap-cname', '$.cutover', [...LOOK, 'dns.upsertCname']),
   CheckCname: control('CheckCname', 'check-cname', '$.wait.cname', ['dns.changeStatus']),
   EndBlueSessions: database('EndBlueSessions', 'end-blue-sessions', '$.blueSessions', 60),
+  // Once no client can reach blue (its groups detached, or the cutover TTL passed): the sessions
+  // that reconnected through a cached answer go; online, blue's slots prove it took no late write.
+  CloseBlue: database('CloseBlue', 'close-blue', '$.blueClosed', 120),
   RecheckFenceHeld: database('RecheckFenceHeld', 'recheck-fence-held', '$.fenceRecheck', 120),
   DeleteBlue: control('DeleteBlue', 'delete-blue', '$.deletion', [
     ...DELETE_BLUE,
@@ -243,6 +248,8 @@ export const TASKS = {
     'dns.changeStatus',
   ]),
   EndGreenSessions: database('EndGreenSessions', 'end-green-sessions', '$.greenSessions', 60),
+  // `read-only`: once the cutover TTL passed since the swap back, those that reconnected to green.
+  EndLateGreenSessions: database('EndLateGreenSessions', 'end-green-sessions', '$.lateGreenSessions', 60),
   // The recovery state machine's first task (a stopped execution): rebuilds its document.
   ReadStoppedExecution: control('ReadStoppedExecution', 'read-stopped-execution', '$', ['executions.describe']),
 } as const satisfies Record<string, TaskSpec>;

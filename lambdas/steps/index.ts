@@ -11,6 +11,7 @@ import { checkClone, createClone } from './create-clone';
 import { checkCname, checkGreenOpen, openGreen, swapCname } from './cutover';
 import { checkBlueDeleted, deleteBlue } from './delete-blue';
 import { checkGreenDiscarded, discardGreen } from './discard-green';
+import { closeBlue } from './close-blue';
 import { endBlueSessions } from './end-blue-sessions';
 import {
   checkBlueCaughtUp,
@@ -92,6 +93,7 @@ export const STEPS: Record<StepId, StepFunction> = {
   'swap-cname': (e, p) => swapCname(doc(e), p),
   'check-cname': (e, p) => checkCname(doc(e), p),
   'end-blue-sessions': (e, p) => endBlueSessions(doc(e), p),
+  'close-blue': (e, p) => closeBlue(doc(e), p),
   'recheck-fence-held': (e, p) => checkFenceHeld(doc(e), p, 'before-delete'),
   'delete-blue': (e, p) => deleteBlue(doc(e), p),
   'check-blue-deleted': (e, p) => checkBlueDeleted(doc(e), p),

@@ -372,7 +372,14 @@ export async function catchUpGreen(
       sequencesMoved += moved.moved.length;
       sequencesMissing.push(...moved.missing.map((s) => `${entry.database}: ${s}`));
     }
-    const removed = await removeBlueSide(blueSessions, replication.databases, doc.input.executionId, ports.clock);
+    // The slots and publications stay until CloseBlue: blue takes no more writes, and whatever a
+    // session that reached it after this point wrote must still show in them (docs/online-mode.md).
+    const removed: string[] = [];
+    for (const entry of replication.databases) {
+      if (await removeDdlGuard(on(blueSessions, entry.database), doc.input.executionId)) {
+        removed.push(`DDL guard (${entry.database})`);
+      }
+    }
     return {
       targetLsn,
       caughtUpMs,
@@ -384,22 +391,6 @@ export async function catchUpGreen(
   } finally {
     for (const session of [...blueSessions.values(), ...greenSessions.values()]) await session.close();
   }
-}
-
-async function removeBlueSide(
-  sessions: Map<string, DbSession>,
-  databases: readonly Pick<ReplicatedDatabase, 'database' | 'slot' | 'publication'>[],
-  executionId: string,
-  clock: Pick<Ports['clock'], 'sleep'>,
-): Promise<string[]> {
-  const removed: string[] = [];
-  for (const entry of databases) {
-    const session = sessions.get(entry.database) as DbSession;
-    if (await dropSlot(session, entry.slot, clock)) removed.push(`slot ${entry.slot}`);
-    if (await dropPublication(session, entry.publication)) removed.push(`publication ${entry.publication}`);
-    if (await removeDdlGuard(session, executionId)) removed.push(`DDL guard (${entry.database})`);
-  }
-  return removed;
 }
 
 // ─── RemoveReplication (rollback, recovery, the end of a dry run) ─────────────────────────

@@ -298,6 +298,54 @@ export async function unconfirmedChanges(
   return result.rows[0]?.n ?? 0;
 }
 
+/** Changes a slot holds that were made on the publisher itself, not applied by a subscription. */
+export interface LocalChanges {
+  /** Row changes (insert, update, delete, truncate) in transactions without a replication origin. */
+  readonly changes: number;
+  /** The tables they touched, schema-qualified (`TRUNCATE` when a truncate named none here). */
+  readonly tables: string[];
+}
+
+/**
+ * The row changes a free slot holds that were committed on the publisher by a session of its own,
+ * up to the publisher's position now. Transactions applied by a subscription on the publisher
+ * (failback's reverse stream) carry a replication origin, which pgoutput sends as an `O` message
+ * right after the transaction's `B`egin; they are left out. The grouping is done on the server:
+ * with failback, the slot also holds every write green sent meanwhile, and only the local ones
+ * come back. Relation ids are the publisher's own, so `regclass` names them.
+ */
+export async function localChanges(
+  session: DbSession,
+  names: Pick<ReplicationNames, 'slot' | 'publication'>,
+  clock: Pick<Clock, 'sleep'>,
+): Promise<LocalChanges> {
+  if (!(await releaseSlot(session, names.slot, clock))) {
+    throw new ReplicationFailed(`Replication slot ${names.slot} is gone: what it held cannot be checked`);
+  }
+  // pgoutput (protocol 1, not streaming): B 66, O 79, I 73, U 85, D 68, T 84; I/U/D carry the
+  // relation id in bytes 1-4.
+  const result = await session.query<{ changes: number; tables: string[] | null }>(
+    `WITH m AS (
+       SELECT n, get_byte(data, 0) AS t, data
+         FROM pg_logical_slot_peek_binary_changes($1, pg_current_wal_lsn(), NULL,
+                'proto_version', '1', 'publication_names', $2) WITH ORDINALITY AS c(lsn, xid, data, n)
+     ), x AS (
+       SELECT t, data, count(*) FILTER (WHERE t = 66) OVER (ORDER BY n) AS txn FROM m
+     ), local AS (
+       SELECT txn FROM x GROUP BY txn HAVING NOT bool_or(t = 79)
+     )
+     SELECT count(*)::int AS changes,
+            array_agg(DISTINCT CASE WHEN x.t = 84 THEN 'TRUNCATE'
+                        ELSE (((get_byte(x.data, 1)::bigint << 24) | (get_byte(x.data, 2) << 16)
+                              | (get_byte(x.data, 3) << 8) | get_byte(x.data, 4))::oid::regclass)::text END) AS tables
+       FROM x JOIN local USING (txn)
+      WHERE x.t IN (73, 85, 68, 84)`,
+    [names.slot, names.publication],
+  );
+  const row = result.rows[0];
+  return { changes: row?.changes ?? 0, tables: row?.changes ? (row.tables ?? []) : [] };
+}
+
 /**
  * Drops the slot, unless it is gone already. A walsender may still hold it for a moment after its
  * subscription went away: it is ended, and the drop waits (bounded) until the slot is free.

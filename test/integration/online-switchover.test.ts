@@ -10,8 +10,9 @@ import {
   startReplication,
   switchoverFence,
 } from '../../lambdas/steps/replication-workflow';
-import { replicationPrefix } from '../../lambdas/steps/replication';
+import { ddlGuardNames, replicationPrefix } from '../../lambdas/steps/replication';
 import { guardGreen, unguardGreen } from '../../lambdas/steps/green-guard';
+import { closeBlue } from '../../lambdas/steps/close-blue';
 import { clustersStub, GREEN_ID, makeDocument, realClock, testDatabase } from '../support/documents';
 import { startBlue } from '../support/fence-fixtures';
 import type { TestServer } from '../support/postgres';
@@ -72,6 +73,16 @@ async function asWorkflow(server: TestServer, db: string, sql: string): Promise<
 }
 
 describe('online mode on real PostgreSQL: prepare, clone, replicate, switch over', () => {
+  /** CatchUpGreen's part that CloseBlue follows: the DDL guard goes, the slots stay. */
+  const removeDdlGuards = async (d: ExecutionDocument) => {
+    for (const entry of d.replication?.databases ?? []) {
+      await asWorkflow(
+        blue,
+        entry.database,
+        `DROP EVENT TRIGGER IF EXISTS ${ddlGuardNames(d.input.executionId).trigger}`,
+      );
+    }
+  };
   let blue: TestServer;
   let green: TestServer | undefined;
   const servers: Record<string, TestServer> = {};
@@ -175,10 +186,16 @@ describe('online mode on real PostgreSQL: prepare, clone, replicate, switch over
 
       expect(doc.switchover.fenceRowApplied).toBe(true);
       expect(doc.switchover.sequencesMoved).toBeGreaterThanOrEqual(1);
-      expect(doc.switchover.removed).toEqual(
-        expect.arrayContaining(
-          doc.replication.databases.flatMap((d) => [`slot ${d.slot}`, `publication ${d.publication}`]),
-        ),
+      // The slots stay until CloseBlue, once nothing can reach blue: they would show a late write.
+      expect(doc.switchover.removed).toEqual([
+        ...doc.replication.databases.map((d) => `subscription ${d.subscription}`),
+        'DDL guard (app)',
+        'DDL guard (postgres)',
+      ]);
+      doc.blueClosed = await closeBlue(doc, ports());
+      expect(doc.blueClosed.localChanges).toBe(0);
+      expect(doc.blueClosed.removed).toEqual(
+        doc.replication.databases.flatMap((d) => [`slot ${d.slot}`, `publication ${d.publication}`]),
       );
       // Freeze without the offline fence's 2 s grace looks or the statistics settle.
       expect(freezeMs).toBeLessThan(5_000);
@@ -258,5 +275,48 @@ describe('online mode on real PostgreSQL: prepare, clone, replicate, switch over
     expect(await removeReplication({ ...stopped, input: { ...stopped.input, mode: 'offline' } }, ports())).toEqual({
       removed: [],
     });
+  });
+
+  it('CloseBlue: a write on blue after the catch-up (read-only turned off) fails the run naming the table; what failback applied is not one', async () => {
+    const late = makeDocument(blue, {
+      input: { mode: 'online', executionName: 'late', executionId: `${doc.input.executionId}-late` },
+    });
+    late.replication = await prepareReplication(late, ports());
+    await removeDdlGuards(late);
+    // A transaction applied with a replication origin, as failback's subscription on blue does
+    // (the origin is the session's when the transaction commits).
+    const applier = await blue.client('app');
+    try {
+      await applier.query('SET default_transaction_read_only = off');
+      await applier.query("SELECT pg_replication_origin_create('failback_test')");
+      await applier.query("SELECT pg_replication_origin_session_setup('failback_test')");
+      await applier.query("INSERT INTO orders (note) VALUES ('from green')");
+      await applier.query('SELECT pg_replication_origin_session_reset()');
+    } finally {
+      await applier.end();
+    }
+    const quiet = await closeBlue(late, ports());
+    expect(quiet.localChanges).toBe(0);
+    expect(quiet.removed).toHaveLength(4);
+    expect(await blue.sql('SELECT slot_name FROM pg_replication_slots')).toEqual([]);
+
+    // A session of the application's that turned read-only off for itself.
+    const rogue = makeDocument(blue, {
+      input: { mode: 'online', executionName: 'rogue', executionId: `${doc.input.executionId}-rogue` },
+    });
+    rogue.replication = await prepareReplication(rogue, ports());
+    await removeDdlGuards(rogue);
+    const client = await blue.client('app', { applicationName: 'orders-api' });
+    await client.query(
+      "BEGIN READ WRITE; INSERT INTO orders (note) VALUES ('late'); UPDATE orders SET note = 'x' WHERE id = 1; COMMIT",
+    );
+    await expect(closeBlue(rogue, ports())).rejects.toThrow(
+      /took writes after green caught up with it .*database app: 2 row change\(s\) in orders\. .*Blue is kept, not deleted/,
+    );
+    // Ended, and the slots went all the same: kept, they would retain blue's WAL.
+    await expect(client.query('SELECT 1')).rejects.toThrow();
+    await client.end().catch(() => undefined);
+    expect(await blue.sql('SELECT slot_name FROM pg_replication_slots')).toEqual([]);
+    await asWorkflow(blue, 'app', "SELECT pg_replication_origin_drop('failback_test')");
   });
 });

@@ -422,5 +422,15 @@ describe('the synthesized state machine, run against an in-memory AWS', () => {
     expect(r.outcome.status).toBe('SUCCEEDED');
     expect(statesEntered(r.outcome)).not.toContain('BlockWrites');
     expect(r.dbCalls.slice(0, 2)).toEqual(['inspect', 'fence']);
+    // Blue stays reachable: a pool may reconnect to it through a DNS answer cached from before the
+    // swap, read-only for life. Once the cutover TTL has passed, CloseBlue ends those sessions.
+    const states = statesEntered(r.outcome);
+    expect(states.slice(states.indexOf('EndBlueSessions'), states.indexOf('RetainBlue'))).toEqual([
+      'EndBlueSessions',
+      'IsBlueReachable',
+      'WaitForClientTtl',
+      'CloseBlue',
+      'IsFailbackOffered',
+    ]);
   });
 });

@@ -134,9 +134,17 @@ describe('failback after cutover (offline mode, synthesized definition)', () => 
     );
   });
 
-  it("in read-only mode leaves green's security groups as they are (only the fence and EndGreenSessions act)", async () => {
+  it("in read-only mode leaves green's security groups as they are; its sessions are ended at the swap back and again once the cutover TTL has passed", async () => {
     const r = await run({ ...FAILBACK_INPUT, writeBlock: 'read-only' }, { failback: 'failback' });
     expect(r.outcome.status).toBe('SUCCEEDED');
+    const states = statesEntered(r.outcome);
+    expect(states.slice(states.indexOf('EndGreenSessions'), states.indexOf('ReleaseLock'))).toEqual([
+      'EndGreenSessions',
+      'IsGreenReachable',
+      'WaitForFailbackClientTtl',
+      'EndLateGreenSessions',
+    ]);
+    expect(r.dbCalls.filter((c) => c === 'end-green-sessions')).toHaveLength(2);
     expect(
       r.cloud.clusters
         .get(greenId(r) ?? '')

@@ -78,6 +78,12 @@ export function databaseStepStubs(calls: string[]): Partial<Record<StepId, StepF
       checkedAt: new Date().toISOString(),
     })),
     'end-blue-sessions': record('end-blue-sessions', () => ({ ended: 2, endedAt: new Date().toISOString() })),
+    'close-blue': record('close-blue', () => ({
+      ended: 1,
+      endedAt: new Date().toISOString(),
+      localChanges: 0,
+      removed: ['slot bg_slot', 'publication bg_pub'],
+    })),
     'recheck-fence-held': record('fence-recheck', () => ({
       proven: true,
       databases: ['app'],
