@@ -44,10 +44,10 @@ export interface StateEvent {
 
 /**
  * The states that begin the switchover's freeze: offline mode's write block and fence before the
- * clone, online mode's at the switchover (infra/definition.ts); `writeBlock: read-only` starts
- * with the fence.
+ * clone (`writeBlock: read-only` starts with the fence), online mode's fence at the switchover.
+ * Online, SwitchoverBlockWrites runs after the swap (infra/definition.ts): it ends no freeze.
  */
-export const FREEZE_STATES = ['BlockWrites', 'FenceWrites', 'SwitchoverBlockWrites', 'SwitchoverFence'] as const;
+export const FREEZE_STATES = ['BlockWrites', 'FenceWrites', 'SwitchoverFence'] as const;
 /** The state whose end opens green to the application: the CNAME swap, in sync. */
 export const SWITCHOVER_END_STATE = 'SwapCname';
 

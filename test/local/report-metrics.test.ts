@@ -66,20 +66,18 @@ describe('switchoverWindow: from the freeze of blue to the CNAME swap', () => {
     expect(switchoverWindow(events.filter((e) => e.state?.name !== 'BlockWrites'))).toEqual({ from: 1100, to: 2300 });
   });
 
-  it("online mode: from the switchover's write block (or fence) to the end of the swap", () => {
+  it("online mode: from the switchover's fence to the end of the swap; blue's groups detached after it start nothing", () => {
     const events = [
       ev('StateEntered', 'PrepareReplication', 100),
       ev('StateEntered', 'CreateClone', 200),
-      ev('StateEntered', 'SwitchoverBlockWrites', 5000),
       ev('StateEntered', 'SwitchoverFence', 5100),
       ev('StateEntered', 'CatchUpGreen', 5200),
       ev('StateExited', 'SwapCname', 6000),
+      ev('StateEntered', 'SwitchoverBlockWrites', 6100),
+      ev('StateEntered', 'CloseBlue', 6500),
     ];
-    expect(switchoverWindow(events)).toEqual({ from: 5000, to: 6000 });
-    expect(switchoverWindow(events.filter((e) => e.state?.name !== 'SwitchoverBlockWrites'))).toEqual({
-      from: 5100,
-      to: 6000,
-    });
+    expect(switchoverWindow(events)).toEqual({ from: 5100, to: 6000 });
+    expect(switchoverWindow(events.filter((e) => e.state?.name !== 'SwitchoverFence'))).toBeNull();
   });
 
   it('without a swap (a rollback), runs to the end of the run; without a freeze it is null', () => {
