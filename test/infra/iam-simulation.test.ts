@@ -17,9 +17,9 @@ import { SnsNotifier } from '../../lambdas/aws/notifier-sns';
 import { SnsApproverSubscriptions } from '../../lambdas/aws/approvers-sns';
 import { ReplicationFailed } from '../../lambdas/domain/errors';
 import type { Ports } from '../../lambdas/ports';
-import { TASK_LIST, type StepId } from '../../lambdas/steps/catalog';
+import { TASK_LIST, TASKS, type StepId } from '../../lambdas/steps/catalog';
 import { STEPS, type StepFunction } from '../../lambdas/steps/index';
-import { METHOD_PERMISSIONS } from '../../infra/iam-table';
+import { METHOD_PERMISSIONS, taskMayCall } from '../../infra/iam-table';
 import { FakeCloud, RECORD, ZONE } from '../support/fake-cloud';
 import {
   ACCOUNT,
@@ -581,6 +581,17 @@ describe('IAM simulation of every synthesized Lambda role against the requests i
       const expected = action === 'states:SendTaskHeartbeat' ? 'ImplicitlyDenied' : 'Allowed';
       expect(await decide(api.roleId, api.policies, request)).toBe(expected);
     }
+  });
+
+  it('saw every step call only port methods its catalog entry lists (the grants are derived from them)', () => {
+    const unlisted = requests
+      .filter(
+        (r) => TASKS[r.state as keyof typeof TASKS] && !taskMayCall(TASKS[r.state as keyof typeof TASKS], r.method),
+      )
+      .map((r) => `${r.state}: ${r.method}`);
+    expect([...new Set(unlisted)]).toEqual([]);
+    // Rollback's lift of green's deletion protection is among the calls checked.
+    expect(requests.some((r) => r.state === 'Rollback' && r.method === 'clusters.setDeletionProtection')).toBe(true);
   });
 
   it("covers Rollback lifting green's deletion protection, and refuses it once the grant loses the action", async () => {
