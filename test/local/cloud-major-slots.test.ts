@@ -3,6 +3,8 @@ import { LOGICAL_SLOTS_PRECHECK_FAILURE } from '../../local/cloud/clusters';
 import { majorUpgradePlan } from '../../local/postgres';
 import { sampleSchemaSql } from '../../local/sample';
 import { isUpgradeFailureEvent } from '../../lambdas/steps/upgrade-engine';
+import { verifyClone } from '../../lambdas/steps/verify-clone';
+import { makeDocument } from '../support/documents';
 import { createTestCloud, makeWorkdir, removeWorkdir } from './work';
 
 const GREEN = { clusterId: 'app-green', host: 'app-green.cluster.local', port: 5432 };
@@ -120,11 +122,23 @@ describe("local cloud: a major upgrade refuses logical replication slots, as Aur
     expect(isUpgradeFailureEvent(events[0]!)).toBe(true);
     expect(await slotsOnGreen()).toEqual(['debezium_orders']); // refused, nothing changed
 
-    // Dropped on green (VerifyClone does it before UpgradeEngine), the same request upgrades.
-    const session = await cloud.database.connect(GREEN, 'app');
-    await session.query('SET default_transaction_read_only = off');
-    await session.query("SELECT pg_drop_replication_slot('debezium_orders')");
-    await session.close();
+    // VerifyClone (a dry run's: no fence) drops green's copy before UpgradeEngine; the same request then upgrades.
+    const doc = makeDocument(
+      { host: 'app-blue.cluster.local', port: 5432 },
+      { input: { blueClusterId: 'app-blue', greenClusterId: 'app-green', dryRun: true, targetEngineVersion: '16.14' } },
+    );
+    doc.blue = {
+      ...doc.blue!,
+      id: 'app-blue',
+      engineVersion: '15.18',
+      upgrade: { isMajor: true, targetFamily: 'aurora-postgresql16' },
+    };
+    delete doc.green; // green is the local cloud's app-green (input.greenClusterId)
+    const verified = await verifyClone(doc, { database: cloud.database, clusters: cloud.clusters });
+    expect(verified.inheritedSlots?.map((s) => [s.name, s.database, s.dropped])).toEqual([
+      ['debezium_orders', 'app', true],
+    ]);
+    expect(await slotsOnGreen()).toEqual([]);
     await cloud.clusters.upgradeEngine(request);
     const upgraded = await untilSettled();
 
