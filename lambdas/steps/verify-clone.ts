@@ -95,9 +95,10 @@ function logicalSlots(database: Database, target: DbTarget): Promise<SlotRow[]> 
  * Green's logical slots (a clone keeps its source's). Temporary slots do not survive a restart
  * and physical slots are not what the precheck refuses, so both are left out. With `drop`, each
  * is dropped in its own database (PostgreSQL drops a logical slot only from there); they are
- * green's copies, not yet used by anyone, and blue's originals are untouched.
+ * green's copies, not yet used by anyone, and blue's originals are untouched. Online mode's
+ * PrepareGreenReplication drops only its own slot: a CDC consumer's copy would meet the same precheck.
  */
-async function inheritedSlotsOf(database: Database, target: DbTarget, drop: boolean): Promise<InheritedSlot[]> {
+export async function inheritedSlotsOf(database: Database, target: DbTarget, drop: boolean): Promise<InheritedSlot[]> {
   const rows = await logicalSlots(database, target);
   const slots: InheritedSlot[] = [];
   for (const row of rows) {
