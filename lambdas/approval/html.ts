@@ -318,6 +318,14 @@ export function renderEvidence(record: ApprovalRecord): string {
           ),
         ]
       : []),
+    ...(isStringArray(e.inheritedSlots) && e.inheritedSlots.length
+      ? [
+          row(
+            'Replication slots green inherited',
+            `<span class="fail">their CDC consumers must act at the cutover</span>${list(e.inheritedSlots)}`,
+          ),
+        ]
+      : []),
     row(
       'Smoke tests',
       Array.isArray(e.smokeTests)

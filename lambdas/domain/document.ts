@@ -89,6 +89,20 @@ export interface ReplicatedDatabase {
   schema: string;
 }
 
+/**
+ * A logical replication slot green inherited from blue with the clone (blue's CDC consumers'
+ * slots, such as Debezium's). `confirmedFlushLsn` is where its consumer had confirmed when blue was
+ * cloned; `dropped`: removed on green before a major upgrade (AWS's precheck refuses one while a
+ * logical slot exists). Blue's own slot is never touched.
+ */
+export interface InheritedSlot {
+  name: string;
+  plugin: string;
+  database: string;
+  confirmedFlushLsn: string | null;
+  dropped: boolean;
+}
+
 export interface ExecutionDocument {
   input: DeploymentInput;
   blue?: BlueSnapshot;
@@ -133,7 +147,12 @@ export interface ExecutionDocument {
   replicationRemoved?: { removed: string[] };
   green?: GreenInfo;
   writer?: { instanceId: string; requestedAt: string; reused: boolean };
-  verify?: { fenceRowFound: boolean; resetDatabases: string[] };
+  verify?: {
+    fenceRowFound: boolean;
+    resetDatabases: string[];
+    /** Offline mode: the logical replication slots green inherited from blue (docs/inherited-slots.md). */
+    inheritedSlots?: InheritedSlot[];
+  };
   /** CheckFenceHeld / RecheckFenceHeld: no user data changed on blue after the fence (fence-proof.ts). */
   fenceHeld?: { proven: boolean; databases: string[]; checkedAt: string };
   /** EndBlueSessions: sessions still on blue after the CNAME swap, ended so pools reconnect to green. */

@@ -3,6 +3,7 @@ import { ddlGuardNames, replicationPrefix } from './replication';
 import { MAX_EMAILED_REASON_LENGTH, quotedForEmail, truncateValue } from '../domain/truncate';
 import type { Ports } from '../ports';
 import { failbackFenceKey } from './failback';
+import { inheritedSlotAdvice } from './verify-clone';
 
 /** The facts of a finished run, for the notification and the console. */
 export function summarize(doc: ExecutionDocument) {
@@ -18,6 +19,8 @@ export function summarize(doc: ExecutionDocument) {
     migrationsApplied: doc.migrations?.applied.map((m) => m.name) ?? [],
     migrationsSkipped: doc.migrations?.skipped ?? [],
     fenceVerified: doc.verify?.fenceRowFound ?? false,
+    // What blue's CDC consumers must do about the slots green inherited (docs/inherited-slots.md).
+    ...(doc.verify?.inheritedSlots?.length ? { inheritedSlots: inheritedSlotAdvice(doc) } : {}),
     sessionsTerminated: doc.fence?.terminatedSessions ?? 0,
     smokeTests: doc.smoke?.results ?? [],
     replicas: doc.replicas?.instanceIds ?? [],
@@ -83,6 +86,7 @@ export async function report(
             ? String(summary.blueKept)
             : `Blue ${doc.input.blueClusterId} was deleted after ${doc.input.blueRetentionSeconds} s; its final snapshot is ${String(summary.blueFinalSnapshot)}.`,
           ...(summary.masterUserSecret ? [summary.masterUserSecret] : []),
+          ...(summary.inheritedSlots ?? []),
         ];
   await notifier.publish(subject, `${lines.join('\n')}\n\n${JSON.stringify(summary, null, 2)}`);
   return summary;

@@ -3,6 +3,7 @@ import type { ExecutionDocument } from '../domain/document';
 import { PreconditionFailed } from '../domain/errors';
 import { truncateValue } from '../domain/truncate';
 import type { Ports } from '../ports';
+import { inheritedSlotAdvice } from './verify-clone';
 
 /**
  * `RequestApproval` (docs/approval.md): a `lambda:invoke.waitForTaskToken` task. Stores the
@@ -59,6 +60,8 @@ export interface ApprovalEvidence {
   migrationHashes: { name: string; sha256: string; versionId?: string }[];
   /** Migration statements that could stop replication (online mode), as ValidateMigrations warned. */
   migrationWarnings?: string[];
+  /** Offline mode: what each replication slot green inherited from blue means for its CDC consumer. */
+  inheritedSlots?: string[];
   engineUpgrade?: { from: string; to: string; isMajor: boolean };
   fenceVerified: boolean;
   smokeTests: SmokeEvidence[];
@@ -175,6 +178,7 @@ export function buildEvidence(doc: ExecutionDocument, now: Date, expiresAt: stri
     migrationHashes:
       doc.migrationSet?.pins ?? doc.migrations?.applied.map((m) => ({ name: m.name, sha256: m.sha256 })) ?? [],
     ...(doc.migrationSet?.warnings?.length ? { migrationWarnings: doc.migrationSet.warnings } : {}),
+    ...(doc.verify?.inheritedSlots?.length ? { inheritedSlots: inheritedSlotAdvice(doc) } : {}),
     ...(doc.upgrade?.requested
       ? { engineUpgrade: { from: doc.upgrade.from, to: doc.upgrade.to, isMajor: doc.upgrade.isMajor } }
       : {}),
@@ -270,6 +274,10 @@ export function approvalEmail(evidence: ApprovalEvidence, url: string): { subjec
   if (evidence.migrationWarnings?.length) {
     lines.push('Migration statements that could stop replication (a row blue accepts could fail on green):');
     for (const w of evidence.migrationWarnings) lines.push(`  ${truncateValue(w)}`);
+  }
+  if (evidence.inheritedSlots?.length) {
+    lines.push('Replication slots green inherited from blue (their CDC consumers must act at the cutover):');
+    for (const advice of evidence.inheritedSlots) lines.push(`  ${advice}`);
   }
   lines.push(`Smoke tests: ${evidence.smokeTests.length - failed} of ${evidence.smokeTests.length} passed`);
   for (const t of evidence.smokeTests) {

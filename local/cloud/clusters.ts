@@ -137,6 +137,19 @@ export interface LocalClustersOptions {
 export const LOCAL_UPGRADE_FAILURE =
   'Database cluster is in a state that cannot be upgraded: Upgrade prechecks failed (modelled by the local cloud: --upgrade-fails).';
 
+/**
+ * Aurora's major-upgrade precheck on logical replication slots (AuroraUserGuide, "Reestablishing
+ * logical replication after a major upgrade"): from a source version earlier than 17, "the upgrade
+ * precheck stops the upgrade if any logical replication slot exists". RDS then publishes an event
+ * and leaves the cluster `available` on its old version. Local `pg_upgrade` before 17 would drop
+ * the slots silently instead, so the local cloud checks first, as RDS does.
+ */
+export const LOGICAL_SLOTS_PRECHECK_FAILURE =
+  'Database cluster is in a state that cannot be upgraded: Upgrade prechecks failed. Logical replication slots exist';
+
+/** The first source major whose upgrade keeps (consumed) logical slots instead of refusing them. */
+const SLOTS_SURVIVE_FROM_MAJOR = 17;
+
 const AZS = ['local-1a', 'local-1b', 'local-1c'];
 
 export function familyOf(engineVersion: string): string {
@@ -397,19 +410,30 @@ export class LocalClusters implements Clusters {
     cluster.pendingEngineVersion = to;
     const members = cluster.instanceIds.flatMap((id) => this.instances.get(id) ?? []);
     for (const member of members) member.status = 'upgrading';
+    // RDS's way: an event says why, and the cluster goes back to `available` on its old version.
+    const failUpgrade = (reason: string) => {
+      this.addEvent(cluster.id, reason, ['maintenance']);
+      for (const member of members) member.status = 'available';
+      cluster.pendingModifications = false;
+      delete cluster.pendingEngineVersion;
+      cluster.status = 'available';
+      this.options.log(`upgrade of ${cluster.id} ${from} → ${to} failed (modelled): ${reason}; still on ${from}`);
+    };
     if (this.options.upgradeFails) {
-      // RDS's way: an event says why, and the cluster goes back to `available` on its old version.
-      this.enqueue(cluster, `upgrade ${from} → ${to} (fails)`, async () => {
-        this.addEvent(cluster.id, LOCAL_UPGRADE_FAILURE, ['maintenance']);
-        for (const member of members) member.status = 'available';
-        cluster.pendingModifications = false;
-        delete cluster.pendingEngineVersion;
-        cluster.status = 'available';
-        this.options.log(`upgrade of ${cluster.id} ${from} → ${to} failed (modelled); still on ${from}`);
-      });
+      this.enqueue(cluster, `upgrade ${from} → ${to} (fails)`, async () => failUpgrade(LOCAL_UPGRADE_FAILURE));
       return;
     }
     this.enqueue(cluster, `upgrade ${from} → ${to}`, async () => {
+      if (target.isMajorVersionUpgrade) {
+        const slots = await this.slotsBlockingMajorUpgrade(cluster, from);
+        if (slots.length > 0) {
+          failUpgrade(
+            `${LOGICAL_SLOTS_PRECHECK_FAILURE} (${slots.join(', ')}): drop every logical replication slot before ` +
+              `a major version upgrade from ${majorOf(from)} (modelled by the local cloud after Aurora's precheck).`,
+          );
+          return;
+        }
+      }
       const started = Date.now();
       let method: UpgradeMethod = 'restart-on-new-minor';
       let description = `restart on PostgreSQL ${to}'s binaries (same data folder)`;
@@ -461,6 +485,17 @@ export class LocalClusters implements Clusters {
       delete cluster.pendingEngineVersion;
       cluster.status = 'available';
     });
+  }
+
+  /** `database.slot` of each logical slot on the writer that Aurora's precheck refuses (none from 17 on). */
+  private async slotsBlockingMajorUpgrade(cluster: ClusterRecord, from: string): Promise<string[]> {
+    const server = this.writerOf(cluster)?.server;
+    if (!server || Number(majorOf(from)) >= SLOTS_SURVIVE_FROM_MAJOR) return [];
+    const rows = await server.query<{ slot: string }>(
+      `SELECT database || '.' || slot_name AS slot FROM pg_replication_slots
+        WHERE slot_type = 'logical' AND NOT temporary ORDER BY database, slot_name`,
+    );
+    return rows.map((r) => r.slot);
   }
 
   async addRole(clusterId: string, roleArn: string, featureName?: string): Promise<void> {

@@ -504,6 +504,12 @@ export async function createLocalCloud(options: LocalCloudOptions): Promise<Loca
             "Aurora's cluster parameter for wal_level = logical. A local cluster's servers run with wal_level = logical when its cluster parameter group sets it to 1 (the rehearsal's blue group does; the default groups leave it at 0); after a change each member shows pending-reboot until its instance restarts (a reboot or an engine upgrade).",
         },
         {
+          name: 'Major upgrade precheck: logical replication slots',
+          figure: 'refused from a source before 17',
+          description:
+            'Aurora\'s upgrade precheck stops the upgrade if any logical replication slot exists (AuroraUserGuide, "Reestablishing logical replication after a major upgrade", for a source version earlier than 17). A major upgrade of a local cluster whose writer has a logical slot (a clone keeps its source\'s) publishes an RDS event naming the slots and leaves the cluster available on its old version with nothing pending, as RDS does; local pg_upgrade would have dropped them silently. From 17 on, AWS keeps consumed slots: not modelled (no local 17).',
+        },
+        {
           name: 'Failed engine upgrade',
           figure: options.upgradeFails ? 'on (every upgrade fails)' : 'off',
           description:

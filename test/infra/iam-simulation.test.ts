@@ -15,10 +15,11 @@ import { Route53Dns } from '../../lambdas/aws/dns-route53';
 import { S3MigrationSource } from '../../lambdas/aws/migration-source-s3';
 import { SnsNotifier } from '../../lambdas/aws/notifier-sns';
 import { SnsApproverSubscriptions } from '../../lambdas/aws/approvers-sns';
+import { ReplicationFailed } from '../../lambdas/domain/errors';
 import type { Ports } from '../../lambdas/ports';
-import { TASK_LIST, type StepId } from '../../lambdas/steps/catalog';
+import { TASK_LIST, TASKS, type StepId } from '../../lambdas/steps/catalog';
 import { STEPS, type StepFunction } from '../../lambdas/steps/index';
-import { METHOD_PERMISSIONS } from '../../infra/iam-table';
+import { METHOD_PERMISSIONS, taskMayCall } from '../../infra/iam-table';
 import { FakeCloud, RECORD, ZONE } from '../support/fake-cloud';
 import {
   ACCOUNT,
@@ -198,7 +199,8 @@ async function recordScenario(
       cloud = c;
       options.prepare?.(c);
     },
-    stepOverrides: overrides,
+    // A scenario's own override (a step made to fail) wins over the recording one.
+    stepOverrides: { ...overrides, ...options.stepOverrides },
   });
   return { calls, status: [r.outcome.status, r.outcome.error?.name, r.outcome.error?.cause].filter(Boolean).join(' ') };
 }
@@ -282,6 +284,8 @@ async function sdkCallsOf(call: RecordedCall): Promise<SdkCall[]> {
 
 interface StateRequest extends AuthorizationRequest {
   state: string;
+  /** The port method whose adapter sent the call, e.g. `clusters.setDeletionProtection`. */
+  method: string;
   command: string;
   /** Which SDK call the request belongs to: AWS allows a call only when all its requests are allowed. */
   callId: number;
@@ -342,6 +346,23 @@ beforeAll(async () => {
       { ...input, migrations: undefined, failback: true, blueRetentionSeconds: 3600 },
       { failback: 'failback', prepare: monitoredBlue },
     ],
+    // Online mode's rollback after OpenGuardedGreen gave green blue's deletion protection: Rollback
+    // lifts it on green (clusters.setDeletionProtection@green) before green is deleted.
+    [
+      'online rollback after the early open',
+      { ...input, mode: 'online' },
+      {
+        prepare: (c) => {
+          monitoredBlue(c);
+          c.clusters.get('app-blue')!.deletionProtection = true;
+        },
+        stepOverrides: {
+          'catch-up-green': async () => {
+            throw new ReplicationFailed('green did not confirm the fence row');
+          },
+        },
+      },
+    ],
   ];
   const recorded: RecordedCall[] = [];
   for (const [name, scenarioInput, options] of scenarios) {
@@ -356,7 +377,7 @@ beforeAll(async () => {
       callId += 1;
       const world: World = { ...call.world, topicKeyArn };
       for (const request of await authorizationRequests(sdk, world)) {
-        requests.push({ ...request, state: call.state, command: sdk.command, callId });
+        requests.push({ ...request, state: call.state, method: call.method, command: sdk.command, callId });
       }
     }
   }
@@ -380,6 +401,7 @@ describe('IAM simulation of every synthesized Lambda role against the requests i
       reject: expect.stringMatching(/^FAILED ApprovalRejected/),
       'dry run': 'SUCCEEDED',
       'fail back': 'SUCCEEDED',
+      'online rollback after the early open': expect.stringMatching(/^FAILED ReplicationFailed/),
     });
     const states = new Set(requests.map((r) => r.state));
     for (const state of [
@@ -436,7 +458,7 @@ describe('IAM simulation of every synthesized Lambda role against the requests i
     const list: StateRequest[] = [];
     for (const c of sdk) {
       for (const r of await authorizationRequests(c, call.world))
-        list.push({ ...r, state: 'Preflight', command: c.command, callId: 0 });
+        list.push({ ...r, state: 'Preflight', method: call.method, command: c.command, callId: 0 });
     }
     expect(list.map((r) => `${r.action} ${r.resource}`)).toEqual([
       `rds:DescribeDBClusterParameters arn:aws:rds:${REGION}:${ACCOUNT}:cluster-pg:pg16-cluster`,
@@ -559,6 +581,39 @@ describe('IAM simulation of every synthesized Lambda role against the requests i
       const expected = action === 'states:SendTaskHeartbeat' ? 'ImplicitlyDenied' : 'Allowed';
       expect(await decide(api.roleId, api.policies, request)).toBe(expected);
     }
+  });
+
+  it('saw every step call only port methods its catalog entry lists (the grants are derived from them)', () => {
+    const unlisted = requests
+      .filter(
+        (r) => TASKS[r.state as keyof typeof TASKS] && !taskMayCall(TASKS[r.state as keyof typeof TASKS], r.method),
+      )
+      .map((r) => `${r.state}: ${r.method}`);
+    expect([...new Set(unlisted)]).toEqual([]);
+    // Rollback's lift of green's deletion protection is among the calls checked.
+    expect(requests.some((r) => r.state === 'Rollback' && r.method === 'clusters.setDeletionProtection')).toBe(true);
+  });
+
+  it("covers Rollback lifting green's deletion protection, and refuses it once the grant loses the action", async () => {
+    const lift = requests.filter((r) => r.state === 'Rollback' && r.method === 'clusters.setDeletionProtection');
+    expect(lift.map((r) => `${r.action} ${r.resource}`)).toEqual([
+      expect.stringMatching(/^rds:ModifyDBCluster arn:aws:rds:.*:cluster:app-blue-g/),
+    ]);
+    expect(await deniedOf(lift)).toEqual([]);
+    const role = roleOf('Rollback');
+    const list = (v: unknown) => (Array.isArray(v) ? (v as string[]) : [v as string]);
+    const withoutModify = role.policies.map((p) => ({
+      ...p,
+      Statement: p.Statement.map((st) => ({
+        ...st,
+        Action: list(st['Action']).filter((a) => a !== 'rds:ModifyDBCluster'),
+      })),
+    }));
+    for (const r of lift) expect(await decide(role.roleId, withoutModify, r)).toBe('ImplicitlyDenied');
+    // Green only: the same request on a cluster outside the prefix is refused.
+    expect(await deniedOf(lift.map((r) => ({ ...r, resource: r.resource.replace(/:app-/, ':other-') })))).toHaveLength(
+      lift.length,
+    );
   });
 
   it('fails when a needed ARN or action is taken out of a grant', async () => {

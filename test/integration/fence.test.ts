@@ -93,7 +93,7 @@ describe('write fence on blue, clone verification and un-fence (real PostgreSQL)
 
     const verified = await verifyClone(doc, { database, clusters });
 
-    expect(verified).toEqual({ fenceRowFound: true, resetDatabases: ['app', 'postgres'] });
+    expect(verified).toEqual({ fenceRowFound: true, resetDatabases: ['app', 'postgres'], inheritedSlots: [] });
     expect(await canWrite(copyAfterFence)).toBe(true);
     // A database that was read-only on blue before the fence keeps its own setting.
     const archive = await copyAfterFence.client('archive');

@@ -29,9 +29,10 @@ export interface TestServer {
   /**
    * A consistent file-level copy of the running server, started as a new server
    * (pg_backup_start / copy / pg_backup_stop, as the local rehearsal clones): a stand-in for an
-   * Aurora copy-on-write clone.
+   * Aurora copy-on-write clone. With `keepReplicationSlots`, the copy keeps the source's
+   * replication slots, as an Aurora clone and the local cloud's clone do.
    */
-  cloneOnline(): Promise<TestServer>;
+  cloneOnline(options?: { keepReplicationSlots?: boolean }): Promise<TestServer>;
   stop(): Promise<void>;
 }
 
@@ -138,11 +139,13 @@ function testServer(pg: PgServer, root: string): TestServer {
         await client.end();
       }
     },
-    async cloneOnline() {
+    async cloneOnline(options = {}) {
       const cloneRoot = await tempRoot('bg-clone-');
       try {
         const dataDir = join(cloneRoot, 'data');
-        await copyRunningServer(pg, dataDir, 'test clone');
+        await copyRunningServer(pg, dataDir, 'test clone', {
+          keepReplicationSlots: options.keepReplicationSlots ?? false,
+        });
         const clone = new PgServer({
           dataDir,
           port: 0,

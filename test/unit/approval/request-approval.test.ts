@@ -172,6 +172,44 @@ describe('requestApproval', () => {
     );
   });
 
+  it("tells the approver what blue's CDC consumers must do about the slots green inherited (email and page)", async () => {
+    const { stored, emails, ports } = harness();
+    const doc = executionDocument({});
+    doc.verify = {
+      fenceRowFound: true,
+      resetDatabases: ['app'],
+      inheritedSlots: [
+        { name: 'debezium', plugin: 'pgoutput', database: 'app', confirmedFlushLsn: '0/3000060', dropped: true },
+        { name: 'audit<x>', plugin: 'wal2json', database: 'app', confirmedFlushLsn: '0/3000060', dropped: false },
+      ],
+    };
+
+    await requestApproval({ document: doc, taskToken: TASK_TOKEN }, ports);
+
+    const advice = (stored[0]!.evidence as unknown as ApprovalEvidence).inheritedSlots;
+    expect(advice).toHaveLength(2);
+    expect(advice![0]).toMatch(/^Slot debezium \(pgoutput, database app\) was dropped on green .* new snapshot/);
+    expect(advice![1]).toMatch(/^Slot audit<x> \(wal2json, database app\) is on green .* confirmed up to 0\/3000060/);
+    expect(emails[0]!.text).toContain(
+      `Replication slots green inherited from blue (their CDC consumers must act at the cutover):\n  ${advice![0]}\n  ${advice![1]}`,
+    );
+    const page = renderPendingPage({ ...stored[0]!, nonce: 'n', status: 'pending' });
+    expect(page).toContain('Replication slots green inherited');
+    expect(page).toContain('Slot audit&lt;x&gt; (wal2json');
+    expect(page).not.toContain('audit<x>');
+  });
+
+  it('shows no slot section when green inherited none', async () => {
+    const { stored, emails, ports } = harness();
+    const doc = executionDocument({});
+    doc.verify = { fenceRowFound: true, resetDatabases: ['app'], inheritedSlots: [] };
+
+    await requestApproval({ document: doc, taskToken: TASK_TOKEN }, ports);
+
+    expect((stored[0]!.evidence as unknown as ApprovalEvidence).inheritedSlots).toBeUndefined();
+    expect(emails[0]!.text).not.toContain('Replication slots green inherited');
+  });
+
   it('shows the replication warnings on the page too, escaped and cut to 200 characters (in the email too)', async () => {
     const { stored, emails, ports } = harness();
     const doc = executionDocument({});
