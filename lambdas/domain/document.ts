@@ -131,7 +131,12 @@ export interface ExecutionDocument {
   /** PrepareReplication (online mode): publications, slots and the DDL guard on blue, before the clone. */
   replication?: { preparedAt: string; databases: ReplicatedDatabase[] };
   /** PrepareGreenReplication: green's start LSN and what it inherited that was dropped. */
-  greenReplication?: { startLsn: string; dropped: string[] };
+  greenReplication?: {
+    startLsn: string;
+    dropped: string[];
+    /** Other logical slots green inherited from blue (a CDC tool's); dropped when a major upgrade is ahead. */
+    inheritedSlots?: InheritedSlot[];
+  };
   /** StartReplication: the subscriptions on green. */
   replicationStart?: { startedAt: string; subscriptions: string[]; originAdvancedTo: string };
   /** CatchUpGreen (switchover): green has every write blue committed before the fence; replication removed. */

@@ -4,6 +4,7 @@ import type { Database, DbSession, DbTarget, Ports } from '../ports';
 import { poll, settle } from './common';
 import { ADMIN_DATABASE, blueTarget, greenTarget, openSession, userDatabases, withSession } from './db';
 import { FENCE_TABLE_DDL, fenceWrites, type FenceResult } from './fence-writes';
+import { inheritedSlotsOf, majorUpgradeAhead } from './verify-clone';
 import {
   createPublicationAndSlot,
   createSubscription,
@@ -134,7 +135,10 @@ export async function prepareGreenReplication(
       ...(result.droppedDdlGuard ? [`DDL guard (${entry.database})`] : []),
     );
   }
-  return { startLsn, dropped };
+  // What else green inherited: a CDC tool's slots. Aurora's precheck refuses a major upgrade
+  // while any logical slot exists, so with one ahead they go too (docs/inherited-slots.md).
+  const inheritedSlots = await inheritedSlotsOf(ports.database, target, majorUpgradeAhead(doc));
+  return { startLsn, dropped, ...(inheritedSlots.length ? { inheritedSlots } : {}) };
 }
 
 // ─── StartReplication and CheckReplication (green) ─────────────────────────────────────────

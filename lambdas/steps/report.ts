@@ -20,7 +20,7 @@ export function summarize(doc: ExecutionDocument) {
     migrationsSkipped: doc.migrations?.skipped ?? [],
     fenceVerified: doc.verify?.fenceRowFound ?? false,
     // What blue's CDC consumers must do about the slots green inherited (docs/inherited-slots.md).
-    ...(doc.verify?.inheritedSlots?.length ? { inheritedSlots: inheritedSlotAdvice(doc) } : {}),
+    ...(inheritedSlotAdvice(doc).length ? { inheritedSlots: inheritedSlotAdvice(doc) } : {}),
     sessionsTerminated: doc.fence?.terminatedSessions ?? 0,
     smokeTests: doc.smoke?.results ?? [],
     replicas: doc.replicas?.instanceIds ?? [],

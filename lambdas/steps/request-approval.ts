@@ -178,7 +178,7 @@ export function buildEvidence(doc: ExecutionDocument, now: Date, expiresAt: stri
     migrationHashes:
       doc.migrationSet?.pins ?? doc.migrations?.applied.map((m) => ({ name: m.name, sha256: m.sha256 })) ?? [],
     ...(doc.migrationSet?.warnings?.length ? { migrationWarnings: doc.migrationSet.warnings } : {}),
-    ...(doc.verify?.inheritedSlots?.length ? { inheritedSlots: inheritedSlotAdvice(doc) } : {}),
+    ...(inheritedSlotAdvice(doc).length ? { inheritedSlots: inheritedSlotAdvice(doc) } : {}),
     ...(doc.upgrade?.requested
       ? { engineUpgrade: { from: doc.upgrade.from, to: doc.upgrade.to, isMajor: doc.upgrade.isMajor } }
       : {}),

@@ -140,7 +140,8 @@ async function dropSlotOnGreen(
  * one sentence per slot: the approver reads it before the cutover and the report repeats it.
  */
 export function inheritedSlotAdvice(doc: ExecutionDocument): string[] {
-  const slots = doc.verify?.inheritedSlots ?? [];
+  // Offline: VerifyClone found them; online: PrepareGreenReplication (no VerifyClone there).
+  const slots = doc.verify?.inheritedSlots ?? doc.greenReplication?.inheritedSlots ?? [];
   const blue = doc.input.blueClusterId;
   const green = doc.input.greenClusterId;
   return slots.map((slot) => {
@@ -158,7 +159,7 @@ export function inheritedSlotAdvice(doc: ExecutionDocument): string[] {
     return (
       `${which} is on green ${green} as blue's copy, confirmed up to ${slot.confirmedFlushLsn ?? 'nothing'} when blue was ` +
       `cloned. ${drain} After the cutover its consumer resumes on green from that position and receives what green ` +
-      `changed since the clone (the migrations' rows too); an offset it stored from blue is not a position on green, ` +
+      `changed since the clone (the migrations' rows too; online, also blue's writes since the clone, which green applied, so it sees those twice); an offset it stored from blue is not a position on green, ` +
       "so if it is ahead of the slot's confirmed_flush_lsn, reset it (or re-snapshot). If nothing will read it on " +
       `green, drop it there: an unread slot keeps WAL for ever.`
     );

@@ -113,7 +113,10 @@ describe('online mode on real PostgreSQL: prepare, clone, replicate, switch over
       // The clone, at a point known exactly: writes pause around it (H3's local cloud gives the exact LSN).
       writer.pause();
       await new Promise((r) => setTimeout(r, 50));
-      green = await blue.cloneOnline();
+      // A CDC consumer's slot on blue: the clone inherits a copy of it, as an Aurora clone does.
+      await blue.sql("SELECT pg_create_logical_replication_slot('debezium_orders', 'pgoutput')", [], 'app');
+      green = await blue.cloneOnline({ keepReplicationSlots: true });
+      await blue.sql("SELECT pg_drop_replication_slot('debezium_orders')", [], 'app');
       servers[GREEN_ID] = green;
       const startLsn = (await blue.sql<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn'))[0]!.lsn;
       writer.resume();
@@ -126,6 +129,19 @@ describe('online mode on real PostgreSQL: prepare, clone, replicate, switch over
       doc.greenReplication = await prepareGreenReplication(doc, ports());
       expect(doc.greenReplication.startLsn).toBe(startLsn);
       expect(doc.greenReplication.dropped).toEqual(expect.arrayContaining(['DDL guard (app)', 'DDL guard (postgres)']));
+      // The CDC slot's copy is reported (the approval tells its consumer what to do) and kept...
+      expect(doc.greenReplication.inheritedSlots).toEqual([
+        expect.objectContaining({ name: 'debezium_orders', database: 'app', dropped: false }),
+      ]);
+      // ...unless a major upgrade is ahead: Aurora's precheck refuses one while a logical slot exists.
+      const major = {
+        ...doc,
+        input: { ...doc.input, targetEngineVersion: '17.7' },
+        blue: { ...doc.blue!, upgrade: { isMajor: true, targetFamily: 'aurora-postgresql17' } },
+      } as ExecutionDocument;
+      const again = await prepareGreenReplication(major, ports());
+      expect(again.inheritedSlots).toEqual([expect.objectContaining({ name: 'debezium_orders', dropped: true })]);
+      expect(await green.sql("SELECT 1 FROM pg_replication_slots WHERE slot_name = 'debezium_orders'")).toEqual([]);
       // Green takes its migrations (a nullable column: replication matches columns by name).
       await green.sql('ALTER TABLE orders ADD COLUMN status text', [], 'app');
 
