@@ -223,6 +223,13 @@ export async function reportFailure(
       `Online mode: removing the replication failed (${causeMessage(replicationLeft.Cause)}). Remove it by hand: on green (if it still exists) DROP SUBSCRIPTION each subscription named ${replicationPrefix(input?.executionId ?? '', 'blue-to-green')}*; on blue SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name LIKE '${replicationPrefix(input?.executionId ?? '', 'blue-to-green')}%', then in each database DROP PUBLICATION of that prefix and DROP EVENT TRIGGER ${ddlGuardNames(input?.executionId ?? '').trigger}. A slot left behind keeps WAL on blue until its storage is full.`,
     );
   }
+  if ((cutover || cleanup) && doc.switchover && !doc.blueClosed) {
+    // Online mode keeps blue's slots from CatchUpGreen until CloseBlue, which did not finish.
+    const prefix = replicationPrefix(input?.executionId ?? '', 'blue-to-green');
+    situation.push(
+      `Online mode: blue may still hold this execution's replication slots (CloseBlue did not finish), and a slot keeps WAL on blue until its storage is full. Once no application reaches blue any more, see whether they hold anything (a write on blue after green caught up, not on green): SELECT count(*) FROM pg_logical_slot_peek_binary_changes('<slot>', NULL, NULL, 'proto_version', '1', 'publication_names', '<publication>') WHERE get_byte(data, 0) IN (73, 85, 68, 84) in the slot's database counts row changes (with failback, green's applied ones too). Then remove them: on blue SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name LIKE '${prefix}%', and in each database DROP PUBLICATION each publication named ${prefix}*.`,
+    );
+  }
   if (lockHeld) situation.push(lockLine);
   // An approver's reason is a person's free text, sent through the page (1,000 characters) or the
   // CLI (up to 32 KB): quoted and limited, never mixed into the notice's own lines.

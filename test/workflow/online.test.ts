@@ -1,4 +1,4 @@
-import { ReplicationFailed, SmokeTestFailed } from '../../lambdas/domain/errors';
+import { ReplicationFailed, SmokeTestFailed, WritesAfterFence } from '../../lambdas/domain/errors';
 import { STEPS, type StepFunction } from '../../lambdas/steps/index';
 import { runRecovery } from '../../local/workflow/execute';
 import { ADMIN_SG, APP_SGS, type FakeCloud } from '../support/fake-cloud';
@@ -145,7 +145,7 @@ describe('online mode (workflow, real definition)', () => {
     expect(r.cloud.notifications.at(-1)?.message).toContain(message);
   });
 
-  it('rolls back on a replication error found at the switchover: blue is un-fenced and gets its groups back', async () => {
+  it('rolls back on a replication error found at the switchover: blue is un-fenced, its groups never changed', async () => {
     const message = 'the apply on green of database app failed 1 time(s)';
     const r = await run(ONLINE, { stepOverrides: { 'catch-up-green': failing(new ReplicationFailed(message)) } });
 
@@ -163,7 +163,7 @@ describe('online mode (workflow, real definition)', () => {
     expect(r.cloud.notifications.at(-1)?.message).toContain(message);
   });
 
-  it("rolls back after the early open: green (given blue's deletion protection) is deleted, blue gets its groups back", async () => {
+  it("rolls back after the early open: green (given blue's deletion protection) is deleted, blue keeps its groups", async () => {
     const r = await run(ONLINE, {
       prepare: (c) => {
         c.clusters.get('app-blue')!.deletionProtection = true;
@@ -182,6 +182,42 @@ describe('online mode (workflow, real definition)', () => {
     expect([...r.cloud.clusters.keys()]).toEqual(['app-blue']);
     expect(blueGroups(r)).toEqual(ORIGINAL_GROUPS);
     expect(r.cloud.locks.size).toBe(0);
+  });
+
+  it('a write on blue after the catch-up (CloseBlue) stops the run after the cutover: green serves, blue is kept, the tables named', async () => {
+    const cause =
+      'Blue app-blue took writes after green caught up with it: database app: 2 row change(s) in app.orders.';
+    const r = await run(ONLINE, { stepOverrides: { 'close-blue': failing(new WritesAfterFence(cause)) } });
+
+    expect(r.outcome.status).toBe('FAILED');
+    expect(r.outcome.error?.name).toBe('WritesAfterFence');
+    const states = statesEntered(r.outcome);
+    expect(states.indexOf('CheckSwitchoverBlocked')).toBeLessThan(states.indexOf('CloseBlue'));
+    expect(states).not.toContain('DeleteBlue');
+    expect(states).not.toContain('RetainBlue');
+    const green = [...r.cloud.clusters.keys()].find((id) => id !== 'app-blue');
+    expect(r.cloud.record.values).toEqual([r.cloud.clusters.get(green ?? '')?.endpoint]);
+    expect(r.cloud.clusters.has('app-blue')).toBe(true);
+    expect(blueGroups(r)).toEqual([ADMIN_SG]);
+    const notice = r.cloud.notifications.at(-1)?.message ?? '';
+    expect(notice).toContain('app.orders');
+    expect(notice).toContain('The cutover succeeded');
+  });
+
+  it("blue's groups that cannot be detached after the swap: green serves, blue is kept, the notice says to drop blue's slots", async () => {
+    const r = await run(ONLINE, {
+      faults: [{ state: 'SwitchoverBlockWrites', error: 'InvalidDBClusterStateFault', count: 99 }],
+    });
+
+    expect(r.outcome.status).toBe('FAILED');
+    const states = statesEntered(r.outcome);
+    expect(states.indexOf('EndBlueSessions')).toBeLessThan(states.indexOf('SwitchoverBlockWrites'));
+    expect(states).not.toContain('CloseBlue');
+    expect(states).not.toContain('DeleteBlue');
+    expect(r.cloud.clusters.has('app-blue')).toBe(true);
+    const notice = r.cloud.notifications.at(-1)?.message ?? '';
+    expect(notice).toContain('The cutover succeeded');
+    expect(notice).toMatch(/blue may still hold this execution's replication slots .*pg_drop_replication_slot/);
   });
 
   it('rolls back on a rejected approval without ever blocking blue', async () => {
