@@ -166,7 +166,14 @@ export interface ExecutionDocument {
    * CloseBlue: once no client can reach blue, the sessions that reconnected to it through a cached
    * DNS answer are ended; online, blue's slots are read once more for local writes, then dropped.
    */
-  blueClosed?: { ended: number; endedAt: string; localChanges: number; removed: string[] };
+  blueClosed?: {
+    ended: number;
+    endedAt: string;
+    localChanges: number;
+    removed: string[];
+    /** Slots an earlier attempt of CloseBlue had already found quiet and dropped. */
+    alreadyGone?: string[];
+  };
   fenceRecheck?: { proven: boolean; databases: string[]; checkedAt: string };
   migrations?: { applied: { name: string; sha256: string; durationMs: number }[]; skipped: string[] };
   upgrade?: { requested: boolean; from: string; to: string; isMajor: boolean; requestedAt: string };

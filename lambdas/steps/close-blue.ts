@@ -20,7 +20,7 @@ export type CloseBlueResult = NonNullable<ExecutionDocument['blueClosed']>;
  * written since. Every such write is in the slots, in commit order: they are read once more, up
  * to now, leaving out what failback's reverse stream applied (it has a replication origin). Then
  * the slots and publications go. A local change is `WritesAfterFence`: green serves, so nothing
- * is undone, blue is kept and the error names the tables to copy.
+ * is undone, blue is kept with its slots as the evidence, and the error names the tables to copy.
  */
 export async function closeBlue(
   doc: ExecutionDocument,
@@ -33,24 +33,20 @@ export async function closeBlue(
   const endedAt = ports.clock.now().toISOString();
   const databases = doc.input.mode === 'online' ? (doc.replication?.databases ?? []) : [];
   const found: string[] = [];
-  const removed: string[] = [];
+  const gone: string[] = [];
   let changes = 0;
   for (const entry of databases) {
-    await withSession(ports.database, blue, entry.database, async (session) => {
-      try {
-        const local = await localChanges(session, entry, ports.clock);
-        if (local.changes > 0) {
-          changes += local.changes;
-          found.push(`database ${entry.database}: ${local.changes} row change(s) in ${local.tables.join(', ')}`);
-        }
-      } finally {
-        // Kept, a slot would retain blue's WAL for as long as blue lives.
-        if (await dropSlot(session, entry.slot, ports.clock)) removed.push(`slot ${entry.slot}`);
-        if (await dropPublication(session, entry.publication)) removed.push(`publication ${entry.publication}`);
-      }
-    });
+    const local = await withSession(ports.database, blue, entry.database, (session) =>
+      localChanges(session, entry, ports.clock),
+    );
+    if (!local) gone.push(entry.slot);
+    else if (local.changes > 0) {
+      changes += local.changes;
+      found.push(`database ${entry.database}: ${local.changes} row change(s) in ${local.tables.join(', ')}`);
+    }
   }
   if (found.length) {
+    // The slots stay, as the evidence (ReportFailure says how to read and drop them).
     const failback = doc.failbackReplication
       ? ` Failback's reverse replication still runs into blue: when you are done, drop the subscriptions on blue and the slots and publications on green whose names start with ${replicationPrefix(doc.input.executionId, 'green-to-blue')}.`
       : '';
@@ -58,5 +54,14 @@ export async function closeBlue(
       `Blue ${blue.clusterId} took writes after green caught up with it (a session that reached blue after the fence and turned read-only off): ${found.join('; ')}. Green serves and does not have them. Blue is kept, not deleted: copy those rows to green by hand, then delete blue.${failback}`,
     );
   }
-  return { ended, endedAt, localChanges: changes, removed };
+  // Only this step drops them after CatchUpGreen, and only once every slot was found quiet: a slot
+  // already gone was dropped by an earlier attempt of this step that got that far.
+  const removed: string[] = [];
+  for (const entry of databases) {
+    await withSession(ports.database, blue, entry.database, async (session) => {
+      if (await dropSlot(session, entry.slot, ports.clock)) removed.push(`slot ${entry.slot}`);
+      if (await dropPublication(session, entry.publication)) removed.push(`publication ${entry.publication}`);
+    });
+  }
+  return { ended, endedAt, localChanges: changes, removed, ...(gone.length ? { alreadyGone: gone } : {}) };
 }

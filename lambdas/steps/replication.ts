@@ -312,16 +312,16 @@ export interface LocalChanges {
  * (failback's reverse stream) carry a replication origin, which pgoutput sends as an `O` message
  * right after the transaction's `B`egin; they are left out. The grouping is done on the server:
  * with failback, the slot also holds every write green sent meanwhile, and only the local ones
- * come back. Relation ids are the publisher's own, so `regclass` names them.
+ * come back. Relation ids are the publisher's own, so `regclass` names them. Undefined when the
+ * slot does not exist.
  */
 export async function localChanges(
   session: DbSession,
   names: Pick<ReplicationNames, 'slot' | 'publication'>,
   clock: Pick<Clock, 'sleep'>,
-): Promise<LocalChanges> {
-  if (!(await releaseSlot(session, names.slot, clock))) {
-    throw new ReplicationFailed(`Replication slot ${names.slot} is gone: what it held cannot be checked`);
-  }
+): Promise<LocalChanges | undefined> {
+  // Gone: undefined, the caller says what that means.
+  if (!(await releaseSlot(session, names.slot, clock))) return undefined;
   // pgoutput (protocol 1, not streaming): B 66, O 79, I 73, U 85, D 68, T 84; I/U/D carry the
   // relation id in bytes 1-4.
   const result = await session.query<{ changes: number; tables: string[] | null }>(
