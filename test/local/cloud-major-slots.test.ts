@@ -5,7 +5,7 @@ import { sampleSchemaSql } from '../../local/sample';
 import { isUpgradeFailureEvent } from '../../lambdas/steps/upgrade-engine';
 import { verifyClone } from '../../lambdas/steps/verify-clone';
 import { makeDocument } from '../support/documents';
-import { createTestCloud, makeWorkdir, removeWorkdir } from './work';
+import { cloneGreenWithWriter, createTestCloud, makeWorkdir, removeWorkdir } from './work';
 
 const GREEN = { clusterId: 'app-green', host: 'app-green.cluster.local', port: 5432 };
 
@@ -57,25 +57,7 @@ describe("local cloud: a major upgrade refuses logical replication slots, as Aur
     // A CDC consumer's slot on blue (Debezium's plugin).
     await admin.query("SELECT pg_create_logical_replication_slot('debezium_orders', 'pgoutput')");
     await admin.close();
-    await cloud.clusters.cloneCopyOnWrite({
-      sourceClusterId: 'app-blue',
-      targetClusterId: 'app-green',
-      port: 5432,
-      copyTagsToSnapshot: false,
-      iamAuth: false,
-      logExports: [],
-      securityGroupIds: ['sg-admin'],
-      tags: {},
-    });
-    while ((await cloud.clusters.describeCluster('app-green'))?.status !== 'available') await cloud.clock.sleep(25);
-    await cloud.clusters.createInstance({
-      instanceId: 'app-green-1',
-      clusterId: 'app-green',
-      instanceClass: 'db.r6g.large',
-      performanceInsights: false,
-      tags: {},
-    });
-    while ((await cloud.clusters.describeInstance('app-green-1'))?.status !== 'available') await cloud.clock.sleep(25);
+    await cloneGreenWithWriter(cloud);
   });
 
   afterAll(async () => {

@@ -30,3 +30,29 @@ export function createTestCloud(
     ...options,
   });
 }
+
+/**
+ * Clones `app-blue` into `app-green` (copy-on-write, admin group only) and starts its writer
+ * `app-green-1`, waiting until each is available: what a test of green's upgrade starts from.
+ */
+export async function cloneGreenWithWriter(cloud: LocalCloud): Promise<void> {
+  await cloud.clusters.cloneCopyOnWrite({
+    sourceClusterId: 'app-blue',
+    targetClusterId: 'app-green',
+    port: 5432,
+    copyTagsToSnapshot: false,
+    iamAuth: false,
+    logExports: [],
+    securityGroupIds: ['sg-admin'],
+    tags: {},
+  });
+  while ((await cloud.clusters.describeCluster('app-green'))?.status !== 'available') await cloud.clock.sleep(25);
+  await cloud.clusters.createInstance({
+    instanceId: 'app-green-1',
+    clusterId: 'app-green',
+    instanceClass: 'db.r6g.large',
+    performanceInsights: false,
+    tags: {},
+  });
+  while ((await cloud.clusters.describeInstance('app-green-1'))?.status !== 'available') await cloud.clock.sleep(25);
+}
