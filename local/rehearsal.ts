@@ -4,7 +4,8 @@ import * as path from 'node:path';
 import { Client } from 'pg';
 import type { ExecutionDocument } from '../lambdas/domain/document';
 import type { Approvals, Ports } from '../lambdas/ports';
-import type { StepFunction } from '../lambdas/steps/index';
+import { TASK_LIST, type StepId } from '../lambdas/steps/catalog';
+import { STEPS, type StepFunction } from '../lambdas/steps/index';
 import { userDatabases } from '../lambdas/steps/db';
 import { recordProof } from '../lambdas/steps/fence-proof';
 import { startApprovalServer, submitDecision, type ApprovalServer } from './approval-server';
@@ -104,6 +105,19 @@ export interface RehearsalOptions {
   hostile?: boolean;
   /** One line per event for the terminal. @default silent */
   log?: (line: string) => void;
+  /**
+   * TEST HOOK (programmatic only, no CLI flag): runs once, before the first run of this task
+   * state's step, which waits for it; a hook that throws fails that state, as its Lambda would.
+   * It gets blue's writer and the CNAME, so a test can be a client at a known point of the run:
+   * DDL on blue while it replicates, for example (test/rehearsal).
+   */
+  beforeState?: { state: string; run: (endpoints: RehearsalEndpoints) => Promise<void> };
+}
+
+/** Where a hook reaches the servers: blue's writer on its own port (the admin path), and the CNAME. */
+export interface RehearsalEndpoints {
+  blueWriter: { host: string; port: number };
+  cname: { host: string; port: number };
 }
 
 export interface RehearsalReport {
@@ -476,8 +490,27 @@ export async function runRehearsal(options: RehearsalOptions): Promise<Rehearsal
     let fenceStart: number | undefined;
     let downtimeEnd: number | undefined;
     let upgradeSeen: UpgradeSeen | undefined;
-    const stepOverrides: Partial<Record<string, StepFunction>> = {};
+    const stepOverrides: Partial<Record<StepId, StepFunction>> = {};
     if (options.unsafeSkipFence) stepOverrides['fence-writes'] = bareFenceRow;
+    if (options.beforeState) {
+      const hook = options.beforeState;
+      const spec = TASK_LIST.find((t) => t.state === hook.state);
+      if (!spec) throw new Error(`beforeState: ${hook.state} is not a task state of the definition`);
+      if (!blueWriter) throw new Error(`beforeState: blue ${BLUE_ID} has no writer`);
+      const stepId = spec.step as StepId;
+      const step = stepOverrides[stepId] ?? STEPS[stepId];
+      if (!step) throw new Error(`beforeState: no step is registered for ${hook.state}`);
+      const endpoints: RehearsalEndpoints = { blueWriter, cname: { host: cname.host, port: cname.port } };
+      let ran = false;
+      stepOverrides[stepId] = async (event, stepPorts) => {
+        if (!ran) {
+          ran = true;
+          log(`test hook: before ${hook.state}`);
+          await hook.run(endpoints);
+        }
+        return step(event, stepPorts);
+      };
+    }
     const onEvent = (event: EventLog): void => {
       if (event.type === 'StateEntered' && (FREEZE_STATES as readonly string[]).includes(event.state?.name ?? '')) {
         fenceStart ??= event.timestamp;

@@ -1,7 +1,9 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { Client } from 'pg';
 import { rehearsalExitCode } from '../../local/cli';
+import { SUPERUSER } from '../../local/postgres';
 import { runRehearsal, type RehearsalOptions, type RehearsalReport } from '../../local/rehearsal';
 import { SAMPLE_MIGRATIONS_DIR } from '../../local/sample';
 
@@ -45,6 +47,33 @@ function expectBlueServingAgain(report: RehearsalReport) {
   expect(report.cname.target).toBe('app-blue');
   expect(report.blue.state).toBe('writable');
   expect(report.green).toBeNull();
+}
+
+/** A session on the app database as the application's user, through `address` (the CNAME or blue's writer). */
+async function appSession<T>(address: { host: string; port: number }, work: (client: Client) => Promise<T>): Promise<T> {
+  const client = new Client({
+    ...address,
+    user: SUPERUSER.username,
+    password: SUPERUSER.password,
+    database: 'app',
+    application_name: 'rehearsal-test-client',
+  });
+  await client.connect();
+  try {
+    return await work(client);
+  } finally {
+    await client.end();
+  }
+}
+
+async function columnsOf(address: { host: string; port: number }, table: string): Promise<string[]> {
+  return appSession(address, async (client) => {
+    const r = await client.query<{ column_name: string }>(
+      `SELECT column_name FROM information_schema.columns WHERE table_schema || '.' || table_name = $1 ORDER BY 1`,
+      [table],
+    );
+    return r.rows.map((row) => row.column_name);
+  });
 }
 
 jest.setTimeout(240_000);
@@ -129,6 +158,48 @@ describe('npm run rehearse, end to end on real PostgreSQL', () => {
     const html = fs.readFileSync(report.htmlFile, 'utf8');
     expect(html).toContain('class="lag blue-to-green"');
     expect(html).toContain('class="freeze switchover"');
+  });
+
+  it('--mode online --from 15.18 --to 16.14: a major upgrade; DDL on blue while it replicates is refused by the guard with the reason, and the run deploys with nothing lost', async () => {
+    let refused: { message: string; code?: string } | undefined;
+    let columnsAfter: string[] = [];
+    const report = await rehearse({
+      mode: 'online',
+      from: '15.18',
+      to: '16.14',
+      // The approval waits for the hook: blue serves and replicates to green meanwhile.
+      beforeState: {
+        state: 'RequestApproval',
+        run: async ({ cname }) => {
+          await appSession(cname, async (client) => {
+            try {
+              await client.query('ALTER TABLE app.load_writes ADD COLUMN note text');
+            } catch (error) {
+              refused = { message: (error as Error).message, code: (error as { code?: string }).code };
+            }
+          });
+          columnsAfter = await columnsOf(cname, 'app.load_writes');
+        },
+      },
+    });
+    expect(refused?.code).toBe('55000');
+    expect(refused?.message).toMatch(
+      /^ALTER TABLE refused: blue\/green deployment rehearsal-\S+ replicates this database with logical replication, which does not carry schema changes; this one would stop the replication\.$/,
+    );
+    expect(columnsAfter).toEqual(['id', 'written_at']);
+    expect(report.error).toBeUndefined();
+    expect(report.status).toBe('SUCCEEDED');
+    expect(report.mode).toBe('online');
+    expect(report.from).toBe('15.18');
+    expect(report.green?.engineVersion).toBe('16.14');
+    // A major upgrade, the best real method the machine offers (never a restart on new binaries).
+    expect(report.upgradeMethod).toMatch(/^(pg_upgrade|dump-restore)$/);
+    expect(report.cname.target).toBe(report.green?.id);
+    expect(report.writes.lost).toBe(0);
+    expect(report.writes.leaked).toBe(0);
+    expect(report.writes.resumed).toBe(true);
+    expect(report.writes.acknowledgedOnGreen).toBeGreaterThan(0);
+    expect(report.blue.state).toBe('deleted');
   });
 
   it('--mode online --failback: online cutover, then failback over HTTP; FAILED_BACK, every write on blue, lag sampled both ways', async () => {
