@@ -1,3 +1,4 @@
+import { execSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -50,7 +51,10 @@ function expectBlueServingAgain(report: RehearsalReport) {
 }
 
 /** A session on the app database as the application's user, through `address` (the CNAME or blue's writer). */
-async function appSession<T>(address: { host: string; port: number }, work: (client: Client) => Promise<T>): Promise<T> {
+async function appSession<T>(
+  address: { host: string; port: number },
+  work: (client: Client) => Promise<T>,
+): Promise<T> {
   const client = new Client({
     ...address,
     user: SUPERUSER.username,
@@ -74,6 +78,43 @@ async function columnsOf(address: { host: string; port: number }, table: string)
     );
     return r.rows.map((row) => row.column_name);
   });
+}
+
+/** Blue's writer after a run with `keep` (the proxies ended with the run; the servers did not). */
+function keptBlueWriter(report: RehearsalReport): { host: string; port: number } {
+  const blue = report.kept?.servers.find((s) => s.clusterId === 'app-blue' && s.role === 'writer');
+  const port = Number(/@127\.0\.0\.1:(\d+)\//.exec(blue?.connect ?? '')?.[1]);
+  if (!port) throw new Error('blue writer not kept');
+  return { host: '127.0.0.1', port };
+}
+
+/**
+ * What this workflow left on blue (a run with `keep`): replication slots, publications and DDL
+ * guards are named `bg_…` and `bluegreen_refuse_ddl_…` (lambdas/steps/replication.ts).
+ */
+async function replicationLeftOnBlue(report: RehearsalReport): Promise<string[]> {
+  return appSession(keptBlueWriter(report), async (client) => {
+    const r = await client.query<{ item: string }>(
+      `SELECT 'slot ' || slot_name AS item FROM pg_replication_slots
+        UNION ALL SELECT 'publication ' || pubname FROM pg_publication
+        UNION ALL SELECT 'event trigger ' || evtname FROM pg_event_trigger
+        UNION ALL SELECT 'subscription ' || subname FROM pg_subscription`,
+    );
+    return r.rows.map((row) => row.item);
+  });
+}
+
+/** Runs with `keep` and stops the kept servers however the assertions end. */
+async function rehearseKept(
+  options: Partial<RehearsalOptions>,
+  check: (report: RehearsalReport) => Promise<void>,
+): Promise<void> {
+  const report = await rehearse({ ...options, keep: true });
+  try {
+    await check(report);
+  } finally {
+    if (report.kept) execSync(report.kept.stopAll, { stdio: 'ignore' });
+  }
 }
 
 jest.setTimeout(240_000);
@@ -200,6 +241,37 @@ describe('npm run rehearse, end to end on real PostgreSQL', () => {
     expect(report.writes.resumed).toBe(true);
     expect(report.writes.acknowledgedOnGreen).toBeGreaterThan(0);
     expect(report.blue.state).toBe('deleted');
+  });
+
+  it('--mode online: DDL that gets past the guard (session_replication_role = replica) is seen while replicating; rolled back before the switchover, blue never fenced, replication gone from blue', async () => {
+    await rehearseKept(
+      {
+        mode: 'online',
+        beforeState: {
+          state: 'CheckReplication',
+          run: ({ cname }) =>
+            appSession(cname, async (client) => {
+              // A superuser session in replica role: event triggers (the guard) do not fire.
+              await client.query('SET session_replication_role = replica');
+              await client.query('ALTER TABLE app.load_writes ADD COLUMN note text');
+            }),
+        },
+      },
+      async (report) => {
+        expectBlueServingAgain(report);
+        expect(report.error?.name).toBe('ReplicationFailed');
+        expect(report.error?.cause).toContain(
+          'the tables or columns of database app on blue changed while replicating (DDL is not replicated, and the DDL guard was bypassed)',
+        );
+        const states = report.phases.map((p) => p.state);
+        expect(states).toContain('RemoveReplication');
+        expect(states).not.toContain('RequestApproval');
+        expect(states).not.toContain('SwitchoverFence');
+        // The change itself stays: it was the client's, on blue, and blue serves with it.
+        expect(await columnsOf(keptBlueWriter(report), 'app.load_writes')).toEqual(['id', 'note', 'written_at']);
+        expect(await replicationLeftOnBlue(report)).toEqual([]);
+      },
+    );
   });
 
   it('--mode online --failback: online cutover, then failback over HTTP; FAILED_BACK, every write on blue, lag sampled both ways', async () => {
