@@ -274,6 +274,30 @@ describe('npm run rehearse, end to end on real PostgreSQL', () => {
     );
   });
 
+  it("--mode online: a real replication error (a migration adds a check constraint that blue's writes violate) rolls back; blue keeps every write, replication gone from blue", async () => {
+    await rehearseKept(
+      { mode: 'online', migrationsDir: path.join(__dirname, 'fixtures', 'migrations-apply-error') },
+      async (report) => {
+        expectBlueServingAgain(report);
+        expect(report.error?.name).toBe('ReplicationFailed');
+        expect(report.error?.cause).toContain('the apply on green of database app failed');
+        // Applied on green (which is then deleted), never on blue.
+        expect(report.migrationsApplied).toEqual(['001_load_writes_source.sql']);
+        const states = report.phases.map((p) => p.state);
+        expect(states).toEqual(expect.arrayContaining(['ApplySql', 'StartReplication', 'RemoveReplication']));
+        expect(states).not.toContain('SwitchoverFence');
+        // The cause is real: green's apply worker refused blue's rows.
+        const logs = path.join(report.workdir, 'logs');
+        const greenLogs = fs.readdirSync(logs).filter((f) => f.startsWith('app-blue-g'));
+        expect(greenLogs.map((f) => fs.readFileSync(path.join(logs, f), 'utf8')).join('\n')).toMatch(
+          /new row for relation "load_writes" violates check constraint "load_writes_source_given"/,
+        );
+        expect(await columnsOf(keptBlueWriter(report), 'app.load_writes')).toEqual(['id', 'written_at']);
+        expect(await replicationLeftOnBlue(report)).toEqual([]);
+      },
+    );
+  });
+
   it('--mode online --failback: online cutover, then failback over HTTP; FAILED_BACK, every write on blue, lag sampled both ways', async () => {
     const report = await rehearse({ mode: 'online', failback: true, blueRetentionSeconds: 60 });
     expect(report.error).toBeUndefined();
