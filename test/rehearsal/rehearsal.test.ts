@@ -274,6 +274,33 @@ describe('npm run rehearse, end to end on real PostgreSQL', () => {
     );
   });
 
+  it("--mode online: DDL with the guard's own bypass during the approval is caught by CatchUpGreen after the fence; rolled back before the CNAME swap, blue un-fenced, nothing lost", async () => {
+    await rehearseKept(
+      {
+        mode: 'online',
+        beforeState: {
+          state: 'RequestApproval',
+          run: ({ cname }) =>
+            appSession(cname, async (client) => {
+              await client.query('SET bluegreen.allow_ddl = on');
+              await client.query('ALTER TABLE app.seq_writes ADD COLUMN note text');
+            }),
+        },
+      },
+      async (report) => {
+        expectBlueServingAgain(report);
+        expect(report.error?.name).toBe('ReplicationFailed');
+        expect(report.error?.cause).toContain(
+          'the tables or columns of database app on blue changed while replicating (DDL is not replicated, and the DDL guard was bypassed)',
+        );
+        const states = report.phases.map((p) => p.state);
+        expect(states).toEqual(expect.arrayContaining(['SwitchoverFence', 'CatchUpGreen', 'RemoveReplication']));
+        expect(states).not.toContain('SwapCname');
+        expect(await replicationLeftOnBlue(report)).toEqual([]);
+      },
+    );
+  });
+
   it("--mode online: a real replication error (a migration adds a check constraint that blue's writes violate) rolls back; blue keeps every write, replication gone from blue", async () => {
     await rehearseKept(
       { mode: 'online', migrationsDir: path.join(__dirname, 'fixtures', 'migrations-apply-error') },
