@@ -202,7 +202,7 @@ describe('npm run rehearse, end to end on real PostgreSQL', () => {
   });
 
   it('--mode online --from 15.18 --to 16.14: a major upgrade; DDL on blue while it replicates is refused by the guard with the reason, and the run deploys with nothing lost', async () => {
-    let refused: { message: string; code?: string } | undefined;
+    let refused: { message: string; code?: string; hint?: string } | undefined;
     let columnsAfter: string[] = [];
     const report = await rehearse({
       mode: 'online',
@@ -216,20 +216,24 @@ describe('npm run rehearse, end to end on real PostgreSQL', () => {
             try {
               await client.query('ALTER TABLE app.load_writes ADD COLUMN note text');
             } catch (error) {
-              refused = { message: (error as Error).message, code: (error as { code?: string }).code };
+              const { message, code, hint } = error as Error & { code?: string; hint?: string };
+              refused = { message, code, hint };
             }
           });
           columnsAfter = await columnsOf(cname, 'app.load_writes');
         },
       },
     });
+    expect(report.error).toBeUndefined();
+    expect(report.status).toBe('SUCCEEDED');
     expect(refused?.code).toBe('55000');
     expect(refused?.message).toMatch(
       /^ALTER TABLE refused: blue\/green deployment rehearsal-\S+ replicates this database with logical replication, which does not carry schema changes; this one would stop the replication\.$/,
     );
+    expect(refused?.hint).toBe(
+      "Put the change in the deployment's migrations, or make it after the deployment has switched over or rolled back.",
+    );
     expect(columnsAfter).toEqual(['id', 'written_at']);
-    expect(report.error).toBeUndefined();
-    expect(report.status).toBe('SUCCEEDED');
     expect(report.mode).toBe('online');
     expect(report.from).toBe('15.18');
     expect(report.green?.engineVersion).toBe('16.14');
