@@ -123,7 +123,8 @@ export interface RehearsalEndpoints {
 export interface RehearsalReport {
   /** FAILED_BACK: deployed, then failed back to blue during its retention (`--failback`). */
   status: 'SUCCEEDED' | 'FAILED_BACK' | 'ROLLED_BACK' | 'ABORTED' | 'FAILED';
-  error?: { name: string; cause: string };
+  /** The execution's error, and the task state that raised it first (the one whose Catch rolled back). */
+  error?: { name: string; cause: string; state?: string };
   /** The recovery state machine's run, when the execution ended without its own failure path. */
   recovery?: { action: string; outcome?: string; status: string };
   /** Whether the deployment lock on blue is still held after the run (and its recovery). */
@@ -915,7 +916,15 @@ export async function buildReport(a: BuildReportArgs): Promise<RehearsalReport> 
   const endedAt = new Date();
   return {
     status,
-    ...(outcome.error ? { error: { name: outcome.error.name, cause: causeText(outcome.error.cause) } } : {}),
+    ...(outcome.error
+      ? {
+          error: {
+            name: outcome.error.name,
+            cause: causeText(outcome.error.cause),
+            ...(failedState(outcome, outcome.error.name) ? { state: failedState(outcome, outcome.error.name) } : {}),
+          },
+        }
+      : {}),
     ...(recovery ? { recovery } : {}),
     lock: { held: cloud.lock.holder(BLUE_ID) !== undefined },
     dryRun: a.dryRun,
@@ -1039,6 +1048,13 @@ function dryRunEstimate(phases: RehearsalReport['phases']): { dryRunDowntimeEsti
   const start = phases.find((p) => p.state === 'CreateClone')?.startedAt;
   const end = phases.find((p) => p.state === 'SmokeTest')?.endedAt;
   return start && end ? { dryRunDowntimeEstimateMs: Date.parse(end) - Date.parse(start) } : {};
+}
+
+/** The first task state that failed with `name` (retried or caught), if one did. */
+function failedState(outcome: ExecutionOutcome, name: string): string | undefined {
+  return outcome.events.find(
+    (e) => (e.type === 'StateFailed' || e.type === 'StateCaught') && e.state?.type === 'Task' && e.Error === name,
+  )?.state?.name;
 }
 
 function causeText(cause: string): string {

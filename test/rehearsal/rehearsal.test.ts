@@ -264,6 +264,7 @@ describe('npm run rehearse, end to end on real PostgreSQL', () => {
       async (report) => {
         expectBlueServingAgain(report);
         expect(report.error?.name).toBe('ReplicationFailed');
+        expect(report.error?.state).toBe('CheckReplication');
         expect(report.error?.cause).toContain(
           'the tables or columns of database app on blue changed while replicating (DDL is not replicated, and the DDL guard was bypassed)',
         );
@@ -297,6 +298,7 @@ describe('npm run rehearse, end to end on real PostgreSQL', () => {
         expect(report.error?.cause).toContain(
           'the tables or columns of database app on blue changed while replicating (DDL is not replicated, and the DDL guard was bypassed)',
         );
+        expect(report.error?.state).toBe('CatchUpGreen');
         const states = report.phases.map((p) => p.state);
         expect(states).toEqual(expect.arrayContaining(['SwitchoverFence', 'CatchUpGreen', 'RemoveReplication']));
         expect(states).not.toContain('SwapCname');
@@ -311,6 +313,7 @@ describe('npm run rehearse, end to end on real PostgreSQL', () => {
       async (report) => {
         expectBlueServingAgain(report);
         expect(report.error?.name).toBe('ReplicationFailed');
+        expect(report.error?.state).toBe('CheckReplication');
         expect(report.error?.cause).toContain('the apply on green of database app failed');
         // Applied on green (which is then deleted), never on blue.
         expect(report.migrationsApplied).toEqual(['001_load_writes_source.sql']);
