@@ -188,6 +188,43 @@ describe('the rehearsal report builder', () => {
     expect(report.phases.map((p) => p.state)).toEqual(['ValidateInput']);
   });
 
+  it('names the task state that raised the error first: the one whose Catch rolled back', async () => {
+    const ev = (type: string, name: string, timestamp: number, error?: string) => ({
+      type,
+      timestamp,
+      state: { name, type: 'Task', input: {} },
+      ...(error ? { Error: error } : {}),
+    });
+    const outcome: ExecutionOutcome = {
+      status: 'FAILED',
+      error: { name: 'ReplicationFailed', cause: 'Replication from blue app-blue … cannot continue' },
+      events: [
+        ev('StateEntered', 'CheckReplication', 1000),
+        ev('StateFailed', 'CheckReplication', 1100, 'RetryableAwsError'),
+        ev('StateCaught', 'CheckReplication', 1500, 'ReplicationFailed'),
+        ev('StateEntered', 'RemoveReplication', 1600),
+        ev('StateCaught', 'RemoveReplication', 1700, 'ReplicationFailed'),
+      ] as unknown as ExecutionOutcome['events'],
+      taskInputs: [],
+      attempts: { CheckReplication: 2, RemoveReplication: 1 },
+      executionArn: 'arn:aws:states:eu-west-1:123456789012:execution:local:replication-failed',
+      record: {
+        executionArn: 'arn:aws:states:eu-west-1:123456789012:execution:local:replication-failed',
+        status: 'FAILED',
+        input: '{}',
+        states: [],
+      },
+    };
+
+    const report = await reportOf(outcome);
+
+    expect(report.error).toEqual({
+      name: 'ReplicationFailed',
+      cause: 'Replication from blue app-blue … cannot continue',
+      state: 'CheckReplication',
+    });
+  });
+
   it('also survives an output document whose keys have the wrong shapes', async () => {
     const outcome: ExecutionOutcome = {
       status: 'FAILED',
