@@ -650,7 +650,8 @@ export type DdlGuardResult = { installed: true } | { installed: false; reason: s
 
 /**
  * An event trigger that refuses DDL in this database while replication runs (logical replication
- * does not carry DDL, so a schema change would stop the apply on the other side), with a message
+ * does not carry DDL, so a schema change would stop the apply on the other side, or be missing there
+ * after the switchover; `REFRESH MATERIALIZED VIEW` changes rows only and passes), with a message
  * that says why and names the execution. The workflow's own sessions set DDL_GUARD_BYPASS.
  * Creating an event trigger needs superuser (Aurora: rds_superuser); without it the result says
  * why, and the workflow watches the schema instead (schemaFingerprint).
@@ -673,6 +674,8 @@ export async function installDdlGuard(
       `CREATE OR REPLACE FUNCTION ${fn}() RETURNS event_trigger LANGUAGE plpgsql AS $guard$
        BEGIN
          IF coalesce(current_setting(${literal(DDL_GUARD_BYPASS)}, true), '') = 'on' THEN RETURN; END IF;
+         -- Refreshing a materialized view changes its rows, not a schema: an application's job.
+         IF tg_tag = 'REFRESH MATERIALIZED VIEW' THEN RETURN; END IF;
          RAISE EXCEPTION USING ERRCODE = 'object_not_in_prerequisite_state',
            MESSAGE = format(${literal(message)}, tg_tag), HINT = ${literal(hint)};
        END $guard$`,

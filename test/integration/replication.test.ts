@@ -136,6 +136,12 @@ describe('logical replication primitives (real PostgreSQL, blue → green from t
     const workflow = await open(blue, 'app');
     await workflow.query('SET bluegreen.allow_ddl = on');
     await workflow.query('CREATE TABLE IF NOT EXISTS orders (id bigserial PRIMARY KEY, note text NOT NULL)');
+    // An application's refresh job goes on: a materialized view's rows are neither DDL nor replicated.
+    await workflow.query('CREATE MATERIALIZED VIEW IF NOT EXISTS order_count AS SELECT count(*) AS n FROM orders');
+    await expect(blue.sql('REFRESH MATERIALIZED VIEW order_count', [], 'app')).resolves.toEqual([]);
+    await expect(blue.sql('DROP MATERIALIZED VIEW order_count', [], 'app')).rejects.toThrow(
+      /DROP MATERIALIZED VIEW refused: blue\/green deployment online-1/,
+    );
   });
 
   it('reports that the guard cannot be installed without superuser, and changes nothing', async () => {
