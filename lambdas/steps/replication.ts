@@ -51,10 +51,21 @@ export function replicationPrefix(executionId: string, direction: ReplicationDir
   return `bg_${shortHash(executionId, 12)}_${DIRECTION_TAG[direction]}_`;
 }
 
-/** The DDL guard's event trigger and function, per execution (one per replicated database). */
-export function ddlGuardNames(executionId: string): { trigger: string; fn: string } {
+/**
+ * The DDL guard's event triggers and function, per execution (one set per replicated database).
+ * `trigger` (ddl_command_start) refuses DDL; `endTrigger` judges a created table at
+ * ddl_command_end and `dropTrigger` a dropped one at sql_drop, when it is known whether the table
+ * is temporary.
+ */
+export function ddlGuardNames(executionId: string): {
+  trigger: string;
+  endTrigger: string;
+  dropTrigger: string;
+  fn: string;
+} {
   const h = shortHash(executionId, 12);
-  return { trigger: `bluegreen_refuse_ddl_${h}`, fn: `bluegreen.refuse_ddl_${h}` };
+  const trigger = `bluegreen_refuse_ddl_${h}`;
+  return { trigger, endTrigger: `${trigger}_end`, dropTrigger: `${trigger}_drop`, fn: `bluegreen.refuse_ddl_${h}` };
 }
 
 /**
@@ -649,9 +660,9 @@ export async function dropSubscription(session: DbSession, subscription: string)
 export type DdlGuardResult = { installed: true } | { installed: false; reason: string };
 
 /**
- * An event trigger that refuses DDL in this database while replication runs (logical replication
+ * Event triggers that refuse DDL in this database while replication runs (logical replication
  * does not carry DDL, so a schema change would stop the apply on the other side, or be missing there
- * after the switchover; `REFRESH MATERIALIZED VIEW` changes rows only and passes), with a message
+ * after the switchover; `REFRESH MATERIALIZED VIEW` and temporary tables pass), with a message
  * that says why and names the execution. The workflow's own sessions set DDL_GUARD_BYPASS.
  * Creating an event trigger needs superuser (Aurora: rds_superuser); without it the result says
  * why, and the workflow watches the schema instead (schemaFingerprint).
@@ -661,26 +672,55 @@ export async function installDdlGuard(
   executionId: string,
   executionName: string,
 ): Promise<DdlGuardResult> {
-  const { trigger, fn } = ddlGuardNames(executionId);
-  const exists = await session.query('SELECT 1 FROM pg_event_trigger WHERE evtname = $1', [trigger]);
-  if (exists.rowCount) return { installed: true };
+  const { trigger, endTrigger, dropTrigger, fn } = ddlGuardNames(executionId);
+  const triggers: [string, string][] = [
+    [trigger, 'ddl_command_start'],
+    [endTrigger, `ddl_command_end WHEN TAG IN (${CREATE_TABLE_TAGS.map(literal).join(', ')})`],
+    [dropTrigger, "sql_drop WHEN TAG IN ('DROP TABLE')"],
+  ];
+  const exists = await session.query<{ evtname: string }>(
+    'SELECT evtname FROM pg_event_trigger WHERE evtname = ANY($1)',
+    [triggers.map(([name]) => name)],
+  );
+  const present = new Set(exists.rows.map((r) => r.evtname));
+  if (triggers.every(([name]) => present.has(name))) return { installed: true };
   const message = `%s refused: blue/green deployment ${executionName} replicates this database with logical replication, which does not carry schema changes; this one would stop the replication.`;
   const hint =
     "Put the change in the deployment's migrations, or make it after the deployment has switched over or rolled back.";
   try {
     await session.query(`SET ${DDL_GUARD_BYPASS} = on`);
     await session.query('CREATE SCHEMA IF NOT EXISTS bluegreen');
+    // Passed at ddl_command_start: a materialized view's refresh (rows, not a schema: an
+    // application's job), and a table's creation or drop, judged once it is known whether the
+    // table is temporary (a session's own, never replicated; applications use them).
     await session.query(
       `CREATE OR REPLACE FUNCTION ${fn}() RETURNS event_trigger LANGUAGE plpgsql AS $guard$
        BEGIN
          IF coalesce(current_setting(${literal(DDL_GUARD_BYPASS)}, true), '') = 'on' THEN RETURN; END IF;
-         -- Refreshing a materialized view changes its rows, not a schema: an application's job.
-         IF tg_tag = 'REFRESH MATERIALIZED VIEW' THEN RETURN; END IF;
+         IF tg_event = 'ddl_command_start' THEN
+           IF tg_tag IN ('REFRESH MATERIALIZED VIEW', 'DROP TABLE', ${CREATE_TABLE_TAGS.map(literal).join(', ')}) THEN
+             RETURN;
+           END IF;
+         ELSIF tg_event = 'ddl_command_end' THEN
+           IF NOT EXISTS (SELECT 1 FROM pg_event_trigger_ddl_commands() d JOIN pg_class c ON c.oid = d.objid
+                           WHERE d.classid = 'pg_class'::regclass AND c.relkind IN ('r', 'p')
+                             AND c.relpersistence <> 't') THEN
+             RETURN;
+           END IF;
+         ELSIF tg_event = 'sql_drop' THEN
+           IF NOT EXISTS (SELECT 1 FROM pg_event_trigger_dropped_objects() o
+                           WHERE o.object_type = 'table' AND NOT o.is_temporary) THEN
+             RETURN;
+           END IF;
+         END IF;
          RAISE EXCEPTION USING ERRCODE = 'object_not_in_prerequisite_state',
            MESSAGE = format(${literal(message)}, tg_tag), HINT = ${literal(hint)};
        END $guard$`,
     );
-    await session.query(`CREATE EVENT TRIGGER ${quoteIdent(trigger)} ON ddl_command_start EXECUTE FUNCTION ${fn}()`);
+    for (const [name, on] of triggers) {
+      if (present.has(name)) continue;
+      await session.query(`CREATE EVENT TRIGGER ${quoteIdent(name)} ON ${on} EXECUTE FUNCTION ${fn}()`);
+    }
     return { installed: true };
   } catch (error) {
     // 42501 insufficient_privilege: not a superuser here. Anything else is a real failure.
@@ -689,12 +729,16 @@ export async function installDdlGuard(
   }
 }
 
-/** Removes this execution's DDL guard (trigger, then function); true when there was one. */
+/** The command tags that create a table (judged at ddl_command_end: a temporary one passes). */
+const CREATE_TABLE_TAGS = ['CREATE TABLE', 'CREATE TABLE AS', 'SELECT INTO'];
+
+/** Removes this execution's DDL guard (triggers, then function); true when there was one. */
 export async function removeDdlGuard(session: DbSession, executionId: string): Promise<boolean> {
-  const { trigger, fn } = ddlGuardNames(executionId);
+  const { trigger, endTrigger, dropTrigger, fn } = ddlGuardNames(executionId);
+  const triggers = [trigger, endTrigger, dropTrigger];
   await session.query(`SET ${DDL_GUARD_BYPASS} = on`);
-  const exists = await session.query('SELECT 1 FROM pg_event_trigger WHERE evtname = $1', [trigger]);
-  await session.query(`DROP EVENT TRIGGER IF EXISTS ${quoteIdent(trigger)}`);
+  const exists = await session.query('SELECT 1 FROM pg_event_trigger WHERE evtname = ANY($1)', [triggers]);
+  for (const name of triggers) await session.query(`DROP EVENT TRIGGER IF EXISTS ${quoteIdent(name)}`);
   await session.query(`DROP FUNCTION IF EXISTS ${fn}()`);
   return exists.rowCount > 0;
 }

@@ -220,7 +220,7 @@ export async function reportFailure(
   if (replicationLeft) {
     // A forgotten slot retains WAL on blue until its storage fills: say exactly what to remove.
     situation.push(
-      `Online mode: removing the replication failed (${causeMessage(replicationLeft.Cause)}). Remove it by hand: on green (if it still exists) DROP SUBSCRIPTION each subscription named ${replicationPrefix(input?.executionId ?? '', 'blue-to-green')}*; on blue SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name LIKE '${replicationPrefix(input?.executionId ?? '', 'blue-to-green')}%', then in each database DROP PUBLICATION of that prefix and DROP EVENT TRIGGER ${ddlGuardNames(input?.executionId ?? '').trigger}. A slot left behind keeps WAL on blue until its storage is full.`,
+      `Online mode: removing the replication failed (${causeMessage(replicationLeft.Cause)}). Remove it by hand: on green (if it still exists) DROP SUBSCRIPTION each subscription named ${replicationPrefix(input?.executionId ?? '', 'blue-to-green')}*; on blue SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name LIKE '${replicationPrefix(input?.executionId ?? '', 'blue-to-green')}%', then in each database DROP PUBLICATION of that prefix and DROP FUNCTION ${ddlGuardNames(input?.executionId ?? '').fn}() CASCADE (the DDL guard: the function and its event triggers). A slot left behind keeps WAL on blue until its storage is full.`,
     );
   }
   if ((cutover || cleanup) && doc.switchover && !doc.blueClosed) {

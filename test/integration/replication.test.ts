@@ -142,6 +142,29 @@ describe('logical replication primitives (real PostgreSQL, blue → green from t
     await expect(blue.sql('DROP MATERIALIZED VIEW order_count', [], 'app')).rejects.toThrow(
       /DROP MATERIALIZED VIEW refused: blue\/green deployment online-1/,
     );
+    // Temporary tables are a session's own and never replicated: an application's, they pass.
+    const app = await blue.client('app');
+    try {
+      await app.query('CREATE TEMP TABLE staged (id int)');
+      await app.query('CREATE TEMP TABLE staged_copy AS SELECT * FROM staged');
+      await app.query('DROP TABLE staged, staged_copy');
+      // A permanent table is refused once it is known to be one: created, or dropped.
+      await expect(app.query('CREATE TABLE permanent (id int)')).rejects.toThrow(
+        /^CREATE TABLE refused: blue\/green deployment online-1 replicates this database/,
+      );
+      await expect(app.query('CREATE UNLOGGED TABLE scratch AS SELECT 1 AS one')).rejects.toThrow(
+        /^CREATE TABLE AS refused: blue\/green deployment online-1/,
+      );
+      await workflow.query('CREATE TABLE IF NOT EXISTS doomed (id int)');
+      await expect(app.query('DROP TABLE doomed')).rejects.toThrow(
+        /^DROP TABLE refused: blue\/green deployment online-1/,
+      );
+      expect(
+        await app.query("SELECT to_regclass('permanent') IS NULL AS gone, to_regclass('doomed') IS NOT NULL AS kept"),
+      ).toMatchObject({ rows: [{ gone: true, kept: true }] });
+    } finally {
+      await app.end();
+    }
   });
 
   it('reports that the guard cannot be installed without superuser, and changes nothing', async () => {
@@ -160,7 +183,7 @@ describe('logical replication primitives (real PostgreSQL, blue → green from t
     const result = await installDdlGuard(session, `${EXECUTION}-plain`, 'plain-run');
     expect(result).toEqual({ installed: false, reason: expect.stringMatching(/permission denied|must be superuser/) });
     const triggers = await blue.sql('SELECT evtname FROM pg_event_trigger', [], 'app');
-    expect(triggers).toHaveLength(1); // only the first execution's
+    expect(triggers).toHaveLength(3); // only the first execution's (start, end, drop)
   });
 
   it('the schema fingerprint changes with a table or column change, not with data', async () => {
@@ -322,7 +345,12 @@ describe('logical replication primitives (real PostgreSQL, blue → green from t
     expect(await removeDdlGuard(b, EXECUTION)).toBe(true);
     expect(await removeDdlGuard(b, EXECUTION)).toBe(false);
     await blue.sql('ALTER TABLE orders ADD COLUMN extra int', [], 'app');
+    await blue.sql('CREATE TABLE permanent (id int)', [], 'app');
+    await blue.sql('DROP TABLE permanent', [], 'app');
     expect(await blue.sql("SELECT 1 FROM pg_proc WHERE proname LIKE 'refuse_ddl_%'", [], 'app')).toEqual([]);
+    expect(
+      await blue.sql("SELECT 1 FROM pg_event_trigger WHERE evtname LIKE 'bluegreen_refuse_ddl_%'", [], 'app'),
+    ).toEqual([]);
   });
 });
 

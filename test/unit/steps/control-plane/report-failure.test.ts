@@ -1,5 +1,6 @@
 import type { ExecutionDocument } from '../../../../lambdas/domain/document';
 import { causeMessage, reportFailure } from '../../../../lambdas/steps/report';
+import { ddlGuardNames } from '../../../../lambdas/steps/replication';
 import { ADMIN_SG, APP_SGS, FakeCloud, RECORD, ZONE } from '../../../support/fake-cloud';
 import { BLUE, EXECUTION, GREEN, cloudWithBlue, preflighted, stepDocument } from '../../../support/step-fixtures';
 
@@ -166,6 +167,22 @@ describe('ReportFailure', () => {
     expect(r.message).toContain('(orders, billing)');
     expect(r.message).toContain(`bluegreen:execution=${EXECUTION.id}`);
     expect(r.message).toContain(LOCK_LINE);
+  });
+
+  it('ROLLBACK_FAILED when removing the replication failed: the commands remove the whole DDL guard, its three triggers too', async () => {
+    const base = await preflighted(cloud);
+    const doc: FailedDocument = {
+      ...base,
+      input: { ...base.input, mode: 'online' },
+      lock: LOCK,
+      error: { Error: 'ReplicationFailed', Cause: lambdaCause('ReplicationFailed', 'the apply on green failed') },
+      replicationError: { Error: 'ReplicationFailed', Cause: lambdaCause('ReplicationFailed', 'blue is unreachable') },
+    };
+    const r = await report(doc);
+    expect(r.outcome).toBe('ROLLBACK_FAILED');
+    const { fn } = ddlGuardNames(base.input.executionId);
+    expect(r.message).toContain(`DROP FUNCTION ${fn}() CASCADE (the DDL guard: the function and its event triggers)`);
+    expect(r.message).not.toContain('DROP EVENT TRIGGER');
   });
 
   it('ROLLBACK_FAILED when the un-fence failed and groups were never detached: no security-group command', async () => {
