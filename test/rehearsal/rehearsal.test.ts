@@ -201,9 +201,10 @@ describe('npm run rehearse, end to end on real PostgreSQL', () => {
     expect(html).toContain('class="freeze switchover"');
   });
 
-  it('--mode online --from 15.18 --to 16.14: a major upgrade; DDL on blue while it replicates is refused by the guard with the reason, and the run deploys with nothing lost', async () => {
+  it('--mode online --from 15.18 --to 16.14: a major upgrade; DDL on blue while it replicates is refused by the guard with the reason (a temporary table passes), and the run deploys with nothing lost', async () => {
     let refused: { message: string; code?: string; hint?: string } | undefined;
     let columnsAfter: string[] = [];
+    let staged: number | undefined;
     const report = await rehearse({
       mode: 'online',
       from: '15.18',
@@ -221,6 +222,13 @@ describe('npm run rehearse, end to end on real PostgreSQL', () => {
             }
           });
           columnsAfter = await columnsOf(cname, 'app.load_writes');
+          // A temporary table is the session's own, never replicated: the application keeps using them.
+          staged = await appSession(cname, async (client) => {
+            await client.query('CREATE TEMP TABLE staged AS SELECT id FROM app.load_writes');
+            const r = await client.query<{ n: number }>('SELECT count(*)::int AS n FROM staged');
+            await client.query('DROP TABLE staged');
+            return r.rows[0]?.n;
+          });
         },
       },
     });
@@ -234,6 +242,7 @@ describe('npm run rehearse, end to end on real PostgreSQL', () => {
       "Put the change in the deployment's migrations, or make it after the deployment has switched over or rolled back.",
     );
     expect(columnsAfter).toEqual(['id', 'written_at']);
+    expect(staged).toBeGreaterThan(0);
     expect(report.mode).toBe('online');
     expect(report.from).toBe('15.18');
     expect(report.green?.engineVersion).toBe('16.14');
