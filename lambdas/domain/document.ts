@@ -138,7 +138,13 @@ export interface ExecutionDocument {
     inheritedSlots?: InheritedSlot[];
   };
   /** StartReplication: the subscriptions on green. */
-  replicationStart?: { startedAt: string; subscriptions: string[]; originAdvancedTo: string };
+  replicationStart?: {
+    startedAt: string;
+    subscriptions: string[];
+    originAdvancedTo: string;
+    /** Blue's position once every subscription was enabled: CheckReplication waits until green confirmed it. */
+    blueLsn?: string;
+  };
   /** CatchUpGreen (switchover): green has every write blue committed before the fence; replication removed. */
   switchover?: {
     targetLsn: string;

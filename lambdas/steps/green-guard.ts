@@ -11,6 +11,7 @@ import {
   withSession,
 } from './db';
 import { alreadyReadOnly } from './fence-writes';
+import { assertReplicationSound } from './replication-workflow';
 
 /**
  * Online mode opens green (attaches blue's access groups: in AWS the slowest part of the
@@ -27,6 +28,7 @@ export async function guardGreen(
   doc: ExecutionDocument,
   ports: Pick<Ports, 'database' | 'clusters' | 'clock'>,
 ): Promise<NonNullable<ExecutionDocument['greenGuard']>> {
+  await assertReplicationSound(doc, ports);
   const green = await greenTarget(doc, ports.clusters);
   return withSession(ports.database, green, ADMIN_DATABASE, async (session) => {
     const databases = await userDatabases(session);

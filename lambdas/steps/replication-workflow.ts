@@ -159,10 +159,14 @@ export async function startReplication(
       createSubscription(session, entry, conninfo, startLsn),
     );
   }
+  // A lag under the threshold proves nothing until green has applied something: on a quiet blue
+  // the lag from the slot's start may be small at the first look, before any apply could fail.
+  const blueLsn = await withSession(ports.database, blue, ADMIN_DATABASE, currentLsn);
   return {
     startedAt: ports.clock.now().toISOString(),
     subscriptions: replication.databases.map((d) => d.subscription),
     originAdvancedTo: startLsn,
+    blueLsn,
   };
 }
 
@@ -174,6 +178,7 @@ async function lookAtStreams(
   let lagBytes = 0;
   let running = true;
   const problems: string[] = [];
+  const startedAt = doc.replicationStart?.blueLsn;
   const on = (side: Map<string, DbSession>, name: string, work: (s: DbSession) => Promise<void>) =>
     work(side.get(name) as DbSession);
   for (const entry of doc.replication.databases) {
@@ -181,6 +186,8 @@ async function lookAtStreams(
       const lag = await publisherLag(session, entry.slot);
       if (!lag) problems.push(`slot ${entry.slot} of database ${entry.database} is gone from blue`);
       else lagBytes = Math.max(lagBytes, lag.lagBytes);
+      // Not yet confirmed past blue's position at StartReplication: green has applied nothing yet.
+      if (lag && startedAt && !(await slotConfirmedPast(session, entry.slot, startedAt))) running = false;
       problems.push(...(await ddlSeen(session, entry, doc.input.executionId)));
     });
     await on(sessions.green, entry.database, async (session) => {
@@ -226,6 +233,31 @@ function replicationFailed(doc: ExecutionDocument, problems: string[]): Replicat
  * `input.replication.maxLagBytes`. An apply error, a vanished slot or subscription, or DDL on
  * blue fails the run (ReplicationFailed), which rolls back.
  */
+/**
+ * The replication's soundness, once, before the switchover changes anything (GuardGreen): DDL
+ * on blue that got past the guard, or an apply that failed during the approval, would otherwise
+ * be found only by CatchUpGreen, after blue was frozen for nothing.
+ */
+export async function assertReplicationSound(
+  doc: ExecutionDocument,
+  ports: Pick<Ports, 'database' | 'clusters'>,
+): Promise<void> {
+  const replicating = requireReplication(doc);
+  const blue = blueTarget(doc);
+  const green = await greenTarget(doc, ports.clusters);
+  const sessions = { blue: new Map<string, DbSession>(), green: new Map<string, DbSession>() };
+  try {
+    for (const entry of replicating.replication.databases) {
+      sessions.blue.set(entry.database, await openSession(ports.database, blue, entry.database));
+      sessions.green.set(entry.database, await openSession(ports.database, green, entry.database));
+    }
+    const look = await lookAtStreams(replicating, sessions);
+    if (look.problems.length) throw replicationFailed(doc, look.problems);
+  } finally {
+    for (const session of [...sessions.blue.values(), ...sessions.green.values()]) await session.close();
+  }
+}
+
 export async function checkReplication(
   doc: ExecutionDocument,
   ports: Pick<Ports, 'database' | 'clusters' | 'clock'>,

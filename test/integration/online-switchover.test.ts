@@ -258,10 +258,24 @@ describe('online mode on real PostgreSQL: prepare, clone, replicate, switch over
     // DDL that bypassed the guard is seen by CheckReplication, which fails the run (rollback).
     const replicating = { ...stopped, replication: prepared, greenReplication: { startLsn: lsn, dropped: [] } };
     await expect(checkReplication(replicating, ports())).resolves.toMatchObject({ polls: 1 });
+    // Not done while green has not confirmed blue's position at StartReplication, however small the lag.
+    const notYet = {
+      ...replicating,
+      input: { ...replicating.input, checkWindowSeconds: 0 },
+      replicationStart: { startedAt: '', subscriptions: [], originAdvancedTo: lsn, blueLsn: 'FFFFFFF/0' },
+    };
+    await expect(checkReplication(notYet, ports())).resolves.toMatchObject({ done: false });
     await asWorkflow(blue, 'app', 'ALTER TABLE orders ADD COLUMN bypassed int');
     await expect(checkReplication(replicating, ports())).rejects.toThrow(
       /cannot continue: the tables or columns of database app on blue changed while replicating/,
     );
+    // GuardGreen looks once more before the switchover changes anything: green is not guarded.
+    await expect(guardGreen(replicating, ports())).rejects.toThrow(/on blue changed while replicating/);
+    expect(
+      await green!.sql(
+        "SELECT 1 FROM pg_db_role_setting WHERE setconfig::text LIKE '%default_transaction_read_only=on%'",
+      ),
+    ).toEqual([]);
 
     const result = await removeReplication(stopped, ports());
 

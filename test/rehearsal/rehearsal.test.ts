@@ -288,7 +288,7 @@ describe('npm run rehearse, end to end on real PostgreSQL', () => {
     );
   });
 
-  it("--mode online: DDL with the guard's own bypass during the approval is caught by CatchUpGreen after the fence; rolled back before the CNAME swap, blue un-fenced, nothing lost", async () => {
+  it("--mode online: DDL with the guard's own bypass during the approval is caught by GuardGreen before the switchover changes anything; blue never fenced, nothing lost", async () => {
     await rehearseKept(
       {
         mode: 'online',
@@ -307,10 +307,12 @@ describe('npm run rehearse, end to end on real PostgreSQL', () => {
         expect(report.error?.cause).toContain(
           'the tables or columns of database app on blue changed while replicating (DDL is not replicated, and the DDL guard was bypassed)',
         );
-        expect(report.error?.state).toBe('CatchUpGreen');
+        expect(report.error?.state).toBe('GuardGreen');
         const states = report.phases.map((p) => p.state);
-        expect(states).toEqual(expect.arrayContaining(['SwitchoverFence', 'CatchUpGreen', 'RemoveReplication']));
-        expect(states).not.toContain('SwapCname');
+        expect(states).toEqual(expect.arrayContaining(['GuardGreen', 'RemoveReplication']));
+        for (const state of ['OpenGuardedGreen', 'SwitchoverFence', 'CatchUpGreen', 'SwapCname']) {
+          expect(states).not.toContain(state);
+        }
         expect(await replicationLeftOnBlue(report)).toEqual([]);
       },
     );
