@@ -517,6 +517,25 @@ describe('npm run rehearse, end to end on real PostgreSQL', () => {
     expect(report.writes.lost).toBe(0);
   });
 
+  it('--mode online --hostile: writes on blue after the fence are never lost silently: caught before the swap (rollback) or by CloseBlue after it (blue kept, tables named)', async () => {
+    const report = await rehearse({ mode: 'online', hostile: true });
+    expect(report.error?.name).toBe('WritesAfterFence');
+    expect(report.error?.cause).toMatch(/admin_writes/);
+    // Which check sees them first depends on when the rogue reconnects after the fence ended it.
+    if (report.error?.state === 'CloseBlue') {
+      // Green serves; blue is kept, fenced, with every acknowledged write that green lacks.
+      expect(report.status).toBe('FAILED');
+      expect(report.cname.target).not.toBe('app-blue');
+      expect(report.blue.state).toBe('fenced');
+      expect(report.writes.resumed).toBe(true);
+      const onBlue = new Set(Object.values(report.leakedRows).flat());
+      expect(report.lostWriteIds.filter((id) => !onBlue.has(id))).toEqual([]);
+    } else {
+      expect(report.error?.state).toBe('CatchUpGreen');
+      expectBlueServingAgain(report);
+    }
+  });
+
   it('--hostile: an admin-path writer with read-only off and a replication-mode writer are detected, rolled back, nothing lost or leaked', async () => {
     const report = await rehearse({ hostile: true });
     expect(report.status).toBe('ROLLED_BACK');
