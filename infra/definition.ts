@@ -134,24 +134,11 @@ export function buildDefinition(scope: Construct, props: DefinitionProps): sfn.I
   // keeps the lock and says exactly what to do (no write is lost: green stays fenced).
   const duringFailback = (s: tasks.LambdaInvoke) =>
     s.addCatch(reportFailure, { errors: ['States.ALL'], resultPath: FAILURE_KEYS.failback });
-  // Sessions opened on green during the freeze are read-only for life: end them once blue serves.
+  // Sessions opened on green during the freeze are read-only for life: end them once blue serves
+  // and green is closed (failback needs `security-group`: lambdas/domain/input.ts).
   const endGreenSessions = task('EndGreenSessions');
   duringFailback(endGreenSessions);
-  // `read-only`: green keeps its groups, so a pool may reconnect to it through a DNS answer cached
-  // from before the swap back: once the TTL has passed, end those sessions too.
-  const endLateGreenSessions = task('EndLateGreenSessions');
-  duringFailback(endLateGreenSessions);
-  endLateGreenSessions.next(releaseLock);
-  const failbackClientTtl = new sfn.Wait(scope, 'WaitForFailbackClientTtl', {
-    stateName: 'WaitForFailbackClientTtl',
-    time: sfn.WaitTime.secondsPath('$.input.cname.cutoverTtlSeconds'),
-  });
-  failbackClientTtl.next(endLateGreenSessions);
-  endGreenSessions.next(
-    new sfn.Choice(scope, 'IsGreenReachable')
-      .when(sfn.Condition.stringEquals('$.input.writeBlock', 'read-only'), failbackClientTtl)
-      .otherwise(releaseLock),
-  );
+  endGreenSessions.next(releaseLock);
   const reopenBlue = task('ReopenBlue');
   duringFailback(reopenBlue);
   reopenBlue.next(pollLoop('BlueReopened', 'CheckBlueReopened', endGreenSessions, duringFailback));

@@ -231,8 +231,6 @@ export interface ExecutionDocument {
   /** StartFailbackReplication: green publishes to blue, per database, from the cutover freeze on. */
   /** EndGreenSessions: sessions left on green after the failback's CNAME swap, ended. */
   greenSessions?: { ended: number; endedAt: string };
-  /** EndLateGreenSessions (`read-only`): sessions that reconnected to green through a cached answer. */
-  lateGreenSessions?: { ended: number; endedAt: string };
   failbackReplication?: FailbackReplication;
   /** RetainBlueForFailback: the decision from the failback page (absent when the retention ran out). */
   failbackDecision?: {

@@ -287,6 +287,14 @@ export function parseInput(request: ValidateRequest): DeploymentInput {
     );
   }
   if (raw.failback && raw.dryRun) problems.push('failback: a dry run has no cutover to fail back from');
+  // In read-only mode blue stays reachable through the retention. A session that turned read-only
+  // off could write there, and with failback nothing could tell that write from green's replicated
+  // ones (no statistics proof: blue changes on purpose), so deleting blue would lose it silently.
+  if (raw.failback && raw.writeBlock === 'read-only') {
+    problems.push(
+      "failback: needs writeBlock 'security-group' (in 'read-only' mode blue stays reachable during the retention, and a write made there could not be told from green's replicated ones)",
+    );
+  }
   const retention = raw.blueRetentionSeconds ?? defaults.blueRetentionSeconds;
   if (raw.failback && retention < 60) {
     problems.push('failback: needs blueRetentionSeconds of at least 60 (failback is offered while blue is retained)');

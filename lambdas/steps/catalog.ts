@@ -248,8 +248,6 @@ export const TASKS = {
     'dns.changeStatus',
   ]),
   EndGreenSessions: database('EndGreenSessions', 'end-green-sessions', '$.greenSessions', 60),
-  // `read-only`: once the cutover TTL passed since the swap back, those that reconnected to green.
-  EndLateGreenSessions: database('EndLateGreenSessions', 'end-green-sessions', '$.lateGreenSessions', 60),
   // The recovery state machine's first task (a stopped execution): rebuilds its document.
   ReadStoppedExecution: control('ReadStoppedExecution', 'read-stopped-execution', '$', ['executions.describe']),
 } as const satisfies Record<string, TaskSpec>;

@@ -134,23 +134,13 @@ describe('failback after cutover (offline mode, synthesized definition)', () => 
     );
   });
 
-  it("in read-only mode leaves green's security groups as they are; its sessions are ended at the swap back and again once the cutover TTL has passed", async () => {
+  it('refuses failback in read-only mode before anything is changed: blue would stay reachable through the retention', async () => {
     const r = await run({ ...FAILBACK_INPUT, writeBlock: 'read-only' }, { failback: 'failback' });
-    expect(r.outcome.status).toBe('SUCCEEDED');
-    const states = statesEntered(r.outcome);
-    expect(states.slice(states.indexOf('EndGreenSessions'), states.indexOf('ReleaseLock'))).toEqual([
-      'EndGreenSessions',
-      'IsGreenReachable',
-      'WaitForFailbackClientTtl',
-      'EndLateGreenSessions',
-    ]);
-    expect(r.dbCalls.filter((c) => c === 'end-green-sessions')).toHaveLength(2);
-    expect(
-      r.cloud.clusters
-        .get(greenId(r) ?? '')
-        ?.securityGroups.map((g) => g.id)
-        .sort(),
-    ).toEqual([ADMIN_SG, ...APP_SGS].sort());
+    expect(r.outcome.status).toBe('FAILED');
+    expect(r.outcome.error?.name).toBe('PreconditionFailed');
+    expect(r.outcome.error?.cause).toContain("failback: needs writeBlock 'security-group'");
+    expect(statesEntered(r.outcome)).not.toContain('AcquireLock');
+    expect([...r.cloud.clusters.keys()]).toEqual(['app-blue']);
   });
 
   it('keeps green when nobody fails back: the reverse replication is removed first, then blue is deleted', async () => {

@@ -54,6 +54,10 @@ describe('mode, failback and replication', () => {
     expect(() => parse({ failback: true, dryRun: true, blueRetentionSeconds: 3600 })).toThrow(
       'failback: a dry run has no cutover to fail back from',
     );
+    expect(() => parse({ failback: true, writeBlock: 'read-only', blueRetentionSeconds: 3600 })).toThrow(
+      "failback: needs writeBlock 'security-group'",
+    );
+    expect(parse({ failback: true, writeBlock: 'security-group', blueRetentionSeconds: 3600 }).failback).toBe(true);
     expect(() => parse({ failback: true, blueRetentionSeconds: 0 })).toThrow(
       'failback: needs blueRetentionSeconds of at least 60',
     );
