@@ -230,7 +230,14 @@ export interface ExecutionDocument {
   // ---- failback (input.failback; docs/failback.md) -------------------------------------------
   /** StartFailbackReplication: green publishes to blue, per database, from the cutover freeze on. */
   /** EndGreenSessions: sessions left on green after the failback's CNAME swap, ended. */
-  greenSessions?: { ended: number; endedAt: string };
+  greenSessions?: {
+    ended: number;
+    endedAt: string;
+    /** Row changes green's failback slots held past blue's confirmed position (0: none). */
+    localChanges?: number;
+    removed?: string[];
+    alreadyGone?: string[];
+  };
   failbackReplication?: FailbackReplication;
   /** RetainBlueForFailback: the decision from the failback page (absent when the retention ran out). */
   failbackDecision?: {

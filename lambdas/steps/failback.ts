@@ -1,5 +1,5 @@
 import type { ExecutionDocument, PollState } from '../domain/document';
-import { PreconditionFailed, ReplicationFailed } from '../domain/errors';
+import { PreconditionFailed, ReplicationFailed, WritesAfterFence } from '../domain/errors';
 import type { DbSession, DbTarget, Ports } from '../ports';
 import { ADMIN_DATABASE, AWS_INTERNAL_ROLES, blueTarget, greenTarget, quoteIdent, withSession } from './db';
 import { groupsActive, poll, requireBlue, settle } from './common';
@@ -13,8 +13,10 @@ import {
   dropSlot,
   dropSubscription,
   fenceRowApplied,
+  localChanges,
   moveSequences,
   replicationNames,
+  replicationPrefix,
   sequencePositions,
   slotConfirmedPast,
   subscriberStatus,
@@ -227,9 +229,29 @@ async function removeReverseReplication(
 }
 
 /**
- * StopFailbackReplication (the retention ran out: keep green) and EndFailbackReplication (failing
- * back, once blue has caught up): the subscription on blue, then the slot and the publication on
- * green. Idempotent. Without green (deleted by hand) only blue's side is removed.
+ * EndFailbackReplication (failing back, once blue has caught up): the subscriptions on blue only.
+ * Green's slots and publications stay until EndGreenSessions, once green is closed: they show
+ * whether green took a write after blue caught up. Idempotent.
+ */
+export async function endFailbackReplication(
+  doc: ExecutionDocument,
+  ports: Pick<Ports, 'database' | 'clock'>,
+): Promise<NonNullable<ExecutionDocument['failbackStopped']>> {
+  const blue = blueTarget(doc);
+  const databases: string[] = [];
+  for (const database of replicatedDatabases(doc)) {
+    const names = failbackNames(doc, database);
+    if (await withSession(ports.database, blue, database, (b) => dropSubscription(b, names.subscription))) {
+      databases.push(database);
+    }
+  }
+  return { databases, stoppedAt: ports.clock.now().toISOString() };
+}
+
+/**
+ * StopFailbackReplication (the retention ran out: keep green) and RemoveFailbackReplication
+ * (rollback): the subscription on blue, then the slot and the publication on green. Idempotent.
+ * Without green (deleted by hand) only blue's side is removed.
  */
 export async function stopFailbackReplication(
   doc: ExecutionDocument,
@@ -344,18 +366,48 @@ export async function moveBlueSequences(
 export async function endGreenSessions(
   doc: ExecutionDocument,
   ports: Pick<Ports, 'database' | 'clusters' | 'clock'>,
-): Promise<{ ended: number; endedAt: string }> {
+): Promise<NonNullable<ExecutionDocument['greenSessions']>> {
   const green = await greenTarget(doc, ports.clusters);
-  return withSession(ports.database, green, ADMIN_DATABASE, async (session) => {
-    const ended = await session.query<{ ok: boolean }>(
+  const ended = await withSession(ports.database, green, ADMIN_DATABASE, async (session) => {
+    const r = await session.query<{ ok: boolean }>(
       `SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity
         WHERE datid IS NOT NULL AND pid <> pg_backend_pid()
           AND backend_type NOT IN ('autovacuum worker', 'autovacuum launcher')
           AND NOT (coalesce(usename, '') = ANY ($1::text[]))`,
       [AWS_INTERNAL_ROLES],
     );
-    return { ended: ended.rows.filter((r) => r.ok).length, endedAt: ports.clock.now().toISOString() };
+    return r.rows.filter((x) => x.ok).length;
   });
+  const endedAt = ports.clock.now().toISOString();
+  // Green is closed to applications now (ReopenBlue). EndFailbackReplication kept its slots: what
+  // they hold past blue's last confirmed position was written on green after blue caught up, by a
+  // session that turned read-only off, and blue lacks it (CloseBlue's check, the other way).
+  const found: string[] = [];
+  const gone: string[] = [];
+  let changes = 0;
+  for (const database of replicatedDatabases(doc)) {
+    const names = failbackNames(doc, database);
+    const local = await withSession(ports.database, green, database, (s) => localChanges(s, names, ports.clock));
+    if (!local) gone.push(names.slot);
+    else if (local.changes > 0) {
+      changes += local.changes;
+      found.push(`database ${database}: ${local.changes} row change(s) in ${local.tables.join(', ')}`);
+    }
+  }
+  if (found.length) {
+    throw new WritesAfterFence(
+      `Green ${green.clusterId} took writes after blue caught up with it (a session that reached green after its fence and turned read-only off): ${found.join('; ')}. Blue serves again and does not have them. Green is kept, fenced, with its failback slots as the evidence: copy those rows to blue by hand, then drop the slots and publications on green whose names start with ${replicationPrefix(doc.input.executionId, 'green-to-blue')}.`,
+    );
+  }
+  const removed: string[] = [];
+  for (const database of replicatedDatabases(doc)) {
+    const names = failbackNames(doc, database);
+    await withSession(ports.database, green, database, async (s) => {
+      if (await dropSlot(s, names.slot, ports.clock)) removed.push(`slot ${names.slot}`);
+      if (await dropPublication(s, names.publication)) removed.push(`publication ${names.publication}`);
+    });
+  }
+  return { ended, endedAt, localChanges: changes, removed, ...(gone.length ? { alreadyGone: gone } : {}) };
 }
 
 /**

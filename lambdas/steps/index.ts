@@ -21,6 +21,7 @@ import {
   moveBlueSequences,
   reopenBlue,
   startFailbackReplication,
+  endFailbackReplication,
   stopFailbackReplication,
 } from './failback';
 import { fenceWrites } from './fence-writes';
@@ -115,6 +116,7 @@ export const STEPS: Record<StepId, StepFunction> = {
   'remove-replication': (e, p) => removeReplication(doc(e), p),
   'start-failback-replication': (e, p) => startFailbackReplication(doc(e), p),
   'stop-failback-replication': (e, p) => stopFailbackReplication(doc(e), p),
+  'end-failback-replication': (e, p) => endFailbackReplication(doc(e), p),
   'fence-green': (e, p) => fenceGreen(doc(e), p),
   'check-blue-caught-up': (e, p) => checkBlueCaughtUp(doc(e), p),
   'move-blue-sequences': (e, p) => moveBlueSequences(doc(e), p),

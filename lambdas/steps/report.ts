@@ -273,6 +273,11 @@ function failbackInstructions(doc: ExecutionDocument, error: string): string[] {
       reopenGreen,
       `To finish the failback by hand once blue has green's fence row (SELECT * FROM bluegreen.fence WHERE execution_id = '${failbackFenceKey(doc)}' on blue): move blue's sequences past green's, drop the subscriptions on blue and the slots on green, then ALTER DATABASE … RESET default_transaction_read_only on blue (${doc.fence?.changedDatabases.join(', ') || 'the fenced databases'}), restore blue's security groups and point ${recordName} at blue (zone ${hostedZoneId}).`,
     );
+  } else if (doc.failback && error === 'WritesAfterFence') {
+    // EndGreenSessions found writes on green after blue caught up: blue serves, green keeps them.
+    lines.push(
+      `Blue ${blueId} serves again through ${recordName}, writable, with every write green committed until blue caught up. Green ${greenId} is kept, fenced and closed to applications, with the rows named above and its failback slots as the evidence. Copy those rows to blue, then drop green's slots (SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name LIKE '${replicationPrefix(doc.input.executionId, 'green-to-blue')}%') and publications, and delete green when done.`,
+    );
   } else {
     const greenGroups = doc.failback?.greenSecurityGroupIds;
     const greenOpenGroups = [...new Set([doc.input.adminSecurityGroupId, ...(doc.blue?.accessSecurityGroupIds ?? [])])];

@@ -4,6 +4,8 @@ import type { Ports } from '../../lambdas/ports';
 import { resetReadOnly, withSession } from '../../lambdas/steps/db';
 import {
   checkBlueCaughtUp,
+  endFailbackReplication,
+  endGreenSessions,
   failbackNames,
   fenceGreen,
   moveBlueSequences,
@@ -163,15 +165,41 @@ describe('failback after cutover (real PostgreSQL)', () => {
     doc.failbackSequences = await moveBlueSequences(doc, ports);
     expect(doc.failbackSequences.moved).toBeGreaterThanOrEqual(1);
 
-    doc.failbackStopped = await stopFailbackReplication(doc, ports);
+    // Blue's subscriptions go; green's slots stay until EndGreenSessions has looked at them.
+    doc.failbackStopped = await endFailbackReplication(doc, ports);
     expect(doc.failbackStopped.databases).toEqual(['app', 'postgres']);
     expect(await blue.sql('SELECT subname FROM pg_subscription')).toEqual([]);
-    expect(await green.sql('SELECT slot_name FROM pg_replication_slots')).toEqual([]);
+    const slotsOnGreen = async () =>
+      (await green.sql<{ slot_name: string }>('SELECT slot_name FROM pg_replication_slots ORDER BY 1')).map(
+        (r) => r.slot_name,
+      );
+    const failbackSlotNames = ['app', 'postgres'].map((d) => failbackNames(doc, d).slot).sort();
+    expect(await slotsOnGreen()).toEqual(failbackSlotNames);
+
+    await unfenceBlue(doc, ports);
+
+    // A session on green after blue caught up that turned read-only off: blue lacks its write.
+    const rogue = await green.client('app', { applicationName: 'orders-api' });
+    await rogue.query("BEGIN READ WRITE; INSERT INTO orders (note) VALUES ('late on green'); COMMIT");
+    await expect(endGreenSessions(doc, ports)).rejects.toThrow(
+      /Green .* took writes after blue caught up with it .*database app: 1 row change\(s\) in orders\. .*Green is kept, fenced, with its failback slots as the evidence/,
+    );
+    await expect(rogue.query('SELECT 1')).rejects.toThrow();
+    await rogue.end().catch(() => undefined);
+    expect(await slotsOnGreen()).toEqual(failbackSlotNames);
+    // Once the row was copied to blue by hand and the slot read past it, green's slots go.
+    await green.sql(
+      `SELECT pg_replication_slot_advance('${failbackNames(doc, 'app').slot}', pg_current_wal_lsn())`,
+      [],
+      'app',
+    );
+    const closed = await endGreenSessions(doc, ports);
+    expect(closed.localChanges).toBe(0);
+    expect(await slotsOnGreen()).toEqual([]);
     expect(await green.sql('SELECT pubname FROM pg_publication', [], 'app')).toEqual([]);
     // Idempotent: a retry finds nothing left to remove.
     await expect(stopFailbackReplication(doc, ports)).resolves.toMatchObject({ databases: [] });
 
-    await unfenceBlue(doc, ports);
     expect(await canWrite(blue)).toBe(true);
     // The next id on blue is past every id green handed out: no duplicate key.
     const greenMax = Math.max(...(await ids(green)));

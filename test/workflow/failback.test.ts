@@ -1,3 +1,4 @@
+import { WritesAfterFence } from '../../lambdas/domain/errors';
 import { runRecovery, timeoutSecondsOf } from '../../local/workflow/execute';
 import { ADMIN_SG, APP_SGS, FakeCloud } from '../support/fake-cloud';
 import type { Run } from './harness';
@@ -118,6 +119,28 @@ describe('failback after cutover (offline mode, synthesized definition)', () => 
       `is kept, fenced (read-only), with only the admin security group ${ADMIN_SG} (closed to applications)`,
     );
     expect((r.outcome.output?.report as { status?: string }).status).toBe('FAILED_BACK');
+  });
+
+  it('a write on green after blue caught up (EndGreenSessions) stops there: blue serves, green is kept with its slots, the notice says what to copy', async () => {
+    const cause = 'Green took writes after blue caught up with it: database app: 1 row change(s) in orders.';
+    const r = await run(FAILBACK_INPUT, {
+      failback: 'failback',
+      stepOverrides: {
+        'end-green-sessions': async () => {
+          throw new WritesAfterFence(cause);
+        },
+      },
+    });
+    expect(r.outcome.status).toBe('FAILED');
+    expect(r.outcome.error?.name).toBe('WritesAfterFence');
+    expect(r.cloud.record.values).toEqual([blueEndpoint(r)]);
+    expect(r.cloud.clusters.has(greenId(r) ?? '')).toBe(true);
+    const notice = r.cloud.notifications.at(-1)?.message ?? '';
+    expect(notice).toContain(cause);
+    expect(notice).toMatch(/serves again .*Copy those rows to blue, then drop green's slots/);
+    // EndFailbackReplication left green's slots to EndGreenSessions: only blue's subscriptions went.
+    expect(r.dbCalls).toContain('end-failback');
+    expect(r.dbCalls.filter((c) => c === 'stop-failback')).toEqual([]);
   });
 
   it('a failback that stops once green is closed says how to re-open green to stay on it', async () => {

@@ -151,6 +151,10 @@ export function databaseStepStubs(calls: string[]): Partial<Record<StepId, StepF
       databases: doc.failbackReplication?.databases ?? [],
       stoppedAt: new Date().toISOString(),
     })),
+    'end-failback-replication': record('end-failback', (doc) => ({
+      databases: doc.failbackReplication?.databases ?? [],
+      stoppedAt: new Date().toISOString(),
+    })),
     'fence-green': record('fence-green', () => ({
       fencedAt: new Date(Date.now() - 5).toISOString(),
       lsn: '0/4000028',
