@@ -278,6 +278,10 @@ export function parseInput(request: ValidateRequest): DeploymentInput {
       maxPolls,
       approvalTimeoutSeconds: raw.approval.timeoutSeconds ?? defaults.approvalTimeoutSeconds,
       blueRetentionSeconds: raw.blueRetentionSeconds ?? defaults.blueRetentionSeconds,
+      pollLoops: pollLoopsFor(raw),
+      ...(raw.writeBlock === 'read-only'
+        ? { cutoverTtlSeconds: raw.cname.cutoverTtlSeconds ?? defaults.cutoverTtlSeconds }
+        : {}),
     }),
   );
   if (raw.maxPolls !== undefined && raw.maxPolls > maxPollsBound) {

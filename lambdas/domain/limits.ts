@@ -71,14 +71,19 @@ export interface DurationInputs {
   maxPolls: number;
   approvalTimeoutSeconds: number;
   blueRetentionSeconds: number;
+  /** The run's poll loops on its longest path (pollLoopsFor). @default POLL_LOOPS_ON_LONGEST_PATH */
+  pollLoops?: number;
+  /** WaitForClientTtl waits it once after the swap (`read-only`). @default 0 */
+  cutoverTtlSeconds?: number;
 }
 
 /** The longest an execution can run with these values, in seconds. */
 export function worstCaseExecutionSeconds(v: DurationInputs): number {
   return (
-    POLL_LOOPS_ON_LONGEST_PATH * v.maxPolls * (v.pollIntervalSeconds + CHECK_SECONDS) +
+    (v.pollLoops ?? POLL_LOOPS_ON_LONGEST_PATH) * v.maxPolls * (v.pollIntervalSeconds + CHECK_SECONDS) +
     v.approvalTimeoutSeconds +
     v.blueRetentionSeconds +
+    (v.cutoverTtlSeconds ?? 0) +
     FIXED_EXECUTION_SECONDS
   );
 }
@@ -91,8 +96,9 @@ export function durationProblems(v: DurationInputs): string[] {
   if (seconds < MAX_EXECUTION_SECONDS) return [];
   return [
     `approval.timeoutSeconds, blueRetentionSeconds, maxPolls and pollIntervalSeconds: together they allow ${seconds} s ` +
-      `(${POLL_LOOPS_ON_LONGEST_PATH} loops × maxPolls ${v.maxPolls} × (pollIntervalSeconds ${v.pollIntervalSeconds} + ${CHECK_SECONDS} s a check) ` +
-      `+ approval.timeoutSeconds ${v.approvalTimeoutSeconds} + blueRetentionSeconds ${v.blueRetentionSeconds} + ${FIXED_EXECUTION_SECONDS} s of other work), ` +
+      `(${v.pollLoops ?? POLL_LOOPS_ON_LONGEST_PATH} loops × maxPolls ${v.maxPolls} × (pollIntervalSeconds ${v.pollIntervalSeconds} + ${CHECK_SECONDS} s a check) ` +
+      `+ approval.timeoutSeconds ${v.approvalTimeoutSeconds} + blueRetentionSeconds ${v.blueRetentionSeconds}` +
+      `${v.cutoverTtlSeconds ? ` + cname.cutoverTtlSeconds ${v.cutoverTtlSeconds}` : ''} + ${FIXED_EXECUTION_SECONDS} s of other work), ` +
       `which must stay under a Standard workflow's maximum duration of one year (${MAX_EXECUTION_SECONDS} s)`,
   ];
 }

@@ -88,6 +88,21 @@ describe('Step Functions limits that nothing could catch', () => {
     );
     expect(input.maxPolls).toBe(240);
     expect(validate({ blueRetentionSeconds: 30_000_000 }).blueRetentionSeconds).toBe(30_000_000);
+    // In read-only mode WaitForClientTtl waits the cutover TTL after the swap: it counts too.
+    const nearTheEdge = { blueRetentionSeconds: 31_400_000, approval: { timeoutSeconds: 60 } };
+    expect(validate({ ...nearTheEdge, writeBlock: 'security-group' }).blueRetentionSeconds).toBe(31_400_000);
+    expect(() => validate({ ...nearTheEdge, writeBlock: 'read-only', cname: { cutoverTtlSeconds: 86_400 } })).toThrow(
+      /\+ cname\.cutoverTtlSeconds 86400 .*one year/,
+    );
+    // Online mode's longer path counts its own loops.
+    expect(() =>
+      validate({
+        mode: 'online',
+        maxPolls: MAX_POLLS_ONLINE,
+        pollIntervalSeconds: 3600,
+        blueRetentionSeconds: 22_000_000,
+      }),
+    ).toThrow(/\(13 loops × maxPolls/);
   });
 
   it('rejects an execution input too large for the document to stay far below 256 KB', () => {
