@@ -3,7 +3,7 @@ import { WritesAfterFence } from '../domain/errors';
 import type { Ports } from '../ports';
 import { ADMIN_DATABASE, blueTarget, withSession } from './db';
 import { endOtherBlueSessions } from './end-blue-sessions';
-import { dropPublication, dropSlot, localChanges, replicationPrefix } from './replication';
+import { dropPublication, dropSlot, localChanges, preparedTransactions, replicationPrefix } from './replication';
 
 export type CloseBlueResult = NonNullable<ExecutionDocument['blueClosed']>;
 
@@ -27,9 +27,10 @@ export async function closeBlue(
   ports: Pick<Ports, 'database' | 'clock'>,
 ): Promise<CloseBlueResult> {
   const blue = blueTarget(doc);
-  const ended = await withSession(ports.database, blue, ADMIN_DATABASE, (session) =>
-    endOtherBlueSessions(session, doc),
-  );
+  const { ended, prepared } = await withSession(ports.database, blue, ADMIN_DATABASE, async (session) => ({
+    ended: await endOtherBlueSessions(session, doc),
+    prepared: await preparedTransactions(session),
+  }));
   const endedAt = ports.clock.now().toISOString();
   const databases = doc.input.mode === 'online' ? (doc.replication?.databases ?? []) : [];
   const found: string[] = [];
@@ -44,6 +45,11 @@ export async function closeBlue(
       changes += local.changes;
       found.push(`database ${entry.database}: ${local.changes} row change(s) in ${local.tables.join(', ')}`);
     }
+  }
+  if (prepared.length) {
+    found.push(
+      `prepared transaction(s) ${prepared.join(', ')}: COMMIT PREPARED would write on blue what green lacks; ROLLBACK PREPARED them (or copy their rows to green and commit)`,
+    );
   }
   if (found.length) {
     // The slots stay, as the evidence (ReportFailure says how to read and drop them).

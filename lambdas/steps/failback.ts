@@ -15,6 +15,7 @@ import {
   fenceRowApplied,
   localChanges,
   moveSequences,
+  preparedTransactions,
   replicationNames,
   replicationPrefix,
   sequencePositions,
@@ -368,7 +369,7 @@ export async function endGreenSessions(
   ports: Pick<Ports, 'database' | 'clusters' | 'clock'>,
 ): Promise<NonNullable<ExecutionDocument['greenSessions']>> {
   const green = await greenTarget(doc, ports.clusters);
-  const ended = await withSession(ports.database, green, ADMIN_DATABASE, async (session) => {
+  const { ended, prepared } = await withSession(ports.database, green, ADMIN_DATABASE, async (session) => {
     const r = await session.query<{ ok: boolean }>(
       `SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity
         WHERE datid IS NOT NULL AND pid <> pg_backend_pid()
@@ -376,7 +377,7 @@ export async function endGreenSessions(
           AND NOT (coalesce(usename, '') = ANY ($1::text[]))`,
       [AWS_INTERNAL_ROLES],
     );
-    return r.rows.filter((x) => x.ok).length;
+    return { ended: r.rows.filter((x) => x.ok).length, prepared: await preparedTransactions(session) };
   });
   const endedAt = ports.clock.now().toISOString();
   // Green is closed to applications now (ReopenBlue). EndFailbackReplication kept its slots: what
@@ -393,6 +394,11 @@ export async function endGreenSessions(
       changes += local.changes;
       found.push(`database ${database}: ${local.changes} row change(s) in ${local.tables.join(', ')}`);
     }
+  }
+  if (prepared.length) {
+    found.push(
+      `prepared transaction(s) ${prepared.join(', ')}: COMMIT PREPARED would write on green what blue lacks; ROLLBACK PREPARED them (or copy their rows to blue and commit)`,
+    );
   }
   if (found.length) {
     throw new WritesAfterFence(

@@ -18,6 +18,7 @@ import {
   fenceRowApplied,
   installDdlGuard,
   moveSequences,
+  preparedTransactions,
   publisherLag,
   readStartLsn,
   removeDdlGuard,
@@ -387,6 +388,10 @@ export async function catchUpGreen(
     for (const entry of replication.databases)
       await dropSubscription(on(greenSessions, entry.database), entry.subscription);
     const leftBehind: string[] = [];
+    const prepared = await preparedTransactions(on(blueSessions, ADMIN_DATABASE));
+    if (prepared.length) {
+      leftBehind.push(`prepared transaction(s) ${prepared.join(', ')}, which a COMMIT PREPARED would write`);
+    }
     for (const entry of replication.databases) {
       const count = await unconfirmedChanges(on(blueSessions, entry.database), entry, ports.clock);
       if (count > 0) leftBehind.push(`database ${entry.database}: ${count} row change(s)`);

@@ -309,6 +309,19 @@ export async function unconfirmedChanges(
   return result.rows[0]?.n ?? 0;
 }
 
+/**
+ * Prepared transactions on the server, as `gid (database)`. The fence refuses to start while one
+ * exists, so one found later was prepared after the fence. Its changes reach a slot only when it
+ * is committed (pgoutput without two-phase decoding), so a slot that looks quiet proves nothing
+ * about it: `COMMIT PREPARED` would write what the other side lacks.
+ */
+export async function preparedTransactions(session: DbSession): Promise<string[]> {
+  const r = await session.query<{ name: string }>(
+    "SELECT format('%s (%s)', gid, database) AS name FROM pg_prepared_xacts ORDER BY prepared",
+  );
+  return r.rows.map((x) => x.name);
+}
+
 /** Changes a slot holds that were made on the publisher itself, not applied by a subscription. */
 export interface LocalChanges {
   /** Row changes (insert, update, delete, truncate) in transactions without a replication origin. */
@@ -337,18 +350,21 @@ export async function localChanges(
   // relation id in bytes 1-4.
   const result = await session.query<{ changes: number; tables: string[] | null }>(
     `WITH m AS (
-       SELECT n, get_byte(data, 0) AS t, data
+       -- Only the message type and the relation id are kept: with failback the slot may hold many
+       -- of green's rows, and their data is not needed.
+       SELECT n, get_byte(data, 0) AS t,
+              CASE WHEN get_byte(data, 0) IN (73, 85, 68)
+                   THEN ((get_byte(data, 1)::bigint << 24) | (get_byte(data, 2) << 16)
+                         | (get_byte(data, 3) << 8) | get_byte(data, 4))::oid END AS relid
          FROM pg_logical_slot_peek_binary_changes($1, pg_current_wal_lsn(), NULL,
                 'proto_version', '1', 'publication_names', $2) WITH ORDINALITY AS c(lsn, xid, data, n)
      ), x AS (
-       SELECT t, data, count(*) FILTER (WHERE t = 66) OVER (ORDER BY n) AS txn FROM m
+       SELECT t, relid, count(*) FILTER (WHERE t = 66) OVER (ORDER BY n) AS txn FROM m
      ), local AS (
        SELECT txn FROM x GROUP BY txn HAVING NOT bool_or(t = 79)
      )
      SELECT count(*)::int AS changes,
-            array_agg(DISTINCT CASE WHEN x.t = 84 THEN 'TRUNCATE'
-                        ELSE (((get_byte(x.data, 1)::bigint << 24) | (get_byte(x.data, 2) << 16)
-                              | (get_byte(x.data, 3) << 8) | get_byte(x.data, 4))::oid::regclass)::text END) AS tables
+            array_agg(DISTINCT CASE WHEN x.t = 84 THEN 'TRUNCATE' ELSE x.relid::regclass::text END) AS tables
        FROM x JOIN local USING (txn)
       WHERE x.t IN (73, 85, 68, 84)`,
     [names.slot, names.publication],

@@ -23,7 +23,7 @@ import type { TestServer } from '../support/postgres';
  * green to confirm, and removes the replication. Every write blue acknowledged is on green.
  */
 
-const LOGICAL = { wal_level: 'logical', wal_retrieve_retry_interval: '200ms' };
+const LOGICAL = { wal_level: 'logical', wal_retrieve_retry_interval: '200ms', max_prepared_transactions: '2' };
 const database = testDatabase();
 
 /** Inserts into blue's orders as fast as it can, keeping every id blue acknowledged. */
@@ -333,6 +333,23 @@ describe('online mode on real PostgreSQL: prepare, clone, replicate, switch over
     // only after every slot was found quiet, so that is the verdict.
     const retried = await closeBlue(late, ports());
     expect(retried.alreadyGone).toEqual(late.replication.databases.map((d) => d.slot));
+
+    // A transaction prepared after the fence: its rows reach no slot until COMMIT PREPARED.
+    const pending = makeDocument(blue, {
+      input: { mode: 'online', executionName: 'pending', executionId: `${doc.input.executionId}-pending` },
+    });
+    pending.replication = await prepareReplication(pending, ports());
+    await removeDdlGuards(pending);
+    const preparer = await blue.client('app');
+    await preparer.query(
+      "BEGIN READ WRITE; INSERT INTO orders (note) VALUES ('prepared'); PREPARE TRANSACTION 'late_order'",
+    );
+    await preparer.end();
+    await expect(closeBlue(pending, ports())).rejects.toThrow(
+      /prepared transaction\(s\) late_order \(app\): COMMIT PREPARED would write on blue what green lacks/,
+    );
+    await blue.sql("ROLLBACK PREPARED 'late_order'", [], 'app');
+    await removeReplication(pending, ports());
 
     // A session of the application's that turned read-only off for itself.
     const rogue = makeDocument(blue, {
