@@ -174,7 +174,8 @@ export const TASKS = {
   EndBlueSessions: database('EndBlueSessions', 'end-blue-sessions', '$.blueSessions', 60),
   // Once no client can reach blue (its groups detached, or the cutover TTL passed): the sessions
   // that reconnected through a cached answer go; online, blue's slots prove it took no late write.
-  CloseBlue: database('CloseBlue', 'close-blue', '$.blueClosed', 120),
+  // 300 s: with failback the slots also hold green's writes since CatchUpGreen, decoded once more.
+  CloseBlue: database('CloseBlue', 'close-blue', '$.blueClosed', 300),
   RecheckFenceHeld: database('RecheckFenceHeld', 'recheck-fence-held', '$.fenceRecheck', 120),
   DeleteBlue: control('DeleteBlue', 'delete-blue', '$.deletion', [
     ...DELETE_BLUE,

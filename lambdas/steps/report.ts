@@ -164,6 +164,12 @@ export async function reportFailure(
     (Boolean(cutover) || Boolean(failback) || Boolean(rollbackFailure) || Boolean(release) || Boolean(replicationLeft));
   const lockLine = `The deployment lock on ${blueId} is still held, so no other run starts on it: when everything is in order, delete the item with lockKey "${blueId}" from the lock table.`;
 
+  const failbackStillRuns =
+    doc.failbackReplication && !doc.failbackStopped
+      ? [
+          `Blue still follows green (failback replication, databases ${doc.failbackReplication.databases.join(', ')}), and green's replication slots keep WAL until it is removed. Before deleting blue, on blue in each of those databases: ALTER SUBSCRIPTION <name> DISABLE; ALTER SUBSCRIPTION <name> SET (slot_name = NONE); DROP SUBSCRIPTION <name> (the names start with bg_ and end with _sub: SELECT subname FROM pg_subscription); then on green SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name LIKE 'bg\\_%\\_g2b\\_%'.`,
+        ]
+      : [];
   let outcome: Outcome;
   let situation: string[];
   if (cutover) {
@@ -176,6 +182,7 @@ export async function reportFailure(
       `Check where ${record} points: aws route53 list-resource-record-sets --hosted-zone-id ${zone} --query "ResourceRecordSets[?Name=='${record}.']".`,
       `To finish the cutover: aws route53 change-resource-record-sets --hosted-zone-id ${zone} with an UPSERT of ${record} to green's endpoint.`,
       `To go back to blue instead (only if green took no writes): detach the application groups from green${groupsDetached ? `, aws rds modify-db-cluster --db-cluster-identifier ${blueId} --vpc-security-group-ids ${originalGroups} --apply-immediately` : ''}, ALTER DATABASE … RESET default_transaction_read_only on blue (${doc.fence?.changedDatabases.join(', ') || 'the fenced databases'}), and point ${record} at blue.`,
+      ...failbackStillRuns,
     ];
   } else if (failback) {
     outcome = 'FAILBACK_FAILED';
@@ -185,11 +192,7 @@ export async function reportFailure(
     situation = [
       `The cutover succeeded: applications use green ${greenId} through ${record}.`,
       `Retaining or deleting blue failed (${primary.Error}). Blue ${blueId} is fenced and kept. When you are sure, take a snapshot and delete it: aws rds delete-db-cluster --db-cluster-identifier ${blueId} --final-db-snapshot-identifier ${blueId}-final (delete its instances first).`,
-      ...(doc.failbackReplication && !doc.failbackStopped
-        ? [
-            `Blue still follows green (failback replication, databases ${doc.failbackReplication.databases.join(', ')}), and green's replication slots keep WAL until it is removed. Before deleting blue, on blue in each of those databases: ALTER SUBSCRIPTION <name> DISABLE; ALTER SUBSCRIPTION <name> SET (slot_name = NONE); DROP SUBSCRIPTION <name> (the names start with bg_ and end with _sub: SELECT subname FROM pg_subscription); then on green SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name LIKE 'bg\\_%\\_g2b\\_%'.`,
-          ]
-        : []),
+      ...failbackStillRuns,
     ];
   } else if (release && !doc.error) {
     outcome = 'RELEASE_FAILED';
@@ -227,7 +230,7 @@ export async function reportFailure(
     // Online mode keeps blue's slots from CatchUpGreen until CloseBlue, which did not finish.
     const prefix = replicationPrefix(input?.executionId ?? '', 'blue-to-green');
     situation.push(
-      `Online mode: blue may still hold this execution's replication slots (CloseBlue did not finish), and a slot keeps WAL on blue until its storage is full. Once no application reaches blue any more, see whether they hold anything (a write on blue after green caught up, not on green): SELECT count(*) FROM pg_logical_slot_peek_binary_changes('<slot>', NULL, NULL, 'proto_version', '1', 'publication_names', '<publication>') WHERE get_byte(data, 0) IN (73, 85, 68, 84) in the slot's database counts row changes (with failback, green's applied ones too). Then remove them: on blue SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name LIKE '${prefix}%', and in each database DROP PUBLICATION each publication named ${prefix}*.`,
+      `Online mode: blue may still hold this execution's replication slots (CloseBlue either did not run to its end or kept them as the evidence of the writes named above), and a slot keeps WAL on blue until its storage is full. Pools that reconnected to blue through a cached DNS answer may still hold read-only sessions there: once blue's application security groups are detached, end every session on blue (SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND backend_type = 'client backend'). Then see whether the slots hold anything (a write on blue after green caught up, not on green): SELECT count(*) FROM pg_logical_slot_peek_binary_changes('<slot>', NULL, NULL, 'proto_version', '1', 'publication_names', '<publication>') WHERE get_byte(data, 0) IN (73, 85, 68, 84) in the slot's database counts row changes (with failback it counts green's applied ones too: a transaction that has an 'O' (79) message is one of those). Then remove them: on blue SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name LIKE '${prefix}%', and in each database DROP PUBLICATION each publication named ${prefix}*.`,
     );
   }
   if (lockHeld) situation.push(lockLine);

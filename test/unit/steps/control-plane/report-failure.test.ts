@@ -199,6 +199,32 @@ describe('ReportFailure', () => {
     expect(r.message).not.toContain('modify-db-cluster');
   });
 
+  it('CUTOVER_FAILED in online mode with failback, stopped after the swap: the slots on blue, its sessions and the reverse replication are named', async () => {
+    const base = await preflighted(cloud);
+    const doc: FailedDocument = {
+      ...base,
+      input: { ...base.input, mode: 'online', failback: true },
+      lock: LOCK,
+      fence: FENCE,
+      switchover: {
+        targetLsn: '0/2',
+        caughtUpMs: 5,
+        fenceRowApplied: true,
+        sequencesMoved: 0,
+        sequencesMissing: [],
+        removed: [],
+      },
+      failbackReplication: { databases: ['orders'], startedAt: '2026-12-05T02:01:01.000Z' },
+      greenUnguard: { databases: ['orders'], unguardedAt: '2026-12-05T02:01:02.000Z' },
+      cutoverError: { Error: 'States.Aborted', Cause: 'stopped by hand in WaitForClientTtl' },
+    } as FailedDocument;
+    const r = await report(doc);
+    expect(r.outcome).toBe('CUTOVER_FAILED');
+    expect(r.message).toContain("blue may still hold this execution's replication slots");
+    expect(r.message).toContain('end every session on blue');
+    expect(r.message).toContain('Blue still follows green (failback replication, databases orders)');
+  });
+
   it('CUTOVER_FAILED: nothing rolled back, instructions to finish or go back, lock kept', async () => {
     const doc: FailedDocument = {
       ...(await preflighted(cloud)),
