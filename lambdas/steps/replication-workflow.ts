@@ -37,8 +37,10 @@ import {
  *
  * PrepareReplication (before the clone) → CheckRestorable → clone → PrepareGreenReplication →
  * migrations, upgrade, readers → StartReplication → CheckReplication (until the lag is small) →
- * smoke tests, approval → block, SwitchoverFence → CatchUpGreen → OpenGreen → SwapCname.
- * Any failure before OpenGreen rolls back through RemoveReplication (which also ends a dry run).
+ * smoke tests, approval → GuardGreen (which looks once more) → OpenGuardedGreen → SwitchoverFence
+ * → CatchUpGreen → UnguardGreen → SwapCname → EndBlueSessions → blue's groups detached →
+ * CloseBlue (close-blue.ts: blue's slots read once more, then dropped). Any failure before
+ * UnguardGreen rolls back through RemoveReplication (which also ends a dry run).
  */
 
 type ReplicationDoc = ExecutionDocument & { replication: NonNullable<ExecutionDocument['replication']> };
@@ -326,7 +328,8 @@ export interface CatchUpOptions {
  *    before the fence, because apply follows commit order;
  * 3. drop the subscriptions on green, then read what every slot still holds: a change there was
  *    committed on blue after the fence and is not on green (WritesAfterFence, rolls back);
- * 4. move green's sequences past blue's; drop blue's slots, publications and DDL guard.
+ * 4. move green's sequences past blue's; drop blue's DDL guard (its slots and publications stay
+ *    until CloseBlue).
  */
 export async function catchUpGreen(
   doc: ExecutionDocument,
