@@ -134,11 +134,18 @@ export function buildDefinition(scope: Construct, props: DefinitionProps): sfn.I
   // keeps the lock and says exactly what to do (no write is lost: green stays fenced).
   const duringFailback = (s: tasks.LambdaInvoke) =>
     s.addCatch(reportFailure, { errors: ['States.ALL'], resultPath: FAILURE_KEYS.failback });
-  // Sessions opened on green during the freeze are read-only for life: end them once blue serves
-  // and green is closed (failback needs `security-group`: lambdas/domain/input.ts).
+  // Sessions opened on green during the freeze are read-only for life: end them once blue serves.
+  // Green keeps its groups until then (a reconnect gets a fast read-only error, not a hung connect);
+  // then it is closed to applications, and CloseGreen ends what came back and reads green's slots.
+  const closeGreen = task('CloseGreen');
+  duringFailback(closeGreen);
+  closeGreen.next(releaseLock);
+  const closeGreenToApplications = task('CloseGreenToApplications');
+  duringFailback(closeGreenToApplications);
+  closeGreenToApplications.next(pollLoop('GreenClosed', 'CheckGreenClosed', closeGreen, duringFailback));
   const endGreenSessions = task('EndGreenSessions');
   duringFailback(endGreenSessions);
-  endGreenSessions.next(releaseLock);
+  endGreenSessions.next(closeGreenToApplications);
   const reopenBlue = task('ReopenBlue');
   duringFailback(reopenBlue);
   reopenBlue.next(pollLoop('BlueReopened', 'CheckBlueReopened', endGreenSessions, duringFailback));

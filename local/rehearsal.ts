@@ -273,10 +273,10 @@ export function defaultInput(
     blueRetentionSeconds: options.blueRetentionSeconds ?? (options.failback ? FAILBACK_RETENTION_SECONDS : 2),
     // Nobody deciding within 15 minutes rolls back, as an approval timeout does in AWS.
     approval: { timeoutSeconds: 900 },
-    // Within the bound ValidateInput enforces (the 25,000-event history; online mode's is 198,
-    // online mode with failback's 184): with 1 s Waits and 10 s checks, 184 polls still allow a
+    // Within the bound ValidateInput enforces (the 25,000-event history; online mode's is 197,
+    // online mode with failback's 171): with 1 s Waits and 10 s checks, 171 polls still allow a
     // local operation 30 minutes.
-    maxPolls: 184,
+    maxPolls: 171,
     // Each check looks every 20 ms for up to 10 s before it hands back to its 1 s Wait: local
     // operations take well under 10 s, so the workflow notices their end within a few ms.
     checkWindowSeconds: 10,

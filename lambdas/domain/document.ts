@@ -230,12 +230,18 @@ export interface ExecutionDocument {
   // ---- failback (input.failback; docs/failback.md) -------------------------------------------
   /** StartFailbackReplication: green publishes to blue, per database, from the cutover freeze on. */
   /** EndGreenSessions: sessions left on green after the failback's CNAME swap, ended. */
-  greenSessions?: {
+  greenSessions?: { ended: number; endedAt: string };
+  /** CloseGreenToApplications: green's groups down to the admin group. */
+  greenClosedGroups?: { securityGroupIds: string[]; requestedAt: string };
+  /**
+   * CloseGreen: the sessions that reconnected to green since EndGreenSessions ended; green's
+   * failback slots read once more (no local change), then dropped.
+   */
+  greenClosed?: {
     ended: number;
     endedAt: string;
-    /** Row changes green's failback slots held past blue's confirmed position (0: none). */
-    localChanges?: number;
-    removed?: string[];
+    localChanges: number;
+    removed: string[];
     alreadyGone?: string[];
   };
   failbackReplication?: FailbackReplication;
@@ -253,16 +259,12 @@ export interface ExecutionDocument {
   failbackSequences?: { moved: number; databases: string[] };
   /** StopFailbackReplication / EndFailbackReplication: the reverse replication removed. */
   failbackStopped?: { databases: string[]; stoppedAt: string };
-  /**
-   * ReopenBlue: blue's groups back and the CNAME swapped to blue; in security-group mode green's
-   * groups down to the admin group (`greenSecurityGroupIds`).
-   */
+  /** ReopenBlue: blue's groups back and the CNAME swapped to blue. */
   failback?: {
     changeId: string;
     target: string;
     requestedAt: string;
     securityGroupIds: string[];
-    greenSecurityGroupIds?: string[];
   };
 }
 

@@ -16,7 +16,7 @@ export const POLL_LOOPS_ON_LONGEST_PATH = 10;
 /** Events one more poll costs: the Check task (5), its Choice (2) and its Wait (2). */
 export const EVENTS_PER_POLL = 9;
 /** Events of the longest path besides the repeated polls, each task retried to its limit once (rounded up). */
-export const FIXED_HISTORY_EVENTS = 1_800;
+export const FIXED_HISTORY_EVENTS = 1_850;
 
 /** The largest maxPolls whose every loop, run to its limit, keeps the history under the quota. */
 export const MAX_POLLS = Math.floor(
@@ -35,11 +35,11 @@ export const MAX_POLLS_ONLINE = Math.floor(
 );
 
 /**
- * Failback (docs/failback.md) passes CheckBlueCaughtUp and CheckBlueReopened instead of
- * CheckBlueDeleted: one loop more, in either mode. Online mode with failback is the graph's
- * longest path.
+ * Failback (docs/failback.md) passes CheckBlueCaughtUp, CheckBlueReopened and CheckGreenClosed
+ * instead of CheckBlueDeleted: two loops more, in either mode. Online mode with failback is the
+ * graph's longest path.
  */
-export const FAILBACK_EXTRA_POLL_LOOPS = 1;
+export const FAILBACK_EXTRA_POLL_LOOPS = 2;
 
 /** What decides a run's path through the graph, as far as its poll loops go. */
 export interface RunShape {

@@ -245,6 +245,16 @@ export const TASKS = {
     'clusters.setSecurityGroups',
     'dns.upsertCname',
   ]),
+  // Once blue serves and green's sessions were ended: green down to the admin group, then what
+  // reconnected to it goes and its failback slots show whether it took a late write.
+  CloseGreenToApplications: control('CloseGreenToApplications', 'close-green-to-applications', '$.greenClosedGroups', [
+    'clusters.describeCluster',
+    'clusters.setSecurityGroups@green',
+  ]),
+  CheckGreenClosed: control('CheckGreenClosed', 'check-green-closed', '$.wait.greenClosed', [
+    'clusters.describeCluster',
+  ]),
+  CloseGreen: database('CloseGreen', 'close-green', '$.greenClosed', 300),
   CheckBlueReopened: control('CheckBlueReopened', 'check-blue-reopened', '$.wait.blueReopened', [
     'clusters.describeCluster',
     'dns.changeStatus',

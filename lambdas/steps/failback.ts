@@ -367,9 +367,15 @@ export async function moveBlueSequences(
 export async function endGreenSessions(
   doc: ExecutionDocument,
   ports: Pick<Ports, 'database' | 'clusters' | 'clock'>,
-): Promise<NonNullable<ExecutionDocument['greenSessions']>> {
+): Promise<{ ended: number; endedAt: string }> {
   const green = await greenTarget(doc, ports.clusters);
-  const { ended, prepared } = await withSession(ports.database, green, ADMIN_DATABASE, async (session) => {
+  const ended = await endGreenSessionsOn(ports, green);
+  return { ended, endedAt: ports.clock.now().toISOString() };
+}
+
+/** Ends every session on green but this one and AWS's internal roles'. */
+async function endGreenSessionsOn(ports: Pick<Ports, 'database'>, green: DbTarget): Promise<number> {
+  return withSession(ports.database, green, ADMIN_DATABASE, async (session) => {
     const r = await session.query<{ ok: boolean }>(
       `SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity
         WHERE datid IS NOT NULL AND pid <> pg_backend_pid()
@@ -377,12 +383,25 @@ export async function endGreenSessions(
           AND NOT (coalesce(usename, '') = ANY ($1::text[]))`,
       [AWS_INTERNAL_ROLES],
     );
-    return { ended: r.rows.filter((x) => x.ok).length, prepared: await preparedTransactions(session) };
+    return r.rows.filter((x) => x.ok).length;
   });
+}
+
+/**
+ * CloseGreen, once green is closed to applications (CheckGreenClosed): ends the sessions that
+ * reconnected to green through a cached answer since EndGreenSessions, then reads green's failback
+ * slots once more (EndFailbackReplication kept them): what they hold past blue's last confirmed
+ * position was written on green after blue caught up, by a session that turned read-only off, and
+ * blue lacks it (CloseBlue's check, the other way). Then the slots and publications go.
+ */
+export async function closeGreen(
+  doc: ExecutionDocument,
+  ports: Pick<Ports, 'database' | 'clusters' | 'clock'>,
+): Promise<NonNullable<ExecutionDocument['greenClosed']>> {
+  const green = await greenTarget(doc, ports.clusters);
+  const ended = await endGreenSessionsOn(ports, green);
+  const prepared = await withSession(ports.database, green, ADMIN_DATABASE, preparedTransactions);
   const endedAt = ports.clock.now().toISOString();
-  // Green is closed to applications now (ReopenBlue). EndFailbackReplication kept its slots: what
-  // they hold past blue's last confirmed position was written on green after blue caught up, by a
-  // session that turned read-only off, and blue lacks it (CloseBlue's check, the other way).
   const found: string[] = [];
   const gone: string[] = [];
   let changes = 0;
@@ -419,12 +438,11 @@ export async function endGreenSessions(
 /**
  * ReopenBlue, the forward cutover in reverse: blue gets its security groups back (when BlockWrites
  * detached them) and the CNAME is swapped back to blue's endpoint. Blue's write permission came
- * back just before (UnfenceBlueForFailback). In `security-group` mode green loses its application
- * groups and keeps only the admin group, as BlockWrites did to blue: a client whose resolver still
- * has green's address (the CNAME's TTL) then cannot connect and retries until it resolves blue,
- * instead of opening a session on fenced green that stays read-only for good. Established
- * connections survive (connection tracking): EndGreenSessions ends them once this is in effect.
- * The workflow and blue's walsenders reach green through the admin group.
+ * back just before (UnfenceBlueForFailback). Green keeps its groups for now, as blue kept its own
+ * through the online switchover: a pool that FenceGreen disconnected reconnects to green through
+ * its cached answer and gets fast read-only errors, where a detached group would hang its connect
+ * until the client gives up. EndGreenSessions sends it to blue once the CNAME is in sync; then
+ * CloseGreenToApplications takes green's groups away and CloseGreen ends what came back.
  */
 export async function reopenBlue(
   doc: ExecutionDocument,
@@ -433,21 +451,6 @@ export async function reopenBlue(
   const blue = requireBlue(doc);
   const current = await clusters.describeCluster(blue.id);
   if (!current) throw new PreconditionFailed(`Blue ${blue.id} is gone: there is nothing to fail back to.`);
-  let greenSecurityGroupIds: string[] | undefined;
-  if (doc.block) {
-    const greenId = doc.input.greenClusterId;
-    const green = await clusters.describeCluster(greenId);
-    if (!green) throw new PreconditionFailed(`Green ${greenId} is gone: its writes cannot be proven on blue.`);
-    greenSecurityGroupIds = [doc.input.adminSecurityGroupId];
-    if (
-      !sameIds(
-        green.securityGroups.map((g) => g.id),
-        greenSecurityGroupIds,
-      )
-    ) {
-      await clusters.setSecurityGroups(greenId, greenSecurityGroupIds);
-    }
-  }
   const wanted = doc.block ? blue.originalSecurityGroupIds : current.securityGroups.map((g) => g.id);
   if (
     doc.block &&
@@ -467,13 +470,49 @@ export async function reopenBlue(
     cutoverTtlSeconds,
     `bluegreen ${doc.input.executionName}: fail back to ${blue.id}`,
   );
-  return {
-    changeId,
-    target: blue.endpoint,
-    requestedAt,
-    securityGroupIds: wanted,
-    ...(greenSecurityGroupIds ? { greenSecurityGroupIds } : {}),
-  };
+  return { changeId, target: blue.endpoint, requestedAt, securityGroupIds: wanted };
+}
+
+/**
+ * CloseGreenToApplications, once blue serves and green's sessions were ended: green keeps only the
+ * admin group, as BlockWrites did to blue (failback needs `security-group`). A client whose
+ * resolver still has green's address then cannot connect any more. The workflow and blue's
+ * walsenders reach green through the admin group.
+ */
+export async function closeGreenToApplications(
+  doc: ExecutionDocument,
+  { clusters, clock }: Pick<Ports, 'clusters' | 'clock'>,
+): Promise<NonNullable<ExecutionDocument['greenClosedGroups']>> {
+  const greenId = doc.input.greenClusterId;
+  const green = await clusters.describeCluster(greenId);
+  if (!green) throw new PreconditionFailed(`Green ${greenId} is gone: there is nothing to close.`);
+  const securityGroupIds = [doc.input.adminSecurityGroupId];
+  if (
+    !sameIds(
+      green.securityGroups.map((g) => g.id),
+      securityGroupIds,
+    )
+  ) {
+    await clusters.setSecurityGroups(greenId, securityGroupIds);
+  }
+  return { securityGroupIds, requestedAt: clock.now().toISOString() };
+}
+
+/** CheckGreenClosed: green's groups are down to the admin group, in effect. */
+export async function checkGreenClosed(
+  doc: ExecutionDocument,
+  { clusters, clock }: Pick<Ports, 'clusters' | 'clock'>,
+): Promise<PollState> {
+  const wanted = doc.greenClosedGroups?.securityGroupIds;
+  if (!wanted) throw new PreconditionFailed('CheckGreenClosed ran before CloseGreenToApplications');
+  const seen = await settle(doc, clock, async () => {
+    const green = await clusters.describeCluster(doc.input.greenClusterId);
+    return {
+      done: green !== undefined && groupsActive(green, wanted),
+      status: `green's ${(green?.securityGroups ?? []).map((g) => `${g.id}:${g.status}`).join(',') || 'gone'}`,
+    };
+  });
+  return poll(doc, 'greenClosed', clock, seen, "green's groups down to the admin group");
 }
 
 function sameIds(have: readonly string[], wanted: readonly string[]): boolean {
@@ -481,9 +520,8 @@ function sameIds(have: readonly string[], wanted: readonly string[]): boolean {
 }
 
 /**
- * CheckBlueReopened: blue's groups active, green's down to the admin group (security-group mode),
- * and the CNAME change in sync. `freezeMs` is the failback's
- * write freeze as the workflow sees it: green's fence row to the CNAME in sync on blue.
+ * CheckBlueReopened: blue's groups active and the CNAME change in sync. `freezeMs` is the
+ * failback's write freeze as the workflow sees it: green's fence row to the CNAME in sync on blue.
  */
 export async function checkBlueReopened(
   doc: ExecutionDocument,
@@ -498,28 +536,13 @@ export async function checkBlueReopened(
     const groupsDone =
       groups.length === failback.securityGroupIds.length &&
       groups.every((g) => g.status === 'active' && failback.securityGroupIds.includes(g.id));
-    const greenWanted = failback.greenSecurityGroupIds;
-    const green = greenWanted ? await clusters.describeCluster(doc.input.greenClusterId) : undefined;
-    const greenDone = !greenWanted || (green !== undefined && groupsActive(green, greenWanted));
     const change = await dns.changeStatus(failback.changeId);
     return {
-      done: groupsDone && greenDone && change === 'INSYNC',
-      status: `groups ${groups.map((g) => `${g.id}:${g.status}`).join(',')}${
-        greenWanted
-          ? `; green's ${(green?.securityGroups ?? []).map((g) => `${g.id}:${g.status}`).join(',') || 'gone'}`
-          : ''
-      }; CNAME ${change}`,
+      done: groupsDone && change === 'INSYNC',
+      status: `groups ${groups.map((g) => `${g.id}:${g.status}`).join(',')}; CNAME ${change}`,
     };
   });
-  const state = poll(
-    doc,
-    'blueReopened',
-    clock,
-    seen,
-    failback.greenSecurityGroupIds
-      ? "blue's security groups, green's down to the admin group, and the CNAME back to blue"
-      : "blue's security groups and the CNAME back to blue",
-  );
+  const state = poll(doc, 'blueReopened', clock, seen, "blue's security groups and the CNAME back to blue");
   if (!state.done || !doc.greenFence) return state;
   return { ...state, freezeMs: Date.parse(state.checkedAt) - Date.parse(doc.greenFence.fencedAt) };
 }

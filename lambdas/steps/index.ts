@@ -16,6 +16,9 @@ import { endBlueSessions } from './end-blue-sessions';
 import {
   checkBlueCaughtUp,
   checkBlueReopened,
+  checkGreenClosed,
+  closeGreen,
+  closeGreenToApplications,
   endGreenSessions,
   fenceGreen,
   moveBlueSequences,
@@ -123,4 +126,7 @@ export const STEPS: Record<StepId, StepFunction> = {
   'reopen-blue': (e, p) => reopenBlue(doc(e), p),
   'check-blue-reopened': (e, p) => checkBlueReopened(doc(e), p),
   'end-green-sessions': (e, p) => endGreenSessions(doc(e), p),
+  'close-green-to-applications': (e, p) => closeGreenToApplications(doc(e), p),
+  'check-green-closed': (e, p) => checkGreenClosed(doc(e), p),
+  'close-green': (e, p) => closeGreen(doc(e), p),
 };

@@ -72,7 +72,7 @@ export async function report(
   const lines = failedBack
     ? [
         `Failed back: applications reach blue ${doc.input.blueClusterId} again through ${doc.input.cname.recordName}, with every write green committed (blue followed green through logical replication).`,
-        `Green ${doc.input.greenClusterId} is kept, fenced (read-only)${doc.failback?.greenSecurityGroupIds ? `, with only the admin security group ${doc.input.adminSecurityGroupId} (closed to applications)` : ''}, for inspection: delete it when done (aws rds delete-db-instance for each instance, then aws rds delete-db-cluster --db-cluster-identifier ${doc.input.greenClusterId}).`,
+        `Green ${doc.input.greenClusterId} is kept, fenced (read-only)${doc.greenClosedGroups?.securityGroupIds ? `, with only the admin security group ${doc.input.adminSecurityGroupId} (closed to applications)` : ''}, for inspection: delete it when done (aws rds delete-db-instance for each instance, then aws rds delete-db-cluster --db-cluster-identifier ${doc.input.greenClusterId}).`,
         ...(doc.failbackDecision?.reason ? [`Reason given: ${quotedForEmail(doc.failbackDecision.reason)}`] : []),
       ]
     : doc.input.dryRun
@@ -277,15 +277,15 @@ function failbackInstructions(doc: ExecutionDocument, error: string): string[] {
       `To finish the failback by hand once blue has green's fence row (SELECT * FROM bluegreen.fence WHERE execution_id = '${failbackFenceKey(doc)}' on blue): move blue's sequences past green's, drop the subscriptions on blue and the slots on green, then ALTER DATABASE … RESET default_transaction_read_only on blue (${doc.fence?.changedDatabases.join(', ') || 'the fenced databases'}), restore blue's security groups and point ${recordName} at blue (zone ${hostedZoneId}).`,
     );
   } else if (doc.failback && error === 'WritesAfterFence') {
-    // EndGreenSessions found writes on green after blue caught up: blue serves, green keeps them.
+    // CloseGreen found writes on green after blue caught up: blue serves, green keeps them.
     lines.push(
       `Blue ${blueId} serves again through ${recordName}, writable, with every write green committed until blue caught up. Green ${greenId} is kept, fenced and closed to applications, with the rows named above and its failback slots as the evidence. Copy those rows to blue, then drop green's slots (SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name LIKE '${replicationPrefix(doc.input.executionId, 'green-to-blue')}%') and publications, and delete green when done.`,
     );
   } else {
-    const greenGroups = doc.failback?.greenSecurityGroupIds;
+    const greenGroups = doc.greenClosedGroups?.securityGroupIds;
     const greenOpenGroups = [...new Set([doc.input.adminSecurityGroupId, ...(doc.blue?.accessSecurityGroupIds ?? [])])];
     lines.push(
-      `Blue ${blueId} has every write green committed, and the reverse replication is removed. Green ${greenId} is fenced (read-only)${greenGroups ? `, and its application security groups may already be detached (only the admin group ${doc.input.adminSecurityGroupId}): to stay on green, re-attach them (aws rds modify-db-cluster --db-cluster-identifier ${greenId} --vpc-security-group-ids ${greenOpenGroups.join(' ')} --apply-immediately) and reset default_transaction_read_only on green` : ''}.`,
+      `Blue ${blueId} has every write green committed, and blue's subscriptions are removed${doc.greenClosed ? '' : ` (green's failback slots stay until dropped and keep WAL on green: SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name LIKE '${replicationPrefix(doc.input.executionId, 'green-to-blue')}%', once green is closed to applications)`}. Green ${greenId} is fenced (read-only)${greenGroups ? `, and its application security groups may already be detached (only the admin group ${doc.input.adminSecurityGroupId}): to stay on green, re-attach them (aws rds modify-db-cluster --db-cluster-identifier ${greenId} --vpc-security-group-ids ${greenOpenGroups.join(' ')} --apply-immediately) and reset default_transaction_read_only on green` : ''}.`,
       `Finish by hand: ALTER DATABASE … RESET default_transaction_read_only on blue (${doc.fence?.changedDatabases.join(', ') || 'the fenced databases'}) if not done${doc.block ? `, aws rds modify-db-cluster --db-cluster-identifier ${blueId} --vpc-security-group-ids ${doc.blue?.originalSecurityGroupIds.join(' ') ?? ''} --apply-immediately` : ''}, and UPSERT ${recordName} (zone ${hostedZoneId}) to blue's endpoint ${doc.blue?.endpoint ?? ''}.`,
     );
   }

@@ -5,7 +5,7 @@ import { resetReadOnly, withSession } from '../../lambdas/steps/db';
 import {
   checkBlueCaughtUp,
   endFailbackReplication,
-  endGreenSessions,
+  closeGreen,
   failbackNames,
   fenceGreen,
   moveBlueSequences,
@@ -181,7 +181,7 @@ describe('failback after cutover (real PostgreSQL)', () => {
     // A session on green after blue caught up that turned read-only off: blue lacks its write.
     const rogue = await green.client('app', { applicationName: 'orders-api' });
     await rogue.query("BEGIN READ WRITE; INSERT INTO orders (note) VALUES ('late on green'); COMMIT");
-    await expect(endGreenSessions(doc, ports)).rejects.toThrow(
+    await expect(closeGreen(doc, ports)).rejects.toThrow(
       /Green .* took writes after blue caught up with it .*database app: 1 row change\(s\) in orders\. .*Green is kept, fenced, with its failback slots as the evidence/,
     );
     await expect(rogue.query('SELECT 1')).rejects.toThrow();
@@ -193,7 +193,7 @@ describe('failback after cutover (real PostgreSQL)', () => {
       [],
       'app',
     );
-    const closed = await endGreenSessions(doc, ports);
+    const closed = await closeGreen(doc, ports);
     expect(closed.localChanges).toBe(0);
     expect(await slotsOnGreen()).toEqual([]);
     expect(await green.sql('SELECT pubname FROM pg_publication', [], 'app')).toEqual([]);

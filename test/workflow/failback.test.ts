@@ -59,6 +59,9 @@ describe('failback after cutover (offline mode, synthesized definition)', () => 
       'ReopenBlue',
       'CheckBlueReopened',
       'EndGreenSessions',
+      'CloseGreenToApplications',
+      'CheckGreenClosed',
+      'CloseGreen',
       'ReleaseLock',
       'Report',
     ]);
@@ -94,25 +97,32 @@ describe('failback after cutover (offline mode, synthesized definition)', () => 
     expect(Date.parse(String(stored?.expiresAt)) - Date.parse(evidence.requestedAt)).toBe(3600 * 1000);
   });
 
-  it('closes green to applications (admin group only) before ending its sessions, so a pool with green cached cannot reopen a read-only session there', async () => {
+  it('keeps green reachable until its sessions were ended at the swap back, then closes it to applications (admin group only) before CloseGreen ends what came back', async () => {
     const cloud = new FakeCloud();
     cloud.addBlue();
     const green = (): string => [...cloud.clusters.keys()].find((id) => id !== 'app-blue') ?? '';
-    // What green admitted when EndGreenSessions ended its sessions.
-    let groupsAtEnd: { id: string; status: string }[] | undefined;
+    // What green admitted when EndGreenSessions, then CloseGreen, ended its sessions.
+    const groupsAt: Record<string, { id: string; status: string }[] | undefined> = {};
     const r = await run(FAILBACK_INPUT, {
       cloud,
       failback: 'failback',
       stepOverrides: {
         'end-green-sessions': async () => {
-          groupsAtEnd = cloud.clusters.get(green())?.securityGroups.map((g) => ({ ...g }));
+          groupsAt.end = cloud.clusters.get(green())?.securityGroups.map((g) => ({ ...g }));
           return { ended: 2, endedAt: new Date().toISOString() };
+        },
+        'close-green': async () => {
+          groupsAt.close = cloud.clusters.get(green())?.securityGroups.map((g) => ({ ...g }));
+          return { ended: 1, endedAt: new Date().toISOString(), localChanges: 0, removed: [] };
         },
       },
     });
     expect(r.outcome.status).toBe('SUCCEEDED');
-    // In effect (active) before the sessions were ended: new application connections are refused.
-    expect(groupsAtEnd).toEqual([{ id: ADMIN_SG, status: 'active' }]);
+    // At the swap back green still admits applications: a pool reconnecting there through its
+    // cached answer gets fast read-only errors, not a connect that hangs.
+    expect(groupsAt.end?.map((g) => g.id).sort()).toEqual([ADMIN_SG, ...APP_SGS].sort());
+    // In effect (active) before CloseGreen: new application connections are refused.
+    expect(groupsAt.close).toEqual([{ id: ADMIN_SG, status: 'active' }]);
     expect(cloud.clusters.get(green())?.securityGroups.map((g) => g.id)).toEqual([ADMIN_SG]);
     expect(cloud.calls).toContainEqual({ op: 'setSecurityGroups', args: { id: green(), groups: [ADMIN_SG] } });
     expect(cloud.notifications.at(-1)?.message).toContain(
@@ -121,12 +131,12 @@ describe('failback after cutover (offline mode, synthesized definition)', () => 
     expect((r.outcome.output?.report as { status?: string }).status).toBe('FAILED_BACK');
   });
 
-  it('a write on green after blue caught up (EndGreenSessions) stops there: blue serves, green is kept with its slots, the notice says what to copy', async () => {
+  it('a write on green after blue caught up (CloseGreen) stops there: blue serves, green is kept with its slots, the notice says what to copy', async () => {
     const cause = 'Green took writes after blue caught up with it: database app: 1 row change(s) in orders.';
     const r = await run(FAILBACK_INPUT, {
       failback: 'failback',
       stepOverrides: {
-        'end-green-sessions': async () => {
+        'close-green': async () => {
           throw new WritesAfterFence(cause);
         },
       },
@@ -138,7 +148,7 @@ describe('failback after cutover (offline mode, synthesized definition)', () => 
     const notice = r.cloud.notifications.at(-1)?.message ?? '';
     expect(notice).toContain(cause);
     expect(notice).toMatch(/serves again .*Copy those rows to blue, then drop green's slots/);
-    // EndFailbackReplication left green's slots to EndGreenSessions: only blue's subscriptions went.
+    // EndFailbackReplication left green's slots to CloseGreen: only blue's subscriptions went.
     expect(r.dbCalls).toContain('end-failback');
     expect(r.dbCalls.filter((c) => c === 'stop-failback')).toEqual([]);
   });
@@ -146,10 +156,10 @@ describe('failback after cutover (offline mode, synthesized definition)', () => 
   it('a failback that stops once green is closed says how to re-open green to stay on it', async () => {
     const r = await run(FAILBACK_INPUT, {
       failback: 'failback',
-      faults: [{ state: 'CheckBlueReopened', error: 'PollTimeout' }],
+      faults: [{ state: 'CheckGreenClosed', error: 'PollTimeout' }],
     });
     expect(r.outcome.status).toBe('FAILED');
-    expect(statesEntered(r.outcome)).not.toContain('EndGreenSessions');
+    expect(statesEntered(r.outcome)).not.toContain('CloseGreen');
     const notice = r.cloud.notifications.at(-1);
     expect(notice?.subject).toBe('ACTION NEEDED: deployment of app-blue failback failed');
     expect(notice?.message).toContain(
@@ -293,6 +303,9 @@ describe('failback after cutover (online mode, synthesized definition)', () => {
       'ReopenBlue',
       'CheckBlueReopened',
       'EndGreenSessions',
+      'CloseGreenToApplications',
+      'CheckGreenClosed',
+      'CloseGreen',
       'ReleaseLock',
       'Report',
     ]);

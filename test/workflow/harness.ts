@@ -170,6 +170,12 @@ export function databaseStepStubs(calls: string[]): Partial<Record<StepId, StepF
     })),
     'move-blue-sequences': record('move-sequences', () => ({ moved: 1, databases: ['app'] })),
     'end-green-sessions': record('end-green-sessions', () => ({ ended: 3, endedAt: new Date().toISOString() })),
+    'close-green': record('close-green', () => ({
+      ended: 1,
+      endedAt: new Date().toISOString(),
+      localChanges: 0,
+      removed: ['slot bg_g2b_slot', 'publication bg_g2b_pub'],
+    })),
   };
 }
 

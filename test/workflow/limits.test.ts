@@ -59,11 +59,11 @@ describe('Step Functions limits that nothing could catch', () => {
       validate({ mode: 'online', failback: true, blueRetentionSeconds: 3600 }, { maxPolls: MAX_POLLS }).maxPolls,
     ).toBe(online);
     expect(() => validate({ failback: true, blueRetentionSeconds: 3600, maxPolls: offline + 1 })).toThrow(
-      new RegExp(`maxPolls: at most ${offline} in offline mode with failback: its 11 poll loops`),
+      new RegExp(`maxPolls: at most ${offline} in offline mode with failback: its 12 poll loops`),
     );
     expect(() =>
       validate({ mode: 'online', failback: true, blueRetentionSeconds: 3600, maxPolls: online + 1 }),
-    ).toThrow(new RegExp(`maxPolls: at most ${online} in online mode with failback: its 14 poll loops`));
+    ).toThrow(new RegExp(`maxPolls: at most ${online} in online mode with failback: its 15 poll loops`));
   });
 
   it('rejects a maxPolls that could pass 25,000 events of history, naming the field', () => {
