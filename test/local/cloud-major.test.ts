@@ -2,7 +2,7 @@ import { PreconditionFailed } from '../../lambdas/domain/errors';
 import type { LocalCloud } from '../../local/cloud';
 import { majorUpgradePlan } from '../../local/postgres';
 import { sampleSchemaSql } from '../../local/sample';
-import { createTestCloud, makeWorkdir, removeWorkdir } from './work';
+import { cloneGreenWithWriter, createTestCloud, makeWorkdir, removeWorkdir } from './work';
 
 describe('local cloud: major engine upgrade of a clone', () => {
   const workdir = makeWorkdir('cloud-major');
@@ -20,24 +20,7 @@ describe('local cloud: major engine upgrade of a clone', () => {
     );
     await admin.query('INSERT INTO app.load_writes (id) VALUES (42)');
     await admin.close();
-    await cloud.clusters.cloneCopyOnWrite({
-      sourceClusterId: 'app-blue',
-      targetClusterId: 'app-green',
-      port: 5432,
-      copyTagsToSnapshot: false,
-      iamAuth: false,
-      logExports: [],
-      securityGroupIds: ['sg-admin'],
-      tags: {},
-    });
-    while ((await cloud.clusters.describeCluster('app-green'))?.status !== 'available') await cloud.clock.sleep(25);
-    await cloud.clusters.createInstance({
-      instanceId: 'app-green-1',
-      clusterId: 'app-green',
-      instanceClass: 'db.r6g.large',
-      performanceInsights: false,
-      tags: {},
-    });
+    await cloneGreenWithWriter(cloud);
     await cloud.clusters.createInstance({
       instanceId: 'app-green-2',
       clusterId: 'app-green',
