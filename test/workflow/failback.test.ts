@@ -14,6 +14,24 @@ import { BASE_INPUT, run, statesEntered, testDefinition, testRecoveryDefinition 
 const { migrations: _migrations, ...WITHOUT_MIGRATIONS } = BASE_INPUT;
 const FAILBACK_INPUT = { ...WITHOUT_MIGRATIONS, failback: true, blueRetentionSeconds: 3600 };
 
+/** The tasks from the failback offer to the end of a run that failed back, in either mode. */
+const FAILING_BACK = [
+  'RetainBlueForFailback',
+  'FenceGreen',
+  'CheckBlueCaughtUp',
+  'MoveBlueSequences',
+  'EndFailbackReplication',
+  'UnfenceBlueForFailback',
+  'ReopenBlue',
+  'CheckBlueReopened',
+  'EndGreenSessions',
+  'CloseGreenToApplications',
+  'CheckGreenClosed',
+  'CloseGreen',
+  'ReleaseLock',
+  'Report',
+];
+
 function blueEndpoint(r: Run): string | undefined {
   return r.cloud.clusters.get('app-blue')?.endpoint;
 }
@@ -48,23 +66,7 @@ describe('failback after cutover (offline mode, synthesized definition)', () => 
     after('StartFailbackReplication', 'CheckFenceHeld');
     after('OpenGreen', 'StartFailbackReplication');
     // The retention is the failback offer; no fence recheck (blue follows green) and no deletion.
-    expect(tasks.slice(tasks.indexOf('EndBlueSessions'))).toEqual([
-      'EndBlueSessions',
-      'RetainBlueForFailback',
-      'FenceGreen',
-      'CheckBlueCaughtUp',
-      'MoveBlueSequences',
-      'EndFailbackReplication',
-      'UnfenceBlueForFailback',
-      'ReopenBlue',
-      'CheckBlueReopened',
-      'EndGreenSessions',
-      'CloseGreenToApplications',
-      'CheckGreenClosed',
-      'CloseGreen',
-      'ReleaseLock',
-      'Report',
-    ]);
+    expect(tasks.slice(tasks.indexOf('EndBlueSessions'))).toEqual(['EndBlueSessions', ...FAILING_BACK]);
     expect(tasks).not.toContain('RetainBlue');
     expect(tasks).not.toContain('RecheckFenceHeld');
     expect(tasks).not.toContain('DeleteBlue');
@@ -293,22 +295,7 @@ describe('failback after cutover (online mode, synthesized definition)', () => {
     expect(tasks.indexOf('UnguardGreen')).toBeGreaterThan(tasks.indexOf('StartFailbackReplication'));
     expect(tasks.indexOf('SwapCname')).toBeGreaterThan(tasks.indexOf('UnguardGreen'));
     expect(tasks).not.toContain('CheckFenceHeld');
-    expect(tasks.slice(tasks.indexOf('RetainBlueForFailback'))).toEqual([
-      'RetainBlueForFailback',
-      'FenceGreen',
-      'CheckBlueCaughtUp',
-      'MoveBlueSequences',
-      'EndFailbackReplication',
-      'UnfenceBlueForFailback',
-      'ReopenBlue',
-      'CheckBlueReopened',
-      'EndGreenSessions',
-      'CloseGreenToApplications',
-      'CheckGreenClosed',
-      'CloseGreen',
-      'ReleaseLock',
-      'Report',
-    ]);
+    expect(tasks.slice(tasks.indexOf('RetainBlueForFailback'))).toEqual(FAILING_BACK);
     expect(r.dbCalls.indexOf('start-failback')).toBeGreaterThan(r.dbCalls.indexOf('catch-up-green'));
     expect(r.cloud.record.values).toEqual([blueEndpoint(r)]);
     expect((r.outcome.output?.report as { status?: string }).status).toBe('FAILED_BACK');
