@@ -1,7 +1,7 @@
 import type { ExecutionDocument } from '../domain/document';
 import { PreconditionFailed } from '../domain/errors';
 import type { Ports } from '../ports';
-import { requestApproval, storeAndMail, type RequestApprovalEvent } from './request-approval';
+import { requestApproval, storeAndMail, type DecisionEvidence, type RequestApprovalEvent } from './request-approval';
 
 /**
  * `RetainBlueForFailback` (docs/failback.md): with `input.failback`, blue's retention is a
@@ -19,15 +19,8 @@ export interface OfferFailbackEvent extends RequestApprovalEvent {
 }
 
 /** What the failback page shows. Plain data (stored as JSON); `kind` tells the page which page it is. */
-export interface FailbackEvidence {
+export interface FailbackEvidence extends DecisionEvidence {
   kind: 'failback';
-  executionArn: string;
-  executionName: string;
-  requestedAt: string;
-  expiresAt: string;
-  blue: { clusterId: string; endpoint: string; engineVersion: string };
-  green: { clusterId: string; endpoint: string; engineVersion: string };
-  cname: { recordName: string; hostedZoneId: string };
   /** When the CNAME reached green (Route 53 in sync). */
   cutoverAt?: string;
   /** The databases whose changes on green blue receives. */

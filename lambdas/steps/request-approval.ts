@@ -42,8 +42,8 @@ export interface RowCountEvidence {
   green?: string;
 }
 
-/** What the approver is shown, in the email and on the page. Plain data (stored as JSON). */
-export interface ApprovalEvidence {
+/** What every decision page shows (the approval and the failback offer): the run and both clusters. */
+export interface DecisionEvidence {
   executionArn: string;
   executionName: string;
   requestedAt: string;
@@ -51,6 +51,10 @@ export interface ApprovalEvidence {
   blue: { clusterId: string; endpoint: string; engineVersion: string };
   green: { clusterId: string; endpoint: string; engineVersion: string };
   cname: { recordName: string; hostedZoneId: string };
+}
+
+/** What the approver is shown, in the email and on the page. Plain data (stored as JSON). */
+export interface ApprovalEvidence extends DecisionEvidence {
   migrationsApplied: string[];
   migrationsSkipped: string[];
   /**
