@@ -237,7 +237,7 @@ export const TASKS = {
   FenceGreen: database('FenceGreen', 'fence-green', '$.greenFence'),
   CheckBlueCaughtUp: database('CheckBlueCaughtUp', 'check-blue-caught-up', '$.wait.blueCaughtUp', 60),
   MoveBlueSequences: database('MoveBlueSequences', 'move-blue-sequences', '$.failbackSequences', 120),
-  // Blue's subscriptions only: green's slots stay until EndGreenSessions has looked at them.
+  // Blue's subscriptions only: green's slots stay until CloseGreen has looked at them.
   EndFailbackReplication: database('EndFailbackReplication', 'end-failback-replication', '$.failbackStopped', 120),
   UnfenceBlueForFailback: database('UnfenceBlueForFailback', 'unfence-blue', '$.unfence', 120),
   ReopenBlue: control('ReopenBlue', 'reopen-blue', '$.failback', [

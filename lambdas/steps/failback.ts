@@ -231,7 +231,7 @@ async function removeReverseReplication(
 
 /**
  * EndFailbackReplication (failing back, once blue has caught up): the subscriptions on blue only.
- * Green's slots and publications stay until EndGreenSessions, once green is closed: they show
+ * Green's slots and publications stay until CloseGreen, once green is closed: they show
  * whether green took a write after blue caught up. Idempotent.
  */
 export async function endFailbackReplication(
@@ -358,11 +358,11 @@ export async function moveBlueSequences(
 }
 
 /**
- * EndGreenSessions: once the CNAME points at blue again (and, in security-group mode, green admits
- * only the admin group), every session still on green is ended: those opened during the failback
- * freeze are read-only for as long as they live, and a pool that keeps them would never write
- * again. Ended, the pool reconnects through the CNAME, to blue; a client that still resolves
- * green's address cannot connect there any more and retries until it resolves blue.
+ * EndGreenSessions: once the CNAME points at blue again, every session still on green is ended:
+ * those opened during the failback freeze are read-only for as long as they live, and a pool that
+ * keeps them would never write again. Ended, the pool reconnects through the CNAME, to blue. One
+ * whose resolver still answers with green reconnects there (read-only again) until
+ * CloseGreenToApplications is in effect; CloseGreen ends it then.
  */
 export async function endGreenSessions(
   doc: ExecutionDocument,
